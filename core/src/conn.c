@@ -1,0 +1,487 @@
+/* conn.c - one connection's two half-streams: sequence numbers to 64-bit
+ * offsets, in-order delivery without copying, out-of-order data in pages,
+ * overlap and conflict detection, limits, FIN/RST and completion.
+ *
+ * Every function here runs with the connection's lock held. Invariants:
+ * - pages of a half are disjoint and all lie at or beyond its edge `next`;
+ * - next = delivered + skipped for that direction, at every moment;
+ * - at completion next == extent, so delivered + skipped == the extent. */
+#include "sr-internal.h"
+
+#include <string.h>
+
+GTree *sr__half_tree(sr__half *h); /* pool.c */
+
+enum { LIMIT_NONE = 0, LIMIT_CONN, LIMIT_TOTAL, LIMIT_NOMEM };
+
+static sr__page *first_page(const sr__half *h)
+{
+    if (!h->pages || h->npages == 0)
+        return NULL;
+    GTreeNode *n = g_tree_node_first(h->pages);
+    return n ? g_tree_node_value(n) : NULL;
+}
+
+/* Hand one chunk to the stream. After a callback failure nothing more is
+ * delivered: the bytes are counted as skipped instead, so the books still
+ * balance and nothing disappears silently. */
+static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data, size_t len,
+                 uint64_t offset, uint64_t skipped, unsigned flags)
+{
+    sr__half *h = &c->half[dir];
+    if (c->failed) {
+        c->info.skipped[dir] += skipped + len;
+        SR__COUNT(x->acct, bytes_skipped, skipped + len);
+        return;
+    }
+    c->info.delivered[dir] += len;
+    c->info.skipped[dir] += skipped;
+    SR__COUNT(x->acct, bytes_delivered, len);
+    SR__COUNT(x->acct, bytes_skipped, skipped);
+    if (h->start_pending) {
+        flags |= SR_CHUNK_START;
+        h->start_pending = false;
+    }
+    c->info.pages_buffered = atomic_load(&c->pages);
+    sr_chunk ch = {
+        .dir = dir, .data = data, .len = len, .offset = offset, .skipped = skipped, .flags = flags,
+    };
+    sr_pool *p = c->pool;
+    if (p->factory.on_data(p->factory.user_data, c->stream, &c->info, &ch, x->packet_ctx) != 0) {
+        c->failed = true;
+        SR__COUNT(x->acct, callback_errors, 1);
+        x->cb_err = SR_ERR_CALLBACK;
+    }
+}
+
+static void skip_to(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t target, unsigned flags)
+{
+    sr__half *h = &c->half[dir];
+    if (target <= h->next)
+        return;
+    uint64_t gap = target - h->next;
+    h->next = target;
+    emit(x, c, dir, NULL, 0, target, gap, flags);
+}
+
+static void drop_page(sr__conn *c, sr__half *h, sr__page *p)
+{
+    g_tree_remove(h->pages, &p->offset);
+    h->npages--;
+    atomic_fetch_sub(&c->pages, 1);
+    sr__page_put(p);
+}
+
+/* Deliver the first page, which must start at next + skipped. */
+static void deliver_page(sr__ctx *x, sr__conn *c, sr_direction dir, sr__page *p, uint64_t skipped,
+                         unsigned flags)
+{
+    sr__half *h = &c->half[dir];
+    h->next = p->offset + p->len;
+    g_tree_remove(h->pages, &p->offset);
+    h->npages--;
+    atomic_fetch_sub(&c->pages, 1);
+    emit(x, c, dir, p->data, p->len, p->offset, skipped, flags | SR_CHUNK_BUFFERED | p->flags);
+    sr__page_put(p);
+}
+
+static void deliver_contiguous(sr__ctx *x, sr__conn *c, sr_direction dir, unsigned flags)
+{
+    sr__half *h = &c->half[dir];
+    sr__page *p;
+    while ((p = first_page(h)) && p->offset == h->next)
+        deliver_page(x, c, dir, p, 0, flags);
+}
+
+/* Skip the gap before the earliest page and deliver the run that follows.
+ * Frees at least one page; false if there was none. */
+static bool flush_first_run(sr__ctx *x, sr__conn *c, sr_direction dir)
+{
+    sr__half *h = &c->half[dir];
+    sr__page *p = first_page(h);
+    if (!p)
+        return false;
+    deliver_page(x, c, dir, p, p->offset - h->next, SR_CHUNK_FLUSHED);
+    deliver_contiguous(x, c, dir, SR_CHUNK_FLUSHED);
+    return true;
+}
+
+size_t sr__conn_flush_pages(sr__ctx *x, sr__conn *c)
+{
+    size_t n = 0;
+    for (int d = 0; d < 2; d++)
+        while (flush_first_run(x, c, (sr_direction)d))
+            n++;
+    return n;
+}
+
+void sr__conn_release_pages(sr__conn *c)
+{
+    for (int d = 0; d < 2; d++) {
+        sr__half *h = &c->half[d];
+        sr__page *p;
+        while ((p = first_page(h)))
+            drop_page(c, h, p);
+    }
+}
+
+/* Walk [s, e) against the buffered pages of h.
+ *
+ *   pages:      [====A====]      [==B==]        [===C===]
+ *   segment:          [---------------------------]
+ *   result:           ^ovl^ hole ^ovl ^   hole   ^ovl^
+ *
+ * Overlapped parts are compared with the first copy (fill == false) and
+ * never replace it. Holes are filled (fill == true): first the free room of
+ * a page that ends exactly where the hole starts, then new pages. The count
+ * pass and the fill pass take identical steps, so the count is exact.
+ * Returns the number of new pages; *nomem if the allocator failed. */
+static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, uint64_t s,
+                   uint64_t e, bool fill, bool *overlap, bool *conflict, bool *nomem,
+                   bool *fresh)
+{
+    size_t need = 0;
+    uint64_t cur = s;
+    GTree *t = h->pages;
+    const size_t ps = x->acct->page_size;
+    while (cur < e) {
+        GTreeNode *n = t ? g_tree_upper_bound(t, &cur) : NULL;
+        GTreeNode *pn = n ? g_tree_node_previous(n) : (t ? g_tree_node_last(t) : NULL);
+        sr__page *prev = pn ? g_tree_node_value(pn) : NULL;
+        uint64_t prev_end = prev ? prev->offset + prev->len : 0;
+        if (prev && prev_end > cur) {
+            uint64_t oe = MIN(prev_end, e);
+            if (!fill) {
+                *overlap = true;
+                if (memcmp(prev->data + (cur - prev->offset), data + (cur - s), oe - cur) != 0) {
+                    *conflict = true;
+                    prev->flags |= SR_CHUNK_CONFLICT;
+                }
+            }
+            cur = oe;
+            continue;
+        }
+        sr__page *nx = n ? g_tree_node_value(n) : NULL;
+        uint64_t hole_end = nx ? MIN(nx->offset, e) : e;
+        if (prev && prev_end == cur && prev->len < prev->acct->page_size) {
+            size_t take = (size_t)MIN((uint64_t)(prev->acct->page_size - prev->len), hole_end - cur);
+            if (fill) {
+                memcpy(prev->data + prev->len, data + (cur - s), take);
+                prev->len += (uint32_t)take;
+            }
+            *fresh = true;
+            cur += take;
+            continue;
+        }
+        size_t take = (size_t)MIN((uint64_t)ps, hole_end - cur);
+        if (fill) {
+            sr__page *p = sr__page_get(x->acct);
+            if (!p) {
+                *nomem = true;
+                return need;
+            }
+            p->offset = cur;
+            p->len = (uint32_t)take;
+            memcpy(p->data, data + (cur - s), take);
+            g_tree_insert(t, &p->offset, p);
+            h->npages++;
+            atomic_fetch_add(&c->pages, 1);
+        }
+        need++;
+        *fresh = true;
+        cur += take;
+    }
+    return need;
+}
+
+static void note_overlap(sr__ctx *x, sr__conn *c, sr_direction dir, bool conflict)
+{
+    if (!(x->status & SR_SEG_OVERLAP)) {
+        x->status |= SR_SEG_OVERLAP;
+        SR__COUNT(x->acct, overlaps, 1);
+    }
+    if (conflict && !(x->status & SR_SEG_CONFLICT)) {
+        x->status |= SR_SEG_CONFLICT;
+        SR__COUNT(x->acct, overlap_conflicts, 1);
+        c->info.conflicts[dir]++;
+    }
+}
+
+/* Buffer captured bytes [off, off + len) beyond the edge. */
+static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
+                      size_t len, uint64_t off)
+{
+    sr__half *h = &c->half[dir];
+    if (len == 0)
+        return LIMIT_NONE;
+    bool overlap = false, conflict = false, nomem = false, fresh = false;
+    size_t need = walk(x, c, h, data, off, off + len, false, &overlap, &conflict, &nomem, &fresh);
+    if (overlap)
+        note_overlap(x, c, dir, conflict);
+    if (!fresh) {
+        if (!(x->status & SR_SEG_RETRANSMISSION)) {
+            x->status |= SR_SEG_RETRANSMISSION;
+            SR__COUNT(x->acct, retransmissions, 1);
+        }
+        return LIMIT_NONE;
+    }
+    /* Both limits are checked before anything is allocated; the total is
+     * reserved atomically, so no thread can push it over the cap. */
+    if (need > 0) {
+        if (atomic_load(&c->pages) + need > x->opt->max_buffered_pages_per_connection)
+            return LIMIT_CONN;
+        if (!sr__acct_reserve(x->acct, need))
+            return LIMIT_TOTAL;
+    }
+    sr__half_tree(h);
+    size_t got = walk(x, c, h, data, off, off + len, true, &overlap, &conflict, &nomem, &fresh);
+    if (got < need && !nomem)
+        sr__acct_unreserve(x->acct, need - got); /* cannot happen: same steps */
+    if (nomem) {
+        /* sr__page_get gave back the failed page's reservation. */
+        if (need > got + 1)
+            sr__acct_unreserve(x->acct, need - got - 1);
+        return LIMIT_NOMEM;
+    }
+    if (!(x->status & SR_SEG_OUT_OF_ORDER)) {
+        x->status |= SR_SEG_OUT_OF_ORDER;
+        SR__COUNT(x->acct, out_of_order_segments, 1);
+    }
+    return LIMIT_NONE;
+}
+
+/* Deliver a segment that starts exactly at the edge: its own bytes without
+ * copying, interleaved with buffered pages it runs into (those are the
+ * first copy and win), then whatever became contiguous.
+ *
+ *   edge
+ *   v
+ *   [--segment-----------------------]........missing (snaplen)....]
+ *            [=page=]    [==page==]
+ *   deliver: seg | page | seg | page | seg | skip to min(end, next page)
+ */
+static void deliver_inorder(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
+                            size_t len, uint64_t off, uint64_t end)
+{
+    sr__half *h = &c->half[dir];
+    uint64_t dend = off + len;
+    bool overlap = false, conflict = false;
+    while (h->next < dend) {
+        uint64_t pos = h->next;
+        sr__page *p = first_page(h);
+        if (p && p->offset <= pos) {
+            uint64_t oe = MIN(p->offset + p->len, dend);
+            if (oe > pos) {
+                overlap = true;
+                if (memcmp(p->data + (pos - p->offset), data + (pos - off), oe - pos) != 0) {
+                    conflict = true;
+                    p->flags |= SR_CHUNK_CONFLICT;
+                }
+            }
+            deliver_page(x, c, dir, p, 0, 0);
+        } else {
+            uint64_t lim = p ? MIN(p->offset, dend) : dend;
+            h->next = lim;
+            x->status |= SR_SEG_IN_ORDER;
+            emit(x, c, dir, data + (pos - off), (size_t)(lim - pos), pos, 0, 0);
+        }
+    }
+    if (overlap)
+        note_overlap(x, c, dir, conflict);
+    if (end > h->next) {
+        /* The snaplen cut the tail off: a gap we know of now, up to the
+         * first buffered byte. */
+        sr__page *p = first_page(h);
+        skip_to(x, c, dir, p ? MIN(p->offset, end) : end, 0);
+    }
+    deliver_contiguous(x, c, dir, 0);
+}
+
+/* Report END once a direction has delivered up to its FIN. */
+static void check_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
+{
+    sr__half *h = &c->half[dir];
+    if (h->fin_known && !h->finished && h->next >= h->fin_offset) {
+        h->finished = true;
+        emit(x, c, dir, NULL, 0, h->next, 0, SR_CHUNK_END);
+    }
+}
+
+/* Sequence number to stream offset, relative to the edge so that it works
+ * for any stream length (RFC 1982 comparison of 32-bit values). */
+static int64_t offset_of(const sr__half *h, uint32_t seq)
+{
+    uint32_t edge_seq = h->base_seq + (uint32_t)h->next;
+    int32_t d = (int32_t)(seq - edge_seq);
+    return (int64_t)h->next + d;
+}
+
+sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_segment *seg)
+{
+    sr__half *h = &c->half[dir];
+    sr__half *o = &c->half[!dir];
+    const bool syn = seg->flags & SR_TCP_SYN;
+    const bool fin = seg->flags & SR_TCP_FIN;
+    const bool rst = seg->flags & SR_TCP_RST;
+    size_t len = seg->payload_len;
+    const size_t claimed = seg->claimed_len ? seg->claimed_len : len;
+    const uint8_t *data = seg->payload;
+    const uint32_t data_seq = seg->seq + (syn ? 1u : 0u); /* SYN takes one */
+    sr_error ret = SR_OK;
+
+    if (syn && !h->started) {
+        h->started = h->syn_seen = h->start_pending = true;
+        h->isn = seg->seq;
+        h->base_seq = data_seq;
+    } else if (!h->started) {
+        if (claimed == 0 && !fin) {
+            /* A bare ACK or RST carries no position we can trust yet. */
+            goto after_data;
+        }
+        h->started = true;
+        h->base_seq = data_seq;
+    }
+
+    int64_t off = offset_of(h, data_seq);
+    int64_t end = off + (int64_t)claimed;
+    if (off > (int64_t)h->next && (uint64_t)off - h->next >= x->opt->max_window) {
+        x->status |= SR_SEG_OUT_OF_WINDOW;
+        SR__COUNT(x->acct, out_of_window, 1);
+        return SR_OK;
+    }
+    if (fin && !h->fin_known && end >= 0) {
+        h->fin_known = true;
+        h->fin_offset = (uint64_t)end;
+    }
+    /* Nothing is taken beyond a known FIN. */
+    if (h->fin_known && end > (int64_t)h->fin_offset)
+        end = (int64_t)h->fin_offset;
+    if (end > (int64_t)h->extent)
+        h->extent = (uint64_t)end;
+    if (end > off && end > 0) {
+        if (end <= (int64_t)h->next) {
+            x->status |= SR_SEG_RETRANSMISSION;
+            SR__COUNT(x->acct, retransmissions, 1);
+            note_overlap(x, c, dir, false);
+            goto after_data;
+        }
+        if (off + (int64_t)len > end)
+            len = (size_t)(end - off); /* only beyond a FIN */
+        if (off < (int64_t)h->next) {
+            /* Starts before the edge: the old part cannot be compared (the
+             * in-order path keeps no copy), it is only counted. */
+            uint64_t trim = h->next - (uint64_t)off;
+            size_t dtrim = (size_t)MIN(trim, (uint64_t)len);
+            data += dtrim;
+            len -= dtrim;
+            off = (int64_t)h->next;
+            note_overlap(x, c, dir, false);
+        }
+        for (;;) {
+            if (off < (int64_t)h->next) {
+                /* A flush below moved the edge past (part of) us. */
+                uint64_t trim = h->next - (uint64_t)off;
+                size_t dtrim = (size_t)MIN(trim, (uint64_t)len);
+                data += dtrim;
+                len -= dtrim;
+                off = (int64_t)h->next;
+                if (off >= end)
+                    break;
+            }
+            if (off == (int64_t)h->next) {
+                deliver_inorder(x, c, dir, data, len, (uint64_t)off, (uint64_t)end);
+                break;
+            }
+            int r = buffer_ooo(x, c, dir, data, len, (uint64_t)off);
+            if (r == LIMIT_NONE)
+                break;
+            if (r == LIMIT_NOMEM) {
+                ret = SR_ERR_NO_MEMORY;
+                break;
+            }
+            if (r == LIMIT_CONN && !(x->status & SR_SEG_LIMIT_CONNECTION)) {
+                x->status |= SR_SEG_LIMIT_CONNECTION;
+                SR__COUNT(x->acct, limit_hits_connection, 1);
+            } else if (r == LIMIT_TOTAL && !(x->status & SR_SEG_LIMIT_TOTAL)) {
+                x->status |= SR_SEG_LIMIT_TOTAL;
+                SR__COUNT(x->acct, limit_hits_total, 1);
+            }
+            /* Make room: this direction's data before us first, then the
+             * other direction's, and if neither exists skip the gap before
+             * this segment, which then needs no page at all. Each round
+             * frees a page or moves the edge to us, so this ends. */
+            sr__page *p = first_page(h);
+            if (p && p->offset < (uint64_t)off)
+                flush_first_run(x, c, dir);
+            else if (first_page(o))
+                flush_first_run(x, c, !dir);
+            else
+                skip_to(x, c, dir, (uint64_t)off, SR_CHUNK_FLUSHED);
+        }
+    }
+
+after_data:
+    check_fin(x, c, dir);
+    check_fin(x, c, !dir);
+    if (rst) {
+        sr__conn_finish(x, c, SR_CLOSE_RST, seg->timestamp);
+        x->status |= SR_SEG_CLOSED;
+    } else if (h->finished && o->finished) {
+        sr__conn_finish(x, c, SR_CLOSE_FIN, seg->timestamp);
+        x->status |= SR_SEG_CLOSED;
+    } else if (c->failed) {
+        sr__conn_finish(x, c, SR_CLOSE_CALLBACK_ERROR, seg->timestamp);
+        x->status |= SR_SEG_CLOSED;
+    }
+    return ret;
+}
+
+void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why, sr_time now)
+{
+    if (atomic_load(&c->state) != SR__OPEN)
+        return;
+    if (c->failed)
+        why = SR_CLOSE_CALLBACK_ERROR;
+    sr__conn_flush_pages(x, c);
+    for (int d = 0; d < 2; d++) {
+        sr__half *h = &c->half[d];
+        /* Bytes we know existed but never saw (lost tail, data before a
+         * FIN that never came) end the stream as a gap. */
+        if (h->started && h->extent > h->next)
+            skip_to(x, c, (sr_direction)d, h->extent, SR_CHUNK_FLUSHED);
+        check_fin(x, c, (sr_direction)d);
+    }
+    sr_pool *p = c->pool;
+    c->info.pages_buffered = 0;
+    if (p->factory.on_complete)
+        p->factory.on_complete(p->factory.user_data, c->stream, &c->info, why, x->packet_ctx);
+    c->stream = NULL;
+    c->close_reason = why;
+    c->closed_at = now;
+    atomic_store(&c->state, SR__CLOSED);
+    SR__PCOUNT(p, closed, 1);
+    switch (why) {
+    case SR_CLOSE_FIN: SR__PCOUNT(p, closed_fin, 1); break;
+    case SR_CLOSE_RST: SR__PCOUNT(p, closed_rst, 1); break;
+    case SR_CLOSE_TIMEOUT:
+        SR__PCOUNT(p, closed_timeout, 1);
+        SR__COUNT(x->acct, timeouts, 1);
+        break;
+    case SR_CLOSE_EVICTED:
+        SR__PCOUNT(p, closed_evicted, 1);
+        SR__COUNT(x->acct, evictions, 1);
+        break;
+    case SR_CLOSE_FLUSHED: SR__PCOUNT(p, closed_flushed, 1); break;
+    case SR_CLOSE_CALLBACK_ERROR: SR__PCOUNT(p, closed_callback_error, 1); break;
+    case SR_CLOSE_POOL_CLOSED: SR__PCOUNT(p, closed_pool_closed, 1); break;
+    default: break;
+    }
+    /* FIN, RST and aborted connections are remembered, so late segments
+     * are reported instead of starting a bogus new stream. */
+    bool linger = x->opt && x->opt->closed_linger > 0 &&
+                  (why == SR_CLOSE_FIN || why == SR_CLOSE_RST || why == SR_CLOSE_CALLBACK_ERROR);
+    if (!linger) {
+        atomic_store(&c->state, SR__DEAD);
+        sr__pool_unlink(p, c);
+    }
+}

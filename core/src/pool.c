@@ -1,0 +1,544 @@
+/* pool.c - the connection table: O(1) lookup, double-checked creation,
+ * a hard connection limit with least-recently-used eviction, closed
+ * connections remembered for a while, and the free-connection cache. */
+#include "sr-internal.h"
+
+#include <string.h>
+
+/* Cached free connection objects; halved at every sweep. */
+#define SR__CONN_CACHE_MAX 1024
+
+/* ------------------------------------------------------------ held locks */
+
+static _Thread_local sr__held *held_top;
+
+bool sr__thread_holds(const sr__conn *c)
+{
+    for (const sr__held *h = held_top; h; h = h->prev)
+        if (h->conn == c)
+            return true;
+    return false;
+}
+
+bool sr__thread_holds_any(void)
+{
+    return held_top != NULL;
+}
+
+void sr__held_push(const sr__conn *c, sr__held *frame)
+{
+    frame->conn = c;
+    frame->prev = held_top;
+    held_top = frame;
+}
+
+bool sr__conn_lock(sr__conn *c, sr__held *frame)
+{
+    if (sr__thread_holds(c))
+        return false;
+    g_mutex_lock(&c->lock);
+    sr__held_push(c, frame);
+    return true;
+}
+
+void sr__conn_unlock(sr__conn *c, sr__held *frame)
+{
+    /* Frames nest with the call stack, so the top is always ours. */
+    if (held_top == frame)
+        held_top = frame->prev;
+    g_mutex_unlock(&c->lock);
+}
+
+/* ------------------------------------------------------------ keys */
+
+static guint key_hash(gconstpointer v)
+{
+    /* FNV-1a over the normalised key; padding is always zeroed. */
+    const uint8_t *b = v;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < sizeof(sr__key); i++) {
+        h ^= b[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static gboolean key_equal(gconstpointer a, gconstpointer b)
+{
+    return memcmp(a, b, sizeof(sr__key)) == 0;
+}
+
+void sr__key_from_flow(const sr_flow *f, sr__key *k, bool *src_is_a)
+{
+    memset(k, 0, sizeof *k);
+    k->zone = f->zone;
+    k->ip_version = f->ip_version;
+    size_t alen = f->ip_version == 4 ? 4 : 16;
+    /* Only the meaningful address bytes count, so IPv4 garbage in the
+     * unused tail cannot split one connection into two. */
+    int cmp = memcmp(f->src.addr, f->dst.addr, alen);
+    if (cmp == 0)
+        cmp = (int)f->src.port - (int)f->dst.port;
+    const sr_endpoint *a = cmp <= 0 ? &f->src : &f->dst;
+    const sr_endpoint *b = cmp <= 0 ? &f->dst : &f->src;
+    memcpy(k->addr[0], a->addr, alen);
+    memcpy(k->addr[1], b->addr, alen);
+    k->port[0] = a->port;
+    k->port[1] = b->port;
+    *src_is_a = cmp <= 0;
+}
+
+/* ------------------------------------------------------------ refs */
+
+void sr__pool_ref(sr_pool *p)
+{
+    atomic_fetch_add(&p->refs, 1);
+}
+
+static void conn_destroy(sr__conn *c)
+{
+    for (int d = 0; d < 2; d++)
+        if (c->half[d].pages)
+            g_tree_destroy(c->half[d].pages);
+    g_mutex_clear(&c->lock);
+    sr__free(&c->pool->alloc, c, sizeof *c);
+}
+
+void sr__pool_unref(sr_pool *p)
+{
+    if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    /* Last reference: closed, and every connection is gone. */
+    if (p->table)
+        g_hash_table_destroy(p->table);
+    sr__conn *c = p->conn_cache;
+    while (c) {
+        sr__conn *n = c->next_free;
+        conn_destroy(c);
+        c = n;
+    }
+    g_rw_lock_clear(&p->table_lock);
+    g_mutex_clear(&p->lru_lock);
+    g_mutex_clear(&p->cache_lock);
+    sr_allocator al = p->alloc;
+    sr__free(&al, p, sizeof *p);
+}
+
+void sr__conn_ref(sr__conn *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
+void sr__conn_unref(sr__conn *c)
+{
+    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    sr_pool *p = c->pool;
+    sr__conn_release_pages(c);
+    if (c->acct) {
+        sr__acct_unref(c->acct);
+        c->acct = NULL;
+    }
+    g_mutex_lock(&p->cache_lock);
+    if (p->conn_cache_len < SR__CONN_CACHE_MAX) {
+        c->next_free = p->conn_cache;
+        p->conn_cache = c;
+        p->conn_cache_len++;
+        c = NULL;
+    }
+    g_mutex_unlock(&p->cache_lock);
+    if (c)
+        conn_destroy(c);
+    sr__pool_unref(p);
+}
+
+void sr__pool_shrink_cache(sr_pool *p)
+{
+    sr__conn *drop;
+    g_mutex_lock(&p->cache_lock);
+    size_t keep = p->conn_cache_len / 2;
+    sr__conn **pp = &p->conn_cache;
+    for (size_t i = 0; i < keep && *pp; i++)
+        pp = &(*pp)->next_free;
+    drop = *pp;
+    *pp = NULL;
+    p->conn_cache_len = keep;
+    g_mutex_unlock(&p->cache_lock);
+    while (drop) {
+        sr__conn *n = drop->next_free;
+        conn_destroy(drop);
+        drop = n;
+    }
+}
+
+static gint page_cmp(gconstpointer a, gconstpointer b, gpointer unused)
+{
+    (void)unused;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A fresh connection object, from the cache or the allocator. */
+static sr__conn *conn_alloc(sr_pool *p)
+{
+    sr__conn *c = NULL;
+    g_mutex_lock(&p->cache_lock);
+    if (p->conn_cache) {
+        c = p->conn_cache;
+        p->conn_cache = c->next_free;
+        p->conn_cache_len--;
+    }
+    g_mutex_unlock(&p->cache_lock);
+    GTree *keep[2] = {NULL, NULL};
+    if (c) {
+        /* Page trees are empty when a connection is released; reuse them. */
+        keep[0] = c->half[0].pages;
+        keep[1] = c->half[1].pages;
+    } else {
+        c = sr__alloc(&p->alloc, sizeof *c);
+        if (!c)
+            return NULL;
+        memset(c, 0, sizeof *c);
+        g_mutex_init(&c->lock);
+    }
+    GMutex lock = c->lock;
+    memset(c, 0, sizeof *c);
+    c->lock = lock;
+    c->half[0].pages = keep[0];
+    c->half[1].pages = keep[1];
+    c->pool = p;
+    return c;
+}
+
+GTree *sr__half_tree(sr__half *h);
+GTree *sr__half_tree(sr__half *h)
+{
+    if (!h->pages)
+        h->pages = g_tree_new_full(page_cmp, NULL, NULL, NULL);
+    return h->pages;
+}
+
+/* ------------------------------------------------------------ LRU */
+
+static void lru_unlink_locked(sr_pool *p, sr__conn *c)
+{
+    if (!c->in_lru)
+        return;
+    if (c->lru_prev)
+        c->lru_prev->lru_next = c->lru_next;
+    else
+        p->lru_head = c->lru_next;
+    if (c->lru_next)
+        c->lru_next->lru_prev = c->lru_prev;
+    else
+        p->lru_tail = c->lru_prev;
+    c->lru_prev = c->lru_next = NULL;
+    c->in_lru = false;
+}
+
+static void lru_push_head_locked(sr_pool *p, sr__conn *c)
+{
+    c->lru_prev = NULL;
+    c->lru_next = p->lru_head;
+    if (p->lru_head)
+        p->lru_head->lru_prev = c;
+    p->lru_head = c;
+    if (!p->lru_tail)
+        p->lru_tail = c;
+    c->in_lru = true;
+}
+
+void sr__pool_touch(sr_pool *p, sr__conn *c)
+{
+    g_mutex_lock(&p->lru_lock);
+    if (c->in_lru && p->lru_head != c) {
+        lru_unlink_locked(p, c);
+        lru_push_head_locked(p, c);
+    }
+    g_mutex_unlock(&p->lru_lock);
+}
+
+GPtrArray *sr__pool_collect(sr_pool *p, sr_time before)
+{
+    GPtrArray *out = g_ptr_array_new();
+    g_mutex_lock(&p->lru_lock);
+    for (sr__conn *c = p->lru_tail; c; c = c->lru_prev) {
+        /* last_seen is written under the connection lock, which we do not
+         * hold; an atomic read is enough because the caller re-checks
+         * everything under that lock before acting. Capture times from
+         * several threads are only roughly ordered, so this stops at the
+         * first recent connection rather than scanning the whole list. */
+        if (before != INT64_MAX && atomic_load(&c->last_seen) >= before)
+            break;
+        sr__conn_ref(c);
+        g_ptr_array_add(out, c);
+    }
+    g_mutex_unlock(&p->lru_lock);
+    return out;
+}
+
+/* ------------------------------------------------------------ table */
+
+void sr__pool_unlink(sr_pool *p, sr__conn *c)
+{
+    bool dropped = false;
+    g_rw_lock_writer_lock(&p->table_lock);
+    if (!atomic_load(&c->detached)) {
+        g_hash_table_remove(p->table, &c->key);
+        atomic_store(&c->detached, 1);
+        g_mutex_lock(&p->lru_lock);
+        lru_unlink_locked(p, c);
+        g_mutex_unlock(&p->lru_lock);
+        SR__PCOUNT(p, active_connections, -1);
+        dropped = true;
+    }
+    g_rw_lock_writer_unlock(&p->table_lock);
+    /* The table's reference; the caller still holds its own. */
+    if (dropped)
+        sr__conn_unref(c);
+}
+
+/* Choose and unlink the least recently used connection that this thread
+ * does not hold. Table write lock held. Returns it referenced (the table's
+ * reference, handed over) or NULL. */
+static sr__conn *evict_one_locked(sr_pool *p)
+{
+    g_mutex_lock(&p->lru_lock);
+    sr__conn *v = p->lru_tail;
+    while (v && sr__thread_holds(v))
+        v = v->lru_prev;
+    if (v)
+        lru_unlink_locked(p, v);
+    g_mutex_unlock(&p->lru_lock);
+    if (!v)
+        return NULL;
+    g_hash_table_remove(p->table, &v->key);
+    atomic_store(&v->detached, 1);
+    SR__PCOUNT(p, active_connections, -1);
+    return v;
+}
+
+sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, const sr_segment *seg,
+                          sr__acct *acct, void *packet_ctx, sr__conn **out,
+                          sr__held *frame, bool *created, bool *src_is_a,
+                          sr__conn **victim)
+{
+    sr__key key;
+    sr__key_from_flow(flow, &key, src_is_a);
+    *created = false;
+    *out = NULL;
+
+    for (;;) {
+        if (atomic_load(&p->closed))
+            return SR_ERR_POOL_CLOSED;
+
+        /* Fast path: a read lock, shared by all threads. */
+        g_rw_lock_reader_lock(&p->table_lock);
+        sr__conn *c = g_hash_table_lookup(p->table, &key);
+        if (c)
+            sr__conn_ref(c);
+        g_rw_lock_reader_unlock(&p->table_lock);
+
+        if (!c) {
+            /* Slow path: write lock and check again, so two threads racing
+             * on one new connection create exactly one. */
+            g_rw_lock_writer_lock(&p->table_lock);
+            if (atomic_load(&p->closed)) {
+                g_rw_lock_writer_unlock(&p->table_lock);
+                return SR_ERR_POOL_CLOSED;
+            }
+            c = g_hash_table_lookup(p->table, &key);
+            if (c) {
+                sr__conn_ref(c);
+                g_rw_lock_writer_unlock(&p->table_lock);
+            } else {
+                sr__conn *ev = NULL;
+                if (g_hash_table_size(p->table) >= p->max_connections) {
+                    ev = evict_one_locked(p);
+                    if (!ev) {
+                        g_rw_lock_writer_unlock(&p->table_lock);
+                        return SR_ERR_CONNECTION_LIMIT;
+                    }
+                }
+                c = conn_alloc(p);
+                if (!c) {
+                    g_rw_lock_writer_unlock(&p->table_lock);
+                    if (ev)
+                        *victim = ev;
+                    SR__COUNT(acct, no_memory, 1);
+                    return SR_ERR_NO_MEMORY;
+                }
+                sr__pool_ref(p);
+                c->key = key;
+                atomic_init(&c->refs, 2); /* the table's and ours */
+                atomic_init(&c->state, SR__INIT);
+                /* Uncontended: nobody else can see c yet. Locking it before
+                 * it is published makes other threads wait for new_stream. */
+                g_mutex_lock(&c->lock);
+                sr__held_push(c, frame);
+                g_hash_table_insert(p->table, &c->key, c);
+                g_mutex_lock(&p->lru_lock);
+                lru_push_head_locked(p, c);
+                g_mutex_unlock(&p->lru_lock);
+                uint64_t n = atomic_fetch_add(&p->c.active_connections, 1) + 1;
+                uint64_t peak = atomic_load(&p->c.peak_connections);
+                while (n > peak && !atomic_compare_exchange_weak(&p->c.peak_connections, &peak, n))
+                    ;
+                g_rw_lock_writer_unlock(&p->table_lock);
+                if (ev) {
+                    *victim = ev;
+                }
+
+                /* Who is the client: the SYN's sender, the SYN+ACK's
+                 * receiver, or else whoever spoke first. */
+                bool synack = (seg->flags & (SR_TCP_SYN | SR_TCP_ACK)) == (SR_TCP_SYN | SR_TCP_ACK);
+                c->client_is_a = synack ? !*src_is_a : *src_is_a;
+                c->info.id = atomic_fetch_add(&p->next_id, 1) + 1;
+                c->info.flow = *flow;
+                if (synack) {
+                    c->info.flow.src = flow->dst;
+                    c->info.flow.dst = flow->src;
+                }
+                c->acct = acct;
+                sr__acct_ref(acct);
+                atomic_store(&c->last_seen, seg->timestamp);
+
+                void *stream = NULL;
+                if (p->factory.new_stream)
+                    stream = p->factory.new_stream(p->factory.user_data, &c->info, packet_ctx);
+                if (!stream) {
+                    SR__PCOUNT(p, nil_streams, 1);
+                    atomic_store(&c->state, SR__DEAD);
+                    sr__pool_unlink(p, c);
+                    sr__conn_unlock(c, frame);
+                    sr__conn_unref(c);
+                    return SR_ERR_NIL_STREAM;
+                }
+                c->stream = stream;
+                SR__PCOUNT(p, total_created, 1);
+                atomic_store(&c->state, SR__OPEN);
+                *created = true;
+                *out = c;
+                return SR_OK;
+            }
+        }
+
+        /* Existing connection: lock it, then make sure it is still the
+         * table's (it may have been evicted or closed while we waited). */
+        if (!sr__conn_lock(c, frame)) {
+            sr__conn_unref(c);
+            return SR_ERR_REENTRANT;
+        }
+        int st = atomic_load(&c->state);
+        if (st == SR__DEAD || atomic_load(&c->detached)) {
+            sr__conn_unlock(c, frame);
+            sr__conn_unref(c);
+            continue;
+        }
+        *out = c;
+        return SR_OK;
+    }
+}
+
+/* ------------------------------------------------------------ public */
+
+sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
+                                    size_t max_connections,
+                                    const sr_allocator *allocator, sr_error *err)
+{
+    sr_error dummy;
+    if (!err)
+        err = &dummy;
+    if (!factory || max_connections == 0 || !factory->on_data ||
+        (allocator && (!allocator->alloc || !allocator->free))) {
+        *err = SR_ERR_INVALID_ARGUMENT;
+        return NULL;
+    }
+    sr_pool *p = sr__alloc(allocator, sizeof *p);
+    if (!p) {
+        *err = SR_ERR_NO_MEMORY;
+        return NULL;
+    }
+    memset(p, 0, sizeof *p);
+    if (allocator)
+        p->alloc = *allocator;
+    p->factory = *factory;
+    p->max_connections = max_connections;
+    atomic_init(&p->refs, 1);
+    g_rw_lock_init(&p->table_lock);
+    g_mutex_init(&p->lru_lock);
+    g_mutex_init(&p->cache_lock);
+    p->table = g_hash_table_new(key_hash, key_equal);
+    *err = SR_OK;
+    return p;
+}
+
+sr_pool *sr_pool_new(const sr_stream_factory *factory, size_t max_connections, sr_error *err)
+{
+    return sr_pool_new_with_allocator(factory, max_connections, NULL, err);
+}
+
+sr_error sr_pool_close(sr_pool *p)
+{
+    if (!p)
+        return SR_ERR_INVALID_ARGUMENT;
+    if (sr__thread_holds_any())
+        return SR_ERR_REENTRANT;
+    g_rw_lock_writer_lock(&p->table_lock);
+    bool was = atomic_exchange(&p->closed, true);
+    GPtrArray *all = g_ptr_array_new();
+    if (!was) {
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, p->table);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            sr__conn *c = v;
+            atomic_store(&c->detached, 1);
+            g_ptr_array_add(all, c); /* keeps the table's reference */
+        }
+        g_hash_table_remove_all(p->table);
+        g_mutex_lock(&p->lru_lock);
+        while (p->lru_head)
+            lru_unlink_locked(p, p->lru_head);
+        g_mutex_unlock(&p->lru_lock);
+        atomic_store(&p->c.active_connections, 0);
+    }
+    g_rw_lock_writer_unlock(&p->table_lock);
+
+    for (guint i = 0; i < all->len; i++) {
+        sr__conn *c = all->pdata[i];
+        sr__held frame;
+        sr__conn_lock(c, &frame);
+        if (atomic_load(&c->state) == SR__OPEN) {
+            sr__ctx x = {.pool = p, .acct = c->acct, .opt = NULL, .packet_ctx = NULL};
+            sr__conn_finish(&x, c, SR_CLOSE_POOL_CLOSED, atomic_load(&c->last_seen));
+        }
+        atomic_store(&c->state, SR__DEAD);
+        sr__conn_unlock(c, &frame);
+        sr__conn_unref(c);
+    }
+    g_ptr_array_free(all, TRUE);
+    return SR_OK;
+}
+
+void sr_pool_free(sr_pool *p)
+{
+    if (!p)
+        return;
+    /* Calling free twice is a caller bug we cannot detect once the memory
+     * is gone; the flag catches it while assemblers keep the pool alive. */
+    if (atomic_exchange(&p->user_freed, true))
+        return;
+    sr_pool_close(p);
+    sr__pool_unref(p);
+}
+
+sr_error sr_pool_get_stats(const sr_pool *p, sr_pool_stats *out)
+{
+    if (!p || !out)
+        return SR_ERR_INVALID_ARGUMENT;
+#define SR__XX(name, desc) out->name = atomic_load_explicit(&p->c.name, memory_order_relaxed);
+    SR_POOL_STATS_MAP(SR__XX)
+#undef SR__XX
+    return SR_OK;
+}

@@ -1,0 +1,225 @@
+/* sr-internal.h - internal types shared by the core's source files.
+ * Nothing here is public; names are sr__ or static.
+ *
+ * Locking order (never acquire against it):
+ *     connection lock  ->  pool table rwlock  ->  pool LRU mutex
+ *     connection lock  ->  accounting page-cache mutex
+ * The table lock is never held while a connection lock is being waited
+ * for, and no callback ever runs with the table or LRU lock held. */
+#ifndef SR_INTERNAL_H
+#define SR_INTERNAL_H
+
+#include "safereasm.h"
+
+#include <glib.h>
+#include <stdatomic.h>
+
+/* ------------------------------------------------------------ allocation */
+
+void *sr__alloc(const sr_allocator *al, size_t size);
+void sr__free(const sr_allocator *al, void *p, size_t size);
+
+/* ------------------------------------------------------------ accounting */
+
+/* Counters of one assembler, generated from the public table. They live in
+ * the accounting object, not the assembler, because connections and pages
+ * charged to an assembler can outlive it (pool close after assembler free). */
+typedef struct sr__counters {
+#define SR__XX(name, desc) _Atomic uint64_t name;
+    SR_ASSEMBLER_STATS_MAP(SR__XX)
+#undef SR__XX
+} sr__counters;
+
+#define SR__COUNT(acct, field, n) \
+    atomic_fetch_add_explicit(&(acct)->c.field, (uint64_t)(n), memory_order_relaxed)
+
+typedef struct sr__page sr__page;
+
+/* Page accounting and statistics of one assembler. Reference counted: the
+ * assembler, every page charged to it and every connection that last saw
+ * it each hold one reference. */
+typedef struct sr__acct {
+    atomic_int refs;
+    sr_allocator alloc;
+    size_t page_size;
+    size_t max_total;
+    _Atomic size_t in_use;   /* pages reserved; never exceeds max_total */
+    sr__counters c;
+    GMutex cache_lock;       /* protects the free-page cache */
+    sr__page *cache;
+    size_t cache_len;
+    size_t cache_max;
+} sr__acct;
+
+struct sr__page {
+    sr__page *next_free;     /* link in the free-page cache */
+    sr__acct *acct;          /* charged to; gets the page back */
+    uint64_t offset;         /* stream offset of data[0]; tree key */
+    uint32_t len;            /* bytes used, 1..page_size */
+    uint32_t flags;          /* SR_CHUNK_CONFLICT */
+    uint8_t data[];          /* page_size bytes */
+};
+
+sr__acct *sr__acct_new(const sr_allocator *al, size_t page_size, size_t max_total);
+void sr__acct_ref(sr__acct *ac);
+void sr__acct_unref(sr__acct *ac);
+/* Reserve n pages against the hard cap (compare-and-swap before any
+ * allocation, so concurrent threads can never overshoot). */
+bool sr__acct_reserve(sr__acct *ac, size_t n);
+void sr__acct_unreserve(sr__acct *ac, size_t n);
+/* Take one already reserved page (cache or allocator); NULL = no memory,
+ * in which case the reservation for it has been returned. */
+sr__page *sr__page_get(sr__acct *ac);
+/* Give a page back to its accounting object and unreserve it. */
+void sr__page_put(sr__page *p);
+void sr__acct_shrink_cache(sr__acct *ac);
+
+/* ------------------------------------------------------------ connections */
+
+typedef struct sr__key {
+    uint32_t zone;
+    uint8_t ip_version;
+    uint8_t pad[3];
+    uint8_t addr[2][16];     /* endpoint a = [0] is the lower of the two */
+    uint16_t port[2];
+} sr__key;
+
+enum sr__state {
+    SR__INIT = 0,            /* being created; new_stream not yet returned */
+    SR__OPEN,                /* delivering */
+    SR__CLOSED,              /* completed, remembered for closed_linger */
+    SR__DEAD,                /* out of the table; waits for its last ref */
+};
+
+/* One direction of a connection. Offsets are 64-bit stream offsets: offset
+ * 0 is the first byte after the SYN (or the first byte seen, without SYN). */
+typedef struct sr__half {
+    bool started;            /* base_seq is known */
+    bool syn_seen;
+    bool start_pending;      /* next chunk gets SR_CHUNK_START */
+    bool fin_known;
+    bool finished;           /* END reported */
+    uint32_t base_seq;       /* sequence number of offset 0 */
+    uint32_t isn;            /* SYN's sequence number, if syn_seen */
+    uint64_t next;           /* delivery edge: delivered + skipped */
+    uint64_t extent;         /* highest offset + 1 any segment reached */
+    uint64_t fin_offset;
+    GTree *pages;            /* offset -> sr__page*, disjoint, all >= next */
+    size_t npages;
+} sr__half;
+
+typedef struct sr__conn {
+    sr__key key;
+    GMutex lock;
+    atomic_int refs;         /* the table holds one while linked */
+    atomic_int state;        /* enum sr__state; written under lock */
+    atomic_int detached;     /* 1 once out of the table; under table lock */
+    bool client_is_a;        /* key endpoint a is the client */
+    bool in_lru;             /* under pool LRU lock */
+    bool failed;             /* a callback failed: deliver no more */
+    sr_close_reason close_reason;
+    _Atomic sr_time last_seen;
+    sr_time closed_at;
+    _Atomic size_t pages;    /* both directions */
+    sr_conn_info info;
+    sr__half half[2];
+    void *stream;
+    sr__acct *acct;          /* statistics go here; referenced */
+    struct sr_pool *pool;
+    struct sr__conn *lru_prev, *lru_next;
+    struct sr__conn *next_free;
+} sr__conn;
+
+/* Per-thread list of the connections whose lock this thread holds: a
+ * callback re-entering its own connection is refused instead of deadlocking. */
+typedef struct sr__held {
+    const sr__conn *conn;
+    struct sr__held *prev;
+} sr__held;
+
+bool sr__thread_holds(const sr__conn *c);
+bool sr__thread_holds_any(void);
+/* Lock c unless this thread holds it already (then false: re-entry). */
+bool sr__conn_lock(sr__conn *c, sr__held *frame);
+void sr__conn_unlock(sr__conn *c, sr__held *frame);
+/* Record that this thread holds c, when it was locked another way. */
+void sr__held_push(const sr__conn *c, sr__held *frame);
+
+/* ------------------------------------------------------------ pool */
+
+typedef struct sr__pool_counters {
+#define SR__XX(name, desc) _Atomic uint64_t name;
+    SR_POOL_STATS_MAP(SR__XX)
+#undef SR__XX
+} sr__pool_counters;
+
+struct sr_pool {
+    atomic_int refs;         /* the user's + one per assembler */
+    atomic_bool closed;
+    atomic_bool user_freed;
+    sr_stream_factory factory;
+    sr_allocator alloc;
+    size_t max_connections;
+    atomic_uint_fast64_t next_id;
+    GRWLock table_lock;
+    GHashTable *table;       /* sr__key* -> sr__conn* */
+    GMutex lru_lock;
+    sr__conn *lru_head;      /* most recently used */
+    sr__conn *lru_tail;
+    GMutex cache_lock;       /* free-connection cache */
+    sr__conn *conn_cache;
+    size_t conn_cache_len;
+    sr__pool_counters c;
+};
+
+#define SR__PCOUNT(pool, field, n) \
+    atomic_fetch_add_explicit(&(pool)->c.field, (uint64_t)(n), memory_order_relaxed)
+
+void sr__pool_ref(sr_pool *p);
+void sr__pool_unref(sr_pool *p);
+void sr__conn_ref(sr__conn *c);
+void sr__conn_unref(sr__conn *c);
+
+/* Normalise a flow into a key; *src_is_a says which side sent it. */
+void sr__key_from_flow(const sr_flow *f, sr__key *k, bool *src_is_a);
+
+/* Find or create the connection of a key. On success *out is referenced
+ * and LOCKED (frame pushed); *created says whether new_stream ran; *victim
+ * (referenced, unlocked, already unlinked) is a connection evicted to make
+ * room, to be completed by the caller once it holds no lock. */
+sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, const sr_segment *seg,
+                          sr__acct *acct, void *packet_ctx, sr__conn **out,
+                          sr__held *frame, bool *created, bool *src_is_a,
+                          sr__conn **victim);
+/* Take c out of the table and LRU (idempotent). Caller holds c's lock. */
+void sr__pool_unlink(sr_pool *p, sr__conn *c);
+void sr__pool_touch(sr_pool *p, sr__conn *c);
+/* Snapshot of the connections of the LRU whose last segment is older than
+ * `before` (all when before == INT64_MAX), oldest first, each referenced. */
+GPtrArray *sr__pool_collect(sr_pool *p, sr_time before);
+void sr__pool_shrink_cache(sr_pool *p);
+
+/* ------------------------------------------------------------ delivery */
+
+/* Per-call context of the reassembly engine. */
+typedef struct sr__ctx {
+    sr_pool *pool;
+    sr__acct *acct;
+    const sr_options *opt;
+    void *packet_ctx;
+    unsigned status;         /* SR_SEG_* for sr_result */
+    sr_error cb_err;         /* SR_ERR_CALLBACK once a callback failed */
+} sr__ctx;
+
+/* Feed one segment into a locked, open connection. */
+sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir,
+                          const sr_segment *seg);
+/* Complete a locked connection: flush buffered data (gaps skipped), skip
+ * to the extent, call on_complete, and unlink it unless it lingers. */
+void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why, sr_time now);
+/* Deliver every buffered page of a locked open connection, gaps skipped. */
+size_t sr__conn_flush_pages(sr__ctx *x, sr__conn *c);
+/* Give back everything an unused connection still holds. */
+void sr__conn_release_pages(sr__conn *c);
+
+#endif /* SR_INTERNAL_H */
