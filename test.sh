@@ -1,0 +1,41 @@
+#!/bin/sh
+# The whole test suite, as CI runs it (see README "Tests").
+#   1. ASan+UBSan build: every test that does not load the plugin into tshark
+#      (core unit, property, concurrency, fault injection, the pcap tool's
+#      fidelity checks).
+#   2. TSan build: the concurrency tests again.
+#   3. Plain build with the Wireshark plugin: the tests that drive tshark
+#      (tshark is not instrumented, so the plugin cannot be either).
+# Run it from the source tree; it builds into build-asan/, build-tsan/, build/.
+set -eu
+cd "$(dirname "$0")"
+J=$(nproc 2>/dev/null || echo 2)
+# Sanitizer findings must fail the run, with a useful report.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+
+step() { printf '\n===== %s =====\n' "$*"; }
+
+step "ASan+UBSan build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=address,undefined \
+      -DSR_BUILD_PLUGIN=OFF -DSR_BUILD_BENCH=OFF
+cmake --build build-asan -j"$J"
+ctest --test-dir build-asan --output-on-failure -j"$J" -LE 'plugin'
+
+step "TSan build (concurrency tests)"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_SANITIZE=thread \
+      -DSR_BUILD_PLUGIN=OFF -DSR_BUILD_TOOLS=OFF -DSR_BUILD_BENCH=OFF
+cmake --build build-tsan -j"$J"
+ctest --test-dir build-tsan --output-on-failure -L concurrency
+
+step "Plain build with the Wireshark plugin"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$J"
+if [ ! -e build/plugins/4.0/epan/safereasm.so ]; then
+    echo "test.sh: the Wireshark plugin was not built (is libwireshark-dev 4.0 installed?)" >&2
+    exit 1
+fi
+ctest --test-dir build --output-on-failure -j"$J" -L 'plugin'
+
+step "all tests passed"
