@@ -43,7 +43,7 @@ sr__acct *sr__acct_new(const sr_allocator *al, size_t page_size, size_t max_tota
     ac->page_size = page_size;
     ac->max_total = max_total;
     ac->cache_max = MIN(SR__PAGE_CACHE_MAX, max_total);
-    g_mutex_init(&ac->cache_lock);
+    sr__mutex_init(&ac->cache_lock);
     return ac;
 }
 
@@ -63,7 +63,7 @@ void sr__acct_unref(sr__acct *ac)
         sr__free(&ac->alloc, p, page_bytes(ac));
         p = n;
     }
-    g_mutex_clear(&ac->cache_lock);
+    sr__mutex_clear(&ac->cache_lock);
     sr_allocator al = ac->alloc;
     sr__free(&al, ac, sizeof *ac);
 }
@@ -99,13 +99,13 @@ void sr__acct_unreserve(sr__acct *ac, size_t n)
 sr__page *sr__page_get(sr__acct *ac)
 {
     sr__page *p = NULL;
-    g_mutex_lock(&ac->cache_lock);
+    sr__mutex_lock(&ac->cache_lock);
     if (ac->cache) {
         p = ac->cache;
         ac->cache = p->next_free;
         ac->cache_len--;
     }
-    g_mutex_unlock(&ac->cache_lock);
+    sr__mutex_unlock(&ac->cache_lock);
     if (!p) {
         p = sr__alloc(&ac->alloc, page_bytes(ac));
         if (!p) {
@@ -127,14 +127,14 @@ void sr__page_put(sr__page *p)
 {
     sr__acct *ac = p->acct;
     bool cached = false;
-    g_mutex_lock(&ac->cache_lock);
+    sr__mutex_lock(&ac->cache_lock);
     if (ac->cache_len < ac->cache_max) {
         p->next_free = ac->cache;
         ac->cache = p;
         ac->cache_len++;
         cached = true;
     }
-    g_mutex_unlock(&ac->cache_lock);
+    sr__mutex_unlock(&ac->cache_lock);
     if (!cached)
         sr__free(&ac->alloc, p, page_bytes(ac));
     sr__acct_unreserve(ac, 1);
@@ -145,7 +145,7 @@ void sr__acct_shrink_cache(sr__acct *ac)
 {
     /* Halve the cache each sweep, so it follows the load down. */
     sr__page *drop = NULL;
-    g_mutex_lock(&ac->cache_lock);
+    sr__mutex_lock(&ac->cache_lock);
     size_t keep = ac->cache_len / 2;
     sr__page **pp = &ac->cache;
     for (size_t i = 0; i < keep && *pp; i++)
@@ -153,7 +153,7 @@ void sr__acct_shrink_cache(sr__acct *ac)
     drop = *pp;
     *pp = NULL;
     ac->cache_len = keep;
-    g_mutex_unlock(&ac->cache_lock);
+    sr__mutex_unlock(&ac->cache_lock);
     while (drop) {
         sr__page *n = drop->next_free;
         sr__free(&ac->alloc, drop, page_bytes(ac));

@@ -4,6 +4,7 @@
 #include "sr-internal.h"
 
 #include <string.h>
+#include <time.h>
 
 struct sr_assembler {
     sr_pool *pool;
@@ -13,8 +14,8 @@ struct sr_assembler {
     _Atomic sr_time last_sweep;   /* capture time of the last sweep */
     atomic_bool swept_once;
     GThread *bg;
-    GMutex bg_lock;
-    GCond bg_cond;
+    sr__mutex bg_lock;
+    pthread_cond_t bg_cond;       /* monotonic clock */
     bool bg_stop;                 /* under bg_lock */
 };
 
@@ -125,18 +126,25 @@ static void maybe_sweep(sr_assembler *a, sr_time now, void *packet_ctx)
 static gpointer bg_main(gpointer data)
 {
     sr_assembler *a = data;
-    g_mutex_lock(&a->bg_lock);
+    sr__mutex_lock(&a->bg_lock);
     while (!a->bg_stop) {
-        gint64 until = g_get_monotonic_time() + a->opt.flush_interval;
-        while (!a->bg_stop && g_cond_wait_until(&a->bg_cond, &a->bg_lock, until))
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += (time_t)(a->opt.flush_interval / SR_USEC_PER_SEC);
+        until.tv_nsec += (long)(a->opt.flush_interval % SR_USEC_PER_SEC) * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!a->bg_stop && pthread_cond_timedwait(&a->bg_cond, &a->bg_lock, &until) == 0)
             ;
         if (a->bg_stop)
             break;
-        g_mutex_unlock(&a->bg_lock);
+        sr__mutex_unlock(&a->bg_lock);
         periodic_sweep(a, g_get_real_time(), NULL);
-        g_mutex_lock(&a->bg_lock);
+        sr__mutex_lock(&a->bg_lock);
     }
-    g_mutex_unlock(&a->bg_lock);
+    sr__mutex_unlock(&a->bg_lock);
     return NULL;
 }
 
@@ -169,8 +177,12 @@ sr_error sr_assembler_new(sr_pool *pool, const sr_options *options, sr_assembler
     }
     a->pool = pool;
     sr__pool_ref(pool);
-    g_mutex_init(&a->bg_lock);
-    g_cond_init(&a->bg_cond);
+    sr__mutex_init(&a->bg_lock);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->bg_cond, &ca);
+    pthread_condattr_destroy(&ca);
     if (o.background_flush) {
         a->bg = g_thread_try_new("sr-flush", bg_main, a, NULL);
         if (!a->bg) {
@@ -380,10 +392,10 @@ static void stop_bg(sr_assembler *a)
 {
     if (!a->bg)
         return;
-    g_mutex_lock(&a->bg_lock);
+    sr__mutex_lock(&a->bg_lock);
     a->bg_stop = true;
-    g_cond_broadcast(&a->bg_cond);
-    g_mutex_unlock(&a->bg_lock);
+    pthread_cond_broadcast(&a->bg_cond);
+    sr__mutex_unlock(&a->bg_lock);
     g_thread_join(a->bg);
     a->bg = NULL;
 }
@@ -412,8 +424,8 @@ void sr_assembler_free(sr_assembler *a)
         sr_assembler_close(a);
     else
         stop_bg(a);
-    g_mutex_clear(&a->bg_lock);
-    g_cond_clear(&a->bg_cond);
+    sr__mutex_clear(&a->bg_lock);
+    pthread_cond_destroy(&a->bg_cond);
     sr_pool *p = a->pool;
     sr__acct_unref(a->acct);
     sr_allocator al = p->alloc;

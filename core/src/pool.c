@@ -36,7 +36,7 @@ bool sr__conn_lock(sr__conn *c, sr__held *frame)
 {
     if (sr__thread_holds(c))
         return false;
-    g_mutex_lock(&c->lock);
+    sr__mutex_lock(&c->lock);
     sr__held_push(c, frame);
     return true;
 }
@@ -46,7 +46,7 @@ void sr__conn_unlock(sr__conn *c, sr__held *frame)
     /* Frames nest with the call stack, so the top is always ours. */
     if (held_top == frame)
         held_top = frame->prev;
-    g_mutex_unlock(&c->lock);
+    sr__mutex_unlock(&c->lock);
 }
 
 /* ------------------------------------------------------------ keys */
@@ -100,7 +100,7 @@ static void conn_destroy(sr__conn *c)
     for (int d = 0; d < 2; d++)
         if (c->half[d].pages)
             g_tree_destroy(c->half[d].pages);
-    g_mutex_clear(&c->lock);
+    sr__mutex_clear(&c->lock);
     sr__free(&c->pool->alloc, c, sizeof *c);
 }
 
@@ -118,8 +118,8 @@ void sr__pool_unref(sr_pool *p)
         c = n;
     }
     g_rw_lock_clear(&p->table_lock);
-    g_mutex_clear(&p->lru_lock);
-    g_mutex_clear(&p->cache_lock);
+    sr__mutex_clear(&p->lru_lock);
+    sr__mutex_clear(&p->cache_lock);
     sr_allocator al = p->alloc;
     sr__free(&al, p, sizeof *p);
 }
@@ -139,14 +139,14 @@ void sr__conn_unref(sr__conn *c)
         sr__acct_unref(c->acct);
         c->acct = NULL;
     }
-    g_mutex_lock(&p->cache_lock);
+    sr__mutex_lock(&p->cache_lock);
     if (p->conn_cache_len < SR__CONN_CACHE_MAX) {
         c->next_free = p->conn_cache;
         p->conn_cache = c;
         p->conn_cache_len++;
         c = NULL;
     }
-    g_mutex_unlock(&p->cache_lock);
+    sr__mutex_unlock(&p->cache_lock);
     if (c)
         conn_destroy(c);
     sr__pool_unref(p);
@@ -155,7 +155,7 @@ void sr__conn_unref(sr__conn *c)
 void sr__pool_shrink_cache(sr_pool *p)
 {
     sr__conn *drop;
-    g_mutex_lock(&p->cache_lock);
+    sr__mutex_lock(&p->cache_lock);
     size_t keep = p->conn_cache_len / 2;
     sr__conn **pp = &p->conn_cache;
     for (size_t i = 0; i < keep && *pp; i++)
@@ -163,7 +163,7 @@ void sr__pool_shrink_cache(sr_pool *p)
     drop = *pp;
     *pp = NULL;
     p->conn_cache_len = keep;
-    g_mutex_unlock(&p->cache_lock);
+    sr__mutex_unlock(&p->cache_lock);
     while (drop) {
         sr__conn *n = drop->next_free;
         conn_destroy(drop);
@@ -182,13 +182,13 @@ static gint page_cmp(gconstpointer a, gconstpointer b, gpointer unused)
 static sr__conn *conn_alloc(sr_pool *p)
 {
     sr__conn *c = NULL;
-    g_mutex_lock(&p->cache_lock);
+    sr__mutex_lock(&p->cache_lock);
     if (p->conn_cache) {
         c = p->conn_cache;
         p->conn_cache = c->next_free;
         p->conn_cache_len--;
     }
-    g_mutex_unlock(&p->cache_lock);
+    sr__mutex_unlock(&p->cache_lock);
     GTree *keep[2] = {NULL, NULL};
     if (c) {
         /* Page trees are empty when a connection is released; reuse them. */
@@ -198,12 +198,10 @@ static sr__conn *conn_alloc(sr_pool *p)
         c = sr__alloc(&p->alloc, sizeof *c);
         if (!c)
             return NULL;
-        memset(c, 0, sizeof *c);
-        g_mutex_init(&c->lock);
+        sr__mutex_init(&c->lock);
     }
-    GMutex lock = c->lock;
-    memset(c, 0, sizeof *c);
-    c->lock = lock;
+    /* Everything but the (unlocked, initialised) mutex starts at zero. */
+    memset((char *)c + sizeof c->lock, 0, sizeof *c - sizeof c->lock);
     c->half[0].pages = keep[0];
     c->half[1].pages = keep[1];
     c->pool = p;
@@ -250,18 +248,18 @@ static void lru_push_head_locked(sr_pool *p, sr__conn *c)
 
 void sr__pool_touch(sr_pool *p, sr__conn *c)
 {
-    g_mutex_lock(&p->lru_lock);
+    sr__mutex_lock(&p->lru_lock);
     if (c->in_lru && p->lru_head != c) {
         lru_unlink_locked(p, c);
         lru_push_head_locked(p, c);
     }
-    g_mutex_unlock(&p->lru_lock);
+    sr__mutex_unlock(&p->lru_lock);
 }
 
 GPtrArray *sr__pool_collect(sr_pool *p, sr_time before)
 {
     GPtrArray *out = g_ptr_array_new();
-    g_mutex_lock(&p->lru_lock);
+    sr__mutex_lock(&p->lru_lock);
     for (sr__conn *c = p->lru_tail; c; c = c->lru_prev) {
         /* last_seen is written under the connection lock, which we do not
          * hold; an atomic read is enough because the caller re-checks
@@ -273,7 +271,7 @@ GPtrArray *sr__pool_collect(sr_pool *p, sr_time before)
         sr__conn_ref(c);
         g_ptr_array_add(out, c);
     }
-    g_mutex_unlock(&p->lru_lock);
+    sr__mutex_unlock(&p->lru_lock);
     return out;
 }
 
@@ -286,9 +284,9 @@ void sr__pool_unlink(sr_pool *p, sr__conn *c)
     if (!atomic_load(&c->detached)) {
         g_hash_table_remove(p->table, &c->key);
         atomic_store(&c->detached, 1);
-        g_mutex_lock(&p->lru_lock);
+        sr__mutex_lock(&p->lru_lock);
         lru_unlink_locked(p, c);
-        g_mutex_unlock(&p->lru_lock);
+        sr__mutex_unlock(&p->lru_lock);
         SR__PCOUNT(p, active_connections, -1);
         dropped = true;
     }
@@ -303,13 +301,13 @@ void sr__pool_unlink(sr_pool *p, sr__conn *c)
  * reference, handed over) or NULL. */
 static sr__conn *evict_one_locked(sr_pool *p)
 {
-    g_mutex_lock(&p->lru_lock);
+    sr__mutex_lock(&p->lru_lock);
     sr__conn *v = p->lru_tail;
     while (v && sr__thread_holds(v))
         v = v->lru_prev;
     if (v)
         lru_unlink_locked(p, v);
-    g_mutex_unlock(&p->lru_lock);
+    sr__mutex_unlock(&p->lru_lock);
     if (!v)
         return NULL;
     g_hash_table_remove(p->table, &v->key);
@@ -368,18 +366,26 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, const sr_segment *seg
                     SR__COUNT(acct, no_memory, 1);
                     return SR_ERR_NO_MEMORY;
                 }
+                /* Locking c before it is published makes other threads wait
+                 * for new_stream. Nobody else can reach c yet, so trylock
+                 * always succeeds, and (unlike a blocking lock under the
+                 * table lock) does not invert the documented lock order. */
+                if (pthread_mutex_trylock(&c->lock) != 0) {
+                    g_rw_lock_writer_unlock(&p->table_lock);
+                    sr__free(&p->alloc, c, sizeof *c);
+                    if (ev)
+                        *victim = ev;
+                    return SR_ERR_NO_MEMORY;
+                }
                 sr__pool_ref(p);
                 c->key = key;
                 atomic_init(&c->refs, 2); /* the table's and ours */
                 atomic_init(&c->state, SR__INIT);
-                /* Uncontended: nobody else can see c yet. Locking it before
-                 * it is published makes other threads wait for new_stream. */
-                g_mutex_lock(&c->lock);
                 sr__held_push(c, frame);
                 g_hash_table_insert(p->table, &c->key, c);
-                g_mutex_lock(&p->lru_lock);
+                sr__mutex_lock(&p->lru_lock);
                 lru_push_head_locked(p, c);
-                g_mutex_unlock(&p->lru_lock);
+                sr__mutex_unlock(&p->lru_lock);
                 uint64_t n = atomic_fetch_add(&p->c.active_connections, 1) + 1;
                 uint64_t peak = atomic_load(&p->c.peak_connections);
                 while (n > peak && !atomic_compare_exchange_weak(&p->c.peak_connections, &peak, n))
@@ -466,8 +472,8 @@ sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
     p->max_connections = max_connections;
     atomic_init(&p->refs, 1);
     g_rw_lock_init(&p->table_lock);
-    g_mutex_init(&p->lru_lock);
-    g_mutex_init(&p->cache_lock);
+    sr__mutex_init(&p->lru_lock);
+    sr__mutex_init(&p->cache_lock);
     p->table = g_hash_table_new(key_hash, key_equal);
     *err = SR_OK;
     return p;
@@ -497,10 +503,10 @@ sr_error sr_pool_close(sr_pool *p)
             g_ptr_array_add(all, c); /* keeps the table's reference */
         }
         g_hash_table_remove_all(p->table);
-        g_mutex_lock(&p->lru_lock);
+        sr__mutex_lock(&p->lru_lock);
         while (p->lru_head)
             lru_unlink_locked(p, p->lru_head);
-        g_mutex_unlock(&p->lru_lock);
+        sr__mutex_unlock(&p->lru_lock);
         atomic_store(&p->c.active_connections, 0);
     }
     g_rw_lock_writer_unlock(&p->table_lock);

@@ -12,7 +12,17 @@
 #include "safereasm.h"
 
 #include <glib.h>
+#include <pthread.h>
 #include <stdatomic.h>
+
+/* Plain POSIX mutexes, not GMutex: GLib implements GMutex with raw futex
+ * calls on Linux, which ThreadSanitizer cannot see, and the concurrency
+ * tests run under TSan. (GRWLock is pthread-based and is used as is.) */
+typedef pthread_mutex_t sr__mutex;
+#define sr__mutex_init(m) pthread_mutex_init((m), NULL)
+#define sr__mutex_clear(m) pthread_mutex_destroy(m)
+#define sr__mutex_lock(m) pthread_mutex_lock(m)
+#define sr__mutex_unlock(m) pthread_mutex_unlock(m)
 
 /* ------------------------------------------------------------ allocation */
 
@@ -45,7 +55,7 @@ typedef struct sr__acct {
     size_t max_total;
     _Atomic size_t in_use;   /* pages reserved; never exceeds max_total */
     sr__counters c;
-    GMutex cache_lock;       /* protects the free-page cache */
+    sr__mutex cache_lock;       /* protects the free-page cache */
     sr__page *cache;
     size_t cache_len;
     size_t cache_max;
@@ -109,8 +119,8 @@ typedef struct sr__half {
 } sr__half;
 
 typedef struct sr__conn {
+    sr__mutex lock;          /* first: survives recycling (see conn_alloc) */
     sr__key key;
-    GMutex lock;
     atomic_int refs;         /* the table holds one while linked */
     atomic_int state;        /* enum sr__state; written under lock */
     atomic_int detached;     /* 1 once out of the table; under table lock */
@@ -163,10 +173,10 @@ struct sr_pool {
     atomic_uint_fast64_t next_id;
     GRWLock table_lock;
     GHashTable *table;       /* sr__key* -> sr__conn* */
-    GMutex lru_lock;
+    sr__mutex lru_lock;
     sr__conn *lru_head;      /* most recently used */
     sr__conn *lru_tail;
-    GMutex cache_lock;       /* free-connection cache */
+    sr__mutex cache_lock;       /* free-connection cache */
     sr__conn *conn_cache;
     size_t conn_cache_len;
     sr__pool_counters c;
