@@ -1,0 +1,44 @@
+/* driver.h - owns the core's pool and assembler for one capture file and
+ * turns what the core reports into immutable records.
+ *
+ * Created by the init routine and freed by the cleanup routine, so every
+ * file open, reload or preference change starts from an empty core.
+ * Dissection is single-threaded; the driver takes no locks.
+ *
+ * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SRP_DRIVER_H
+#define SRP_DRIVER_H
+
+#include <epan/packet.h>
+
+#include "extract.h"
+#include "record.h"
+#include "safereasm.h"
+
+typedef struct srp_driver srp_driver;
+
+/* Never NULL. If the core cannot be set up, every record says so
+ * (setup_error) and nothing is reassembled. */
+srp_driver *srp_driver_new(const sr_options *options, size_t max_connections);
+
+/* Frees the core (whose final callbacks are ignored) and the driver.
+ * Records stay valid: they live in wmem_file_scope(). NULL is a no-op. */
+void srp_driver_free(srp_driver *d);
+
+/* First pass only: feed the frame's segments to the core and return the
+ * frame's record, allocated in wmem_file_scope(). Chunks and closes the
+ * core reports while doing so (for any connection) go into this record. */
+const srp_record *srp_driver_process(srp_driver *d, const packet_info *pinfo,
+                                     const srp_frame_input *in);
+
+/* After the first pass (postseq cleanup): complete every connection, and
+ * file what that releases under each connection's last frame, as
+ * SRP_REC_END_FLUSH records. The global snapshot after the flush goes to
+ * the last frame the driver processed. Runs once; later calls do nothing. */
+void srp_driver_end_flush(srp_driver *d);
+
+/* The end-of-capture record of a frame, or NULL. */
+const srp_record *srp_driver_end_record(const srp_driver *d, guint32 frame);
+
+#endif /* SRP_DRIVER_H */

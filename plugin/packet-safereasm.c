@@ -1,0 +1,707 @@
+/* packet-safereasm.c - the "Safe TCP Reassembly" post-dissector.
+ *
+ * First pass (!pinfo->fd->visited): read the frame's top-level TCP
+ * segments (extract.c), feed them to the core (driver.c) and store the
+ * resulting immutable record with p_add_proto_data(wmem_file_scope()).
+ * Every pass: draw the tree, add expert infos and queue the tap from the
+ * record, so one-pass, two-pass and random-access dissection agree. The
+ * only extra in two-pass runs is the end-of-capture flush, filed by the
+ * postseq routine under each connection's last frame.
+ *
+ * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <wireshark.h>
+#include <epan/expert.h>
+#include <epan/packet.h>
+#include <epan/proto.h>
+#include <epan/proto_data.h>
+#include <epan/tap.h>
+
+#include "counters.h"
+#include "driver.h"
+#include "extract.h"
+#include "prefs.h"
+#include "record.h"
+#include "safereasm-plugin.h"
+#include "safereasm.h"
+
+static int proto_sr = -1;
+static int sr_tap = -1;
+static dissector_handle_t sr_handle;
+static srp_driver *sr_driver;
+
+/* ------------------------------------------------------------ fields */
+
+static int hf_segment = -1;
+static int hf_conn_id = -1;
+static int hf_dir = -1;
+static int hf_zone = -1;
+static int hf_captured_len = -1;
+static int hf_claimed_len = -1;
+static int hf_payload_source = -1;
+static int hf_status = -1;
+static int hf_status_in_order = -1;
+static int hf_status_out_of_order = -1;
+static int hf_status_retransmission = -1;
+static int hf_status_overlap = -1;
+static int hf_status_conflict = -1;
+static int hf_status_limit_connection = -1;
+static int hf_status_limit_total = -1;
+static int hf_status_evicted_other = -1;
+static int hf_status_after_close = -1;
+static int hf_status_out_of_window = -1;
+static int hf_status_new_connection = -1;
+static int hf_status_closed = -1;
+static int hf_error = -1;
+static int hf_conn_pages = -1;
+static int hf_conn_delivered_c2s = -1;
+static int hf_conn_delivered_s2c = -1;
+static int hf_conn_skipped_c2s = -1;
+static int hf_conn_skipped_s2c = -1;
+static int hf_conn_close_reason = -1;
+static int hf_segs_ignored = -1;
+static int hf_limit_connection = -1;
+static int hf_limit_total = -1;
+static int hf_limit_table = -1;
+static int hf_delivered = -1;
+static int hf_gap = -1;
+static int hf_chunk = -1;
+static int hf_chunk_conn_id = -1;
+static int hf_chunk_dir = -1;
+static int hf_chunk_offset = -1;
+static int hf_chunk_len = -1;
+static int hf_chunk_skipped = -1;
+static int hf_chunk_flags = -1;
+static int hf_chunk_flag_start = -1;
+static int hf_chunk_flag_end = -1;
+static int hf_chunk_flag_conflict = -1;
+static int hf_chunk_flag_buffered = -1;
+static int hf_chunk_flag_flushed = -1;
+static int hf_chunk_data = -1;
+static int hf_chunk_data_dropped = -1;
+static int hf_closed = -1;
+static int hf_closed_conn_id = -1;
+static int hf_closed_reason = -1;
+static int hf_closed_delivered_c2s = -1;
+static int hf_closed_delivered_s2c = -1;
+static int hf_closed_skipped_c2s = -1;
+static int hf_closed_skipped_s2c = -1;
+static int hf_end_flush = -1;
+static int hf_global = -1;
+static int hf_change = -1;
+static int hf_global_ctr[SRP_N_COUNTERS];
+static int hf_change_ctr[SRP_N_COUNTERS];
+
+static gint ett_sr = -1;
+static gint ett_segment = -1;
+static gint ett_status = -1;
+static gint ett_chunk = -1;
+static gint ett_chunk_flags = -1;
+static gint ett_closed = -1;
+static gint ett_end_flush = -1;
+static gint ett_global = -1;
+static gint ett_change = -1;
+
+static expert_field ei_conflict = EI_INIT;
+static expert_field ei_limit_connection = EI_INIT;
+static expert_field ei_limit_total = EI_INIT;
+static expert_field ei_limit_table = EI_INIT;
+static expert_field ei_gap = EI_INIT;
+static expert_field ei_error = EI_INIT;
+static expert_field ei_evicted = EI_INIT;
+static expert_field ei_timeout = EI_INIT;
+
+static const value_string dir_vals[] = {
+    { SR_DIR_CLIENT_TO_SERVER, "client to server" },
+    { SR_DIR_SERVER_TO_CLIENT, "server to client" },
+    { 0, NULL }
+};
+
+static const value_string error_vals[] = {
+#define SRP__XX(name, msg) { SR_##name, "SR_" #name ": " msg },
+    SR_ERROR_MAP(SRP__XX)
+#undef SRP__XX
+    { 0, NULL }
+};
+
+static const value_string payload_source_vals[] = {
+    { SRP_PAYLOAD_NONE, "none captured" },
+    { SRP_PAYLOAD_FIELD, "tcp.payload" },
+    { SRP_PAYLOAD_RST_TVB, "bytes after the TCP header of a RST" },
+    { 0, NULL }
+};
+
+/* Filled from sr_close_reason_name() at registration. */
+static value_string close_reason_vals[SR_CLOSE_REASON_COUNT_ + 1];
+
+/* ------------------------------------------------------------ drawing */
+
+static proto_item *
+add_u64(proto_tree *t, int hf, tvbuff_t *tvb, guint64 v)
+{
+    proto_item *it = proto_tree_add_uint64(t, hf, tvb, 0, 0, v);
+
+    proto_item_set_generated(it);
+    return it;
+}
+
+static proto_item *
+add_uint(proto_tree *t, int hf, tvbuff_t *tvb, guint32 v)
+{
+    proto_item *it = proto_tree_add_uint(t, hf, tvb, 0, 0, v);
+
+    proto_item_set_generated(it);
+    return it;
+}
+
+static proto_item *
+add_bool(proto_tree *t, int hf, tvbuff_t *tvb, guint64 v)
+{
+    proto_item *it = proto_tree_add_boolean(t, hf, tvb, 0, 0, v);
+
+    proto_item_set_generated(it);
+    return it;
+}
+
+static const char *
+dir_abbrev(guint8 dir)
+{
+    return dir == SR_DIR_SERVER_TO_CLIENT ? "s2c" : "c2s";
+}
+
+static void
+draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
+             const srp_seg *s, guint idx)
+{
+    static int *const status_bits[] = {
+        &hf_status_in_order, &hf_status_out_of_order, &hf_status_retransmission,
+        &hf_status_overlap, &hf_status_conflict, &hf_status_limit_connection,
+        &hf_status_limit_total, &hf_status_evicted_other, &hf_status_after_close,
+        &hf_status_out_of_window, &hf_status_new_connection, &hf_status_closed,
+    };
+    proto_item *si, *it;
+    proto_tree *st, *bt;
+    gboolean real_error = s->error != SR_OK && s->error != SR_ERR_CONNECTION_CLOSED;
+
+    si = proto_tree_add_item(tree, hf_segment, tvb, 0, 0, ENC_NA);
+    proto_item_set_generated(si);
+    proto_item_append_text(si, " %u: connection %" PRIu64 ", %s", idx + 1,
+                           s->conn_id, dir_abbrev(s->dir));
+    st = proto_item_add_subtree(si, ett_segment);
+
+    add_u64(st, hf_conn_id, tvb, s->conn_id);
+    add_uint(st, hf_dir, tvb, s->dir);
+    add_uint(st, hf_zone, tvb, s->zone);
+    add_uint(st, hf_captured_len, tvb, s->captured_len);
+    add_uint(st, hf_claimed_len, tvb, s->claimed_len);
+    add_uint(st, hf_payload_source, tvb, s->payload_source);
+
+    it = add_uint(st, hf_status, tvb, s->status);
+    bt = proto_item_add_subtree(it, ett_status);
+    for (size_t i = 0; i < G_N_ELEMENTS(status_bits); i++)
+        add_bool(bt, *status_bits[i], tvb, s->status);
+
+    if (s->error != SR_OK) {
+        it = add_uint(st, hf_error, tvb, s->error);
+        if (real_error)
+            expert_add_info_format(pinfo, it, &ei_error, "Core error %s: %s",
+                                   sr_err_name((sr_error)s->error),
+                                   sr_strerror((sr_error)s->error));
+    }
+    add_uint(st, hf_conn_pages, tvb, s->conn_pages);
+    add_u64(st, hf_conn_delivered_c2s, tvb, s->delivered[SR_DIR_CLIENT_TO_SERVER]);
+    add_u64(st, hf_conn_delivered_s2c, tvb, s->delivered[SR_DIR_SERVER_TO_CLIENT]);
+    add_u64(st, hf_conn_skipped_c2s, tvb, s->skipped[SR_DIR_CLIENT_TO_SERVER]);
+    add_u64(st, hf_conn_skipped_s2c, tvb, s->skipped[SR_DIR_SERVER_TO_CLIENT]);
+    if (s->close_reason >= 0)
+        add_uint(st, hf_conn_close_reason, tvb, (guint32)s->close_reason);
+
+    if (s->status & SR_SEG_CONFLICT)
+        expert_add_info(pinfo, si, &ei_conflict);
+    if (s->status & SR_SEG_LIMIT_CONNECTION)
+        expert_add_info(pinfo, si, &ei_limit_connection);
+    if (s->status & SR_SEG_LIMIT_TOTAL)
+        expert_add_info(pinfo, si, &ei_limit_total);
+    if ((s->status & SR_SEG_EVICTED_OTHER) || s->error == SR_ERR_CONNECTION_LIMIT)
+        expert_add_info(pinfo, si, &ei_limit_table);
+
+    if (idx == 0) {
+        proto_item_append_text(top, ", Connection %" PRIu64 " %s", s->conn_id,
+                               dir_abbrev(s->dir));
+        if (s->status & SR_SEG_IN_ORDER)
+            proto_item_append_text(top, ", in order");
+        if (s->status & SR_SEG_OUT_OF_ORDER)
+            proto_item_append_text(top, ", out of order");
+        if (s->status & SR_SEG_RETRANSMISSION)
+            proto_item_append_text(top, ", retransmission");
+        else if (s->status & SR_SEG_OVERLAP)
+            proto_item_append_text(top, ", overlap");
+        if (s->status & SR_SEG_CONFLICT)
+            proto_item_append_text(top, " (conflicting)");
+        if (s->status & SR_SEG_AFTER_CLOSE)
+            proto_item_append_text(top, ", after close");
+        if (real_error)
+            proto_item_append_text(top, ", %s", sr_err_name((sr_error)s->error));
+    }
+}
+
+static void
+draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_record *r)
+{
+    tvbuff_t *data_tvb = NULL;
+
+    if (r->n_chunks == 0)
+        return;
+    if (tree != NULL && r->data_len > 0) {
+        data_tvb = tvb_new_child_real_data(tvb, r->data, r->data_len, r->data_len);
+        add_new_data_source(pinfo, data_tvb,
+                            r->kind == SRP_REC_END_FLUSH
+                                ? "Reassembled stream (end of capture)"
+                                : "Reassembled stream");
+    }
+    for (guint i = 0; i < r->n_chunks; i++) {
+        static int *const flag_bits[] = {
+            &hf_chunk_flag_start, &hf_chunk_flag_end, &hf_chunk_flag_conflict,
+            &hf_chunk_flag_buffered, &hf_chunk_flag_flushed,
+        };
+        const srp_chunk *c = &r->chunks[i];
+        proto_item *ci, *it;
+        proto_tree *ct, *ft;
+
+        ci = proto_tree_add_item(tree, hf_chunk, tvb, 0, 0, ENC_NA);
+        proto_item_set_generated(ci);
+        proto_item_append_text(ci, ": connection %" PRIu64 " %s, offset %" PRIu64
+                               ", %" PRIu64 " bytes", c->conn_id, dir_abbrev(c->dir),
+                               c->offset, c->len);
+        if (c->skipped)
+            proto_item_append_text(ci, " after a gap of %" PRIu64, c->skipped);
+        ct = proto_item_add_subtree(ci, ett_chunk);
+        add_u64(ct, hf_chunk_conn_id, tvb, c->conn_id);
+        add_uint(ct, hf_chunk_dir, tvb, c->dir);
+        add_u64(ct, hf_chunk_offset, tvb, c->offset);
+        add_u64(ct, hf_chunk_len, tvb, c->len);
+        it = add_u64(ct, hf_chunk_skipped, tvb, c->skipped);
+        if (c->skipped)
+            expert_add_info_format(pinfo, it, &ei_gap,
+                                   "%" PRIu64 " bytes skipped as a gap before offset %"
+                                   PRIu64 " (connection %" PRIu64 " %s)",
+                                   c->skipped, c->offset, c->conn_id, dir_abbrev(c->dir));
+        it = add_uint(ct, hf_chunk_flags, tvb, c->flags);
+        ft = proto_item_add_subtree(it, ett_chunk_flags);
+        for (size_t k = 0; k < G_N_ELEMENTS(flag_bits); k++)
+            add_bool(ft, *flag_bits[k], tvb, c->flags);
+        if (c->data_dropped)
+            add_bool(ct, hf_chunk_data_dropped, tvb, 1);
+        else if (c->len > 0 && data_tvb != NULL)
+            proto_item_set_generated(
+                proto_tree_add_item(ct, hf_chunk_data, data_tvb, (gint)c->data_off,
+                                    (gint)c->len, ENC_NA));
+    }
+}
+
+static void
+draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_record *r)
+{
+    for (guint i = 0; i < r->n_closes; i++) {
+        const srp_close *c = &r->closes[i];
+        proto_item *ci, *it;
+        proto_tree *ct;
+
+        ci = proto_tree_add_item(tree, hf_closed, tvb, 0, 0, ENC_NA);
+        proto_item_set_generated(ci);
+        proto_item_append_text(ci, ": connection %" PRIu64 ", %s", c->conn_id,
+                               sr_close_reason_name((sr_close_reason)c->reason));
+        ct = proto_item_add_subtree(ci, ett_closed);
+        add_u64(ct, hf_closed_conn_id, tvb, c->conn_id);
+        it = add_uint(ct, hf_closed_reason, tvb, c->reason);
+        add_u64(ct, hf_closed_delivered_c2s, tvb, c->delivered[0]);
+        add_u64(ct, hf_closed_delivered_s2c, tvb, c->delivered[1]);
+        add_u64(ct, hf_closed_skipped_c2s, tvb, c->skipped[0]);
+        add_u64(ct, hf_closed_skipped_s2c, tvb, c->skipped[1]);
+        if (c->reason == SR_CLOSE_EVICTED)
+            expert_add_info_format(pinfo, it, &ei_evicted,
+                                   "Connection %" PRIu64 " evicted at the connection limit",
+                                   c->conn_id);
+        else if (c->reason == SR_CLOSE_TIMEOUT)
+            expert_add_info_format(pinfo, it, &ei_timeout,
+                                   "Connection %" PRIu64 " closed by idle timeout",
+                                   c->conn_id);
+    }
+}
+
+static void
+draw_snapshot(tvbuff_t *tvb, proto_tree *tree, const srp_record *r)
+{
+    proto_item *it;
+    proto_tree *gt;
+    gboolean any = FALSE;
+
+    if (!r->has_snapshot)
+        return;
+    it = proto_tree_add_item(tree, hf_global, tvb, 0, 0, ENC_NA);
+    proto_item_set_generated(it);
+    gt = proto_item_add_subtree(it, ett_global);
+    for (int i = 0; i < SRP_N_COUNTERS; i++)
+        add_u64(gt, hf_global_ctr[i], tvb, r->snap.v[i]);
+
+    /* What changed at this frame: lets a filter pick exactly the frames
+     * where a counter moved (safereasm.change.evictions, ...). */
+    for (int i = 0; i < SRP_N_COUNTERS; i++) {
+        guint64 before = r->prev ? r->prev->snap.v[i] : 0;
+
+        if (r->snap.v[i] == before)
+            continue;
+        if (!any) {
+            it = proto_tree_add_item(tree, hf_change, tvb, 0, 0, ENC_NA);
+            proto_item_set_generated(it);
+            gt = proto_item_add_subtree(it, ett_change);
+            any = TRUE;
+        }
+        proto_item_set_generated(proto_tree_add_int64(
+            gt, hf_change_ctr[i], tvb, 0, 0, (gint64)(r->snap.v[i] - before)));
+    }
+}
+
+static void
+draw_frame_totals(tvbuff_t *tvb, proto_tree *tree, proto_item *top, const srp_record *r)
+{
+    guint64 delivered = 0, gap = 0;
+
+    for (guint i = 0; i < r->n_chunks; i++) {
+        delivered += r->chunks[i].len;
+        gap += r->chunks[i].skipped;
+    }
+    add_u64(tree, hf_delivered, tvb, delivered);
+    add_u64(tree, hf_gap, tvb, gap);
+    if (delivered)
+        proto_item_append_text(top, ", %" PRIu64 " bytes delivered", delivered);
+    if (gap)
+        proto_item_append_text(top, ", %" PRIu64 " bytes skipped", gap);
+}
+
+static void
+draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
+            const srp_record *r)
+{
+    proto_tree *t = tree;
+
+    if (r->setup_error != SR_OK)
+        expert_add_info_format(pinfo, top, &ei_error,
+                               "The core could not be set up: %s (%s)",
+                               sr_err_name((sr_error)r->setup_error),
+                               sr_strerror((sr_error)r->setup_error));
+
+    if (r->kind == SRP_REC_END_FLUSH) {
+        proto_item *it = proto_tree_add_item(tree, hf_end_flush, tvb, 0, 0, ENC_NA);
+
+        proto_item_set_generated(it);
+        t = proto_item_add_subtree(it, ett_end_flush);
+        proto_item_append_text(top, ", end-of-capture flush");
+    } else {
+        for (guint i = 0; i < r->n_segs; i++)
+            draw_segment(tvb, pinfo, tree, top, &r->segs[i], i);
+        if (r->segs_ignored)
+            add_uint(tree, hf_segs_ignored, tvb, r->segs_ignored);
+        add_bool(tree, hf_limit_connection, tvb,
+                 srp_record_status_any(r, SR_SEG_LIMIT_CONNECTION));
+        add_bool(tree, hf_limit_total, tvb, srp_record_status_any(r, SR_SEG_LIMIT_TOTAL));
+        {
+            gboolean table = srp_record_status_any(r, SR_SEG_EVICTED_OTHER);
+
+            for (guint i = 0; i < r->n_segs; i++)
+                table = table || r->segs[i].error == SR_ERR_CONNECTION_LIMIT;
+            add_bool(tree, hf_limit_table, tvb, table);
+        }
+    }
+    draw_frame_totals(tvb, t, top, r);
+    draw_chunks(tvb, pinfo, t, r);
+    draw_closes(tvb, pinfo, t, r);
+    draw_snapshot(tvb, t, r);
+}
+
+/* ------------------------------------------------------------ dissector */
+
+static int
+dissect_safereasm(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    const srp_record *r, *end;
+    proto_item *top;
+    proto_tree *t;
+
+    r = p_get_proto_data(wmem_file_scope(), pinfo, proto_sr, 0);
+    if (r == NULL && !pinfo->fd->visited && sr_driver != NULL) {
+        srp_frame_input in;
+
+        /* Only now are the wanted TCP/IP fields primed (real, not faked). */
+        srp_extract_frame(tree, pinfo, &in);
+        if (in.n_segs > 0) {
+            r = srp_driver_process(sr_driver, pinfo, &in);
+            p_add_proto_data(wmem_file_scope(), pinfo, proto_sr, 0, (void *)r);
+        }
+    }
+    end = srp_driver_end_record(sr_driver, pinfo->num);
+    if (r == NULL && end == NULL)
+        return 0;
+
+    top = proto_tree_add_item(tree, proto_sr, tvb, 0, 0, ENC_NA);
+    t = proto_item_add_subtree(top, ett_sr);
+    if (r != NULL) {
+        draw_record(tvb, pinfo, t, top, r);
+        tap_queue_packet(sr_tap, pinfo, r);
+    }
+    if (end != NULL) {
+        draw_record(tvb, pinfo, t, top, end);
+        tap_queue_packet(sr_tap, pinfo, end);
+    }
+    return tvb_captured_length(tvb);
+}
+
+/* ------------------------------------------------------------ routines */
+
+static void
+sr_init(void)
+{
+    sr_options o;
+    size_t max_connections;
+
+    srp_driver_free(sr_driver);
+    srp_prefs_get(&o, &max_connections);
+    sr_driver = srp_driver_new(&o, max_connections);
+    /* Ask for the TCP/IP fields only while enabled (as transum does):
+     * wanting fields forces a tree on the first pass. */
+    if (proto_is_protocol_enabled(find_protocol_by_id(proto_sr)))
+        set_postdissector_wanted_hfids(sr_handle, srp_extract_wanted_hfids());
+}
+
+static void
+sr_cleanup(void)
+{
+    set_postdissector_wanted_hfids(sr_handle, NULL);
+    srp_driver_free(sr_driver);
+    sr_driver = NULL;
+}
+
+/* After the sequential first pass (tshark -2, the GUI, sharkd): release
+ * what is still buffered, with its gaps, at each connection's last frame. */
+static void
+sr_postseq(void)
+{
+    srp_driver_end_flush(sr_driver);
+}
+
+/* ------------------------------------------------------------ registration */
+
+#define BOOL_BIT(var, name, abbrev, mask, desc) \
+    { &var, { name, abbrev, FT_BOOLEAN, 16, NULL, mask, desc, HFILL } }
+#define FLAG_BIT(var, name, abbrev, mask, desc) \
+    { &var, { name, abbrev, FT_BOOLEAN, 8, NULL, mask, desc, HFILL } }
+
+static void
+register_counter_fields(void)
+{
+    /* Kept for the life of the process: Wireshark keeps pointers into it. */
+    hf_register_info *hf = g_new0(hf_register_info, 2 * SRP_N_COUNTERS);
+
+    for (int i = 0; i < SRP_N_COUNTERS; i++) {
+        const srp_counter_info *c = &srp_counters[i];
+        header_field_info g = {
+            c->desc, g_strdup_printf("safereasm.global.%s", c->name), FT_UINT64,
+            BASE_DEC, NULL, 0x0,
+            g_strdup_printf("Core %s counter %s after this frame",
+                            c->from_pool ? "pool" : "assembler", c->name),
+            HFILL
+        };
+        header_field_info d = {
+            g_strdup_printf("%s (change)", c->desc),
+            g_strdup_printf("safereasm.change.%s", c->name), FT_INT64, BASE_DEC, NULL,
+            0x0,
+            g_strdup_printf("How much core counter %s changed at this frame "
+                            "(present only when it changed)", c->name),
+            HFILL
+        };
+
+        hf_global_ctr[i] = -1;
+        hf_change_ctr[i] = -1;
+        hf[2 * i].p_id = &hf_global_ctr[i];
+        hf[2 * i].hfinfo = g;
+        hf[2 * i + 1].p_id = &hf_change_ctr[i];
+        hf[2 * i + 1].hfinfo = d;
+    }
+    proto_register_field_array(proto_sr, hf, 2 * SRP_N_COUNTERS);
+}
+
+void
+srp_proto_register(void)
+{
+    static hf_register_info hf[] = {
+        { &hf_segment, { "Segment", "safereasm.segment", FT_NONE, BASE_NONE, NULL, 0x0,
+            "A top-level TCP segment of this frame and what the core did with it", HFILL } },
+        { &hf_conn_id, { "Connection", "safereasm.conn_id", FT_UINT64, BASE_DEC, NULL, 0x0,
+            "The core's connection id (1, 2, ...; 0 = none)", HFILL } },
+        { &hf_dir, { "Direction", "safereasm.dir", FT_UINT8, BASE_DEC, VALS(dir_vals), 0x0,
+            "0: client to server (the SYN's sender, else the first sender seen); 1: server to client", HFILL } },
+        { &hf_zone, { "Zone", "safereasm.zone", FT_UINT32, BASE_HEX, NULL, 0x0,
+            "Hash of the VLAN ids, VXLAN ids and outer (tunnel) IP addresses; 0 = none", HFILL } },
+        { &hf_captured_len, { "Captured payload", "safereasm.captured_len", FT_UINT32, BASE_DEC, NULL, 0x0,
+            "Payload bytes handed to the core", HFILL } },
+        { &hf_claimed_len, { "Claimed payload", "safereasm.claimed_len", FT_UINT32, BASE_DEC, NULL, 0x0,
+            "Payload length the headers claim (tcp.len); the uncaptured rest is a gap", HFILL } },
+        { &hf_payload_source, { "Payload source", "safereasm.payload_source", FT_UINT8, BASE_DEC,
+            VALS(payload_source_vals), 0x0, NULL, HFILL } },
+        { &hf_status, { "Status", "safereasm.status", FT_UINT16, BASE_HEX, NULL, 0x0,
+            "What the core reported for this segment (SR_SEG_*)", HFILL } },
+        BOOL_BIT(hf_status_in_order, "In order", "safereasm.status.in_order",
+                 SR_SEG_IN_ORDER, "Some bytes were delivered at once"),
+        BOOL_BIT(hf_status_out_of_order, "Out of order (buffered)", "safereasm.status.out_of_order",
+                 SR_SEG_OUT_OF_ORDER, "Some bytes were buffered for later"),
+        BOOL_BIT(hf_status_retransmission, "Retransmission", "safereasm.status.retransmission",
+                 SR_SEG_RETRANSMISSION, "All bytes were already seen"),
+        BOOL_BIT(hf_status_overlap, "Overlap", "safereasm.status.overlap",
+                 SR_SEG_OVERLAP, "Some bytes were already seen"),
+        BOOL_BIT(hf_status_conflict, "Overlap with conflicting data", "safereasm.status.conflict",
+                 SR_SEG_CONFLICT, "Already seen bytes came again with different content; the first copy is kept"),
+        BOOL_BIT(hf_status_limit_connection, "Per-connection page limit hit",
+                 "safereasm.status.limit_connection", SR_SEG_LIMIT_CONNECTION,
+                 "The connection was flushed (gap skipped) to stay within its page limit"),
+        BOOL_BIT(hf_status_limit_total, "Total page limit hit", "safereasm.status.limit_total",
+                 SR_SEG_LIMIT_TOTAL, "A connection was flushed to stay within the total page limit"),
+        BOOL_BIT(hf_status_evicted_other, "Evicted another connection",
+                 "safereasm.status.evicted_other", SR_SEG_EVICTED_OTHER,
+                 "The connection table was full; the least recently used connection was evicted"),
+        BOOL_BIT(hf_status_after_close, "After close", "safereasm.status.after_close",
+                 SR_SEG_AFTER_CLOSE, "The connection was already closed"),
+        BOOL_BIT(hf_status_out_of_window, "Out of window (dropped)", "safereasm.status.out_of_window",
+                 SR_SEG_OUT_OF_WINDOW, "Dropped: far outside the window"),
+        BOOL_BIT(hf_status_new_connection, "New connection", "safereasm.status.new_connection",
+                 SR_SEG_NEW_CONNECTION, "This segment created the connection"),
+        BOOL_BIT(hf_status_closed, "Closed", "safereasm.status.closed",
+                 SR_SEG_CLOSED, "This segment completed the connection"),
+        { &hf_error, { "Core error", "safereasm.error", FT_UINT8, BASE_DEC, VALS(error_vals), 0x0,
+            "What sr_assemble_ex() returned, when not SR_OK", HFILL } },
+        { &hf_conn_pages, { "Connection pages buffered", "safereasm.conn.pages", FT_UINT32, BASE_DEC,
+            NULL, 0x0, "Pages the connection holds after this segment", HFILL } },
+        { &hf_conn_delivered_c2s, { "Connection bytes delivered (client to server)",
+            "safereasm.conn.delivered_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_conn_delivered_s2c, { "Connection bytes delivered (server to client)",
+            "safereasm.conn.delivered_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_conn_skipped_c2s, { "Connection bytes skipped (client to server)",
+            "safereasm.conn.skipped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_conn_skipped_s2c, { "Connection bytes skipped (server to client)",
+            "safereasm.conn.skipped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_conn_close_reason, { "Connection close reason", "safereasm.conn.close_reason",
+            FT_UINT8, BASE_DEC, VALS(close_reason_vals), 0x0,
+            "Present when this segment completed its connection", HFILL } },
+        { &hf_segs_ignored, { "Top-level TCP layers ignored", "safereasm.segments_ignored",
+            FT_UINT8, BASE_DEC, NULL, 0x0,
+            "TCP layers of this frame not fed to the core (header cut short, or more than 4)", HFILL } },
+        { &hf_limit_connection, { "Per-connection limit hit", "safereasm.limit.connection",
+            FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL } },
+        { &hf_limit_total, { "Total limit hit", "safereasm.limit.total",
+            FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL } },
+        { &hf_limit_table, { "Connection table limit hit", "safereasm.limit.table",
+            FT_BOOLEAN, BASE_NONE, NULL, 0x0,
+            "A connection was evicted, or refused, because the table was full", HFILL } },
+        { &hf_delivered, { "Bytes delivered at this frame", "safereasm.delivered", FT_UINT64,
+            BASE_DEC, NULL, 0x0, "Sum of the chunk lengths below (any connection)", HFILL } },
+        { &hf_gap, { "Bytes skipped at this frame", "safereasm.gap", FT_UINT64, BASE_DEC, NULL, 0x0,
+            "Sum of the gaps before the chunks below", HFILL } },
+        { &hf_chunk, { "Stream data", "safereasm.chunk", FT_NONE, BASE_NONE, NULL, 0x0,
+            "In-order stream data the core released while this frame was processed", HFILL } },
+        { &hf_chunk_conn_id, { "Connection", "safereasm.chunk.conn_id", FT_UINT64, BASE_DEC,
+            NULL, 0x0, NULL, HFILL } },
+        { &hf_chunk_dir, { "Direction", "safereasm.chunk.dir", FT_UINT8, BASE_DEC, VALS(dir_vals),
+            0x0, NULL, HFILL } },
+        { &hf_chunk_offset, { "Stream offset", "safereasm.chunk.offset", FT_UINT64, BASE_DEC,
+            NULL, 0x0, "Offset of the first byte in the direction's stream (64-bit, no wrap)", HFILL } },
+        { &hf_chunk_len, { "Length", "safereasm.chunk.len", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_chunk_skipped, { "Gap before", "safereasm.chunk.skipped", FT_UINT64, BASE_DEC,
+            NULL, 0x0, "Bytes skipped just before this chunk", HFILL } },
+        { &hf_chunk_flags, { "Flags", "safereasm.chunk.flags", FT_UINT8, BASE_HEX, NULL, 0x0,
+            NULL, HFILL } },
+        FLAG_BIT(hf_chunk_flag_start, "Start", "safereasm.chunk.flags.start", SR_CHUNK_START,
+                 "First bytes of a direction whose SYN was seen"),
+        FLAG_BIT(hf_chunk_flag_end, "End", "safereasm.chunk.flags.end", SR_CHUNK_END,
+                 "The direction's FIN has been reached"),
+        FLAG_BIT(hf_chunk_flag_conflict, "Conflict", "safereasm.chunk.flags.conflict",
+                 SR_CHUNK_CONFLICT, "Some of these bytes came again later with different content"),
+        FLAG_BIT(hf_chunk_flag_buffered, "Buffered", "safereasm.chunk.flags.buffered",
+                 SR_CHUNK_BUFFERED, "Released from buffered pages"),
+        FLAG_BIT(hf_chunk_flag_flushed, "Flushed", "safereasm.chunk.flags.flushed",
+                 SR_CHUNK_FLUSHED, "Released by a limit, timeout or flush"),
+        { &hf_chunk_data, { "Data", "safereasm.chunk.data", FT_BYTES, BASE_NONE, NULL, 0x0,
+            "The bytes (also in the \"Reassembled stream\" tab)", HFILL } },
+        { &hf_chunk_data_dropped, { "Bytes not kept", "safereasm.chunk.data_dropped",
+            FT_BOOLEAN, BASE_NONE, NULL, 0x0,
+            "More than 256 MiB released at one frame: length and offset are right, the bytes are not shown", HFILL } },
+        { &hf_closed, { "Connection closed", "safereasm.closed", FT_NONE, BASE_NONE, NULL, 0x0,
+            "A connection the core completed while this frame was processed", HFILL } },
+        { &hf_closed_conn_id, { "Connection", "safereasm.closed.conn_id", FT_UINT64, BASE_DEC,
+            NULL, 0x0, NULL, HFILL } },
+        { &hf_closed_reason, { "Reason", "safereasm.closed.reason", FT_UINT8, BASE_DEC,
+            VALS(close_reason_vals), 0x0, NULL, HFILL } },
+        { &hf_closed_delivered_c2s, { "Bytes delivered (client to server)",
+            "safereasm.closed.delivered_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_closed_delivered_s2c, { "Bytes delivered (server to client)",
+            "safereasm.closed.delivered_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_closed_skipped_c2s, { "Bytes skipped (client to server)",
+            "safereasm.closed.skipped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_closed_skipped_s2c, { "Bytes skipped (server to client)",
+            "safereasm.closed.skipped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_end_flush, { "End-of-capture flush", "safereasm.end_flush", FT_NONE, BASE_NONE,
+            NULL, 0x0, "Released when the capture ended (two-pass only), filed at the connection's last frame", HFILL } },
+        { &hf_global, { "Global statistics after this frame", "safereasm.global", FT_NONE,
+            BASE_NONE, NULL, 0x0, NULL, HFILL } },
+        { &hf_change, { "Changed at this frame", "safereasm.change", FT_NONE, BASE_NONE,
+            NULL, 0x0, NULL, HFILL } },
+    };
+    static gint *ett[] = {
+        &ett_sr, &ett_segment, &ett_status, &ett_chunk, &ett_chunk_flags,
+        &ett_closed, &ett_end_flush, &ett_global, &ett_change,
+    };
+    static ei_register_info ei[] = {
+        { &ei_conflict, { "safereasm.expert.conflict", PI_SECURITY, PI_WARN,
+            "Overlap with conflicting data (first copy kept)", EXPFILL } },
+        { &ei_limit_connection, { "safereasm.expert.limit_connection", PI_SEQUENCE, PI_WARN,
+            "Per-connection page limit hit: connection flushed", EXPFILL } },
+        { &ei_limit_total, { "safereasm.expert.limit_total", PI_SEQUENCE, PI_WARN,
+            "Total page limit hit: connection flushed", EXPFILL } },
+        { &ei_limit_table, { "safereasm.expert.limit_table", PI_SEQUENCE, PI_WARN,
+            "Connection table full", EXPFILL } },
+        { &ei_gap, { "safereasm.expert.gap", PI_SEQUENCE, PI_NOTE,
+            "Bytes skipped as a gap", EXPFILL } },
+        { &ei_error, { "safereasm.expert.error", PI_PROTOCOL, PI_ERROR,
+            "Core error", EXPFILL } },
+        { &ei_evicted, { "safereasm.expert.evicted", PI_SEQUENCE, PI_NOTE,
+            "Connection evicted", EXPFILL } },
+        { &ei_timeout, { "safereasm.expert.timeout", PI_SEQUENCE, PI_NOTE,
+            "Connection timed out", EXPFILL } },
+    };
+
+    for (int r = 0; r < SR_CLOSE_REASON_COUNT_; r++) {
+        close_reason_vals[r].value = (guint32)r;
+        close_reason_vals[r].strptr = sr_close_reason_name((sr_close_reason)r);
+    }
+
+    proto_sr = proto_register_protocol("Safe TCP Reassembly", "SafeReasm", "safereasm");
+    proto_register_field_array(proto_sr, hf, array_length(hf));
+    register_counter_fields();
+    proto_register_subtree_array(ett, array_length(ett));
+    expert_register_field_array(expert_register_protocol(proto_sr), ei, array_length(ei));
+    srp_prefs_register(proto_sr);
+
+    sr_handle = create_dissector_handle(dissect_safereasm, proto_sr);
+    register_postdissector(sr_handle);
+    sr_tap = register_tap(SRP_TAP_NAME);
+
+    register_init_routine(sr_init);
+    register_cleanup_routine(sr_cleanup);
+    register_postseq_cleanup_routine(sr_postseq);
+}
+
+void
+srp_proto_handoff(void)
+{
+    /* Built-in dissectors are registered before plugins, so their field
+     * ids are known here. */
+    (void)srp_extract_init();
+}

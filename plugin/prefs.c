@@ -1,0 +1,193 @@
+/* prefs.c - preferences, validated by the core, bad values refused.
+ *
+ * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+
+#include <wireshark.h>
+#include <epan/prefs.h>
+#include <wsutil/report_message.h>
+
+#include "prefs.h"
+
+typedef enum srp_pref {
+    PREF_MAX_PAGES_TOTAL,
+    PREF_MAX_PAGES_PER_CONNECTION,
+    PREF_PAGE_SIZE,
+    PREF_CONNECTION_TIMEOUT,
+    PREF_FLUSH_INTERVAL,
+    PREF_CLOSED_LINGER,
+    PREF_MAX_WINDOW,
+    PREF_MAX_CONNECTIONS,
+    PREF_COUNT
+} srp_pref;
+
+/* The names are the sr_options field names, so the core's validation
+ * message names the preference too. */
+static const struct {
+    const char *name;
+    const char *title;
+    const char *desc;
+} pref_table[PREF_COUNT] = {
+    [PREF_MAX_PAGES_TOTAL] = { "max_buffered_pages_total",
+        "Max buffered pages (all connections)",
+        "Hard cap on out-of-order pages buffered for all connections together. "
+        "Reaching it flushes the connection that needed the page." },
+    [PREF_MAX_PAGES_PER_CONNECTION] = { "max_buffered_pages_per_connection",
+        "Max buffered pages per connection",
+        "Hard cap on out-of-order pages one connection (both directions) may "
+        "hold; at most the total." },
+    [PREF_PAGE_SIZE] = { "page_size", "Page size (bytes)",
+        "Payload bytes per buffered page (1 to 1048576)." },
+    [PREF_CONNECTION_TIMEOUT] = { "connection_timeout",
+        "Connection timeout (seconds of capture time)",
+        "A connection idle this long is closed (TIMEOUT)." },
+    [PREF_FLUSH_INTERVAL] = { "flush_interval",
+        "Flush interval (seconds of capture time)",
+        "Every interval, idle connections are closed and data buffered this "
+        "long is released with its gaps skipped. At most the timeout." },
+    [PREF_CLOSED_LINGER] = { "closed_linger",
+        "Closed connection linger (seconds of capture time)",
+        "A completed connection is remembered this long, so late segments "
+        "are reported as after-close instead of opening a new connection. 0 = forget." },
+    [PREF_MAX_WINDOW] = { "max_window", "Max window (bytes)",
+        "Segments starting this far or more beyond the delivery edge are "
+        "dropped as out of window (1 to 2^31-1)." },
+    [PREF_MAX_CONNECTIONS] = { "max_connections", "Max connections",
+        "Size of the connection table; at the limit the least recently used "
+        "connection is evicted." },
+};
+
+static guint pref_value[PREF_COUNT];   /* what Wireshark writes into */
+static guint pref_accepted[PREF_COUNT];
+
+static void
+to_options(const guint v[PREF_COUNT], sr_options *o, size_t *max_connections)
+{
+    sr_options_init(o);
+    o->max_buffered_pages_total = v[PREF_MAX_PAGES_TOTAL];
+    o->max_buffered_pages_per_connection = v[PREF_MAX_PAGES_PER_CONNECTION];
+    o->page_size = v[PREF_PAGE_SIZE];
+    o->connection_timeout = (sr_time)v[PREF_CONNECTION_TIMEOUT] * SR_USEC_PER_SEC;
+    o->flush_interval = (sr_time)v[PREF_FLUSH_INTERVAL] * SR_USEC_PER_SEC;
+    o->closed_linger = (sr_time)v[PREF_CLOSED_LINGER] * SR_USEC_PER_SEC;
+    o->max_window = v[PREF_MAX_WINDOW];
+    /* Dissection must not depend on the wall clock. */
+    o->background_flush = false;
+    *max_connections = v[PREF_MAX_CONNECTIONS];
+}
+
+/* The defaults are the core's own (sr_options_init). */
+static void
+from_options(const sr_options *o, size_t max_connections, guint v[PREF_COUNT])
+{
+    v[PREF_MAX_PAGES_TOTAL] = (guint)MIN(o->max_buffered_pages_total, G_MAXUINT);
+    v[PREF_MAX_PAGES_PER_CONNECTION] =
+        (guint)MIN(o->max_buffered_pages_per_connection, G_MAXUINT);
+    v[PREF_PAGE_SIZE] = (guint)MIN(o->page_size, G_MAXUINT);
+    v[PREF_CONNECTION_TIMEOUT] = (guint)(o->connection_timeout / SR_USEC_PER_SEC);
+    v[PREF_FLUSH_INTERVAL] = (guint)(o->flush_interval / SR_USEC_PER_SEC);
+    v[PREF_CLOSED_LINGER] = (guint)(o->closed_linger / SR_USEC_PER_SEC);
+    v[PREF_MAX_WINDOW] = o->max_window;
+    v[PREF_MAX_CONNECTIONS] = (guint)MIN(max_connections, G_MAXUINT);
+}
+
+static gboolean
+valid(const guint v[PREF_COUNT], char *msg, size_t msg_len)
+{
+    sr_options o;
+    size_t max_connections;
+
+    to_options(v, &o, &max_connections);
+    if (max_connections < 1) {
+        g_snprintf(msg, (gulong)msg_len, "max_connections must be at least 1");
+        return FALSE;
+    }
+    msg[0] = '\0';
+    if (sr_options_validate(&o, msg, msg_len) != SR_OK) {
+        if (msg[0] == '\0')
+            g_snprintf(msg, (gulong)msg_len, "invalid options");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Accept every changed value the core takes. All changes are tried
+ * together first (per_connection and total may only be valid together),
+ * then one by one until nothing more is accepted; the rest are refused. */
+static void
+apply_prefs(void)
+{
+    guint cand[PREF_COUNT];
+    gboolean pending[PREF_COUNT];
+    gboolean any = FALSE, progress;
+    char msg[256];
+
+    memcpy(cand, pref_accepted, sizeof cand);
+    for (int i = 0; i < PREF_COUNT; i++) {
+        pending[i] = pref_value[i] != pref_accepted[i];
+        any = any || pending[i];
+        if (pending[i])
+            cand[i] = pref_value[i];
+    }
+    if (!any)
+        return;
+    if (valid(cand, msg, sizeof msg)) {
+        memcpy(pref_accepted, cand, sizeof cand);
+        return;
+    }
+
+    memcpy(cand, pref_accepted, sizeof cand);
+    do {
+        progress = FALSE;
+        for (int i = 0; i < PREF_COUNT; i++) {
+            guint keep;
+
+            if (!pending[i])
+                continue;
+            keep = cand[i];
+            cand[i] = pref_value[i];
+            if (valid(cand, msg, sizeof msg)) {
+                pending[i] = FALSE;
+                progress = TRUE;
+            } else {
+                cand[i] = keep;
+            }
+        }
+    } while (progress);
+
+    for (int i = 0; i < PREF_COUNT; i++) {
+        guint trial[PREF_COUNT];
+
+        if (!pending[i])
+            continue;
+        memcpy(trial, cand, sizeof trial);
+        trial[i] = pref_value[i];
+        (void)valid(trial, msg, sizeof msg);
+        report_warning("safereasm.%s: value %u refused (%s); keeping %u",
+                       pref_table[i].name, pref_value[i], msg, cand[i]);
+        pref_value[i] = cand[i];
+    }
+    memcpy(pref_accepted, cand, sizeof cand);
+}
+
+void
+srp_prefs_register(int proto)
+{
+    module_t *m = prefs_register_protocol(proto, apply_prefs);
+    sr_options o;
+
+    sr_options_init(&o);
+    from_options(&o, SR_DEFAULT_MAX_CONNECTIONS, pref_accepted);
+    memcpy(pref_value, pref_accepted, sizeof pref_value);
+    for (int i = 0; i < PREF_COUNT; i++) {
+        prefs_register_uint_preference(m, pref_table[i].name, pref_table[i].title,
+                                       pref_table[i].desc, 10, &pref_value[i]);
+    }
+}
+
+void
+srp_prefs_get(sr_options *options, size_t *max_connections)
+{
+    to_options(pref_accepted, options, max_connections);
+}

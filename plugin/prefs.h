@@ -1,0 +1,24 @@
+/* prefs.h - the plugin's preferences: one per core option, plus the
+ * connection limit, all with the core's defaults.
+ *
+ * The apply callback validates the new values with sr_options_validate();
+ * a value the core refuses is put back to the last accepted one and
+ * report_warning() names it. The core itself is rebuilt from the accepted
+ * values by the init routine, which Wireshark runs after every change.
+ *
+ * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SRP_PREFS_H
+#define SRP_PREFS_H
+
+#include <stddef.h>
+
+#include "safereasm.h"
+
+/* Register the preferences of protocol proto (call from proto_register). */
+void srp_prefs_register(int proto);
+
+/* The accepted values (always valid for the core). */
+void srp_prefs_get(sr_options *options, size_t *max_connections);
+
+#endif /* SRP_PREFS_H */

@@ -1,0 +1,108 @@
+/* record.h - the immutable per-frame record the first pass computes and
+ * every pass renders.
+ *
+ * A record lives in wmem_file_scope() and is never changed after the frame
+ * that built it is done (the end-of-capture flush builds separate records,
+ * see driver.h). Everything needed to draw the tree, add expert infos and
+ * feed the statistics tap is in here, because on later passes the TCP
+ * fields are not primed and the core has moved on.
+ *
+ * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SRP_RECORD_H
+#define SRP_RECORD_H
+
+#include <glib.h>
+
+#include "counters.h"
+#include "safereasm.h"
+
+/* Top-level TCP layers handled per frame; more are counted and ignored. */
+#define SRP_MAX_SEGS_PER_FRAME 4
+
+/* Stream bytes one record keeps at most; chunks beyond it keep their
+ * length and offset but not their bytes (a tvb length is a gint). */
+#define SRP_MAX_RECORD_DATA (256u << 20)
+
+/* Where the payload handed to the core came from. */
+typedef enum srp_payload_source {
+    SRP_PAYLOAD_NONE = 0,    /* no payload bytes (pure ACK, or not captured) */
+    SRP_PAYLOAD_FIELD = 1,   /* the tcp.payload field */
+    SRP_PAYLOAD_RST_TVB = 2, /* RST with data: read after the TCP header */
+} srp_payload_source;
+
+/* One top-level TCP segment of the frame and what the core said of it. */
+typedef struct srp_seg {
+    guint64 conn_id;          /* 0: the core made no connection */
+    guint64 delivered[2];     /* connection totals after this segment */
+    guint64 skipped[2];
+    guint32 zone;
+    guint32 conn_pages;
+    guint32 captured_len;     /* payload bytes handed to the core */
+    guint32 claimed_len;      /* tcp.len */
+    guint16 status;           /* SR_SEG_* */
+    guint8 dir;               /* sr_direction */
+    guint8 error;             /* sr_error */
+    gint8 close_reason;       /* sr_close_reason, -1 if not closed */
+    guint8 payload_source;    /* srp_payload_source */
+} srp_seg;
+
+/* One piece of stream data the core released while this frame was
+ * processed; it may belong to any connection. */
+typedef struct srp_chunk {
+    guint64 conn_id;
+    guint64 offset;           /* stream offset of the first byte */
+    guint64 skipped;          /* gap just before it */
+    guint64 len;              /* bytes released */
+    guint32 data_off;         /* where they are in srp_record.data */
+    guint8 dir;
+    guint8 flags;             /* SR_CHUNK_* */
+    guint8 data_dropped;      /* bytes not kept (SRP_MAX_RECORD_DATA), len still right */
+} srp_chunk;
+
+/* A connection the core completed while this frame was processed. */
+typedef struct srp_close {
+    guint64 conn_id;
+    guint64 delivered[2];
+    guint64 skipped[2];
+    guint8 reason;            /* sr_close_reason */
+} srp_close;
+
+typedef enum srp_record_kind {
+    SRP_REC_FRAME = 0,        /* built while the frame itself was dissected */
+    SRP_REC_END_FLUSH = 1,    /* built by the end-of-capture flush */
+} srp_record_kind;
+
+typedef struct srp_record srp_record;
+struct srp_record {
+    guint32 frame;
+    guint8 kind;              /* srp_record_kind */
+    guint8 n_segs;
+    guint8 segs_ignored;      /* top-level TCP layers past SRP_MAX_SEGS_PER_FRAME */
+    guint8 has_snapshot;      /* snap is valid (always for FRAME records) */
+    guint8 setup_error;       /* sr_error: the core could not be set up */
+    guint32 n_chunks;
+    guint32 n_closes;
+    guint32 data_len;
+    srp_seg segs[SRP_MAX_SEGS_PER_FRAME];
+    srp_chunk *chunks;
+    srp_close *closes;
+    const guint8 *data;       /* all chunk bytes of this record, concatenated */
+    /* The previous record that has a snapshot, in first-pass order: the
+     * statistics tap adds snap - prev->snap, so summing over all records
+     * gives the last snapshot. */
+    const srp_record *prev;
+    srp_snapshot snap;        /* global counters after this frame */
+};
+
+/* Limit booleans of a record (any segment). */
+static inline gboolean
+srp_record_status_any(const srp_record *r, unsigned mask)
+{
+    for (guint i = 0; i < r->n_segs; i++)
+        if (r->segs[i].status & mask)
+            return TRUE;
+    return FALSE;
+}
+
+#endif /* SRP_RECORD_H */
