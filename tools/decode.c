@@ -4,7 +4,8 @@
  *
  * Layers: link (Ethernet, Linux cooked v1/v2, BSD null/loop, raw IP) ->
  * ethertype chain (802.1Q/802.1ad/QinQ tags, PPPoE session, MPLS) ->
- * IPv4 / IPv6 with extension headers (also IP-in-IP, 6in4, GRE, VXLAN) ->
+ * IPv4 / IPv6 with extension headers (also IP-in-IP, 6in4, GRE, VXLAN,
+ * GTP-U) ->
  * TCP. Every length is checked against the captured bytes before it is
  * read; nothing here can read past `caplen`.
  *
@@ -101,14 +102,44 @@ static sp_decode_result dec_tcp(dctx *c, const uint8_t *p, size_t caplen, size_t
     return SP_DEC_tcp;
 }
 
-/* UDP: only VXLAN (port 4789) is looked into. */
+static sp_decode_result dec_raw(dctx *c, const uint8_t *p, size_t len);
+
+/* GTPv1-U G-PDU (mobile core networks): 8-byte header, 4 more when any of
+ * E/S/PN is set, then a chain of extension headers, then an IP packet. */
+static sp_decode_result dec_gtpu(dctx *c, const uint8_t *p, size_t len)
+{
+    if (len < 8 || (p[0] >> 5) != 1 || p[1] != 0xff)
+        return SP_DEC_not_tcp; /* not version 1, or signalling */
+    size_t off = 8;
+    if (p[0] & 0x07) {
+        if (len < 12)
+            return fail(c, SP_DEC_truncated, "GTP-U header cut");
+        off = 12;
+        uint8_t next = (p[0] & 0x04) ? p[11] : 0;
+        while (next) {
+            if (len < off + 1 || p[off] == 0)
+                return fail(c, SP_DEC_malformed, "GTP-U extension header cut or empty");
+            size_t elen = (size_t)p[off] * 4;
+            if (len < off + elen)
+                return fail(c, SP_DEC_truncated, "GTP-U extension header cut");
+            next = p[off + elen - 1];
+            off += elen;
+        }
+    }
+    return dec_raw(c, p + off, len - off);
+}
+
+/* UDP: only VXLAN (4789) and GTP-U (2152) are looked into. */
 static sp_decode_result dec_udp(dctx *c, const uint8_t *p, size_t len)
 {
     if (len < 8)
         return SP_DEC_not_tcp;
-    if (rd16(p + 2) != 4789 || len < 16 || (p[8] & 0x08) == 0)
-        return SP_DEC_not_tcp;
-    return dec_ether(c, p + 16, len - 16);
+    uint16_t sport = rd16(p), dport = rd16(p + 2);
+    if (dport == 4789 && len >= 16 && (p[8] & 0x08))
+        return dec_ether(c, p + 16, len - 16);
+    if (dport == 2152 || sport == 2152)
+        return dec_gtpu(c, p + 8, len - 8);
+    return SP_DEC_not_tcp;
 }
 
 static sp_decode_result dec_gre(dctx *c, const uint8_t *p, size_t len)

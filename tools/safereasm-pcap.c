@@ -323,6 +323,10 @@ static void feed(app *ap, worker *w, const sr_flow *flow, const sr_segment *seg,
     if (e != SR_OK) {
         if ((unsigned)e < SR_ERROR_COUNT_)
             w->err_count[e]++;
+        /* A segment after the end of its connection (the last ACK after
+         * FIN, a late retransmission) is normal traffic: counted only. */
+        if (e == SR_ERR_CONNECTION_CLOSED)
+            return;
         g_mutex_lock(&ap->lock);
         if ((unsigned)e < SR_ERROR_COUNT_ && ap->err_msgs[e]++ < SP_MSG_LIMIT)
             msg("packet %" PRIu64 ": %s: %s", packet, sr_err_name(e), sr_strerror(e));

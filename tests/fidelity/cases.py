@@ -117,6 +117,166 @@ def get(name):
 
 # ----------------------------------------------------------------- the table
 
+
+ORACLE2 = "Oracle 2: tshark stops silently at a hole the receiver never ACKs"
+ORACLE3 = ("Oracle 3: tshark lets a later in-order copy replace queued out-of-order bytes; "
+           "we keep the first copy")
+ORACLE6 = "Oracle 6: tshark ignores snaplen truncation; we skip the cut bytes as a gap"
+ORACLE10 = "Oracle 10: tshark ignores segments with absurd sequence numbers"
+
+
+def no_data(dirs, stats):
+    out = []
+    for d in dirs:
+        need(d.delivered == 0, "%s: %d bytes delivered, the capture carries none" % (d.key, d.delivered), out)
+    need(stats.get("decode.tcp", 0) > 0, "no TCP segment decoded", out)
+    need(stats.get("pool.total_created", 0) > 0, "no connection created", out)
+    return out
+
+
+def syn_flood_bounded(dirs, stats):
+    # 200 half-open connections against --max-connections 50: the table
+    # must stay bounded and the surplus be evicted, not refused.
+    out = no_data(dirs, stats)
+    need(stats.get("pool.peak_connections", 10**9) <= 50,
+         "peak_connections %s > --max-connections 50" % stats.get("pool.peak_connections"), out)
+    need(stats.get("pool.closed_evicted", 0) >= 150,
+         "closed_evicted %s, expected >= 150 (200 SYNs, 50 slots)" % stats.get("pool.closed_evicted"), out)
+    need(stats.get("error.SR_ERR_CONNECTION_LIMIT", 0) == 0, "connection limit errors instead of evictions", out)
+    return out
+
+
+def snaplen_gaps(dirs, stats):
+    # truncated-header.pcap: snaplen 54/68 cut every payload: no byte
+    # captured, so every claimed byte must come out as skipped.
+    out = []
+    need(len(dirs) == 2, "expected 2 directions, got %d" % len(dirs), out)
+    for d in dirs:
+        need(d.delivered == 0 and d.skipped > 0,
+             "%s: delivered %d skipped %d; expected 0 delivered and the cut bytes skipped" %
+             (d.key, d.delivered, d.skipped), out)
+    stat_at_least(stats, "decode.snaplen_cut", 1, out)
+    return out
+
+
+def miss_end_data(dirs, stats):
+    # Zeek baseline core.tcp.miss-end-data/out: content_gap on the responder
+    # side, seq 1, length 2902 -- the server's data is missing before its FIN.
+    out = []
+    d = one_dir(dirs, 80, out)
+    if d is not None:
+        need(d.canon() == [("g", 2902)], "server direction %s, Zeek says gap[2902] at 0" % F.describe(d.canon()), out)
+    return out
+
+
+def vlan_three(dirs, stats):
+    # Zeek's vlan_fivetuple baseline: 3 connections (untagged, QinQ 10/20,
+    # VLAN 42) -- our zone keeps them apart; each carries the same bytes.
+    out = []
+    zones = sorted(set(d.zone for d in dirs))
+    need(zones == sorted([0, (10 << 12) | 20, 42]), "zones %s, expected untagged, QinQ 10/20 and VLAN 42" % zones, out)
+    for port in (80, 59856):
+        shas = set(d.sha256 for d in dirs if d.src[1] == port)
+        need(len(shas) == 1, "port %d: the three VLAN copies differ" % port, out)
+    return out
+
+
+def bigtransfer(dirs, stats):
+    # Zeek baseline core.tcp.large-file-reassembly/out: the last file_chunk of
+    # the data connection (port 37150) is at offset 5416665488 (> 4 GiB).
+    out = []
+    d = one_dir(dirs, 37150, out)
+    if d is not None:
+        need(d.delivered + d.skipped >= 5416665488,
+             "data connection ends at offset %d, Zeek saw data at 5416665488" % (d.delivered + d.skipped), out)
+    return out
+
+
+W = "wireshark/"
+Z = "zeek/"
+S = "suricata-verify/"
+add("wireshark-tcp-badsegments", W + "tcp-badsegments.pcap")
+add("wireshark-http-ooo", W + "http-ooo.pcap")
+add("wireshark-http-ooo2", W + "http-ooo2.pcap")
+add("wireshark-dns-ooo", W + "dns-ooo.pcap")
+add("wireshark-retrans-tls", W + "retrans-tls.pcap")
+add("wireshark-challenge01-ooo", W + "challenge01_ooo_stream.pcapng.gz", min_compared=2)
+add("wireshark-tls-fragmented", W + "tls-fragmented-handshakes.pcap.gz", min_compared=100)
+add("wireshark-communityid", W + "communityid.pcap.gz", min_compared=4,
+    rules={(1, None): ORACLE6 + " (two server segments captured 30 of 1448 bytes)"})
+add("zeek-reassembly", Z + "tcp/reassembly.pcap", rules={(0, 0): ORACLE3 + " (52 bytes at offset 13366)"})
+add("zeek-bigtransfer", Z + "ftp/bigtransfer.pcap",
+    # The control connection idles through the transfer (longer than the
+    # default 120 s timeout) and the holes are larger than the default 1 GiB
+    # window: both raised so the oracle's view (no timeout) applies.
+    tool_args=["--connection-timeout", "100000", "--max-window", "2147483647"],
+    min_compared=4, extra=bigtransfer)
+add("zeek-quantum-insert", Z + "tcp/qi_internet_SYNACK_curl_jsonip.pcap", min_compared=2)
+add("zeek-ssh-dups", Z + "tcp/ssh-dups.pcap", min_compared=2)
+add("zeek-rst-inject", Z + "tcp/rst-inject-rae.pcap")
+add("zeek-handshake-reorder", Z + "tcp/handshake-reorder.pcap", min_compared=2)
+add("zeek-fin-retransmission", Z + "tcp/fin_retransmission.pcap", min_compared=0, extra=no_data)
+add("zeek-miss-end-data", Z + "tcp/miss_end_data.pcap",
+    rules={(0, None): ORACLE2 + " (nothing of the server's data was captured)"}, extra=miss_end_data)
+add("zeek-truncated-header", Z + "tcp/truncated-header.pcap", min_compared=0,
+    rules={(0, None): ORACLE6 + " (no payload byte captured at all)"}, extra=snaplen_gaps)
+add("zeek-tcp-fast-open", Z + "tcp/tcp-fast-open.pcap", min_compared=4)
+add("zeek-echo-connections", Z + "echo-connections.pcap.gz", min_compared=1000)
+add("zeek-vlan-collisions", Z + "vlan-collisions.pcap", min_compared=6, extra=vlan_three)
+add("zeek-pppoe-over-qinq", Z + "pppoe-over-qinq.pcap", min_compared=2)
+add("zeek-gre-aruba", Z + "tunnels/gre-aruba.pcap", min_compared=0,
+    rules={"*": "not decoded by safereasm-pcap: 802.11 frames inside Aruba GRE (type 0x8200) are a "
+                "documented decoder limitation, counted as unsupported_encap"})
+add("zeek-teredo", Z + "tunnels/Teredo.pcap", tshark_args=["-d", "udp.port==32900,teredo"],
+    # Teredo (IPv6 in UDP) is not decoded by safereasm-pcap; tshark only
+    # follows it with -d. The 3 IPv4 streams are compared.
+    rules={(3, None): "Teredo (IPv6 in UDP 3544) is not decoded by safereasm-pcap"}, min_compared=3)
+add("zeek-mixed-vlan-mpls", Z + "mixed-vlan-mpls.pcap", min_compared=5)
+add("sv-overlap-01", S + "eve-overlap-payload-01/tcp-overlap.pcap",
+    extra=sv_overlap(b"GOOD", "45:56:49:4c", S + "eve-overlap-payload-01/tcp-overlap.pcap"))
+add("sv-overlap-04-partial", S + "eve-overlap-payload-04-partial-overlap/tcp-overlap2.pcap",
+    extra=sv_overlap(b"GOOD", "58:58:58", S + "eve-overlap-payload-04-partial-overlap/tcp-overlap2.pcap"))
+add("sv-payload-05-gap", S + "eve-payload-05-tcp-data-gap/tcp-simple-gap2.pcap",
+    extra=sv_gap([("d", b"VERY"), ("g", 4), ("d", b"DATA")]))
+add("sv-payload-06-leading-gap", S + "eve-payload-06-tcp-data-leading-gap/tcp-leading-gap.pcap",
+    extra=sv_gap([("g", 4), ("d", b"GOODDATA")]))
+add("sv-evasion-linux", S + "bug-3286-02-linux-evasion/with_evasion_linux.pcap", min_compared=2)
+add("sv-evasion-windows", S + "bug-3286-03-windows-evasion/with_evasion_windows.pcap", min_compared=2)
+add("sv-rst-unacked-01", S + "tcp-rst-unacked-stream-01-raw/input.pcap", min_compared=2)
+add("sv-split-handshake", S + "tcp-split-handshake-01-4whs/split-handshake-4whs.pcap")
+add("sv-urgent", S + "tcp-urgp-01-oob/tcp-urgent1.pcap", min_compared=2)
+add("sv-multi-mac", S + "mac-eve-multiple-disabled/multi_mac.pcap")
+add("sv-rst-unacked-12", S + "tcp-rst-unacked-stream-12/TLPW1-tcp-110.37.219.134-10.12.14.101-tcp-990-49254.pcap",
+    tail_ok=ORACLE2, min_compared=2)
+add("sv-tls-subjectaltname", S + "tls-subjectaltname/input.pcap", min_compared=120)
+add("sv-ipv6-over-ipv4", S + "bug-4571-04/ipv6_over_ipv4.pcap")
+add("sv-empty-sack", S + "tcp-empty-sack/tcp-opt.pcap", min_compared=2)
+add("sv-syn-flood", S + "firewall-tcp-session-syn-flood-drop-precedence/input.pcap",
+    tool_args=["--max-connections", "50"], min_compared=0, extra=syn_flood_bounded)
+add("ndpi-reasm-crash", "ndpi/reasm_crash_anon.pcapng", rules={"*": ORACLE10},
+    extra_ok=ORACLE10 + "; a fuzzed RST|FIN|URG segment completes our connection, later segments open a "
+                        "second one, which tshark keeps in the same stream")
+add("ndpi-reasm-segv", "ndpi/reasm_segv_anon.pcapng")
+add("ndpi-synscan", "ndpi/synscan.pcap", min_compared=0, extra=no_data)
+add("ndpi-6in4", "ndpi/6in4tunnel.pcap", min_compared=8)
+add("tcpdump-gso-vxlan", "tcpdump/gso-ipv6-vxlan-ipv4.pcap")
+def kday3(dirs, stats):
+    # Frames 5 and 9 carry different 347-byte payloads at the same sequence
+    # number (a fuzzed copy): a conflicting retransmission.
+    out = []
+    d = one_dir(dirs, 323, out)
+    if d is not None:
+        need(d.conflicts and d.conflicts >= 1, "%s: conflicts=%s for a retransmission with different bytes"
+             % (d.key, d.conflicts), out)
+    return out
+
+
+# Timestamps jump by weeks back and forth: a huge timeout keeps the one
+# connection tshark sees (else the idle sweep closes it and the copy opens
+# a second one).
+add("tcpdump-kday3", "tcpdump/kday3.pcap", tool_args=["--connection-timeout", "100000000"],
+    min_compared=2, extra=kday3)
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--list"]:
         print(";".join(c.name for c in CASES))
