@@ -631,6 +631,91 @@ sr_assembler_stats srt_asm_stats(sr_assembler *a)
     return st;
 }
 
+/* ------------------------------------------------------------ environment */
+
+void srt_env_open(srt_env *e, const sr_options *o, size_t max_connections)
+{
+    memset(e, 0, sizeof *e);
+    srt_recorder_init(&e->rec);
+    srt_alloc_init(&e->alloc);
+    if (o)
+        e->opt = *o;
+    else
+        sr_options_init(&e->opt);
+    e->rec.max_conn_pages = e->opt.max_buffered_pages_per_connection;
+    sr_stream_factory f = srt_recorder_factory(&e->rec);
+    sr_allocator al = srt_alloc_allocator(&e->alloc);
+    sr_error err = SR_ERR_THREAD;
+    e->pool = sr_pool_new_with_allocator(&f, max_connections, &al, &err);
+    g_assert_cmpstr(sr_err_name(err), ==, "SR_OK");
+    g_assert_nonnull(e->pool);
+    err = sr_assembler_new(e->pool, &e->opt, &e->a);
+    g_assert_cmpstr(sr_err_name(err), ==, "SR_OK");
+    g_assert_nonnull(e->a);
+}
+
+void srt_env_close(srt_env *e)
+{
+    sr_assembler_free(e->a);
+    sr_pool_free(e->pool);
+    srt_check_conservation(&e->rec, true);
+    g_assert_cmpint(e->rec.late_callbacks, ==, 0);
+    g_assert_cmpint(srt_alloc_live(&e->alloc), ==, 0);
+    g_assert_cmpuint(e->alloc.bad_frees, ==, 0);
+    srt_alloc_clear(&e->alloc);
+    srt_recorder_clear(&e->rec);
+}
+
+void srt_env_check_limits(srt_env *e)
+{
+    sr_assembler_stats st;
+    if (sr_assembler_get_stats(e->a, &st) == SR_OK) {
+        if (st.pages_in_use > e->opt.max_buffered_pages_total)
+            g_error("pages_in_use %" G_GUINT64_FORMAT " > max_buffered_pages_total %zu",
+                    st.pages_in_use, e->opt.max_buffered_pages_total);
+        g_assert_cmpuint(st.pages_peak, <=, e->opt.max_buffered_pages_total);
+    }
+    if (e->last.conn_pages > e->opt.max_buffered_pages_per_connection)
+        g_error("conn_pages %zu > max_buffered_pages_per_connection %zu", e->last.conn_pages,
+                e->opt.max_buffered_pages_per_connection);
+}
+
+sr_error srt_feed_flow(srt_env *e, const sr_flow *f, uint32_t seq, uint8_t flags,
+                       const char *data, size_t claimed, sr_time ts, void *ctx)
+{
+    GByteArray *pl = srt_payload(data);
+    sr_segment s = srt_seg(seq, flags, pl->len ? pl->data : NULL, pl->len, ts);
+    s.claimed_len = claimed;
+    memset(&e->last, 0, sizeof e->last);
+    e->last.close_reason = -1;
+    sr_error err = sr_assemble_ex(e->a, f, &s, ctx, &e->last);
+    g_byte_array_unref(pl);
+    if (err != SR_OK)
+        e->errors++;
+    if (err != SR_ERR_POOL_CLOSED && err != SR_ERR_ASSEMBLER_CLOSED &&
+        err != SR_ERR_INVALID_ARGUMENT) {
+        srt_check_result(&e->rec, &e->last);
+        srt_env_check_limits(e);
+    }
+    return err;
+}
+
+sr_error srt_feed(srt_env *e, uint32_t conn, bool b_to_a, uint32_t seq, uint8_t flags,
+                  const char *data, sr_time ts, void *ctx)
+{
+    sr_flow f;
+    srt_flow_ab(&f, conn, b_to_a);
+    return srt_feed_flow(e, &f, seq, flags, data, 0, ts, ctx);
+}
+
+srt_stream *srt_env_stream(srt_env *e, uint64_t id)
+{
+    srt_stream *s = srt_recorder_find(&e->rec, id);
+    if (!s)
+        g_error("no stream recorded for connection id %" G_GUINT64_FORMAT, id);
+    return s;
+}
+
 /* ------------------------------------------------------------ subprocess */
 
 bool srt_subprocess_child(void)

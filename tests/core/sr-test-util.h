@@ -157,6 +157,36 @@ bool srt_flow_endpoints_match(const sr_flow *a, const sr_flow *b);
 sr_pool_stats srt_pool_stats(sr_pool *p);
 sr_assembler_stats srt_asm_stats(sr_assembler *a);
 
+/* ------------------------------------------------------------ environment */
+
+/* A pool (with the counting allocator) and one assembler feeding a
+ * recorder. srt_feed() checks every result (totals, limits) on the way. */
+typedef struct srt_env {
+    srt_recorder rec;
+    srt_alloc alloc;
+    sr_options opt;
+    sr_pool *pool;
+    sr_assembler *a;
+    sr_result last;        /* result of the last srt_feed */
+    unsigned errors;       /* non-OK returns from srt_feed */
+} srt_env;
+
+/* o NULL = defaults. */
+void srt_env_open(srt_env *e, const sr_options *o, size_t max_connections);
+/* Free the assembler and the pool; assert every stream completed exactly
+ * once, conservation, no leaked or mis-sized allocation. */
+void srt_env_close(srt_env *e);
+/* Feed one segment of connection conn (A->B, or B->A if b_to_a); data is a
+ * payload spec or NULL. */
+sr_error srt_feed(srt_env *e, uint32_t conn, bool b_to_a, uint32_t seq, uint8_t flags,
+                  const char *data, sr_time ts, void *ctx);
+sr_error srt_feed_flow(srt_env *e, const sr_flow *f, uint32_t seq, uint8_t flags,
+                       const char *data, size_t claimed, sr_time ts, void *ctx);
+/* Check the page limits against the assembler's stats and e->last. */
+void srt_env_check_limits(srt_env *e);
+/* The recorded stream of connection id (must exist). */
+srt_stream *srt_env_stream(srt_env *e, uint64_t id);
+
 /* Initial sequence numbers every table test runs at. */
 extern const uint32_t srt_isns[4];
 
