@@ -133,6 +133,22 @@ void srt_assert_dir(const srt_dir_rec *d, const char *spec, const char *what)
     g_array_unref(eg);
 }
 
+void srt_verify_content(const srt_dir_rec *d, srt_expect_fn expect, void *ud, const char *what)
+{
+    size_t pos = 0;
+    for (guint k = 0; k < d->chunks->len; k++) {
+        const srt_chunk_rec *c = &g_array_index(d->chunks, srt_chunk_rec, k);
+        for (size_t i = 0; i < c->len; i++) {
+            uint8_t want = expect(ud, c->offset + i);
+            if (d->data->data[pos + i] != want)
+                g_error("%s: byte at stream offset %" G_GUINT64_FORMAT " is 0x%02x, expected "
+                        "0x%02x", what, c->offset + i, d->data->data[pos + i], want);
+        }
+        pos += c->len;
+    }
+    g_assert_cmpuint(pos, ==, d->data->len);
+}
+
 /* ------------------------------------------------------------ recorder */
 
 static void dir_init(srt_dir_rec *d)
@@ -680,16 +696,14 @@ void srt_env_check_limits(srt_env *e)
                 e->opt.max_buffered_pages_per_connection);
 }
 
-sr_error srt_feed_flow(srt_env *e, const sr_flow *f, uint32_t seq, uint8_t flags,
-                       const char *data, size_t claimed, sr_time ts, void *ctx)
+sr_error srt_feed_raw(srt_env *e, const sr_flow *f, uint32_t seq, uint8_t flags,
+                      const uint8_t *data, size_t len, size_t claimed, sr_time ts, void *ctx)
 {
-    GByteArray *pl = srt_payload(data);
-    sr_segment s = srt_seg(seq, flags, pl->len ? pl->data : NULL, pl->len, ts);
+    sr_segment s = srt_seg(seq, flags, len ? data : NULL, len, ts);
     s.claimed_len = claimed;
     memset(&e->last, 0, sizeof e->last);
     e->last.close_reason = -1;
     sr_error err = sr_assemble_ex(e->a, f, &s, ctx, &e->last);
-    g_byte_array_unref(pl);
     if (err != SR_OK)
         e->errors++;
     if (err != SR_ERR_POOL_CLOSED && err != SR_ERR_ASSEMBLER_CLOSED &&
@@ -697,6 +711,15 @@ sr_error srt_feed_flow(srt_env *e, const sr_flow *f, uint32_t seq, uint8_t flags
         srt_check_result(&e->rec, &e->last);
         srt_env_check_limits(e);
     }
+    return err;
+}
+
+sr_error srt_feed_flow(srt_env *e, const sr_flow *f, uint32_t seq, uint8_t flags,
+                       const char *data, size_t claimed, sr_time ts, void *ctx)
+{
+    GByteArray *pl = srt_payload(data);
+    sr_error err = srt_feed_raw(e, f, seq, flags, pl->data, pl->len, claimed, ts, ctx);
+    g_byte_array_unref(pl);
     return err;
 }
 
@@ -714,6 +737,18 @@ srt_stream *srt_env_stream(srt_env *e, uint64_t id)
     if (!s)
         g_error("no stream recorded for connection id %" G_GUINT64_FORMAT, id);
     return s;
+}
+
+/* ------------------------------------------------------------ random */
+
+uint64_t srt_seed_from_env(const char *name, uint64_t dflt)
+{
+    const char *v = g_getenv(name);
+    uint64_t seed = dflt;
+    if (v && *v)
+        seed = g_ascii_strtoull(v, NULL, 0);
+    g_printerr("# %s=%" G_GUINT64_FORMAT "%s\n", name, seed, v && *v ? "" : " (default)");
+    return seed;
 }
 
 /* ------------------------------------------------------------ subprocess */

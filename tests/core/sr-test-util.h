@@ -122,6 +122,10 @@ void srt_check_asm_bytes(sr_assembler *a, srt_recorder *r);
 
 /* Assert the delivered stream of one direction equals spec. */
 void srt_assert_dir(const srt_dir_rec *d, const char *spec, const char *what);
+/* Every delivered byte equals expect(ud, its stream offset); g_error with
+ * `what` otherwise. */
+typedef uint8_t (*srt_expect_fn)(void *ud, uint64_t offset);
+void srt_verify_content(const srt_dir_rec *d, srt_expect_fn expect, void *ud, const char *what);
 /* Printable rendering "abc<3>def" (non-printables as \xNN, long runs cut). */
 char *srt_render(const srt_dir_rec *d);
 uint64_t srt_total_delivered(srt_recorder *r);
@@ -157,6 +161,30 @@ bool srt_flow_endpoints_match(const sr_flow *a, const sr_flow *b);
 sr_pool_stats srt_pool_stats(sr_pool *p);
 sr_assembler_stats srt_asm_stats(sr_assembler *a);
 
+/* ------------------------------------------------------------ random */
+
+/* Small, fast, reproducible on every platform (splitmix64). */
+typedef struct srt_rng {
+    uint64_t s;
+} srt_rng;
+
+static inline uint64_t srt_rand(srt_rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n > 0. */
+static inline uint32_t srt_below(srt_rng *r, uint32_t n)
+{
+    return (uint32_t)(((srt_rand(r) >> 32) * (uint64_t)n) >> 32);
+}
+
+/* The seed from the environment variable name, or dflt; printed. */
+uint64_t srt_seed_from_env(const char *name, uint64_t dflt);
+
 /* ------------------------------------------------------------ environment */
 
 /* A pool (with the counting allocator) and one assembler feeding a
@@ -182,6 +210,8 @@ sr_error srt_feed(srt_env *e, uint32_t conn, bool b_to_a, uint32_t seq, uint8_t 
                   const char *data, sr_time ts, void *ctx);
 sr_error srt_feed_flow(srt_env *e, const sr_flow *f, uint32_t seq, uint8_t flags,
                        const char *data, size_t claimed, sr_time ts, void *ctx);
+sr_error srt_feed_raw(srt_env *e, const sr_flow *f, uint32_t seq, uint8_t flags,
+                      const uint8_t *data, size_t len, size_t claimed, sr_time ts, void *ctx);
 /* Check the page limits against the assembler's stats and e->last. */
 void srt_env_check_limits(srt_env *e);
 /* The recorded stream of connection id (must exist). */
