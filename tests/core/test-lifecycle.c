@@ -178,6 +178,27 @@ static void test_fin_needs_all_data(void)
     srt_env_close(&e);
 }
 
+/* Bytes beyond the FIN are not stream data. Here they were buffered before
+ * the FIN was known: reaching the FIN ends the direction (END) and nothing
+ * may follow it, neither at once nor when the connection completes. */
+static void test_data_beyond_fin(void)
+{
+    srt_env e;
+    srt_env_open(&e, NULL, 16);
+    ASSERT_ERR(srt_feed(&e, 1, false, 0, SYN, NULL, T0, NULL), SR_OK);
+    ASSERT_ERR(srt_feed(&e, 1, false, 1, ACK, "abc", T0, NULL), SR_OK);
+    ASSERT_ERR(srt_feed(&e, 1, false, 10, ACK, "xyz", T0, NULL), SR_OK); /* buffered */
+    ASSERT_ERR(srt_feed(&e, 1, false, 4, ACK | FIN, NULL, T0, NULL), SR_OK);
+    srt_stream *s = only_stream(&e);
+    g_assert_true(s->dir[0].ended);
+    srt_assert_dir(&s->dir[0], "abc", "client at FIN");
+    ASSERT_ERR(sr_assembler_flush_all(e.a, NULL, NULL), SR_OK);
+    srt_assert_dir(&s->dir[0], "abc", "client after flush"); /* no chunk after END */
+    g_assert_cmpuint(s->final_info.delivered[0], ==, 3);
+    g_assert_cmpuint(srt_asm_stats(e.a).pages_in_use, ==, 0);
+    srt_env_close(&e);
+}
+
 static void test_rst_either_side(void)
 {
     srt_env e;
@@ -620,6 +641,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lifecycle/flow/zones-and-ipv6", test_zones_and_ipv6);
     g_test_add_func("/lifecycle/fin/half-close", test_half_close);
     g_test_add_func("/lifecycle/fin/needs-all-data", test_fin_needs_all_data);
+    g_test_add_func("/lifecycle/fin/data-beyond-fin", test_data_beyond_fin);
     g_test_add_func("/lifecycle/rst/either-side", test_rst_either_side);
     g_test_add_func("/lifecycle/port-reuse/new-syn", test_port_reuse);
     g_test_add_func("/lifecycle/port-reuse/after-rst-reversed", test_port_reuse_after_rst_reversed);
