@@ -307,12 +307,15 @@ make_segment(const proto_node *tcp, const proto_node *ip, int ip_proto,
     if (get_span(f[F_TCP_PAYLOAD], &payload, &payload_len)) {
         out->payload_source = SRP_PAYLOAD_FIELD;
     } else if ((flags & SR_TCP_RST) && len > 0 && get_uint(f[F_TCP_HDR_LEN], &hdr_len) &&
-               hdr_len >= 20 && hdr_len <= 60 && tcp_fi->length == (gint)hdr_len &&
+               hdr_len >= 20 && hdr_len <= 60 && tcp_fi->length >= (gint)hdr_len &&
                tcp_fi->ds_tvb != NULL && tcp_fi->start >= 0) {
         /* TCP puts no tcp.payload on a RST that carries data (it adds
          * tcp.reset_cause instead), yet the data is stream data. The tcp
-         * item spans exactly the header, so the payload starts right after
-         * it in the same data source; read only what was captured. */
+         * item starts at the TCP header in its data source (its length is
+         * the header length only in a visible tree: proto_item_set_len()
+         * does nothing in a faked one), so the payload starts tcp.hdr_len
+         * bytes after the item's start; read only what was captured, and
+         * at most tcp.len bytes (never an Ethernet trailer). */
         gint off = tcp_fi->start + (gint)hdr_len;
         gint avail = tvb_captured_length_remaining(tcp_fi->ds_tvb, off);
 
