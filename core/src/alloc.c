@@ -117,6 +117,7 @@ sr__page *sr__page_get(sr__acct *ac)
     p->next_free = NULL;
     p->acct = ac;
     p->offset = 0;
+    p->gap_end = 0;
     p->len = 0;
     p->flags = 0;
     sr__acct_ref(ac);

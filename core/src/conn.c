@@ -78,11 +78,18 @@ static void deliver_page(sr__ctx *x, sr__conn *c, sr_direction dir, sr__page *p,
 {
     sr__half *h = &c->half[dir];
     h->next = p->offset + p->len;
+    uint64_t gap_end = p->gap_end;
     g_tree_remove(h->pages, &p->offset);
     h->npages--;
     atomic_fetch_sub(&c->pages, 1);
     emit(x, c, dir, p->data, p->len, p->offset, skipped, flags | SR_CHUNK_BUFFERED | p->flags);
     sr__page_put(p);
+    if (gap_end > h->next) {
+        /* The segment this page came from was cut by the snaplen: its
+         * missing tail is a gap we know of, up to the next buffered byte. */
+        sr__page *n = first_page(h);
+        skip_to(x, c, dir, n ? MIN(n->offset, gap_end) : gap_end, flags & SR_CHUNK_FLUSHED);
+    }
 }
 
 static void deliver_contiguous(sr__ctx *x, sr__conn *c, sr_direction dir, unsigned flags)
@@ -207,6 +214,20 @@ static void note_overlap(sr__ctx *x, sr__conn *c, sr_direction dir, bool conflic
     }
 }
 
+/* Remember that [from, to) is known missing (the snaplen cut it), on the
+ * buffered page that ends inside or exactly at `from`, if there is one. */
+static void note_cut_tail(sr__half *h, uint64_t from, uint64_t to)
+{
+    if (!h->pages || to <= from || from == 0)
+        return;
+    uint64_t key = from - 1;
+    GTreeNode *n = g_tree_upper_bound(h->pages, &key);
+    GTreeNode *pn = n ? g_tree_node_previous(n) : g_tree_node_last(h->pages);
+    sr__page *p = pn ? g_tree_node_value(pn) : NULL;
+    if (p && p->offset + p->len >= from && p->offset + p->len < to)
+        p->gap_end = MAX(p->gap_end, to);
+}
+
 /* Buffer captured bytes [off, off + len) beyond the edge. */
 static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
                       size_t len, uint64_t off)
@@ -307,6 +328,36 @@ static void check_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
     }
 }
 
+/* Once the FIN is known, bytes buffered beyond it are not stream data:
+ * drop them (they were never counted in a delivered/skipped total) and
+ * pull the extent back, so nothing can follow the END chunk.
+ *
+ *   fin_offset         v
+ *   pages:   [====][===|==]   [=====]
+ *   after:   [====][===]                (straddler cut, beyond dropped) */
+static void trim_beyond_fin(sr__conn *c, sr__half *h)
+{
+    uint64_t fin = h->fin_offset;
+    if (h->extent > fin)
+        h->extent = fin;
+    while (h->pages && h->npages > 0) {
+        GTreeNode *n = g_tree_node_last(h->pages);
+        sr__page *p = n ? g_tree_node_value(n) : NULL;
+        if (!p || p->offset + p->len <= fin) {
+            if (p && p->gap_end > fin)
+                p->gap_end = fin;
+            break;
+        }
+        if (p->offset >= fin) {
+            drop_page(c, h, p);
+        } else {
+            p->len = (uint32_t)(fin - p->offset);
+            p->gap_end = 0;
+            break;
+        }
+    }
+}
+
 /* Sequence number to stream offset, relative to the edge so that it works
  * for any stream length (RFC 1982 comparison of 32-bit values). */
 static int64_t offset_of(const sr__half *h, uint32_t seq)
@@ -349,9 +400,12 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
         SR__COUNT(x->acct, out_of_window, 1);
         return SR_OK;
     }
-    if (fin && !h->fin_known && end >= 0) {
+    if (fin && !h->fin_known && end >= (int64_t)h->next) {
+        /* A FIN below the delivered edge contradicts bytes already handed
+         * out; it is ignored rather than ending the stream in the past. */
         h->fin_known = true;
         h->fin_offset = (uint64_t)end;
+        trim_beyond_fin(c, h);
     }
     /* Nothing is taken beyond a known FIN. */
     if (h->fin_known && end > (int64_t)h->fin_offset)
@@ -393,8 +447,10 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
                 break;
             }
             int r = buffer_ooo(x, c, dir, data, len, (uint64_t)off);
-            if (r == LIMIT_NONE)
+            if (r == LIMIT_NONE) {
+                note_cut_tail(h, (uint64_t)off + len, (uint64_t)end);
                 break;
+            }
             if (r == LIMIT_NOMEM) {
                 ret = SR_ERR_NO_MEMORY;
                 break;

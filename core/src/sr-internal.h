@@ -65,6 +65,8 @@ struct sr__page {
     sr__page *next_free;     /* link in the free-page cache */
     sr__acct *acct;          /* charged to; gets the page back */
     uint64_t offset;         /* stream offset of data[0]; tree key */
+    uint64_t gap_end;        /* bytes from the page's end up to here are
+                                known missing (snaplen cut); 0 = none */
     uint32_t len;            /* bytes used, 1..page_size */
     uint32_t flags;          /* SR_CHUNK_CONFLICT */
     uint8_t data[];          /* page_size bytes */
