@@ -96,6 +96,12 @@ typedef struct sr_options {
     /* Run the idle flush on the wall clock in a background thread too
      * (live capture). */
     bool background_flush;                    /* default false */
+    /* Bytes of recently delivered data remembered per direction, so a
+     * retransmission of already delivered bytes with different content is
+     * detected as a conflict. Allocated when a direction first delivers;
+     * the in-order path copies at most this many bytes per segment.
+     * 0 = strictly zero-copy, conflicts only among buffered data. */
+    size_t conflict_history;                  /* default 4096, 0..1048576 */
 } sr_options;
 
 #define SR_DEFAULT_MAX_PAGES_TOTAL          50000u
@@ -107,6 +113,8 @@ typedef struct sr_options {
 #define SR_DEFAULT_MAX_WINDOW               (1u << 30)
 #define SR_MAX_PAGE_SIZE                    (1u << 20)
 #define SR_DEFAULT_MAX_CONNECTIONS          10000u
+#define SR_DEFAULT_CONFLICT_HISTORY         4096u
+#define SR_MAX_CONFLICT_HISTORY             (1u << 20)
 
 /* Fill *o with the defaults. NULL is ignored. */
 SR_API void sr_options_init(sr_options *o);

@@ -22,6 +22,49 @@ static sr__page *first_page(const sr__half *h)
     return n ? g_tree_node_value(n) : NULL;
 }
 
+/* Remember the tail of delivered bytes for conflict checks (see
+ * sr_options.conflict_history). The ring is allocated on first use; if that
+ * fails, conflicts against delivered data simply go undetected. */
+static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, size_t len,
+                        uint64_t offset)
+{
+    if (!h->hist) {
+        if (!x->opt || x->opt->conflict_history == 0)
+            return;
+        h->hist = sr__alloc(&c->pool->alloc, x->opt->conflict_history);
+        if (!h->hist) {
+            SR__COUNT(x->acct, no_memory, 1);
+            return;
+        }
+        h->hist_cap = x->opt->conflict_history;
+        h->hist_from = offset;
+    }
+    size_t n = MIN(len, h->hist_cap);
+    uint64_t o = offset + len - n;
+    const uint8_t *src = data + len - n;
+    size_t at = (size_t)(o % h->hist_cap);
+    size_t first = MIN(n, h->hist_cap - at);
+    memcpy(h->hist + at, src, first);
+    memcpy(h->hist, src + first, n - first);
+}
+
+/* Does [off, off + len) differ from the delivered bytes we still know?
+ *
+ *   delivered:  ....[ remembered ring ]| next
+ *   segment:            [---------]         compared where both exist */
+static bool hist_differs(const sr__half *h, const uint8_t *data, int64_t off, size_t len)
+{
+    if (!h->hist || len == 0)
+        return false;
+    uint64_t lo = MAX(h->hist_from, h->next > h->hist_cap ? h->next - h->hist_cap : 0);
+    int64_t s = MAX(off, (int64_t)lo);
+    int64_t e = MIN(off + (int64_t)len, (int64_t)h->next);
+    for (int64_t o = s; o < e; o++)
+        if (h->hist[(uint64_t)o % h->hist_cap] != data[o - off])
+            return true;
+    return false;
+}
+
 /* Hand one chunk to the stream. After a callback failure nothing more is
  * delivered: the bytes are counted as skipped instead, so the books still
  * balance and nothing disappears silently. */
@@ -36,6 +79,10 @@ static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
     }
     c->info.delivered[dir] += len;
     c->info.skipped[dir] += skipped;
+    if (skipped > 0)
+        h->hist_from = offset;
+    if (len > 0)
+        hist_record(x, c, h, data, len, offset);
     SR__COUNT(x->acct, bytes_delivered, len);
     SR__COUNT(x->acct, bytes_skipped, skipped);
     if (h->start_pending) {
@@ -129,6 +176,10 @@ void sr__conn_release_pages(sr__conn *c)
         sr__page *p;
         while ((p = first_page(h)))
             drop_page(c, h, p);
+        if (h->hist) {
+            sr__free(&c->pool->alloc, h->hist, h->hist_cap);
+            h->hist = NULL;
+        }
     }
 }
 
@@ -416,20 +467,20 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
         if (end <= (int64_t)h->next) {
             x->status |= SR_SEG_RETRANSMISSION;
             SR__COUNT(x->acct, retransmissions, 1);
-            note_overlap(x, c, dir, false);
+            note_overlap(x, c, dir, hist_differs(h, data, off, len));
             goto after_data;
         }
         if (off + (int64_t)len > end)
             len = (size_t)(end - off); /* only beyond a FIN */
         if (off < (int64_t)h->next) {
-            /* Starts before the edge: the old part cannot be compared (the
-             * in-order path keeps no copy), it is only counted. */
+            /* Starts before the edge: the old part is compared with what
+             * the history still holds, then dropped (first copy wins). */
             uint64_t trim = h->next - (uint64_t)off;
             size_t dtrim = (size_t)MIN(trim, (uint64_t)len);
+            note_overlap(x, c, dir, hist_differs(h, data, off, dtrim));
             data += dtrim;
             len -= dtrim;
             off = (int64_t)h->next;
-            note_overlap(x, c, dir, false);
         }
         for (;;) {
             if (off < (int64_t)h->next) {

@@ -18,6 +18,7 @@ void sr_options_init(sr_options *o)
         .closed_linger = SR_DEFAULT_CLOSED_LINGER,
         .max_window = SR_DEFAULT_MAX_WINDOW,
         .background_flush = false,
+        .conflict_history = SR_DEFAULT_CONFLICT_HISTORY,
     };
 }
 
@@ -77,5 +78,8 @@ sr_error sr_options_validate(const sr_options *o, char *msg, size_t msg_len)
     if (o->max_window == 0 || o->max_window > INT32_MAX)
         return invalid(msg, msg_len, "max_window must be 1..%d bytes (got %" PRIu32 ")",
                        INT32_MAX, o->max_window);
+    if (o->conflict_history > SR_MAX_CONFLICT_HISTORY)
+        return invalid(msg, msg_len, "conflict_history must be 0..%u bytes (got %zu)",
+                       SR_MAX_CONFLICT_HISTORY, o->conflict_history);
     return SR_OK;
 }

@@ -118,6 +118,11 @@ typedef struct sr__half {
     uint64_t fin_offset;
     GTree *pages;            /* offset -> sr__page*, disjoint, all >= next */
     size_t npages;
+    /* Ring of the last hist_cap delivered bytes, byte at offset o stored at
+     * hist[o % hist_cap]; valid for [max(hist_from, next - hist_cap), next). */
+    uint8_t *hist;
+    size_t hist_cap;
+    uint64_t hist_from;
 } sr__half;
 
 typedef struct sr__conn {

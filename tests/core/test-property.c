@@ -52,6 +52,7 @@ typedef struct model_dir {
     bool arrived[MAXL];
     uint8_t first[MAXL];
     bool conflict[MAXL];
+    bool conflict_delivered[MAXL];
     uint32_t edge;          /* contiguous arrived prefix */
     bool fin_arrived;
     unsigned nconflicts;
@@ -299,8 +300,16 @@ static void model_arrive(pcase *c, const pseg *s)
     uint32_t edge_before = m->edge;
     for (uint32_t i = 0; i < s->len; i++) {
         uint32_t o = s->off + i;
-        if (o < edge_before)
-            continue; /* delivered already: no copy to compare with */
+        if (o < edge_before) {
+            /* Delivered already: the core compares with its history of
+             * delivered bytes (conflict_history, larger than MAXL here),
+             * counts the conflict, but no chunk can carry the flag. */
+            if (m->first[o] != s->data[i] && !m->conflict_delivered[o]) {
+                m->conflict_delivered[o] = true;
+                m->nconflicts++;
+            }
+            continue;
+        }
         if (!m->arrived[o]) {
             m->arrived[o] = true;
             m->first[o] = s->data[i];
