@@ -392,11 +392,12 @@ draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top
                                sr_strerror((sr_error)r->setup_error));
 
     if (r->kind == SRP_REC_END_FLUSH) {
-        proto_item *it = proto_tree_add_item(tree, hf_end_flush, tvb, 0, 0, ENC_NA);
-
-        proto_item_set_generated(it);
-        t = proto_item_add_subtree(it, ett_end_flush);
-        proto_item_append_text(top, ", end-of-capture flush");
+        /* Everything of the end flush stays inside this subtree (its
+         * summary too), so one-pass output equals two-pass output with
+         * the subtree removed. */
+        top = proto_tree_add_item(tree, hf_end_flush, tvb, 0, 0, ENC_NA);
+        proto_item_set_generated(top);
+        t = proto_item_add_subtree(top, ett_end_flush);
     } else {
         for (guint i = 0; i < r->n_segs; i++)
             draw_segment(tvb, pinfo, tree, top, &r->segs[i], i);

@@ -189,5 +189,8 @@ srp_prefs_register(int proto)
 void
 srp_prefs_get(sr_options *options, size_t *max_connections)
 {
+    /* Not every path that sets a preference runs the apply callback
+     * (sharkd's setconf does not), so check again here. */
+    apply_prefs();
     to_options(pref_accepted, options, max_connections);
 }

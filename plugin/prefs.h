@@ -18,7 +18,8 @@
 /* Register the preferences of protocol proto (call from proto_register). */
 void srp_prefs_register(int proto);
 
-/* The accepted values (always valid for the core). */
+/* The accepted values (always valid for the core), after checking any
+ * value set since the last check. */
 void srp_prefs_get(sr_options *options, size_t *max_connections);
 
 #endif /* SRP_PREFS_H */

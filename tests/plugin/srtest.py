@@ -244,14 +244,15 @@ def streams(frames):
         fr = frames[num]
         for ch in sorted(fr.chunks, key=lambda c: c["end"]):
             key = (ch["conn_id"], ch["dir"])
-            s = out.setdefault(key, {"runs": [], "gaps": [], "data": b"", "skipped": 0,
-                                     "end": 0, "bad_offsets": []})
+            s = out.setdefault(key, {"runs": [], "run_frames": [], "gaps": [], "data": b"",
+                                     "skipped": 0, "end": 0, "bad_offsets": []})
             if ch["offset"] != s["end"] + ch["skipped"]:
                 s["bad_offsets"].append((num, ch["offset"], s["end"], ch["skipped"]))
             if ch["skipped"]:
                 s["gaps"].append((ch["offset"] - ch["skipped"], ch["skipped"]))
             if ch["len"]:
                 s["runs"].append((ch["offset"], ch["data"]))
+                s["run_frames"].append(num)
             s["data"] += ch["data"]
             s["skipped"] += ch["skipped"]
             s["end"] = ch["offset"] + ch["len"]
@@ -264,20 +265,26 @@ def streams(frames):
 # ------------------------------------------------------------ tshark follow
 
 def follow_streams(capture, stream_ids, extra=()):
-    """{stream: {"peers": [(host, port)], "chunks": [(packet, peer, bytes|gap_len)]}}
-    from tshark -z follow,tcp,yaml,N (tshark's own reassembly, the oracle)."""
+    """{stream: {"peers": [(host, port)], "chunks": [{packet, peer, data, gap}]}}
+    from tshark -z follow,tcp,yaml,N (tshark's own reassembly, the oracle).
+    The yaml output names no stream, and several -z follow in one run print
+    in reverse order of the arguments (MANIFEST, Oracle 9); the caller
+    checks each block's peers against the stream's endpoints."""
     out = {}
     ids = sorted(stream_ids)
-    for i in range(0, len(ids), 50):
-        part = ids[i:i + 50]
+    for i in range(0, len(ids), 40):
+        part = ids[i:i + 40]
         args = ["-n", "-r", capture, "-q"] + list(extra)
         for s in part:
             args += ["-z", "follow,tcp,yaml,%d" % s]
         text = tshark(args).stdout
-        for block in re.split(r"(?m)^={5,}\s*$", text):
-            parsed = _parse_follow_yaml(block)
-            if parsed is not None:
-                out[parsed[0]] = parsed[1]
+        blocks = re.split(r"(?m)^(?=peers:$)", text)
+        blocks = [b for b in blocks if b.startswith("peers:")]
+        if len(blocks) != len(part):
+            raise TestFailure("follow printed %d blocks for %d streams" % (len(blocks),
+                                                                           len(part)))
+        for sid, block in zip(reversed(part), blocks):
+            out[sid] = _parse_follow_yaml(block)
     return out
 
 
@@ -285,18 +292,14 @@ _GAP = re.compile(rb"^\[(\d+) bytes missing in capture file\]\x00?$")
 
 
 def _parse_follow_yaml(block):
-    m = re.search(r"Filter: tcp\.stream eq (\d+)", block)
-    if not m:
-        return None
-    sid = int(m.group(1))
     peers, chunks = [], []
     cur = None
     lines = block.splitlines()
     i = 0
     while i < len(lines):
         line = lines[i]
-        mp = re.match(r"\s*- peer: (\d+)$", line)
-        mk = re.match(r"\s*- packet: (\d+)$", line)
+        mp = re.match(r"  - peer: (\d+)$", line)
+        mk = re.match(r"  - packet: (\d+)$", line)
         if mp:
             host = re.search(r"host: (\S+)", lines[i + 1]).group(1)
             port = int(re.search(r"port: (\d+)", lines[i + 2]).group(1))
@@ -304,7 +307,7 @@ def _parse_follow_yaml(block):
         elif mk:
             cur = {"packet": int(mk.group(1))}
             chunks.append(cur)
-        elif cur is not None and re.match(r"\s*peer: (\d+)$", line):
+        elif cur is not None and re.match(r"    peer: (\d+)$", line):
             cur["peer"] = int(line.split(":")[1])
         elif cur is not None and "data: !!binary |" in line:
             b64 = []
@@ -318,17 +321,18 @@ def _parse_follow_yaml(block):
             cur["data"] = b"" if g else raw
             continue
         i += 1
-    return sid, {"peers": peers, "chunks": chunks}
+    return {"peers": peers, "chunks": chunks}
 
 
 def follow_direction(stream, peer):
-    """(runs, gaps, extent) of one peer of a followed stream."""
+    """(runs, gaps, extent) of one peer of a followed stream; gaps are
+    (offset, length, packet at which follow gave up on the bytes)."""
     runs, gaps, off = [], [], 0
     for c in stream["chunks"]:
         if c.get("peer") != peer:
             continue
         if c.get("gap") is not None:
-            gaps.append((off, c["gap"]))
+            gaps.append((off, c["gap"], c["packet"]))
             off += c["gap"]
         elif c.get("data"):
             runs.append((off, c["data"]))
