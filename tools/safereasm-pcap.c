@@ -618,12 +618,14 @@ static void usage(FILE *f)
             "      --closed-linger SECONDS        [%d]\n"
             "      --max-window BYTES             [%u]\n"
             "      --max-connections N            [%u] (pool)\n"
+            "      --conflict-history BYTES       [%u] delivered bytes kept to detect\n"
+            "                                     retransmissions with other content\n"
             "  -h, --help   -V, --version\n",
             SP_MAX_THREADS, SR_DEFAULT_MAX_PAGES_TOTAL, SR_DEFAULT_MAX_PAGES_PER_CONNECTION,
             SR_DEFAULT_PAGE_SIZE, (int)(SR_DEFAULT_CONNECTION_TIMEOUT / SR_USEC_PER_SEC),
             (int)(SR_DEFAULT_FLUSH_INTERVAL / SR_USEC_PER_SEC),
             (int)(SR_DEFAULT_CLOSED_LINGER / SR_USEC_PER_SEC), SR_DEFAULT_MAX_WINDOW,
-            SR_DEFAULT_MAX_CONNECTIONS);
+            SR_DEFAULT_MAX_CONNECTIONS, SR_DEFAULT_CONFLICT_HISTORY);
 }
 
 enum {
@@ -639,6 +641,7 @@ enum {
     O_LINGER,
     O_WINDOW,
     O_MAXCONN,
+    O_CONFLICT_HISTORY,
 };
 
 static int bad_value(const char *opt, const char *val)
@@ -666,6 +669,7 @@ static int parse_args(app *ap, int argc, char **argv, int *first_file)
         {"closed-linger", required_argument, NULL, O_LINGER},
         {"max-window", required_argument, NULL, O_WINDOW},
         {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"conflict-history", required_argument, NULL, O_CONFLICT_HISTORY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -733,6 +737,11 @@ static int parse_args(app *ap, int argc, char **argv, int *first_file)
             if (!parse_u64(optarg, SIZE_MAX, &u) || u == 0)
                 return bad_value("max-connections", optarg);
             ap->max_connections = (size_t)u;
+            break;
+        case O_CONFLICT_HISTORY:
+            if (!parse_u64(optarg, SIZE_MAX, &u))
+                return bad_value("conflict-history", optarg);
+            ap->opt.conflict_history = (size_t)u;
             break;
         case 'h':
             usage(stdout);
