@@ -2,6 +2,7 @@
  *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
  */
+#define _POSIX_C_SOURCE 200809L
 #include "sr-test-util.h"
 
 #include <stdio.h>
@@ -174,7 +175,7 @@ static void stream_free(gpointer p)
 void srt_recorder_init(srt_recorder *r)
 {
     memset(r, 0, sizeof *r);
-    g_mutex_init(&r->lock);
+    pthread_mutex_init(&r->lock, NULL);
     r->streams = g_ptr_array_new_with_free_func(stream_free);
     r->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 }
@@ -183,14 +184,16 @@ void srt_recorder_clear(srt_recorder *r)
 {
     g_hash_table_unref(r->by_id);
     g_ptr_array_unref(r->streams);
-    g_mutex_clear(&r->lock);
+    pthread_mutex_destroy(&r->lock);
 }
 
-static void note_callback(srt_recorder *r)
+static void note_callback(srt_recorder *r, int kind)
 {
     g_atomic_int_inc(&r->callbacks);
-    if (g_atomic_int_get(&r->frozen))
+    if (g_atomic_int_get(&r->frozen)) {
         g_atomic_int_inc(&r->late_callbacks);
+        g_atomic_int_inc(&r->late_kind[kind]);
+    }
 }
 
 void srt_recorder_freeze(srt_recorder *r)
@@ -203,7 +206,7 @@ static void *rec_new_stream(void *user_data, const sr_conn_info *info, void *ctx
     srt_recorder *r = user_data;
     g_assert_nonnull(r);
     g_assert_nonnull(info);
-    note_callback(r);
+    note_callback(r, 0);
     g_atomic_int_inc(&r->new_calls);
     g_assert_cmpuint(info->id, !=, 0);
     for (int d = 0; d < 2; d++) {
@@ -232,13 +235,13 @@ static void *rec_new_stream(void *user_data, const sr_conn_info *info, void *ctx
     s->ctx_data = g_ptr_array_new();
     dir_init(&s->dir[0]);
     dir_init(&s->dir[1]);
-    g_mutex_lock(&r->lock);
+    pthread_mutex_lock(&r->lock);
     if (g_hash_table_contains(r->by_id, &s->conn_id))
         g_error("new_stream called twice for connection id %" G_GUINT64_FORMAT, s->conn_id);
     s->index = r->streams->len;
     g_ptr_array_add(r->streams, s);
     g_hash_table_insert(r->by_id, &s->conn_id, s);
-    g_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(&r->lock);
     return s;
 }
 
@@ -263,7 +266,7 @@ static int rec_on_data(void *user_data, void *stream, const sr_conn_info *info,
     g_assert_true(s->rec == r);
     g_assert_nonnull(info);
     g_assert_nonnull(c);
-    note_callback(r);
+    note_callback(r, 1);
     enter(s);
     if (s->completes != 0)
         g_error("on_data after on_complete (connection %" G_GUINT64_FORMAT ")", s->conn_id);
@@ -326,14 +329,13 @@ static void rec_on_complete(void *user_data, void *stream, const sr_conn_info *i
     g_assert_nonnull(s);
     g_assert_true(s->rec == r);
     g_assert_nonnull(info);
-    note_callback(r);
+    note_callback(r, 2);
     enter(s);
     g_assert_cmpuint(info->id, ==, s->conn_id);
-    if (s->completes != 0)
+    if (g_atomic_int_get(&s->completes) != 0)
         g_error("on_complete called twice (connection %" G_GUINT64_FORMAT ")", s->conn_id);
     g_assert_cmpint((int)reason, >=, 0);
     g_assert_cmpint((int)reason, <, SR_CLOSE_REASON_COUNT_);
-    s->completes++;
     s->close_reason = (int)reason;
     s->final_info = *info;
     s->ctx_complete = ctx;
@@ -341,6 +343,9 @@ static void rec_on_complete(void *user_data, void *stream, const sr_conn_info *i
     if (r->complete_hook)
         r->complete_hook(r, s, info, reason, ctx);
     leave(s);
+    /* Last: another thread may poll completes (atomically) and then read
+     * everything recorded before it. */
+    g_atomic_int_inc(&s->completes);
 }
 
 sr_stream_factory srt_recorder_factory(srt_recorder *r)
@@ -351,32 +356,32 @@ sr_stream_factory srt_recorder_factory(srt_recorder *r)
 
 srt_stream *srt_recorder_find(srt_recorder *r, uint64_t id)
 {
-    g_mutex_lock(&r->lock);
+    pthread_mutex_lock(&r->lock);
     srt_stream *s = g_hash_table_lookup(r->by_id, &id);
-    g_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(&r->lock);
     return s;
 }
 
 srt_stream *srt_recorder_stream(srt_recorder *r, unsigned index)
 {
-    g_mutex_lock(&r->lock);
+    pthread_mutex_lock(&r->lock);
     g_assert_cmpuint(index, <, r->streams->len);
     srt_stream *s = g_ptr_array_index(r->streams, index);
-    g_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(&r->lock);
     return s;
 }
 
 unsigned srt_recorder_count(srt_recorder *r)
 {
-    g_mutex_lock(&r->lock);
+    pthread_mutex_lock(&r->lock);
     unsigned n = r->streams->len;
-    g_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(&r->lock);
     return n;
 }
 
 void srt_check_conservation(srt_recorder *r, bool all_complete)
 {
-    g_mutex_lock(&r->lock);
+    pthread_mutex_lock(&r->lock);
     for (guint i = 0; i < r->streams->len; i++) {
         srt_stream *s = g_ptr_array_index(r->streams, i);
         g_assert_cmpint(s->busy, ==, 0);
@@ -413,7 +418,7 @@ void srt_check_conservation(srt_recorder *r, bool all_complete)
             }
         }
     }
-    g_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(&r->lock);
 }
 
 void srt_check_result(srt_recorder *r, const sr_result *res)
@@ -507,26 +512,26 @@ typedef struct {
 static void *srt_alloc_fn(void *user_data, size_t size)
 {
     srt_alloc *a = user_data;
-    g_mutex_lock(&a->lock);
+    pthread_mutex_lock(&a->lock);
     uint64_t n = ++a->attempts;
     bool fail = (a->fail_at && n == a->fail_at) || (a->fail_from && n >= a->fail_from);
     if (fail) {
         a->failures++;
-        g_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(&a->lock);
         return NULL;
     }
-    g_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(&a->lock);
     srt_block_hdr *h = malloc(sizeof(srt_block_hdr) + (size ? size : 1));
     if (!h)
         return NULL;
     h->magic = SRT_ALLOC_MAGIC;
     h->size = size;
-    g_mutex_lock(&a->lock);
+    pthread_mutex_lock(&a->lock);
     a->live_bytes += (int64_t)size;
     a->live_blocks++;
     if (a->live_bytes > a->peak_bytes)
         a->peak_bytes = a->live_bytes;
-    g_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(&a->lock);
     return h + 1;
 }
 
@@ -536,10 +541,10 @@ static void srt_free_fn(void *user_data, void *ptr, size_t size)
     if (!ptr)
         return;
     srt_block_hdr *h = (srt_block_hdr *)ptr - 1;
-    g_mutex_lock(&a->lock);
+    pthread_mutex_lock(&a->lock);
     if (h->magic != SRT_ALLOC_MAGIC || h->size != size) {
         a->bad_frees++;
-        g_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(&a->lock);
         g_error("allocator: free of %p with size %zu (allocated size %" G_GUINT64_FORMAT
                 ", magic %s)", ptr, size, h->size,
                 h->magic == SRT_ALLOC_MAGIC ? "ok" : "bad");
@@ -547,7 +552,7 @@ static void srt_free_fn(void *user_data, void *ptr, size_t size)
     }
     a->live_bytes -= (int64_t)h->size;
     a->live_blocks--;
-    g_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(&a->lock);
     h->magic = 0;
     free(h);
 }
@@ -555,12 +560,12 @@ static void srt_free_fn(void *user_data, void *ptr, size_t size)
 void srt_alloc_init(srt_alloc *a)
 {
     memset(a, 0, sizeof *a);
-    g_mutex_init(&a->lock);
+    pthread_mutex_init(&a->lock, NULL);
 }
 
 void srt_alloc_clear(srt_alloc *a)
 {
-    g_mutex_clear(&a->lock);
+    pthread_mutex_destroy(&a->lock);
 }
 
 sr_allocator srt_alloc_allocator(srt_alloc *a)
@@ -571,9 +576,9 @@ sr_allocator srt_alloc_allocator(srt_alloc *a)
 
 int64_t srt_alloc_live(srt_alloc *a)
 {
-    g_mutex_lock(&a->lock);
+    pthread_mutex_lock(&a->lock);
     int64_t v = a->live_bytes;
-    g_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(&a->lock);
     return v;
 }
 
@@ -760,8 +765,13 @@ bool srt_subprocess_child(void)
 
 void srt_run_in_subprocess(unsigned timeout_s)
 {
-    /* A timeout (deadlock) or a crash in the child fails the test here. */
+    /* A timeout (deadlock) or a crash in the child fails this case; the
+     * binary goes on with the next one (and exits nonzero at the end). */
     g_test_trap_subprocess(NULL, (guint64)timeout_s * G_USEC_PER_SEC,
                            G_TEST_SUBPROCESS_INHERIT_STDERR);
-    g_test_trap_assert_passed();
+    if (!g_test_trap_has_passed()) {
+        g_test_message("%s failed in its child process (crash, assertion or %u s timeout)",
+                       g_test_get_path(), timeout_s);
+        g_test_fail();
+    }
 }

@@ -14,6 +14,7 @@
 #ifndef SR_TEST_UTIL_H
 #define SR_TEST_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -80,7 +81,7 @@ typedef void (*srt_complete_hook)(srt_recorder *r, srt_stream *s, const sr_conn_
                                   sr_close_reason reason, void *ctx);
 
 struct srt_recorder {
-    GMutex lock;           /* protects streams, by_id */
+    pthread_mutex_t lock;  /* protects streams, by_id (pthread: visible to TSan) */
     GPtrArray *streams;    /* srt_stream *, creation order, owned */
     GHashTable *by_id;     /* conn_id -> srt_stream * */
     gint new_calls;        /* new_stream calls */
@@ -90,6 +91,7 @@ struct srt_recorder {
     gint callbacks;        /* all callbacks */
     gint frozen;           /* set by srt_recorder_freeze: callbacks now fail */
     gint late_callbacks;   /* callbacks that started while frozen */
+    gint late_kind[3];     /* ... of which new_stream, on_data, on_complete */
     size_t max_conn_pages; /* if nonzero, info->pages_buffered must not exceed it */
     bool keep_ctx;         /* record every on_data packet_ctx */
     srt_refuse_hook refuse_hook;
@@ -134,7 +136,7 @@ uint64_t srt_total_skipped(srt_recorder *r);
 /* ------------------------------------------------------------ allocator */
 
 typedef struct srt_alloc {
-    GMutex lock;
+    pthread_mutex_t lock;
     int64_t live_bytes;
     int64_t live_blocks;
     int64_t peak_bytes;
@@ -220,8 +222,8 @@ srt_stream *srt_env_stream(srt_env *e, uint64_t id);
 /* Initial sequence numbers every table test runs at. */
 extern const uint32_t srt_isns[4];
 
-/* Run fn in a subprocess with a timeout, so that a deadlock or crash is
- * reported as a test failure. Use from a test function:
+/* Run the current test case in a child with a timeout, so that a deadlock
+ * or crash fails that case only (the others still run). Use as:
  *   if (srt_subprocess_child()) { ...body...; return; }
  *   srt_run_in_subprocess(10);                                         */
 bool srt_subprocess_child(void);
