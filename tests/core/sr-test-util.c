@@ -116,7 +116,8 @@ void srt_assert_dir(const srt_dir_rec *d, const char *spec, const char *what)
     GByteArray *eb = g_byte_array_new();
     GArray *eg = g_array_new(FALSE, FALSE, sizeof(srt_gap));
     srt_spec_parse(spec, eb, eg);
-    bool same = eb->len == d->data->len && memcmp(eb->data, d->data->data, eb->len) == 0 &&
+    bool same = eb->len == d->data->len &&
+                (eb->len == 0 || memcmp(eb->data, d->data->data, eb->len) == 0) &&
                 eg->len == d->gaps->len;
     for (guint i = 0; same && i < eg->len; i++) {
         const srt_gap *a = &g_array_index(eg, srt_gap, i);

@@ -22,6 +22,7 @@ static void test_defaults(void)
     g_assert_cmpint(o.closed_linger, ==, SR_DEFAULT_CLOSED_LINGER);
     g_assert_cmpuint(o.max_window, ==, SR_DEFAULT_MAX_WINDOW);
     g_assert_false(o.background_flush);
+    g_assert_cmpuint(o.conflict_history, ==, SR_DEFAULT_CONFLICT_HISTORY);
 
     char msg[256] = "untouched";
     g_assert_cmpint(sr_options_validate(&o, msg, sizeof msg), ==, SR_OK);
@@ -86,6 +87,8 @@ static void m_linger_negative(sr_options *o) { o->closed_linger = -1; }
 static void m_window_zero(sr_options *o) { o->max_window = 0; }
 static void m_window_2_31(sr_options *o) { o->max_window = 0x80000000u; }
 static void m_window_max(sr_options *o) { o->max_window = 0xffffffffu; }
+static void m_history_big(sr_options *o) { o->conflict_history = SR_MAX_CONFLICT_HISTORY + 1; }
+static void m_history_huge(sr_options *o) { o->conflict_history = SIZE_MAX; }
 
 static const bad_case bad_cases[] = {
     {"/options/validate/total-zero", m_total_zero, "max_buffered_pages_total", NULL, "0"},
@@ -110,6 +113,10 @@ static const bad_case bad_cases[] = {
     {"/options/validate/max-window-zero", m_window_zero, "max_window", NULL, "0"},
     {"/options/validate/max-window-2-31", m_window_2_31, "max_window", NULL, "2147483648"},
     {"/options/validate/max-window-uint32-max", m_window_max, "max_window", NULL, "4294967295"},
+    {"/options/validate/conflict-history-above-max", m_history_big, "conflict_history", NULL,
+     "1048577"},
+    {"/options/validate/conflict-history-size-max", m_history_huge, "conflict_history", NULL,
+     NULL},
 };
 
 static void test_bad(gconstpointer data)
@@ -213,6 +220,14 @@ static void test_edges_valid(void)
 
     sr_options_init(&o);
     o.max_window = 0x7fffffffu;
+    g_assert_cmpint(sr_options_validate(&o, NULL, 0), ==, SR_OK);
+
+    sr_options_init(&o);
+    o.conflict_history = 0;
+    g_assert_cmpint(sr_options_validate(&o, NULL, 0), ==, SR_OK);
+
+    sr_options_init(&o);
+    o.conflict_history = SR_MAX_CONFLICT_HISTORY;
     g_assert_cmpint(sr_options_validate(&o, NULL, 0), ==, SR_OK);
 }
 

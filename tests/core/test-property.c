@@ -8,8 +8,9 @@
  *
  * A reference model tracks, per direction, which bytes arrived, the first
  * copy of each byte (the first copy wins), the delivery edge (contiguous
- * prefix) and which later copies differed from a not-yet-delivered first
- * copy (detectable conflicts). Checked for every case:
+ * prefix) and which later copies differed from the first copy: detectable
+ * among buffered bytes always, among delivered bytes when conflict_history
+ * is on (random per case: 0 or the default). Checked for every case:
  * - every call returns SR_OK (or CONNECTION_CLOSED once completed), the
  *   per-call totals match the callbacks, page limits hold after each call;
  * - exactly one stream, oriented as the contract says;
@@ -20,7 +21,8 @@
  * - without a limit hit: every arrived byte is delivered, skipped bytes are
  *   exactly the holes, byte-exact delivery when nothing was dropped, FIN
  *   completion exactly when the model says so, SR_CHUNK_CONFLICT on every
- *   chunk holding a conflicting byte and no conflict reported without one;
+ *   chunk holding a byte that conflicted before delivery, conflicts counted
+ *   exactly when the model has some;
  * - START/END flags, pages back to 0, pool counters.
  *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
@@ -70,6 +72,7 @@ typedef struct pcase {
     bool dropped_any, conflicts_made, rst_end;
     uint8_t rst_ep;
     size_t page_size, per, total;
+    size_t history;         /* conflict_history: 0 or the default */
     model_dir m[2];
 } pcase;
 
@@ -123,6 +126,7 @@ static void generate(pcase *c, srt_rng *r)
     bool drop_mode = srt_below(r, 3) == 0;
     bool conflict_mode = srt_below(r, 4) == 0;
 
+    c->history = srt_below(r, 3) == 0 ? 0 : SR_DEFAULT_CONFLICT_HISTORY;
     static const size_t page_sizes[] = {1, 2, 3, 7, 16, 64, 1900};
     c->page_size = page_sizes[srt_below(r, G_N_ELEMENTS(page_sizes))];
     if (srt_below(r, 2)) {
@@ -301,10 +305,11 @@ static void model_arrive(pcase *c, const pseg *s)
     for (uint32_t i = 0; i < s->len; i++) {
         uint32_t o = s->off + i;
         if (o < edge_before) {
-            /* Delivered already: the core compares with its history of
-             * delivered bytes (conflict_history, larger than MAXL here),
-             * counts the conflict, but no chunk can carry the flag. */
-            if (m->first[o] != s->data[i] && !m->conflict_delivered[o]) {
+            /* Delivered already: with conflict_history (the default, larger
+             * than MAXL here) the core compares with the delivered bytes it
+             * remembers and counts the conflict, but no chunk can carry the
+             * flag; with conflict_history 0 it cannot tell. */
+            if (c->history && m->first[o] != s->data[i] && !m->conflict_delivered[o]) {
                 m->conflict_delivered[o] = true;
                 m->nconflicts++;
             }
@@ -361,6 +366,7 @@ static void run_case(pcase *c, uint64_t case_seed)
     sr_pool *pool = sr_pool_new(&f, 4, NULL);
     g_assert_nonnull(pool);
     sr_options o = srt_options(c->page_size, c->per, c->total);
+    o.conflict_history = c->history;
     sr_assembler *a = NULL;
     g_assert_cmpint(sr_assembler_new(pool, &o, &a), ==, SR_OK);
 

@@ -66,6 +66,7 @@ typedef struct rt_case {
     unsigned a_fin_fl, b_fin_fl;  /* used when a_fin / b_fin given */
     size_t page_size, per_conn, total;
     uint32_t max_window;
+    bool no_history;          /* conflict_history = 0 (default: on) */
 } rt_case;
 
 #define HS {'A', 0, SYN, NULL, 0, NEW, 0, 0}, {'B', 0, SYN | ACK, NULL, 0, 0, 0, 0}
@@ -182,14 +183,26 @@ static const rt_case cases[] = {
               {'A', 1, ACK, "abcdefghijkl", 0, IO | OV}},
      .a = "abcdefghijkl", .a_fl = ST},
 
-    /* Different bytes for already delivered data cannot be detected (the
-     * in-order path keeps no copy); they are never delivered. */
+    /* Different bytes for already delivered data: with conflict_history
+     * (default) detected and counted, though no chunk can carry the flag;
+     * without it (strict zero copy) they cannot be told apart. Never
+     * delivered either way. */
     {.name = "retransmission-different-after-delivery",
      .segs = {HS,
               {'A', 1, ACK, "abcdef", 0, IO},
-              {'A', 4, ACK, "XYZ", 0, RT, CF},
-              {'A', 7, ACK, "ghijkl", 0, IO}},
-     .a = "abcdefghijkl", .a_fl = ST},
+              {'A', 4, ACK, "XYZ", 0, RT | CF},
+              {'A', 3, ACK, "cDEfghijkl", 0, IO | OV | CF},
+              {'A', 13, ACK, "mno", 0, IO}},
+     .a = "abcdefghijklmno", .a_fl = ST},
+
+    {.name = "retransmission-different-after-delivery-no-history",
+     .no_history = true,
+     .segs = {HS,
+              {'A', 1, ACK, "abcdef", 0, IO},
+              {'A', 4, ACK, "XYZ", 0, RT},
+              {'A', 3, ACK, "cDEfghijkl", 0, IO | OV},
+              {'A', 13, ACK, "mno", 0, IO}},
+     .a = "abcdefghijklmno", .a_fl = ST},
 
     {.name = "syn-data",
      .segs = {{'A', 0, SYN, "hello", 0, NEW | IO},
@@ -500,6 +513,8 @@ static void run_case(const rt_case *c, uint32_t isn_a, uint32_t isn_b)
     sr_options o = srt_options(c->page_size, c->per_conn, c->total);
     if (c->max_window)
         o.max_window = c->max_window;
+    if (c->no_history)
+        o.conflict_history = 0;
     rec.max_conn_pages = o.max_buffered_pages_per_connection;
     sr_stream_factory f = srt_recorder_factory(&rec);
     sr_pool *pool = sr_pool_new(&f, 16, NULL);
