@@ -29,6 +29,7 @@
 typedef struct dctx {
     uint32_t zone;
     int depth;
+    size_t link_limit; /* IP packet length the link layer allows; 0 = none */
     sp_segment *out;
     const char **why;
 } dctx;
@@ -205,6 +206,9 @@ static sp_decode_result dec_ipv4(dctx *c, const uint8_t *p, size_t len)
         total = len;
         c->out->notes |= SP_NOTE_TSO_LENGTH;
     }
+    if (c->link_limit && total > c->link_limit)
+        total = c->link_limit;
+    c->link_limit = 0;
     if (total < ihl)
         return fail(c, SP_DEC_malformed, "IPv4 total length below the header length");
     uint16_t frag = rd16(p + 6);
@@ -232,6 +236,9 @@ static sp_decode_result dec_ipv6(dctx *c, const uint8_t *p, size_t len)
         total = len;
         c->out->notes |= SP_NOTE_TSO_LENGTH;
     }
+    if (c->link_limit && total > c->link_limit)
+        total = c->link_limit < 40 ? 40 : c->link_limit;
+    c->link_limit = 0;
     size_t avail = len < total ? len : total;
     uint8_t nh = p[6];
     size_t off = 40;
@@ -308,8 +315,12 @@ static sp_decode_result dec_ethertype(dctx *c, uint16_t type, const uint8_t *p, 
             if (len < 8)
                 return fail(c, SP_DEC_truncated, "PPPoE header cut");
             uint16_t ppp = rd16(p + 6);
+            size_t plen = rd16(p + 4); /* PPP protocol field + packet */
             p += 8;
             len -= 8;
+            /* The PPPoE length bounds the IP packet; an IP length beyond it
+             * is a lie (Ethernet padding), as Wireshark treats it too. */
+            c->link_limit = plen >= 2 ? plen - 2 : 1;
             if (ppp == 0x0021)
                 return dec_ipv4(c, p, len);
             if (ppp == 0x0057)
@@ -356,7 +367,7 @@ static sp_decode_result dec_raw(dctx *c, const uint8_t *p, size_t len)
 sp_decode_result sp_decode(int dlt, const uint8_t *frame, size_t caplen, sp_segment *out,
                            const char **why)
 {
-    dctx c = {0, 0, out, why};
+    dctx c = {.zone = 0, .depth = 0, .link_limit = 0, .out = out, .why = why};
     memset(out, 0, sizeof *out);
     if (why)
         *why = NULL;
