@@ -2,9 +2,11 @@
  *
  * The nodes are generated from the core's counter table (counters.h). Each
  * record on the "safereasm" tap carries the global snapshot after its frame
- * and a pointer to the previous snapshot; the tree adds the difference, so
- * over a whole capture every node ends at the last snapshot, and with a
- * filter it shows what the matching frames contributed.
+ * and a pointer to the previous snapshot. For a counter the tree adds the
+ * difference, so over a whole capture it ends at the last snapshot, and
+ * with a filter it shows what the matching frames contributed. A level
+ * (a gauge such as pages_in_use, or a peak) cannot be summed: the tree
+ * shows its value after the last matching frame.
  *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -72,6 +74,15 @@ tree_state_free(gpointer p)
     g_free(s);
 }
 
+/* Levels, not event counts. The core's tables do not say which counters
+ * are levels ("pages_in_use is a gauge" is a comment), so this is by name. */
+static gboolean
+is_level(const char *counter)
+{
+    return strcmp(counter, "pages_in_use") == 0 ||
+           strcmp(counter, "active_connections") == 0 || strstr(counter, "peak") != NULL;
+}
+
 static const char *
 group_of(const char *counter)
 {
@@ -91,8 +102,10 @@ st_init(stats_tree *st)
     if (tree_states == NULL)
         tree_states = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                             tree_state_free);
+    /* Groups are made when first used, so "Other" shows only if the core
+     * has a counter not placed above. */
     for (size_t g = 0; g < G_N_ELEMENTS(groups); g++)
-        group_id[g] = stats_tree_create_node(st, groups[g], 0, STAT_DT_INT, TRUE);
+        group_id[g] = -1;
 
     /* Two passes so that "closed" exists before its closed_* children. */
     for (int pass = 0; pass < 2; pass++) {
@@ -108,9 +121,14 @@ st_init(stats_tree *st)
             if (child_of_closed && closed_id >= 0) {
                 parent = closed_id;
             } else if ((group = child_of_closed ? "Connections" : group_of(name)) != NULL) {
-                for (size_t g = 0; g < G_N_ELEMENTS(groups); g++)
-                    if (strcmp(groups[g], group) == 0)
-                        parent = group_id[g];
+                for (size_t g = 0; g < G_N_ELEMENTS(groups); g++) {
+                    if (strcmp(groups[g], group) != 0)
+                        continue;
+                    if (group_id[g] < 0)
+                        group_id[g] = stats_tree_create_node(st, groups[g], 0,
+                                                             STAT_DT_INT, TRUE);
+                    parent = group_id[g];
+                }
             }
             s->parent[i] = parent;
             {
@@ -145,8 +163,10 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
         guint64 before = r->prev ? r->prev->snap.v[i] : 0;
         gint64 v;
 
-        /* Gauges (pages_in_use) go down too: the difference is signed. */
-        s->acc[i] += (gint64)(r->snap.v[i] - before);
+        if (is_level(srp_counters[i].name))
+            s->acc[i] = (gint64)MIN(r->snap.v[i], (guint64)G_MAXINT64);
+        else
+            s->acc[i] += (gint64)(r->snap.v[i] - before);
         /* stats_tree counters are gint. */
         v = CLAMP(s->acc[i], (gint64)G_MININT, (gint64)G_MAXINT);
         stats_tree_manip_node_int(MN_SET, st, s->label[i], s->parent[i], FALSE, (gint)v);
