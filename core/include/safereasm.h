@@ -52,6 +52,7 @@ extern "C" {
     XX(ERR_CALLBACK, "a stream callback reported an error")                    \
     XX(ERR_REENTRANT, "call from inside a callback would re-enter its own connection") \
     XX(ERR_ASSEMBLER_CLOSED, "assembler is closed")                            \
+    XX(ERR_BUSY, "connection is busy in another thread's callback (nested call refused to avoid a deadlock)") \
     XX(ERR_THREAD, "could not start the background thread")
 
 typedef enum sr_error {
@@ -154,7 +155,8 @@ enum {
 
 typedef struct sr_segment {
     uint32_t seq;             /* raw sequence number */
-    uint32_t ack;             /* raw acknowledgement number (informational) */
+    uint32_t ack;             /* raw acknowledgement number, 0 if unknown; used
+                                 only to judge an RST from a silent side */
     uint8_t flags;            /* SR_TCP_* */
     const uint8_t *payload;   /* captured payload; may be NULL if len 0 */
     size_t payload_len;       /* captured bytes */

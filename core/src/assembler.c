@@ -36,20 +36,32 @@ static bool segment_ok(const sr_segment *s)
     return claimed <= (size_t)INT32_MAX;
 }
 
-/* Complete a connection taken out of the table by eviction. */
+/* Complete a connection taken out of the table by eviction. A nested call
+ * (from a callback) that cannot get its lock leaves it to the next call. */
 static void finish_victim(sr_assembler *a, sr__conn *v, void *packet_ctx, sr_time now)
 {
     sr__held frame;
-    if (sr__conn_lock(v, &frame)) {
-        if (atomic_load(&v->state) == SR__OPEN) {
-            sr__ctx x = {.pool = a->pool, .acct = v->acct ? v->acct : a->acct, .opt = &a->opt,
-                         .packet_ctx = packet_ctx};
-            sr__conn_finish(&x, v, SR_CLOSE_EVICTED, now);
-        }
-        atomic_store(&v->state, SR__DEAD);
-        sr__conn_unlock(v, &frame);
+    if (sr__conn_lock(v, &frame) != SR_OK) {
+        sr__pool_defer_victim(a->pool, v);
+        return;
     }
+    if (atomic_load(&v->state) == SR__OPEN) {
+        sr__ctx x = {.pool = a->pool, .acct = v->acct ? v->acct : a->acct, .opt = &a->opt,
+                     .packet_ctx = packet_ctx};
+        sr__conn_finish(&x, v, SR_CLOSE_EVICTED, now);
+    }
+    atomic_store(&v->state, SR__DEAD);
+    sr__conn_unlock(v, &frame);
     sr__conn_unref(v);
+}
+
+static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now)
+{
+    for (sr__conn *v = sr__pool_take_pending(a->pool), *n; v; v = n) {
+        n = v->next_free;
+        v->next_free = NULL;
+        finish_victim(a, v, packet_ctx, now);
+    }
 }
 
 /* The sweep: complete connections idle since before close_before, flush
@@ -64,7 +76,7 @@ static void sweep(sr_assembler *a, sr_time now, sr_time close_before, sr_time fl
     for (guint i = 0; i < list->len; i++) {
         sr__conn *c = list->pdata[i];
         sr__held frame;
-        if (!sr__conn_lock(c, &frame)) {
+        if (sr__conn_lock(c, &frame) != SR_OK) {
             sr__conn_unref(c);
             continue;
         }
@@ -95,6 +107,7 @@ static void sweep(sr_assembler *a, sr_time now, sr_time close_before, sr_time fl
         sr__conn_unref(c);
     }
     g_ptr_array_free(list, TRUE);
+    finish_pending(a, packet_ctx, now);
     sr__acct_shrink_cache(a->acct);
     sr__pool_shrink_cache(p);
 }
@@ -141,7 +154,10 @@ static gpointer bg_main(gpointer data)
         if (a->bg_stop)
             break;
         sr__mutex_unlock(&a->bg_lock);
-        periodic_sweep(a, g_get_real_time(), NULL);
+        if (sr__pool_enter(a->pool)) {
+            periodic_sweep(a, g_get_real_time(), NULL);
+            sr__pool_leave(a->pool);
+        }
         sr__mutex_lock(&a->bg_lock);
     }
     sr__mutex_unlock(&a->bg_lock);
@@ -201,6 +217,9 @@ static sr_error count_err(sr_assembler *a, sr_error e)
     return e;
 }
 
+static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_segment *seg,
+                                 void *packet_ctx, sr_result *result);
+
 sr_error sr_assemble_ex(sr_assembler *a, const sr_flow *flow, const sr_segment *seg,
                         void *packet_ctx, sr_result *result)
 {
@@ -215,6 +234,20 @@ sr_error sr_assemble_ex(sr_assembler *a, const sr_flow *flow, const sr_segment *
     if (atomic_load(&a->closed))
         return count_err(a, SR_ERR_ASSEMBLER_CLOSED);
     sr_pool *p = a->pool;
+    if (!sr__pool_enter(p))
+        return count_err(a, SR_ERR_POOL_CLOSED);
+    sr_error ret = assemble_entered(a, flow, seg, packet_ctx, result);
+    sr__pool_leave(p);
+    return count_err(a, ret);
+}
+
+static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_segment *seg,
+                                 void *packet_ctx, sr_result *result)
+{
+    sr_pool *p = a->pool;
+    bool nested = sr__thread_holds_any();
+    if (!nested)
+        finish_pending(a, packet_ctx, seg->timestamp);
     size_t claimed = seg->claimed_len ? seg->claimed_len : seg->payload_len;
     SR__COUNT(a->acct, packets_processed, 1);
     SR__COUNT(a->acct, bytes_processed, claimed);
@@ -302,9 +335,9 @@ sr_error sr_assemble_ex(sr_assembler *a, const sr_flow *flow, const sr_segment *
         if (result)
             result->status |= SR_SEG_EVICTED_OTHER;
     }
-    if (!sr__thread_holds_any() && err != SR_ERR_POOL_CLOSED)
+    if (!nested && err != SR_ERR_POOL_CLOSED)
         maybe_sweep(a, seg->timestamp, packet_ctx);
-    return count_err(a, err);
+    return err;
 }
 
 sr_error sr_assemble(sr_assembler *a, const sr_flow *flow, const sr_segment *seg,
@@ -336,7 +369,10 @@ sr_error sr_assembler_flush_older_than(sr_assembler *a, sr_time older_than, void
     sr_error e = usable(a);
     if (e != SR_OK)
         return a ? count_err(a, e) : e;
+    if (!sr__pool_enter(a->pool))
+        return count_err(a, SR_ERR_POOL_CLOSED);
     sweep(a, older_than, older_than, older_than, older_than, packet_ctx, flushed, closed);
+    sr__pool_leave(a->pool);
     return SR_OK;
 }
 
@@ -350,7 +386,7 @@ static size_t finish_all(sr_assembler *a, sr_close_reason why, void *packet_ctx,
     for (guint i = 0; i < list->len; i++) {
         sr__conn *c = list->pdata[i];
         sr__held frame;
-        if (!sr__conn_lock(c, &frame)) {
+        if (sr__conn_lock(c, &frame) != SR_OK) {
             sr__conn_unref(c);
             continue;
         }
@@ -382,7 +418,11 @@ sr_error sr_assembler_flush_all(sr_assembler *a, void *packet_ctx, size_t *close
     sr_error e = usable(a);
     if (e != SR_OK)
         return a ? count_err(a, e) : e;
+    if (!sr__pool_enter(a->pool))
+        return count_err(a, SR_ERR_POOL_CLOSED);
     size_t n = finish_all(a, SR_CLOSE_FLUSHED, packet_ctx, false);
+    finish_pending(a, packet_ctx, INT64_MAX);
+    sr__pool_leave(a->pool);
     if (closed)
         *closed = n;
     return SR_OK;
@@ -411,8 +451,10 @@ sr_error sr_assembler_close(sr_assembler *a)
     stop_bg(a);
     /* Release what this assembler buffered: its pages would otherwise
      * wait in the pool's connections for a timeout nobody will drive. */
-    if (!atomic_load(&a->pool->closed) && atomic_load(&a->acct->in_use) > 0)
+    if (atomic_load(&a->acct->in_use) > 0 && sr__pool_enter(a->pool)) {
         finish_all(a, SR_CLOSE_FLUSHED, NULL, true);
+        sr__pool_leave(a->pool);
+    }
     return SR_OK;
 }
 

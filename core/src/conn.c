@@ -413,9 +413,30 @@ static void trim_beyond_fin(sr__conn *c, sr__half *h)
  * for any stream length (RFC 1982 comparison of 32-bit values). */
 static int64_t offset_of(const sr__half *h, uint32_t seq)
 {
-    uint32_t edge_seq = h->base_seq + (uint32_t)h->next;
-    int32_t d = (int32_t)(seq - edge_seq);
-    return (int64_t)h->next + d;
+    /* Relative to the highest byte seen, not the delivery edge: with a
+     * large hole (a capture that lost gigabytes) the edge stays behind
+     * while the sender moves on, and each new segment is close to the
+     * last one, not to the edge. */
+    uint64_t ref = MAX(h->next, h->extent);
+    uint32_t ref_seq = h->base_seq + (uint32_t)ref;
+    int32_t d = (int32_t)(seq - ref_seq);
+    return (int64_t)ref + d;
+}
+
+/* An RST completes the connection, unless it cannot be the peer's own:
+ * from a side that has sent nothing yet, it must acknowledge the other
+ * side's SYN when it says what it acknowledges (ack 0 = not given);
+ * otherwise it must not lie max_window or more beyond the delivery edge
+ * (a blind reset with a random sequence number). Such RSTs are ignored
+ * and the stream goes on (zeek's rst-inject capture has one). */
+static bool rst_acceptable(const sr__ctx *x, const sr__half *h, const sr__half *o,
+                           const sr_segment *seg)
+{
+    if (!h->started)
+        return !((seg->flags & SR_TCP_ACK) && seg->ack != 0 && o->syn_seen &&
+                 seg->ack != o->isn + 1u);
+    int64_t off = offset_of(h, seg->seq);
+    return !(off > (int64_t)h->next && (uint64_t)off - h->next >= x->opt->max_window);
 }
 
 sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_segment *seg)
@@ -430,6 +451,9 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
     const uint8_t *data = seg->payload;
     const uint32_t data_seq = seg->seq + (syn ? 1u : 0u); /* SYN takes one */
     sr_error ret = SR_OK;
+    /* Whether an RST may end the connection is judged on the state before
+     * its own data (below). */
+    bool rst_ok = rst && rst_acceptable(x, h, o, seg);
 
     if (syn && !h->started) {
         h->started = h->syn_seen = h->start_pending = true;
@@ -530,7 +554,7 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
 after_data:
     check_fin(x, c, dir);
     check_fin(x, c, !dir);
-    if (rst) {
+    if (rst_ok) {
         sr__conn_finish(x, c, SR_CLOSE_RST, seg->timestamp);
         x->status |= SR_SEG_CLOSED;
     } else if (h->finished && o->finished) {

@@ -3,6 +3,7 @@
  * connections remembered for a while, and the free-connection cache. */
 #include "sr-internal.h"
 
+#include <sched.h>
 #include <string.h>
 
 /* Cached free connection objects; halved at every sweep. */
@@ -32,13 +33,65 @@ void sr__held_push(const sr__conn *c, sr__held *frame)
     held_top = frame;
 }
 
-bool sr__conn_lock(sr__conn *c, sr__held *frame)
+/* How long a nested call keeps trying for a connection another thread
+ * holds before it gives up (each round yields the CPU). */
+#define SR__NESTED_TRIES 2000
+
+sr_error sr__conn_lock(sr__conn *c, sr__held *frame)
 {
     if (sr__thread_holds(c))
-        return false;
-    sr__mutex_lock(&c->lock);
+        return SR_ERR_REENTRANT;
+    if (!held_top) {
+        sr__mutex_lock(&c->lock);
+    } else {
+        int tries = 0;
+        while (pthread_mutex_trylock(&c->lock) != 0) {
+            if (++tries >= SR__NESTED_TRIES)
+                return SR_ERR_BUSY;
+            sched_yield();
+        }
+    }
     sr__held_push(c, frame);
+    return SR_OK;
+}
+
+bool sr__pool_enter(sr_pool *p)
+{
+    /* Increment first, then check: with sr_pool_close() setting `closed`
+     * first and then waiting for inflight == 0 (both sequentially
+     * consistent), one of the two always sees the other. */
+    atomic_fetch_add(&p->inflight, 1);
+    if (atomic_load(&p->closed)) {
+        atomic_fetch_sub(&p->inflight, 1);
+        return false;
+    }
     return true;
+}
+
+void sr__pool_leave(sr_pool *p)
+{
+    atomic_fetch_sub(&p->inflight, 1);
+}
+
+void sr__pool_defer_victim(sr_pool *p, sr__conn *v)
+{
+    sr__mutex_lock(&p->cache_lock);
+    v->next_free = p->pending;
+    p->pending = v;
+    atomic_store(&p->has_pending, true);
+    sr__mutex_unlock(&p->cache_lock);
+}
+
+sr__conn *sr__pool_take_pending(sr_pool *p)
+{
+    if (!atomic_load(&p->has_pending))
+        return NULL;
+    sr__mutex_lock(&p->cache_lock);
+    sr__conn *list = p->pending;
+    p->pending = NULL;
+    atomic_store(&p->has_pending, false);
+    sr__mutex_unlock(&p->cache_lock);
+    return list;
 }
 
 void sr__conn_unlock(sr__conn *c, sr__held *frame)
@@ -431,9 +484,10 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, const sr_segment *seg
 
         /* Existing connection: lock it, then make sure it is still the
          * table's (it may have been evicted or closed while we waited). */
-        if (!sr__conn_lock(c, frame)) {
+        sr_error le = sr__conn_lock(c, frame);
+        if (le != SR_OK) {
             sr__conn_unref(c);
-            return SR_ERR_REENTRANT;
+            return le;
         }
         int st = atomic_load(&c->state);
         if (st == SR__DEAD || atomic_load(&c->detached)) {
@@ -511,10 +565,39 @@ sr_error sr_pool_close(sr_pool *p)
     }
     g_rw_lock_writer_unlock(&p->table_lock);
 
+    /* Calls already past their `closed` check finish first (they may still
+     * create, feed or complete connections); then nothing else can start. */
+    while (atomic_load(&p->inflight) > 0)
+        sched_yield();
+    if (!was) {
+        /* Connections created or evicted by those late calls. */
+        g_rw_lock_writer_lock(&p->table_lock);
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, p->table);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            sr__conn *c = v;
+            atomic_store(&c->detached, 1);
+            g_ptr_array_add(all, c);
+        }
+        g_hash_table_remove_all(p->table);
+        sr__mutex_lock(&p->lru_lock);
+        while (p->lru_head)
+            lru_unlink_locked(p, p->lru_head);
+        sr__mutex_unlock(&p->lru_lock);
+        atomic_store(&p->c.active_connections, 0);
+        g_rw_lock_writer_unlock(&p->table_lock);
+        for (sr__conn *v2 = sr__pool_take_pending(p), *n; v2; v2 = n) {
+            n = v2->next_free;
+            v2->next_free = NULL;
+            g_ptr_array_add(all, v2);
+        }
+    }
+
     for (guint i = 0; i < all->len; i++) {
         sr__conn *c = all->pdata[i];
         sr__held frame;
-        sr__conn_lock(c, &frame);
+        (void)sr__conn_lock(c, &frame); /* not nested: refused above */
         if (atomic_load(&c->state) == SR__OPEN) {
             sr__ctx x = {.pool = p, .acct = c->acct, .opt = NULL, .packet_ctx = NULL};
             sr__conn_finish(&x, c, SR_CLOSE_POOL_CLOSED, atomic_load(&c->last_seen));

@@ -144,7 +144,7 @@ typedef struct sr__conn {
     sr__acct *acct;          /* statistics go here; referenced */
     struct sr_pool *pool;
     struct sr__conn *lru_prev, *lru_next;
-    struct sr__conn *next_free;
+    struct sr__conn *next_free;    /* free cache, or the pending-victim list */
 } sr__conn;
 
 /* Per-thread list of the connections whose lock this thread holds: a
@@ -156,8 +156,12 @@ typedef struct sr__held {
 
 bool sr__thread_holds(const sr__conn *c);
 bool sr__thread_holds_any(void);
-/* Lock c unless this thread holds it already (then false: re-entry). */
-bool sr__conn_lock(sr__conn *c, sr__held *frame);
+/* Lock c. SR_ERR_REENTRANT if this thread holds it already. When this
+ * thread holds another connection (a callback feeding a second connection)
+ * it only tries for a while and gives up with SR_ERR_BUSY, because the
+ * holder may be waiting for ours: two callbacks feeding each other's
+ * connection must not deadlock. */
+sr_error sr__conn_lock(sr__conn *c, sr__held *frame);
 void sr__conn_unlock(sr__conn *c, sr__held *frame);
 /* Record that this thread holds c, when it was locked another way. */
 void sr__held_push(const sr__conn *c, sr__held *frame);
@@ -183,11 +187,26 @@ struct sr_pool {
     sr__mutex lru_lock;
     sr__conn *lru_head;      /* most recently used */
     sr__conn *lru_tail;
-    sr__mutex cache_lock;       /* free-connection cache */
+    sr__mutex cache_lock;       /* free-connection cache and pending list */
     sr__conn *conn_cache;
     size_t conn_cache_len;
+    /* Evicted connections a nested call could not lock; completed by the
+     * next call that holds no connection lock (or by close). */
+    sr__conn *pending;
+    atomic_bool has_pending;
+    /* Calls working on the pool right now; sr_pool_close() waits for them
+     * so no callback starts after it has returned. */
+    atomic_int inflight;
     sr__pool_counters c;
 };
+
+/* Enter/leave a call that may run callbacks. enter fails once closed. */
+bool sr__pool_enter(sr_pool *p);
+void sr__pool_leave(sr_pool *p);
+/* Queue an evicted connection that could not be locked now. */
+void sr__pool_defer_victim(sr_pool *p, sr__conn *v);
+/* Take the queued victims (a list linked by next_free), or NULL. */
+sr__conn *sr__pool_take_pending(sr_pool *p);
 
 #define SR__PCOUNT(pool, field, n) \
     atomic_fetch_add_explicit(&(pool)->c.field, (uint64_t)(n), memory_order_relaxed)
