@@ -91,8 +91,9 @@ typedef struct sr_options {
     /* A completed connection is remembered this long, so late segments
      * are reported instead of opening a new connection. 0 = forget. */
     sr_time closed_linger;                    /* default 60 s, >= 0 */
-    /* Segments starting this many bytes or more beyond the delivery edge
-     * are dropped as out of window (hostile or nonsense sequence numbers). */
+    /* Segments starting this many bytes or more beyond the highest byte
+     * seen in their direction are dropped as out of window (hostile or
+     * nonsense sequence numbers). */
     uint32_t max_window;                      /* default 1 GiB, 1..2^31-1 */
     /* Run the idle flush on the wall clock in a background thread too
      * (live capture). */

@@ -270,8 +270,16 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
         sr_direction d = (src_is_a == c->client_is_a) ? SR_DIR_CLIENT_TO_SERVER
                                                       : SR_DIR_SERVER_TO_CLIENT;
         const sr__half *h = &c->half[d];
-        bool reuse = (seg->flags & (SR_TCP_SYN | SR_TCP_ACK)) == SR_TCP_SYN &&
-                     !(h->syn_seen && h->isn == seg->seq) && attempt == 0;
+        /* A connection reset before either side carried a byte is also
+         * forgotten when a handshake segment follows: an RST spoofed ahead
+         * of the real SYN+ACK (an evasion trick) must not hide the session. */
+        bool empty = c->info.delivered[0] + c->info.skipped[0] + c->info.delivered[1] +
+                         c->info.skipped[1] == 0 &&
+                     c->close_reason == SR_CLOSE_RST;
+        bool reuse = attempt == 0 &&
+                     (((seg->flags & (SR_TCP_SYN | SR_TCP_ACK)) == SR_TCP_SYN &&
+                       !(h->syn_seen && h->isn == seg->seq)) ||
+                      ((seg->flags & SR_TCP_SYN) && empty));
         if (!reuse) {
             SR__COUNT(a->acct, after_close, 1);
             if (result) {

@@ -423,20 +423,29 @@ static int64_t offset_of(const sr__half *h, uint32_t seq)
     return (int64_t)ref + d;
 }
 
+/* How far an RST's sequence number may lie outside what its sender has
+ * sent, either way, and still be taken as the sender's own. A real stack
+ * only accepts an RST inside its receive window (RFC 5961); we do not track
+ * windows, so this is a generous stand-in for one. */
+#define SR__RST_WINDOW ((int64_t)1 << 20)
+
 /* An RST completes the connection, unless it cannot be the peer's own:
- * from a side that has sent nothing yet, it must acknowledge the other
- * side's SYN when it says what it acknowledges (ack 0 = not given);
- * otherwise it must not lie max_window or more beyond the delivery edge
- * (a blind reset with a random sequence number). Such RSTs are ignored
- * and the stream goes on (zeek's rst-inject capture has one). */
-static bool rst_acceptable(const sr__ctx *x, const sr__half *h, const sr__half *o,
-                           const sr_segment *seg)
+ *  - from a side that has sent nothing yet, it must acknowledge the other
+ *    side's SYN when it says what it acknowledges (ack 0 = not given);
+ *  - otherwise its sequence number must lie within SR__RST_WINDOW of
+ *    [delivery edge, highest byte seen + 1] (the +1: an RST after a FIN).
+ *      ....|<- window ->[next ...... extent+1]<- window ->|....
+ * Others are ignored and the stream goes on: blind resets, and the RST a
+ * client sends in reply to a stray ACK (its seq is that ACK's number). */
+static bool rst_acceptable(const sr__half *h, const sr__half *o, const sr_segment *seg)
 {
     if (!h->started)
         return !((seg->flags & SR_TCP_ACK) && seg->ack != 0 && o->syn_seen &&
                  seg->ack != o->isn + 1u);
     int64_t off = offset_of(h, seg->seq);
-    return !(off > (int64_t)h->next && (uint64_t)off - h->next >= x->opt->max_window);
+    int64_t lo = (int64_t)h->next - SR__RST_WINDOW;
+    int64_t hi = (int64_t)MAX(h->next, h->extent) + 1 + SR__RST_WINDOW;
+    return off >= lo && off <= hi;
 }
 
 sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_segment *seg)
@@ -453,7 +462,7 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
     sr_error ret = SR_OK;
     /* Whether an RST may end the connection is judged on the state before
      * its own data (below). */
-    bool rst_ok = rst && rst_acceptable(x, h, o, seg);
+    bool rst_ok = rst && rst_acceptable(h, o, seg);
 
     if (syn && !h->started) {
         h->started = h->syn_seen = h->start_pending = true;
@@ -470,7 +479,12 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
 
     int64_t off = offset_of(h, data_seq);
     int64_t end = off + (int64_t)claimed;
-    if (off > (int64_t)h->next && (uint64_t)off - h->next >= x->opt->max_window) {
+    /* The window is measured from the highest byte seen, not from the
+     * edge: behind a hole that is never filled (a capture that lost
+     * gigabytes) the edge stays put while the sender goes on, and each new
+     * segment is near the previous one. */
+    uint64_t top = MAX(h->next, h->extent);
+    if (off > (int64_t)top && (uint64_t)off - top >= x->opt->max_window) {
         x->status |= SR_SEG_OUT_OF_WINDOW;
         SR__COUNT(x->acct, out_of_window, 1);
         return SR_OK;

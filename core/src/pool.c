@@ -35,7 +35,7 @@ void sr__held_push(const sr__conn *c, sr__held *frame)
 
 /* How long a nested call keeps trying for a connection another thread
  * holds before it gives up (each round yields the CPU). */
-#define SR__NESTED_TRIES 2000
+#define SR__NESTED_TRIES 200
 
 sr_error sr__conn_lock(sr__conn *c, sr__held *frame)
 {

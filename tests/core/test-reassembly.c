@@ -355,14 +355,15 @@ static const rt_case cases[] = {
               {'A', 19, ACK, "stu", 0, IO, OOO}},
      .a = "abcdefghijklmno<3>stu", .a_fl = ST | BU},
 
-    /* Default window 2^30: starting exactly max_window beyond the edge is
-     * dropped, one byte less is buffered (a 64-bit offset past 2^30). */
+    /* Default window 2^30, measured from the highest byte seen: starting
+     * exactly max_window beyond it is dropped, one byte less is buffered
+     * (a 64-bit offset past 2^30); after that, the window has moved on. */
     {.name = "window-default",
      .segs = {HS,
               {'A', 1, ACK, "abc", 0, IO},
               {'A', 4 + 0x40000000LL, ACK, "far", 0, OOW},
               {'A', 4 + 0x40000000LL - 1, ACK, "xyz", 0, OOO},
-              {'A', 4 + 0x7fff0000LL, ACK, "way", 0, OOW},
+              {'A', 4 + 0x40000000LL + 2 + 0x40000000LL, ACK, "way", 0, OOW},
               {'A', 4, ACK, "def", 0, IO}},
      .a = "abcdef", .a_fl = ST,
      .a_fin = "abcdef<1073741820>xyz", .a_fin_fl = ST | BU | FL},
@@ -375,7 +376,7 @@ static const rt_case cases[] = {
               {'A', 4 + 999, ACK, "x", 0, OOO},
               {'A', 4 + 5000, ACK, "z", 0, OOW},
               {'A', 4, ACK, "def", 0, IO},
-              {'A', 4 + 1003, ACK, "w", 0, OOW}},
+              {'A', 4 + 2000, ACK, "w", 0, OOW}},
      .a = "abcdef", .a_fl = ST,
      .a_fin = "abcdef<996>x", .a_fin_fl = ST | BU | FL},
 

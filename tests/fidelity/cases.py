@@ -18,8 +18,11 @@ CAPDIR = os.path.join(F.SRC, "captures", "fidelity")
 
 class Case:
     def __init__(self, name, rel, tshark_args=(), tool_args=(), tail_ok=None, extra_ok=None,
-                 rules=None, min_compared=1, extra=None, note=""):
+                 rules=None, min_compared=1, extra=None, note="", prefix_ok=None):
         self.name = name
+        # Design difference, not an oracle limit: our bytes may stop early
+        # (a prefix of tshark's) for the reason given.
+        self.prefix_ok = prefix_ok
         self.rel = rel
         self.tshark_args = list(tshark_args)
         self.tool_args = list(tool_args)
@@ -213,7 +216,10 @@ add("zeek-bigtransfer", Z + "ftp/bigtransfer.pcap",
     min_compared=4, extra=bigtransfer)
 add("zeek-quantum-insert", Z + "tcp/qi_internet_SYNACK_curl_jsonip.pcap", min_compared=2)
 add("zeek-ssh-dups", Z + "tcp/ssh-dups.pcap", min_compared=2)
-add("zeek-rst-inject", Z + "tcp/rst-inject-rae.pcap")
+AFTER_RST = ("design: an RST inside the sender's window completes the connection (the core's "
+             "contract, as gopacket); segments the peer sends after it are counted as after_close, "
+             "tshark keeps following them")
+add("zeek-rst-inject", Z + "tcp/rst-inject-rae.pcap", prefix_ok=AFTER_RST)
 add("zeek-handshake-reorder", Z + "tcp/handshake-reorder.pcap", min_compared=2)
 add("zeek-fin-retransmission", Z + "tcp/fin_retransmission.pcap", min_compared=0, extra=no_data)
 add("zeek-miss-end-data", Z + "tcp/miss_end_data.pcap",
@@ -248,7 +254,8 @@ add("sv-urgent", S + "tcp-urgp-01-oob/tcp-urgent1.pcap", min_compared=2)
 add("sv-multi-mac", S + "mac-eve-multiple-disabled/multi_mac.pcap")
 add("sv-rst-unacked-12", S + "tcp-rst-unacked-stream-12/TLPW1-tcp-110.37.219.134-10.12.14.101-tcp-990-49254.pcap",
     tail_ok=ORACLE2, min_compared=2)
-add("sv-tls-subjectaltname", S + "tls-subjectaltname/input.pcap", min_compared=120)
+add("sv-tls-subjectaltname", S + "tls-subjectaltname/input.pcap", min_compared=120,
+    prefix_ok=AFTER_RST)
 add("sv-ipv6-over-ipv4", S + "bug-4571-04/ipv6_over_ipv4.pcap")
 add("sv-empty-sack", S + "tcp-empty-sack/tcp-opt.pcap", min_compared=2)
 add("sv-syn-flood", S + "firewall-tcp-session-syn-flood-drop-precedence/input.pcap",
