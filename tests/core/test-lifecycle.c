@@ -222,6 +222,40 @@ static void test_rst_either_side(void)
     srt_env_close(&e);
 }
 
+/* An RST from a side that has sent nothing is judged by its ack (header:
+ * "used only to judge an RST from a silent side"): one that does not
+ * acknowledge the SYN is not that side's and is ignored; one that does, or
+ * gives no ack (0 = unknown), resets the connection. */
+static void test_rst_from_silent_side(void)
+{
+    srt_env e;
+    srt_env_open(&e, NULL, 16);
+    for (uint32_t conn = 1; conn <= 2; conn++) {
+        sr_flow fa, fb;
+        srt_flow_ab(&fa, conn, false);
+        srt_flow_ab(&fb, conn, true);
+        sr_segment s = srt_seg(0xfffffffeu, SYN, NULL, 0, T0);
+        ASSERT_ERR(sr_assemble_ex(e.a, &fa, &s, NULL, &e.last), SR_OK);
+        uint64_t id = e.last.conn_id;
+        s = srt_seg(777, RST | ACK, NULL, 0, T0);
+        s.ack = 12345; /* not ISN + 1 */
+        ASSERT_ERR(sr_assemble_ex(e.a, &fb, &s, NULL, &e.last), SR_OK);
+        g_assert_false(e.last.status & SR_SEG_CLOSED);
+        srt_stream *st = srt_env_stream(&e, id);
+        g_assert_cmpint(st->completes, ==, 0);
+        s = srt_seg(0xffffffffu, ACK, "still open", 10, T0);
+        ASSERT_ERR(sr_assemble_ex(e.a, &fa, &s, NULL, &e.last), SR_OK);
+        srt_assert_dir(&st->dir[0], "still open", "client");
+        s = srt_seg(777, RST | ACK, NULL, 0, T0);
+        s.ack = conn == 1 ? 0xffffffffu /* ISN + 1 */ : 0 /* unknown */;
+        ASSERT_ERR(sr_assemble_ex(e.a, &fb, &s, NULL, &e.last), SR_OK);
+        g_assert_true(e.last.status & SR_SEG_CLOSED);
+        g_assert_cmpint(e.last.close_reason, ==, SR_CLOSE_RST);
+        g_assert_cmpint(st->completes, ==, 1);
+    }
+    srt_env_close(&e);
+}
+
 /* ------------------------------------------------------------ port reuse, linger */
 
 static uint64_t open_and_fin(srt_env *e, uint32_t conn, uint32_t isn_a, uint32_t isn_b,
@@ -643,6 +677,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lifecycle/fin/needs-all-data", test_fin_needs_all_data);
     g_test_add_func("/lifecycle/fin/data-beyond-fin", test_data_beyond_fin);
     g_test_add_func("/lifecycle/rst/either-side", test_rst_either_side);
+    g_test_add_func("/lifecycle/rst/from-silent-side", test_rst_from_silent_side);
     g_test_add_func("/lifecycle/port-reuse/new-syn", test_port_reuse);
     g_test_add_func("/lifecycle/port-reuse/after-rst-reversed", test_port_reuse_after_rst_reversed);
     g_test_add_func("/lifecycle/linger/zero-forgets", test_linger_zero);
