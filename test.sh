@@ -19,7 +19,7 @@ step() { printf '\n===== %s =====\n' "$*"; }
 
 step "ASan+UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=address,undefined \
-      -DSR_BUILD_PLUGIN=OFF -DSR_BUILD_BENCH=OFF
+      -DSR_BUILD_PLUGIN=OFF
 cmake --build build-asan -j"$J"
 ctest --test-dir build-asan --output-on-failure -j"$J" -LE 'plugin'
 
