@@ -32,6 +32,7 @@ typedef struct srp_stream {
 typedef struct srp_ctx {
     srp_driver *d;
     srp_builder *builder;      /* NULL: file under the connection's last frame */
+    const srp_seg_input *cur;  /* the segment being fed, or NULL */
 } srp_ctx;
 
 struct srp_driver {
@@ -87,8 +88,24 @@ builder_reset(srp_builder *b, guint32 frame)
     g_byte_array_set_size(b->data, 0);
 }
 
+/* Does the chunk lie inside the payload of the segment being fed? Then it
+ * is the frame's own bytes (the core's in-order path does not copy). */
+static gboolean
+in_segment(const srp_seg_input *cur, const sr_chunk *c)
+{
+    const guint8 *p;
+
+    if (cur == NULL || cur->seg.payload == NULL || c->data == NULL)
+        return FALSE;
+    p = cur->seg.payload;
+    /* Compare as integers: pointers into different objects are not ordered. */
+    return (uintptr_t)c->data >= (uintptr_t)p &&
+           c->len <= cur->seg.payload_len &&
+           (uintptr_t)c->data - (uintptr_t)p <= cur->seg.payload_len - c->len;
+}
+
 static void
-builder_add_chunk(srp_builder *b, guint64 conn_id, const sr_chunk *c)
+builder_add_chunk(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_chunk *c)
 {
     srp_chunk ch;
 
@@ -99,13 +116,23 @@ builder_add_chunk(srp_builder *b, guint64 conn_id, const sr_chunk *c)
     ch.len = c->len;
     ch.dir = (guint8)c->dir;
     ch.flags = (guint8)c->flags;
+    ch.source = SRP_BYTES_RECORD;
     if (c->len > 0) {
-        /* The chunk's bytes are borrowed for the callback: copy them now. */
-        if (c->data != NULL && c->len <= SRP_MAX_RECORD_DATA - b->data->len) {
+        guint64 rel = 0;
+
+        if (in_segment(ctx->cur, c))
+            rel = ctx->cur->payload_rel +
+                  (guint64)((uintptr_t)c->data - (uintptr_t)ctx->cur->seg.payload);
+        if (in_segment(ctx->cur, c) && rel <= G_MAXINT32) {
+            ch.source = SRP_BYTES_FRAME;
+            ch.tcp_ordinal = ctx->cur->tcp_ordinal;
+            ch.data_off = (guint32)rel;
+        } else if (c->data != NULL && c->len <= SRP_MAX_RECORD_DATA - b->data->len) {
+            /* Borrowed for the callback only: copy now. */
             ch.data_off = b->data->len;
             g_byte_array_append(b->data, c->data, (guint)c->len);
         } else {
-            ch.data_dropped = 1;
+            ch.source = SRP_BYTES_NONE;
         }
     }
     g_array_append_val(b->chunks, ch);
@@ -202,7 +229,7 @@ cb_on_data(void *user_data, void *stream, const sr_conn_info *info,
         return 0;
     b = builder_for(d, ctx, stream);
     if (b != NULL)
-        builder_add_chunk(b, info->id, chunk);
+        builder_add_chunk(b, ctx, info->id, chunk);
     return 0;
 }
 
@@ -286,7 +313,7 @@ const srp_record *
 srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_input *in)
 {
     srp_builder *b = &d->frame_builder;
-    srp_ctx ctx = { d, b };
+    srp_ctx ctx = { d, b, NULL };
     srp_seg segs[SRP_MAX_SEGS_PER_FRAME];
     srp_record *r;
     guint n = MIN(in->n_segs, SRP_MAX_SEGS_PER_FRAME);
@@ -313,7 +340,9 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
         }
         memset(&res, 0, sizeof res);
         res.close_reason = -1;
+        ctx.cur = si;
         err = sr_assemble_ex(d->assembler, &si->flow, &si->seg, &ctx, &res);
+        ctx.cur = NULL;
         s->error = (guint8)err;
         s->conn_id = res.conn_id;
         s->dir = (guint8)res.dir;
@@ -333,7 +362,8 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
 
     r = builder_freeze(b, SRP_REC_FRAME);
     r->n_segs = (guint8)n;
-    memcpy(r->segs, segs, sizeof segs);
+    if (n > 0)
+        r->segs = wmem_memdup(wmem_file_scope(), segs, n * sizeof(srp_seg));
     r->segs_ignored = (guint8)MIN(in->n_ignored, 255);
     r->setup_error = (guint8)d->setup_error;
     take_snapshot(d, r);
@@ -343,7 +373,7 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
 void
 srp_driver_end_flush(srp_driver *d)
 {
-    srp_ctx ctx = { d, NULL };
+    srp_ctx ctx = { d, NULL, NULL };
     GHashTableIter it;
     gpointer key, value;
     srp_builder *last;

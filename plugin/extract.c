@@ -304,8 +304,10 @@ make_segment(const proto_node *tcp, const proto_node *ip, int ip_proto,
     }
     out->flow.zone = zone;
 
-    if (get_span(f[F_TCP_PAYLOAD], &payload, &payload_len)) {
+    if (get_span(f[F_TCP_PAYLOAD], &payload, &payload_len) &&
+        f[F_TCP_PAYLOAD]->ds_tvb == tcp_fi->ds_tvb && f[F_TCP_PAYLOAD]->start >= tcp_fi->start) {
         out->payload_source = SRP_PAYLOAD_FIELD;
+        out->payload_rel = (guint32)(f[F_TCP_PAYLOAD]->start - tcp_fi->start);
     } else if ((flags & SR_TCP_RST) && len > 0 && get_uint(f[F_TCP_HDR_LEN], &hdr_len) &&
                hdr_len >= 20 && hdr_len <= 60 && tcp_fi->length >= (gint)hdr_len &&
                tcp_fi->ds_tvb != NULL && tcp_fi->start >= 0) {
@@ -326,11 +328,17 @@ make_segment(const proto_node *tcp, const proto_node *ip, int ip_proto,
             if (payload != NULL) {
                 payload_len = n;
                 out->payload_source = SRP_PAYLOAD_RST_TVB;
+                out->payload_rel = hdr_len;
             }
         }
     }
-    /* Otherwise the payload was not captured: hand the core 0 captured
-     * bytes and the claimed length, which it reports as a gap. */
+    /* Otherwise the payload was not captured (or the field is not where
+     * the tcp item is): hand the core 0 captured bytes and the claimed
+     * length, which it reports as a gap. */
+    if (out->payload_source == SRP_PAYLOAD_NONE) {
+        payload = NULL;
+        payload_len = 0;
+    }
     if (payload_len > len)
         len = payload_len;
 
@@ -347,9 +355,38 @@ make_segment(const proto_node *tcp, const proto_node *ip, int ip_proto,
     return TRUE;
 }
 
+const guint8 *
+srp_extract_frame_bytes(proto_tree *root, guint ordinal, guint32 rel, guint64 n)
+{
+    guint k = 0;
+
+    if (!extract_ready || root == NULL || n > G_MAXINT)
+        return NULL;
+    for (const proto_node *node = root->first_child; node != NULL; node = node->next) {
+        const field_info *fi;
+        gint off;
+
+        if (proto_of(node) != P_TCP)
+            continue;
+        if (k++ != ordinal)
+            continue;
+        fi = PNODE_FINFO(node);
+        if (fi == NULL || fi->ds_tvb == NULL || fi->start < 0 || rel > (guint32)G_MAXINT ||
+            fi->start > G_MAXINT - (gint)rel)
+            return NULL;
+        off = fi->start + (gint)rel;
+        if (!tvb_bytes_exist(fi->ds_tvb, off, (gint)n))
+            return NULL;
+        return tvb_get_ptr(fi->ds_tvb, off, (gint)n);
+    }
+    return NULL;
+}
+
 void
 srp_extract_frame(proto_tree *root, const packet_info *pinfo, srp_frame_input *out)
 {
+    guint tcp_ordinal = 0;
+
     const proto_node *ip = NULL;
     int ip_proto = -1;
     zone_hash zone = { 0, FALSE };
@@ -388,12 +425,15 @@ srp_extract_frame(proto_tree *root, const packet_info *pinfo, srp_frame_input *o
             ip_proto = p;
             break;
         case P_TCP:
-            if (out->n_segs < SRP_MAX_SEGS_PER_FRAME &&
+            if (out->n_segs < SRP_MAX_SEGS_PER_FRAME && tcp_ordinal <= G_MAXUINT8 &&
                 make_segment(n, ip, ip_proto, zone_value(&zone), pinfo,
-                             &out->segs[out->n_segs]))
+                             &out->segs[out->n_segs])) {
+                out->segs[out->n_segs].tcp_ordinal = (guint8)tcp_ordinal;
                 out->n_segs++;
-            else
+            } else {
                 out->n_ignored++;
+            }
+            tcp_ordinal++;
             break;
         default:
             break;

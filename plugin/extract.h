@@ -20,7 +20,10 @@ typedef struct srp_seg_input {
     sr_flow flow;
     sr_segment seg;           /* seg.payload points into a tvb of this frame */
     guint32 claimed_len;      /* tcp.len */
+    guint32 payload_rel;      /* payload start minus the tcp item's start, in
+                                 the tcp item's data source */
     guint8 payload_source;    /* srp_payload_source */
+    guint8 tcp_ordinal;       /* which top-level TCP layer of the frame (0, 1..) */
 } srp_seg_input;
 
 typedef struct srp_frame_input {
@@ -37,6 +40,12 @@ gboolean srp_extract_init(void);
 /* A new array of the field ids to prime, for set_postdissector_wanted_hfids()
  * (which takes ownership), or NULL if srp_extract_init() failed. */
 GArray *srp_extract_wanted_hfids(void);
+
+/* The bytes at offset rel after the start of the frame's ordinal-th
+ * top-level TCP layer, if all n were captured; NULL otherwise. Works on
+ * every pass: protocol items at the top of the tree are never faked. */
+const guint8 *srp_extract_frame_bytes(proto_tree *root, guint ordinal, guint32 rel,
+                                      guint64 n);
 
 /* Fill *out from the frame's tree. Only valid on the first pass, where the
  * wanted fields are primed and therefore real (not faked). Never throws:

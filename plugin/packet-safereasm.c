@@ -245,19 +245,71 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
     }
 }
 
+/* One buffer with the bytes of all the record's chunks, in packet scope
+ * (it lives as long as the tree that shows it): copied bytes from the
+ * record, the frame's own bytes from the frame. *pos[i] is where chunk i
+ * starts in it, or -1 if its bytes are not available. */
+static guint8 *
+gather_bytes(packet_info *pinfo, proto_tree *root, const srp_record *r, gint64 *pos,
+             guint *total)
+{
+    guint64 n = 0;
+    guint8 *buf;
+
+    for (guint i = 0; i < r->n_chunks; i++)
+        if (r->chunks[i].source != SRP_BYTES_NONE)
+            n += r->chunks[i].len;
+    *total = 0;
+    if (n == 0 || n > SRP_MAX_RECORD_DATA * 2u)
+        return NULL;
+    buf = (guint8 *)wmem_alloc(pinfo->pool, (size_t)n);
+    for (guint i = 0; i < r->n_chunks; i++) {
+        const srp_chunk *c = &r->chunks[i];
+        const guint8 *src = NULL;
+
+        pos[i] = -1;
+        if (c->len == 0)
+            continue;
+        if (c->source == SRP_BYTES_RECORD && r->data != NULL &&
+            c->data_off <= r->data_len && c->len <= r->data_len - c->data_off)
+            src = r->data + c->data_off;
+        else if (c->source == SRP_BYTES_FRAME)
+            src = srp_extract_frame_bytes(root, c->tcp_ordinal, c->data_off, c->len);
+        if (src == NULL)
+            continue;
+        memcpy(buf + *total, src, (size_t)c->len);
+        pos[i] = *total;
+        *total += (guint)c->len;
+    }
+    return buf;
+}
+
 static void
-draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_record *r)
+draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tree,
+            const srp_record *r)
 {
     tvbuff_t *data_tvb = NULL;
+    gint64 *pos;
+    guint total = 0;
 
     if (r->n_chunks == 0)
         return;
-    if (tree != NULL && r->data_len > 0) {
-        data_tvb = tvb_new_child_real_data(tvb, r->data, r->data_len, r->data_len);
-        add_new_data_source(pinfo, data_tvb,
-                            r->kind == SRP_REC_END_FLUSH
-                                ? "Reassembled stream (end of capture)"
-                                : "Reassembled stream");
+    pos = wmem_alloc0_array(pinfo->pool, gint64, r->n_chunks);
+    for (guint i = 0; i < r->n_chunks; i++)
+        pos[i] = -1;
+    /* Gather the bytes only for a tree that is shown, or when a filter or
+     * column asks for them (an invisible tree fakes the item anyway). */
+    if (tree != NULL && ((PTREE_DATA(tree) != NULL && PTREE_DATA(tree)->visible) ||
+                         proto_field_is_referenced(tree, hf_chunk_data))) {
+        guint8 *buf = gather_bytes(pinfo, root, r, pos, &total);
+
+        if (buf != NULL && total > 0) {
+            data_tvb = tvb_new_child_real_data(tvb, buf, total, total);
+            add_new_data_source(pinfo, data_tvb,
+                                r->kind == SRP_REC_END_FLUSH
+                                    ? "Reassembled stream (end of capture)"
+                                    : "Reassembled stream");
+        }
     }
     for (guint i = 0; i < r->n_chunks; i++) {
         static int *const flag_bits[] = {
@@ -290,12 +342,14 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_recor
         ft = proto_item_add_subtree(it, ett_chunk_flags);
         for (size_t k = 0; k < G_N_ELEMENTS(flag_bits); k++)
             add_bool(ft, *flag_bits[k], tvb, c->flags);
-        if (c->data_dropped)
+        if (c->len == 0)
+            continue;
+        if (data_tvb != NULL && pos[i] >= 0)
+            proto_item_set_generated(proto_tree_add_item(ct, hf_chunk_data, data_tvb,
+                                                         (gint)pos[i], (gint)c->len,
+                                                         ENC_NA));
+        else if (data_tvb != NULL || c->source == SRP_BYTES_NONE)
             add_bool(ct, hf_chunk_data_dropped, tvb, 1);
-        else if (c->len > 0 && data_tvb != NULL)
-            proto_item_set_generated(
-                proto_tree_add_item(ct, hf_chunk_data, data_tvb, (gint)c->data_off,
-                                    (gint)c->len, ENC_NA));
     }
 }
 
@@ -380,8 +434,8 @@ draw_frame_totals(tvbuff_t *tvb, proto_tree *tree, proto_item *top, const srp_re
 }
 
 static void
-draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
-            const srp_record *r)
+draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tree,
+            proto_item *top, const srp_record *r)
 {
     proto_tree *t = tree;
 
@@ -415,7 +469,7 @@ draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top
         }
     }
     draw_frame_totals(tvb, t, top, r);
-    draw_chunks(tvb, pinfo, t, r);
+    draw_chunks(tvb, pinfo, root, t, r);
     draw_closes(tvb, pinfo, t, r);
     draw_snapshot(tvb, t, r);
 }
@@ -447,11 +501,11 @@ dissect_safereasm(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     top = proto_tree_add_item(tree, proto_sr, tvb, 0, 0, ENC_NA);
     t = proto_item_add_subtree(top, ett_sr);
     if (r != NULL) {
-        draw_record(tvb, pinfo, t, top, r);
+        draw_record(tvb, pinfo, tree, t, top, r);
         tap_queue_packet(sr_tap, pinfo, r);
     }
     if (end != NULL) {
-        draw_record(tvb, pinfo, t, top, end);
+        draw_record(tvb, pinfo, tree, t, top, end);
         tap_queue_packet(sr_tap, pinfo, end);
     }
     return tvb_captured_length(tvb);
@@ -631,9 +685,9 @@ srp_proto_register(void)
                  SR_CHUNK_FLUSHED, "Released by a limit, timeout or flush"),
         { &hf_chunk_data, { "Data", "safereasm.chunk.data", FT_BYTES, BASE_NONE, NULL, 0x0,
             "The bytes (also in the \"Reassembled stream\" tab)", HFILL } },
-        { &hf_chunk_data_dropped, { "Bytes not kept", "safereasm.chunk.data_dropped",
+        { &hf_chunk_data_dropped, { "Bytes not available", "safereasm.chunk.data_dropped",
             FT_BOOLEAN, BASE_NONE, NULL, 0x0,
-            "More than 256 MiB released at one frame: length and offset are right, the bytes are not shown", HFILL } },
+            "The bytes cannot be shown (more than 256 MiB released at one frame); length and offset are right", HFILL } },
         { &hf_closed, { "Connection closed", "safereasm.closed", FT_NONE, BASE_NONE, NULL, 0x0,
             "A connection the core completed while this frame was processed", HFILL } },
         { &hf_closed_conn_id, { "Connection", "safereasm.closed.conn_id", FT_UINT64, BASE_DEC,

@@ -18,6 +18,7 @@ typedef enum srp_pref {
     PREF_FLUSH_INTERVAL,
     PREF_CLOSED_LINGER,
     PREF_MAX_WINDOW,
+    PREF_CONFLICT_HISTORY,
     PREF_MAX_CONNECTIONS,
     PREF_COUNT
 } srp_pref;
@@ -53,6 +54,10 @@ static const struct {
     [PREF_MAX_WINDOW] = { "max_window", "Max window (bytes)",
         "Segments starting this far or more beyond the delivery edge are "
         "dropped as out of window (1 to 2^31-1)." },
+    [PREF_CONFLICT_HISTORY] = { "conflict_history", "Conflict history (bytes)",
+        "Recently delivered bytes remembered per direction, so a retransmission "
+        "with different content is reported as a conflict (0 to 1048576; 0 = "
+        "conflicts only among buffered data)." },
     [PREF_MAX_CONNECTIONS] = { "max_connections", "Max connections",
         "Size of the connection table; at the limit the least recently used "
         "connection is evicted." },
@@ -72,6 +77,7 @@ to_options(const guint v[PREF_COUNT], sr_options *o, size_t *max_connections)
     o->flush_interval = (sr_time)v[PREF_FLUSH_INTERVAL] * SR_USEC_PER_SEC;
     o->closed_linger = (sr_time)v[PREF_CLOSED_LINGER] * SR_USEC_PER_SEC;
     o->max_window = v[PREF_MAX_WINDOW];
+    o->conflict_history = v[PREF_CONFLICT_HISTORY];
     /* Dissection must not depend on the wall clock. */
     o->background_flush = false;
     *max_connections = v[PREF_MAX_CONNECTIONS];
@@ -89,6 +95,7 @@ from_options(const sr_options *o, size_t max_connections, guint v[PREF_COUNT])
     v[PREF_FLUSH_INTERVAL] = (guint)(o->flush_interval / SR_USEC_PER_SEC);
     v[PREF_CLOSED_LINGER] = (guint)(o->closed_linger / SR_USEC_PER_SEC);
     v[PREF_MAX_WINDOW] = o->max_window;
+    v[PREF_CONFLICT_HISTORY] = (guint)MIN(o->conflict_history, G_MAXUINT);
     v[PREF_MAX_CONNECTIONS] = (guint)MIN(max_connections, G_MAXUINT);
 }
 

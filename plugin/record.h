@@ -47,17 +47,32 @@ typedef struct srp_seg {
     guint8 payload_source;    /* srp_payload_source */
 } srp_seg;
 
+/* Where a chunk's bytes are kept. */
+typedef enum srp_chunk_source {
+    SRP_BYTES_RECORD = 0,     /* copied into srp_record.data at data_off */
+    SRP_BYTES_FRAME = 1,      /* in this frame: data_off bytes after the start of
+                                 its tcp_ordinal-th top-level TCP layer */
+    SRP_BYTES_NONE = 2,       /* not kept (SRP_MAX_RECORD_DATA); len still right */
+} srp_chunk_source;
+
 /* One piece of stream data the core released while this frame was
- * processed; it may belong to any connection. */
+ * processed; it may belong to any connection.
+ *
+ * In-order data comes straight from the segment being fed (the core does
+ * not copy it), so it is the frame's own payload: the record points at it
+ * in the frame instead of copying it, and drawing reads it from the frame
+ * again (the top-level tcp item and its data source are rebuilt on every
+ * pass). Only bytes released from the core's pages are copied. */
 typedef struct srp_chunk {
     guint64 conn_id;
     guint64 offset;           /* stream offset of the first byte */
     guint64 skipped;          /* gap just before it */
     guint64 len;              /* bytes released */
-    guint32 data_off;         /* where they are in srp_record.data */
+    guint32 data_off;         /* see source */
     guint8 dir;
     guint8 flags;             /* SR_CHUNK_* */
-    guint8 data_dropped;      /* bytes not kept (SRP_MAX_RECORD_DATA), len still right */
+    guint8 source;            /* srp_chunk_source */
+    guint8 tcp_ordinal;       /* for SRP_BYTES_FRAME */
 } srp_chunk;
 
 /* A connection the core completed while this frame was processed. */
@@ -84,10 +99,10 @@ struct srp_record {
     guint32 n_chunks;
     guint32 n_closes;
     guint32 data_len;
-    srp_seg segs[SRP_MAX_SEGS_PER_FRAME];
+    srp_seg *segs;            /* n_segs of them */
     srp_chunk *chunks;
     srp_close *closes;
-    const guint8 *data;       /* all chunk bytes of this record, concatenated */
+    const guint8 *data;       /* copied chunk bytes (SRP_BYTES_RECORD), concatenated */
     /* The previous record that has a snapshot, in first-pass order: the
      * statistics tap adds snap - prev->snap, so summing over all records
      * gives the last snapshot. */

@@ -57,6 +57,7 @@ static const char *const groups[] = { "Connections", "Memory", "Anomalies", "Oth
 
 typedef struct srp_tree_state {
     gint64 acc[SRP_N_COUNTERS];
+    gint shown[SRP_N_COUNTERS];   /* value last set on the node */
     int parent[SRP_N_COUNTERS];
     char *label[SRP_N_COUNTERS];
 } srp_tree_state;
@@ -167,8 +168,12 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
             s->acc[i] = (gint64)MIN(r->snap.v[i], (guint64)G_MAXINT64);
         else
             s->acc[i] += (gint64)(r->snap.v[i] - before);
-        /* stats_tree counters are gint. */
+        /* stats_tree counters are gint. Setting a node looks it up by
+         * name, so only nodes whose value changed are touched. */
         v = CLAMP(s->acc[i], (gint64)G_MININT, (gint64)G_MAXINT);
+        if ((gint)v == s->shown[i])
+            continue;
+        s->shown[i] = (gint)v;
         stats_tree_manip_node_int(MN_SET, st, s->label[i], s->parent[i], FALSE, (gint)v);
     }
     return TAP_PACKET_REDRAW;

@@ -311,16 +311,16 @@ def evict():
 
 
 def conflict():
-    """Overlaps with different bytes among buffered (not yet delivered)
-    data, exact and partial, with the client's sequence numbers wrapping
-    past 2^32 in the middle of "GOOD". The core can compare only bytes it
-    still holds: a different copy of bytes already delivered in order is a
-    plain retransmission (its README, "Overlaps")."""
+    """Overlaps with different bytes: over bytes already delivered (the
+    core remembers conflict_history bytes of them, default 4096) and among
+    buffered data, exact and partial, with the client's sequence numbers
+    wrapping past 2^32 in the middle of "GOOD". The first copy wins.
+    With conflict_history 0 the first one is a plain retransmission."""
     p = Pcap("conflict.pcap")
     c = Conn(p, 40001, cisn=0xFFFFFFFC)
     c.handshake()
     ok1 = c.c2s(0, b"GOOD")
-    old = c.c2s(0, b"EVIL")           # different, but GOOD was delivered
+    old = c.c2s(0, b"EVIL")           # differs from the delivered GOOD
     ooo = c.c2s(8, b"DATA")           # buffered (hole 4..8)
     ooo2 = c.c2s(12, b"TAIL")         # buffered
     bad1 = c.c2s(8, b"XATA")          # same range as the buffered DATA, differs
@@ -332,19 +332,21 @@ def conflict():
     return p, {
         "prefs": {},
         "filters": {
-            "safereasm.status.conflict == 1": [bad1, bad2],
-            "safereasm.change.overlap_conflicts": [bad1, bad2],
-            "safereasm.expert.conflict": [bad1, bad2],
+            "safereasm.status.conflict == 1": [old, bad1, bad2],
+            "safereasm.change.overlap_conflicts": [old, bad1, bad2],
+            "safereasm.expert.conflict": [old, bad1, bad2],
             "safereasm.status.retransmission == 1 && safereasm.status.conflict == 0":
-                [old, same],
+                [same],
             "safereasm.status.out_of_order == 1": [ooo, ooo2],
             "safereasm.chunk.flags.conflict == 1": [fill],
             "safereasm.conn.close_reason == 0": [fin[1]],
         },
+        "conflicts_without_history": [bad1, bad2],
         "streams": {"1": {"c2s": stream([b"GOODMOREDATATAIL"], 0),
                           "s2c": stream([b"OK"], 0)}},
-        "about": "client ISN 2^32-4: GOOD in frame %d spans the wrap; buffered first "
-                 "copies win over frames %d and %d" % (ok1, bad1, bad2),
+        "about": "client ISN 2^32-4: GOOD in frame %d spans the wrap; the first copies "
+                 "win over frames %d (delivered), %d and %d (buffered)"
+                 % (ok1, old, bad1, bad2),
     }
 
 

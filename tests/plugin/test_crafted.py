@@ -109,7 +109,7 @@ def main():
             check(ends[0].get("pages_in_use") == 0,
                   "%s two-pass: pages_in_use after the end flush is %s, expected 0"
                   % (name, ends[0].get("pages_in_use")))
-    srtest.finish("plugin.crafted")
+    srtest.finish("plugin/crafted")
 
 
 if __name__ == "__main__":

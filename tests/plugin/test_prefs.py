@@ -8,6 +8,7 @@ the per-connection limit at frame 7 only with 100-byte pages, so a refused
 page_size must leave the limit unhit.
 """
 
+import json
 import os
 import re
 import sys
@@ -29,8 +30,17 @@ def defaults():
         "flush_interval": d("SR_DEFAULT_FLUSH_INTERVAL") // USEC,
         "closed_linger": d("SR_DEFAULT_CLOSED_LINGER") // USEC,
         "max_window": d("SR_DEFAULT_MAX_WINDOW"),
+        "conflict_history": d("SR_DEFAULT_CONFLICT_HISTORY"),
         "max_connections": d("SR_DEFAULT_MAX_CONNECTIONS"),
     }
+
+
+def option_fields():
+    """Field names of struct sr_options in the core header."""
+    text = srtest.header_text()
+    body = re.search(r"typedef struct sr_options \{(.*?)\} sr_options;", text, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return sorted(re.findall(r"\b(\w+);", body))
 
 
 # pref, bad value, value kept (the default)
@@ -47,6 +57,7 @@ REFUSED = [
     ("max_window", "0"),
     ("max_window", "2147483648"),
     ("max_connections", "0"),
+    ("conflict_history", "1048577"),
 ]
 
 
@@ -58,6 +69,13 @@ def limit_hit_frames(cap, opts, home=None):
 
 def main():
     dflt = defaults()
+    # Every core option has a preference (but background_flush: dissection
+    # must not depend on the wall clock), plus max_connections.
+    opts = option_fields()
+    check(len(opts) >= 8, "parsed only %s from struct sr_options" % opts)
+    check(sorted(set(opts) - {"background_flush"} | {"max_connections"}) == sorted(dflt),
+          "core options %s, the test knows %s: a new option needs a preference"
+          % (opts, sorted(dflt)))
     out = srtest.tshark(["-G", "currentprefs"]).stdout
     prefs = dict(re.findall(r"^#?safereasm\.(\w+): (\S+)$", out, re.M))
     check(sorted(prefs) == sorted(dflt), "preferences %s, expected %s"
@@ -112,6 +130,19 @@ def main():
                       check_rc=False)
     check(p.returncode == 1 and 'Invalid -o flag "safereasm.page_size:abc"' in p.stderr,
           "-o safereasm.page_size:abc: rc %d %r" % (p.returncode, p.stderr))
+
+    # conflict_history 0: a different copy of delivered bytes is no longer
+    # a conflict, only differences among buffered data are.
+    ccap = srtest.stage(os.path.join(srtest.CAPTURES, "crafted", "conflict.pcap"))
+    with open(os.path.join(srtest.CAPTURES, "crafted", "expected.json")) as f:
+        cexp = json.load(f)["conflict.pcap"]
+    for opts, want in (([], cexp["filters"]["safereasm.status.conflict == 1"]),
+                       (["-o", "safereasm.conflict_history:0"],
+                        cexp["conflicts_without_history"])):
+        got = srtest.tshark(["-n", "-r", ccap, "-Y", "safereasm.status.conflict == 1",
+                             "-T", "fields", "-e", "frame.number"] + opts).stdout.split()
+        check([int(x) for x in got] == want, "conflict.pcap %s: conflicts at %s, expected "
+              "%s" % (opts, got, want))
 
     # A preferences file goes through the same check.
     home = os.path.join(srtest.scratch(), "prefs-home")
