@@ -457,16 +457,18 @@ draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
             draw_segment(tvb, pinfo, tree, top, &r->segs[i], i);
         if (r->segs_ignored)
             add_uint(tree, hf_segs_ignored, tvb, r->segs_ignored);
-        add_bool(tree, hf_limit_connection, tvb,
-                 srp_record_status_any(r, SR_SEG_LIMIT_CONNECTION));
-        add_bool(tree, hf_limit_total, tvb, srp_record_status_any(r, SR_SEG_LIMIT_TOTAL));
-        {
-            gboolean table = srp_record_status_any(r, SR_SEG_EVICTED_OTHER);
+        /* Like tcp.analysis.*: present only when true, so the bare field
+         * name is a filter for the frames that hit the limit. */
+        gboolean table = srp_record_status_any(r, SR_SEG_EVICTED_OTHER);
 
-            for (guint i = 0; i < r->n_segs; i++)
-                table = table || r->segs[i].error == SR_ERR_CONNECTION_LIMIT;
-            add_bool(tree, hf_limit_table, tvb, table);
-        }
+        for (guint i = 0; i < r->n_segs; i++)
+            table = table || r->segs[i].error == SR_ERR_CONNECTION_LIMIT;
+        if (srp_record_status_any(r, SR_SEG_LIMIT_CONNECTION))
+            add_bool(tree, hf_limit_connection, tvb, 1);
+        if (srp_record_status_any(r, SR_SEG_LIMIT_TOTAL))
+            add_bool(tree, hf_limit_total, tvb, 1);
+        if (table)
+            add_bool(tree, hf_limit_table, tvb, 1);
     }
     draw_frame_totals(tvb, t, top, r);
     draw_chunks(tvb, pinfo, root, t, r);
@@ -650,12 +652,14 @@ srp_proto_register(void)
             FT_UINT8, BASE_DEC, NULL, 0x0,
             "TCP layers of this frame not fed to the core (header cut short, or more than 4)", HFILL } },
         { &hf_limit_connection, { "Per-connection limit hit", "safereasm.limit.connection",
-            FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL } },
+            FT_BOOLEAN, BASE_NONE, NULL, 0x0,
+            "A segment of this frame hit the per-connection page limit (present only then)", HFILL } },
         { &hf_limit_total, { "Total limit hit", "safereasm.limit.total",
-            FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL } },
+            FT_BOOLEAN, BASE_NONE, NULL, 0x0,
+            "A segment of this frame hit the total page limit (present only then)", HFILL } },
         { &hf_limit_table, { "Connection table limit hit", "safereasm.limit.table",
             FT_BOOLEAN, BASE_NONE, NULL, 0x0,
-            "A connection was evicted, or refused, because the table was full", HFILL } },
+            "A connection was evicted, or refused, because the table was full (present only then)", HFILL } },
         { &hf_delivered, { "Bytes delivered at this frame", "safereasm.delivered", FT_UINT64,
             BASE_DEC, NULL, 0x0, "Sum of the chunk lengths below (any connection)", HFILL } },
         { &hf_gap, { "Bytes skipped at this frame", "safereasm.gap", FT_UINT64, BASE_DEC, NULL, 0x0,

@@ -4,7 +4,8 @@
 The default install folder is the personal plugin folder
 $HOME/.local/lib/wireshark/plugins/4.0/epan (cache variable
 SR_PLUGIN_INSTALL_DIR). A DESTDIR install of this build tree puts the file
-there (under DESTDIR), and tshark loads the installed copy. A fresh
+there (under DESTDIR), and tshark loads the installed copy; with
+--component plugin nothing else is installed. A fresh
 configure with -DSR_PLUGIN_INSTALL_DIR=<dir> installs into <dir> instead.
 """
 
@@ -46,6 +47,18 @@ def main():
         out = srtest.tshark(["-G", "plugins"], plugin=installed).stdout
         check(any(line.startswith("safereasm.so") for line in out.splitlines()),
               "tshark does not load the installed copy")
+
+    # --component plugin installs the plugin alone.
+    root2 = os.path.join(srtest.scratch(), "destdir-component")
+    p = subprocess.run([CMAKE, "--install", build, "--component", "plugin"],
+                       env=dict(os.environ, DESTDIR=root2), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True)
+    check(p.returncode == 0, "cmake --install --component plugin failed:\n%s" % p.stderr)
+    files = [os.path.relpath(os.path.join(d, f), root2)
+             for d, _, fs in os.walk(root2) for f in fs]
+    check(files == [os.path.relpath(os.path.join(root2 + (dest or ""), "safereasm.so"),
+                                    root2)],
+          "--component plugin installed %s" % files)
 
     # The default, and an override, at configure time (configure only: the
     # install script names the folder).
