@@ -546,8 +546,16 @@ sr_error sr_pool_close(sr_pool *p)
         return SR_ERR_REENTRANT;
     g_rw_lock_writer_lock(&p->table_lock);
     bool was = atomic_exchange(&p->closed, true);
+    g_rw_lock_writer_unlock(&p->table_lock);
+
+    /* Calls already past their `closed` check finish first (they may still
+     * create, feed or complete connections); then nothing else can start,
+     * and the table can be emptied in one go. */
+    while (atomic_load(&p->inflight) > 0)
+        sched_yield();
     GPtrArray *all = g_ptr_array_new();
     if (!was) {
+        g_rw_lock_writer_lock(&p->table_lock);
         GHashTableIter it;
         gpointer k, v;
         g_hash_table_iter_init(&it, p->table);
@@ -562,35 +570,12 @@ sr_error sr_pool_close(sr_pool *p)
             lru_unlink_locked(p, p->lru_head);
         sr__mutex_unlock(&p->lru_lock);
         atomic_store(&p->c.active_connections, 0);
-    }
-    g_rw_lock_writer_unlock(&p->table_lock);
-
-    /* Calls already past their `closed` check finish first (they may still
-     * create, feed or complete connections); then nothing else can start. */
-    while (atomic_load(&p->inflight) > 0)
-        sched_yield();
-    if (!was) {
-        /* Connections created or evicted by those late calls. */
-        g_rw_lock_writer_lock(&p->table_lock);
-        GHashTableIter it;
-        gpointer k, v;
-        g_hash_table_iter_init(&it, p->table);
-        while (g_hash_table_iter_next(&it, &k, &v)) {
-            sr__conn *c = v;
-            atomic_store(&c->detached, 1);
-            g_ptr_array_add(all, c);
-        }
-        g_hash_table_remove_all(p->table);
-        sr__mutex_lock(&p->lru_lock);
-        while (p->lru_head)
-            lru_unlink_locked(p, p->lru_head);
-        sr__mutex_unlock(&p->lru_lock);
-        atomic_store(&p->c.active_connections, 0);
         g_rw_lock_writer_unlock(&p->table_lock);
-        for (sr__conn *v2 = sr__pool_take_pending(p), *n; v2; v2 = n) {
-            n = v2->next_free;
-            v2->next_free = NULL;
-            g_ptr_array_add(all, v2);
+        /* Evicted connections nested calls could not complete. */
+        for (sr__conn *c = sr__pool_take_pending(p), *n; c; c = n) {
+            n = c->next_free;
+            c->next_free = NULL;
+            g_ptr_array_add(all, c);
         }
     }
 
