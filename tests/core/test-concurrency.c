@@ -41,6 +41,16 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* Wait until *counter >= min (or 60 s: then fail), so that timing on a
+ * loaded machine cannot make a race test vacuous. */
+static void wait_progress(gint *counter, int min)
+{
+    for (int i = 0; i < 60000 && g_atomic_int_get(counter) < min; i++)
+        sleep_ms(1);
+    if (g_atomic_int_get(counter) < min)
+        g_error("no progress: %d of %d", g_atomic_int_get(counter), min);
+}
+
 static uint8_t content(uint32_t conn, bool b, uint64_t o)
 {
     return srt_pattern_byte(conn * 2u + (b ? 1u : 0u), (size_t)o);
@@ -510,6 +520,7 @@ typedef struct looper {
     sr_error stop_on;   /* stop when this is returned */
     gint *go;
     gint *stop;         /* or when this becomes nonzero (may be NULL) */
+    gint *progress;     /* incremented on every SR_OK (may be NULL) */
     unsigned calls, ok;
     bool stopped;
 } looper;
@@ -557,6 +568,8 @@ static void *loop_thread(void *p)
         l->calls++;
         if (err == SR_OK) {
             l->ok++;
+            if (l->progress)
+                g_atomic_int_inc(l->progress);
         } else if (err == l->stop_on) {
             l->stopped = true;
             break;
@@ -575,16 +588,16 @@ static void test_pool_close_while_assembling(void)
         srt_env e;
         srt_env_open(&e, &o, 50);
         const int nt = 4;
-        gint go = 0;
+        gint go = 0, progress = 0;
         looper l[MAXT];
         pthread_t th[MAXT];
         for (int t = 0; t < nt; t++) {
             l[t] = (looper){&e, e.a, 1 + 1000000 * (uint32_t)t, (uint64_t)round * 10 + t, false,
-                            SR_ERR_POOL_CLOSED, &go, NULL, 0, 0, false};
+                            SR_ERR_POOL_CLOSED, &go, NULL, &progress, 0, 0, false};
             pthread_create(&th[t], NULL, loop_thread, &l[t]);
         }
         g_atomic_int_set(&go, 1);
-        sleep_ms(5 + 5 * (unsigned)round);
+        wait_progress(&progress, 200 + 300 * round); /* close in mid-flight */
         g_assert_cmpint(sr_pool_close(e.pool), ==, SR_OK);
         /* From here on, no callback may start. */
         srt_recorder_freeze(&e.rec);
@@ -617,18 +630,18 @@ static void test_assembler_close_while_assembling(void)
     srt_env_open(&e, &o, 200);
     sr_assembler *b = NULL;
     g_assert_cmpint(sr_assembler_new(e.pool, &o, &b), ==, SR_OK);
-    gint go = 0;
+    gint go = 0, progress = 0;
     looper l[4];
     pthread_t th[4];
     for (int t = 0; t < 4; t++) {
         /* Threads 0,1 on b (closed below), 2,3 on a (run to the end). */
         l[t] = (looper){&e, t < 2 ? b : e.a, 1 + 1000000 * (uint32_t)t, (uint64_t)t + 5, false,
-                        t < 2 ? SR_ERR_ASSEMBLER_CLOSED : SR_ERR_POOL_CLOSED, &go, NULL, 0, 0,
-                        false};
+                        t < 2 ? SR_ERR_ASSEMBLER_CLOSED : SR_ERR_POOL_CLOSED, &go, NULL,
+                        &progress, 0, 0, false};
         pthread_create(&th[t], NULL, loop_thread, &l[t]);
     }
     g_atomic_int_set(&go, 1);
-    sleep_ms(20);
+    wait_progress(&progress, 1000);
     g_assert_cmpint(sr_assembler_close(b), ==, SR_OK);
     for (int t = 0; t < 2; t++) {
         pthread_join(th[t], NULL);
@@ -637,7 +650,8 @@ static void test_assembler_close_while_assembling(void)
     sr_assembler_stats bs;
     if (sr_assembler_get_stats(b, &bs) == SR_OK)
         g_assert_cmpuint(bs.pages_in_use, ==, 0);
-    sleep_ms(10);
+    int now = g_atomic_int_get(&progress);
+    wait_progress(&progress, now + 500); /* a keeps going after b closed */
     g_assert_cmpint(sr_pool_close(e.pool), ==, SR_OK);
     srt_recorder_freeze(&e.rec);
     for (int t = 2; t < 4; t++) {
@@ -655,6 +669,7 @@ typedef struct flusher {
     sr_assembler *a;
     gint *stop;
     unsigned rounds;
+    gint rounds_done;
 } flusher;
 
 static void *flush_thread(void *p)
@@ -670,6 +685,7 @@ static void *flush_thread(void *p)
             g_assert_true(e2 == SR_OK || e2 == SR_ERR_POOL_CLOSED);
         }
         f->rounds++;
+        g_atomic_int_inc(&f->rounds_done);
     }
     return NULL;
 }
@@ -682,19 +698,22 @@ static void test_sweeps_and_flushes_racing(void)
     o.flush_interval = SEC / 10;
     srt_env e;
     srt_env_open(&e, &o, 30);
-    gint go = 0, stop = 0, stop_flusher = 0;
+    gint go = 0, stop = 0, stop_flusher = 0, progress = 0;
     looper l[3];
     pthread_t th[3], ft;
     for (int t = 0; t < 3; t++) {
         /* Threads 0 and 1 share connections. */
         l[t] = (looper){&e, e.a, t == 2 ? 1000001 : 1, (uint64_t)t + 9, true, SR_ERR_POOL_CLOSED,
-                        &go, &stop, 0, 0, false};
+                        &go, &stop, &progress, 0, 0, false};
         pthread_create(&th[t], NULL, loop_thread, &l[t]);
     }
-    flusher fl = {e.a, &stop_flusher, 0};
+    flusher fl = {e.a, &stop_flusher, 0, 0};
     pthread_create(&ft, NULL, flush_thread, &fl);
     g_atomic_int_set(&go, 1);
-    sleep_ms(150);
+    /* 3000 successful calls = 60 s of capture time per thread: many sweeps
+     * and timeouts; and the flusher has had its turns. */
+    wait_progress(&progress, 9000);
+    wait_progress(&fl.rounds_done, 20);
     g_atomic_int_set(&stop, 1);
     unsigned ok = 0;
     for (int t = 0; t < 3; t++) {
