@@ -30,6 +30,7 @@ typedef struct dctx {
     uint32_t zone;
     int depth;
     size_t link_limit; /* IP packet length the link layer allows; 0 = none */
+    size_t cut;        /* bytes the snaplen cut off the end of the frame */
     sp_segment *out;
     const char **why;
 } dctx;
@@ -209,6 +210,13 @@ static sp_decode_result dec_ipv4(dctx *c, const uint8_t *p, size_t len)
     if (c->link_limit && total > c->link_limit)
         total = c->link_limit;
     c->link_limit = 0;
+    /* A packet shorter on the wire than its IP length claims (truncated in
+     * transit, or a lying header) ends where the frame ended: only the
+     * snaplen's cut is a gap, as for Wireshark's tcp.len and the plugin. */
+    if (total > len + c->cut) {
+        total = len + c->cut;
+        c->out->notes |= SP_NOTE_SHORT_FRAME;
+    }
     if (total < ihl)
         return fail(c, SP_DEC_malformed, "IPv4 total length below the header length");
     uint16_t frag = rd16(p + 6);
@@ -239,6 +247,10 @@ static sp_decode_result dec_ipv6(dctx *c, const uint8_t *p, size_t len)
     if (c->link_limit && total > c->link_limit)
         total = c->link_limit < 40 ? 40 : c->link_limit;
     c->link_limit = 0;
+    if (total > len + c->cut) { /* see dec_ipv4 */
+        total = len + c->cut;
+        c->out->notes |= SP_NOTE_SHORT_FRAME;
+    }
     size_t avail = len < total ? len : total;
     uint8_t nh = p[6];
     size_t off = 40;
@@ -364,10 +376,11 @@ static sp_decode_result dec_raw(dctx *c, const uint8_t *p, size_t len)
     return fail(c, SP_DEC_malformed, "raw IP frame with IP version neither 4 nor 6");
 }
 
-sp_decode_result sp_decode(int dlt, const uint8_t *frame, size_t caplen, sp_segment *out,
-                           const char **why)
+sp_decode_result sp_decode(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
+                           sp_segment *out, const char **why)
 {
-    dctx c = {.zone = 0, .depth = 0, .link_limit = 0, .out = out, .why = why};
+    dctx c = {.zone = 0, .depth = 0, .link_limit = 0,
+              .cut = wirelen > caplen ? wirelen - caplen : 0, .out = out, .why = why};
     memset(out, 0, sizeof *out);
     if (why)
         *why = NULL;

@@ -28,7 +28,8 @@
     XX(unsupported_link, "Frames of an unsupported link type, skipped")       \
     XX(unsupported_encap, "Encapsulations not decoded (GRE types, ESP...)")   \
     XX(snaplen_cut, "TCP segments whose payload was cut by snaplen")          \
-    XX(tso_length, "IP length 0 (TSO/GSO capture): frame length used")
+    XX(tso_length, "IP length 0 (TSO/GSO capture): frame length used")      \
+    XX(short_frame, "IP length beyond the frame on the wire: frame end used")
 
 typedef enum sp_decode_result {
 #define SP__XX(name, desc) SP_DEC_##name,
@@ -51,12 +52,14 @@ typedef struct sp_segment {
 enum {
     SP_NOTE_SNAPLEN_CUT = 0x01, /* claimed_len > payload_len */
     SP_NOTE_TSO_LENGTH = 0x02,  /* IP length 0: used the frame length */
+    SP_NOTE_SHORT_FRAME = 0x04, /* frame shorter on the wire than the IP length */
 };
 
-/* Decode one frame of link type `dlt` (a DLT_* value from pcap_datalink()).
- * Returns SP_DEC_tcp and fills *out, or another SP_DEC_* value and, for
- * truncated/malformed/unsupported frames, a static message in *why. */
-sp_decode_result sp_decode(int dlt, const uint8_t *frame, size_t caplen,
+/* Decode one frame of link type `dlt` (a DLT_* value from pcap_datalink()),
+ * caplen bytes captured of wirelen on the wire. Returns SP_DEC_tcp and fills
+ * *out, or another SP_DEC_* value and, for truncated/malformed/unsupported
+ * frames, a static message in *why. */
+sp_decode_result sp_decode(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
                            sp_segment *out, const char **why);
 
 const char *sp_decode_name(sp_decode_result r);

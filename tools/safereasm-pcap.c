@@ -525,7 +525,7 @@ static void run_file(app *ap, const char *path, bool show_progress)
         }
         sp_segment s;
         const char *why = NULL;
-        sp_decode_result dr = sp_decode(dlt, data, h->caplen, &s, &why);
+        sp_decode_result dr = sp_decode(dlt, data, h->caplen, h->len, &s, &why);
         ap->decode_count[dr]++;
         if (dr != SP_DEC_tcp) {
             if (why && (ap->verbose || ap->msgs[dr] < SP_MSG_LIMIT)) {
@@ -541,6 +541,8 @@ static void run_file(app *ap, const char *path, bool show_progress)
             ap->decode_count[SP_DEC_snaplen_cut]++;
         if (s.notes & SP_NOTE_TSO_LENGTH)
             ap->decode_count[SP_DEC_tso_length]++;
+        if (s.notes & SP_NOTE_SHORT_FRAME)
+            ap->decode_count[SP_DEC_short_frame]++;
         sr_segment seg = {
             .seq = s.seq,
             .ack = s.ack,

@@ -108,19 +108,6 @@ class Excuse:
         return self.only is None or all(d.split(":")[0] in self.only for d in diffs)
 
 
-def short_frames(k, t, p, seen):
-    """IPv4 headers of this direction that claim more TCP payload than the
-    frame holds, even on the wire: the tool takes the IP total length (the
-    rest becomes a gap the core knows of at once); the plugin takes
-    tcp.len, which Wireshark clamps to the frame, so to the core the
-    missing tail is an ordinary hole, and everything behind it stays
-    buffered until a limit, a timeout or the end-of-capture flush."""
-    frames = seen.short.get(k)
-    if not frames:
-        return None
-    return "frames %s: IPv4 total length exceeds the frame" % ",".join(map(str, frames[:12]))
-
-
 def tunnelled_only_in_plugin(k, t, p, seen):
     return "plugin zone %#x (tunnel)" % p.zone if t is None and p is not None and p.zone else None
 
@@ -132,24 +119,7 @@ def teredo_only_in_plugin(k, t, p, seen):
     return None
 
 
-SHORT_FRAME = ("decoding: for a frame shorter on the wire than its IPv4 total length, "
-               "safereasm-pcap claims the IP length (missing tail = a gap known at once), the "
-               "plugin claims tcp.len (clamped to the frame by Wireshark), so the core sees "
-               "different claimed lengths and moves its edge differently")
 EXCUSES = {
-    # Same bytes and holes. The plugin's edge waits at offset 1714 for 8
-    # bytes (frame 7's cut tail) until the end of the capture, so frame 39
-    # still meets buffered pages and its last 20 bytes conflict with frame
-    # 16's; the tool's edge is far past them by then, and its conflict
-    # history restarts after each gap (the one at 11910 came first).
-    "zeek-reassembly": [Excuse("differs", short_frames, SHORT_FRAME,
-                               only=("conflicts", "frames with a conflicting overlap",
-                                     "conflict-flagged chunks"))],
-    # Fuzzed IP lengths (frames 15, 45, 68, 81, 108, 130, 190): the claimed
-    # tails move the tool's edge past the next segments, which it then
-    # takes as retransmissions, and make it ignore the FIN of frame 34
-    # (below its edge) that ends the plugin's stream at offset 78.
-    "ndpi-reasm-crash": [Excuse("differs", short_frames, SHORT_FRAME)],
     "zeek-gre-aruba": [Excuse("plugin-only", tunnelled_only_in_plugin,
                               "safereasm-pcap does not decode 802.11 inside Aruba GRE (type 0x8200): "
                               "unsupported_encap; Wireshark does")],
