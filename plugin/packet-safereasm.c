@@ -491,7 +491,9 @@ dissect_safereasm(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
 
         /* Only now are the wanted TCP/IP fields primed (real, not faked). */
         srp_extract_frame(tree, pinfo, &in);
-        if (in.n_segs > 0) {
+        /* A frame whose TCP layers were all unusable still gets a record,
+         * so the tree says why nothing was fed. */
+        if (in.n_segs > 0 || in.n_ignored > 0) {
             r = srp_driver_process(sr_driver, pinfo, &in);
             p_add_proto_data(wmem_file_scope(), pinfo, proto_sr, 0, (void *)r);
         }
