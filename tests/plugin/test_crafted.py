@@ -5,7 +5,9 @@ For each capture in captures/crafted/expected.json (written by
 captures/crafted/make-crafted.py next to the captures, with frame numbers
 taken from the writer): every display filter selects exactly the listed
 frames, in one pass and with -2 (plus the filters that differ between the
-two, which is only the end-of-capture flush); each connection direction
+two, which is only the end-of-capture flush); for every counter that moves,
+-Y safereasm.change.<counter> selects exactly the frames where its global
+snapshot differs from the previous frame's; each connection direction
 delivers exactly the expected bytes with the expected gap total; stream
 offsets are contiguous; and the limits hold at every frame.
 """
@@ -83,6 +85,30 @@ def check_limits(name, frames, exp):
               % (name, glob_max("active_connections"), exp["max_active"]))
 
 
+def check_changes(name, cap, frames, prefs):
+    """safereasm.change.<counter> is the difference to the previous frame's
+    snapshot (recomputed here from safereasm.global.*), and the display
+    filter on it selects exactly the frames where the counter moved."""
+    prev = {}
+    moved = {}
+    for num in sorted(frames):
+        fr = frames[num]
+        if not fr.glob:
+            continue
+        for k, v in fr.glob.items():
+            d = v - prev.get(k, 0)
+            check(fr.change.get(k, 0) == d, "%s frame %d: safereasm.change.%s = %s, the "
+                  "snapshots differ by %d" % (name, num, k, fr.change.get(k), d))
+            if d:
+                moved.setdefault(k, []).append(num)
+        prev = fr.glob
+    for counter, nums in sorted(moved.items()):
+        got = selected(cap, "safereasm.change." + counter, prefs, False)
+        check(got == nums, "%s: -Y safereasm.change.%s selects %s, the counter moved at %s"
+              % (name, counter, got, nums))
+    return len(moved)
+
+
 def main():
     folder = os.path.join(srtest.CAPTURES, "crafted")
     with open(os.path.join(folder, "expected.json")) as f:
@@ -96,6 +122,8 @@ def main():
         check_filters(name, cap, exp)
         check_streams(name, two, exp)
         check_limits(name, one, exp)
+        check(check_changes(name, cap, one, prefs) >= 3,
+              "%s: fewer than 3 counters moved" % name)
         check_limits(name, two, exp)
         if "one_pass_pages_at_end" in exp:
             last = max(n for n, f in one.items() if f.glob)
