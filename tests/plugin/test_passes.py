@@ -7,7 +7,8 @@ of a one-pass run equals that of a -2 run, frame by frame, once the
 removed; the two-pass run has at most the end flush in addition, and at
 least one capture has one. If sharkd is installed, the frames it dissects
 in a shuffled order (as the GUI does when you click around) show the same
-items with the same labels as the one-pass run (the end flush aside).
+items with the same labels as the one-pass run (the end flush aside), also
+when another file was opened first in the same session.
 """
 
 import json
@@ -86,16 +87,25 @@ def pdml_labels(cap, prefs):
     return out
 
 
-def sharkd_labels(cap, prefs, frames):
+def sharkd_labels(cap, prefs, frames, before=None):
     """{frame: [(field, label)]} of the plugin's tree as sharkd (the GUI's
     engine) shows it, frames asked for in the given order in one session,
-    the end-of-capture flush subtree left out. None without sharkd."""
+    the end-of-capture flush subtree left out. None without sharkd.
+    before: (capture, frames) to load and dissect first in the same session
+    (the second load must start from an empty core)."""
     if shutil.which("sharkd") is None:
         return None
-    reqs = [{"jsonrpc": "2.0", "id": 1, "method": "load", "params": {"file": cap}}]
+    reqs = []
+    if before:
+        reqs.append({"jsonrpc": "2.0", "id": 3, "method": "load",
+                     "params": {"file": before[0]}})
+        for n in before[1]:
+            reqs.append({"jsonrpc": "2.0", "id": 4, "method": "frame",
+                         "params": {"frame": n, "proto": True}})
     for k, v in sorted(prefs.items()):
-        reqs.insert(0, {"jsonrpc": "2.0", "id": 2, "method": "setconf",
-                        "params": {"name": "safereasm." + k, "value": str(v)}})
+        reqs.append({"jsonrpc": "2.0", "id": 2, "method": "setconf",
+                     "params": {"name": "safereasm." + k, "value": str(v)}})
+    reqs.append({"jsonrpc": "2.0", "id": 1, "method": "load", "params": {"file": cap}})
     for i, n in enumerate(frames):
         reqs.append({"jsonrpc": "2.0", "id": 100 + i, "method": "frame",
                      "params": {"frame": n, "proto": True}})
@@ -168,6 +178,19 @@ def main():
                 bad = [(a, b) for a, b in zip(got[n], seq[n]) if a != b][:3]
                 check(got[n] == seq[n], "%s frame %d: sharkd (random order) and tshark "
                       "differ: %s (lengths %d, %d)" % (rel, n, bad, len(got[n]), len(seq[n])))
+    # Opening another file starts from an empty core (connection ids from 1,
+    # no state of the first file): load limit-total.pcap with its small
+    # limits, then gap.pcap with the defaults, in one sharkd session.
+    first = srtest.stage(os.path.join(srtest.CAPTURES, "crafted/limit-total.pcap"),
+                         "crafted__limit-total.pcap")
+    cap = srtest.stage(os.path.join(srtest.CAPTURES, "crafted/gap.pcap"), "crafted__gap.pcap")
+    seq = pdml_labels(cap, {})
+    frames = sorted(seq)
+    got = sharkd_labels(cap, {}, frames, before=(first, [11, 3, 12]))
+    if got is not None:
+        for n in frames:
+            check(got.get(n) == seq[n], "gap.pcap frame %d after another file in the same "
+                  "sharkd session differs from a fresh tshark run" % n)
     srtest.finish("plugin/passes")
 
 
