@@ -64,52 +64,74 @@ static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now)
     }
 }
 
+/* Visit the pool's connections whose last segment is older than `before`
+ * (all of them: INT64_MAX), oldest first, each under its own lock with a
+ * context for this assembler. Returns the sum of what fn returns. */
+typedef size_t (*conn_visit_fn)(sr__ctx *x, sr__conn *c, void *data);
+
+static size_t visit_conns(sr_assembler *a, sr_time before, void *packet_ctx, conn_visit_fn fn,
+                          void *data)
+{
+    size_t n = 0;
+    GPtrArray *list = sr__pool_collect(a->pool, before);
+    for (guint i = 0; i < list->len; i++) {
+        sr__conn *c = list->pdata[i];
+        sr__held frame;
+        if (sr__conn_lock(c, &frame) == SR_OK) {
+            sr__ctx x = {.pool = a->pool, .acct = c->acct ? c->acct : a->acct, .opt = &a->opt,
+                         .packet_ctx = packet_ctx};
+            n += fn(&x, c, data);
+            sr__conn_unlock(c, &frame);
+        }
+        sr__conn_unref(c);
+    }
+    g_ptr_array_free(list, TRUE);
+    return n;
+}
+
+typedef struct sweep_args {
+    sr_time now, close_before, flush_before, linger_before;
+    size_t flushed, closed;
+} sweep_args;
+
+static size_t sweep_one(sr__ctx *x, sr__conn *c, void *data)
+{
+    sweep_args *w = data;
+    sr_time seen = atomic_load(&c->last_seen);
+    int st = atomic_load(&c->state);
+    if (st == SR__OPEN && !atomic_load(&c->detached)) {
+        if (seen < w->close_before) {
+            w->flushed += atomic_load(&c->pages) > 0;
+            sr__conn_finish(x, c, SR_CLOSE_TIMEOUT, w->now);
+            SR__COUNT(x->acct, connections_flushed, 1);
+            w->closed++;
+        } else if (seen < w->flush_before && atomic_load(&c->pages) > 0) {
+            sr__conn_flush_pages(x, c);
+            SR__COUNT(x->acct, connections_flushed, 1);
+            w->flushed++;
+        }
+    } else if (st == SR__CLOSED && c->closed_at < w->linger_before) {
+        atomic_store(&c->state, SR__DEAD);
+        sr__pool_unlink(x->pool, c);
+    }
+    return 0;
+}
+
 /* The sweep: complete connections idle since before close_before, flush
  * the pages of those idle since before flush_before, and forget closed
  * ones closed before linger_before. */
 static void sweep(sr_assembler *a, sr_time now, sr_time close_before, sr_time flush_before,
                   sr_time linger_before, void *packet_ctx, size_t *flushed, size_t *closed)
 {
-    sr_pool *p = a->pool;
-    sr_time oldest = MAX(close_before, MAX(flush_before, linger_before));
-    GPtrArray *list = sr__pool_collect(p, oldest);
-    for (guint i = 0; i < list->len; i++) {
-        sr__conn *c = list->pdata[i];
-        sr__held frame;
-        if (sr__conn_lock(c, &frame) != SR_OK) {
-            sr__conn_unref(c);
-            continue;
-        }
-        sr__ctx x = {.pool = p, .acct = c->acct ? c->acct : a->acct, .opt = &a->opt,
-                     .packet_ctx = packet_ctx};
-        sr_time seen = atomic_load(&c->last_seen);
-        int st = atomic_load(&c->state);
-        if (st == SR__OPEN && !atomic_load(&c->detached)) {
-            if (seen < close_before) {
-                bool had_pages = atomic_load(&c->pages) > 0;
-                sr__conn_finish(&x, c, SR_CLOSE_TIMEOUT, now);
-                SR__COUNT(x.acct, connections_flushed, 1);
-                if (closed)
-                    (*closed)++;
-                if (flushed && had_pages)
-                    (*flushed)++;
-            } else if (seen < flush_before && atomic_load(&c->pages) > 0) {
-                sr__conn_flush_pages(&x, c);
-                SR__COUNT(x.acct, connections_flushed, 1);
-                if (flushed)
-                    (*flushed)++;
-            }
-        } else if (st == SR__CLOSED && c->closed_at < linger_before) {
-            atomic_store(&c->state, SR__DEAD);
-            sr__pool_unlink(p, c);
-        }
-        sr__conn_unlock(c, &frame);
-        sr__conn_unref(c);
-    }
-    g_ptr_array_free(list, TRUE);
+    sweep_args w = {now, close_before, flush_before, linger_before, 0, 0};
+    visit_conns(a, MAX(close_before, MAX(flush_before, linger_before)), packet_ctx, sweep_one, &w);
+    if (flushed)
+        *flushed = w.flushed;
+    if (closed)
+        *closed = w.closed;
     finish_pending(a, packet_ctx, now);
     sr__acct_shrink_cache(a->acct);
-    sr__pool_shrink_cache(p);
+    sr__pool_shrink_cache(a->pool);
 }
 
 static void periodic_sweep(sr_assembler *a, sr_time now, void *packet_ctx)
@@ -384,39 +406,27 @@ sr_error sr_assembler_flush_older_than(sr_assembler *a, sr_time older_than, void
     return SR_OK;
 }
 
-/* Complete every open connection of the pool with `why`. */
-static size_t finish_all(sr_assembler *a, sr_close_reason why, void *packet_ctx,
-                         bool only_with_pages)
+/* Complete an open connection (FLUSHED). */
+static size_t finish_one(sr__ctx *x, sr__conn *c, void *data)
 {
-    sr_pool *p = a->pool;
-    size_t n = 0;
-    GPtrArray *list = sr__pool_collect(p, INT64_MAX);
-    for (guint i = 0; i < list->len; i++) {
-        sr__conn *c = list->pdata[i];
-        sr__held frame;
-        if (sr__conn_lock(c, &frame) != SR_OK) {
-            sr__conn_unref(c);
-            continue;
-        }
-        if (atomic_load(&c->state) == SR__OPEN && !atomic_load(&c->detached)) {
-            sr__ctx x = {.pool = p, .acct = c->acct ? c->acct : a->acct, .opt = &a->opt,
-                         .packet_ctx = packet_ctx};
-            if (only_with_pages) {
-                if (atomic_load(&c->pages) > 0) {
-                    sr__conn_flush_pages(&x, c);
-                    n++;
-                }
-            } else {
-                sr__conn_finish(&x, c, why, atomic_load(&c->last_seen));
-                n++;
-            }
-            SR__COUNT(x.acct, connections_flushed, 1);
-        }
-        sr__conn_unlock(c, &frame);
-        sr__conn_unref(c);
-    }
-    g_ptr_array_free(list, TRUE);
-    return n;
+    (void)data;
+    if (atomic_load(&c->state) != SR__OPEN || atomic_load(&c->detached))
+        return 0;
+    sr__conn_finish(x, c, SR_CLOSE_FLUSHED, atomic_load(&c->last_seen));
+    SR__COUNT(x->acct, connections_flushed, 1);
+    return 1;
+}
+
+/* Deliver the buffered pages of an open connection, gaps skipped. */
+static size_t flush_one(sr__ctx *x, sr__conn *c, void *data)
+{
+    (void)data;
+    if (atomic_load(&c->state) != SR__OPEN || atomic_load(&c->detached) ||
+        atomic_load(&c->pages) == 0)
+        return 0;
+    sr__conn_flush_pages(x, c);
+    SR__COUNT(x->acct, connections_flushed, 1);
+    return 1;
 }
 
 sr_error sr_assembler_flush_all(sr_assembler *a, void *packet_ctx, size_t *closed)
@@ -428,7 +438,7 @@ sr_error sr_assembler_flush_all(sr_assembler *a, void *packet_ctx, size_t *close
         return a ? count_err(a, e) : e;
     if (!sr__pool_enter(a->pool))
         return count_err(a, SR_ERR_POOL_CLOSED);
-    size_t n = finish_all(a, SR_CLOSE_FLUSHED, packet_ctx, false);
+    size_t n = visit_conns(a, INT64_MAX, packet_ctx, finish_one, NULL);
     finish_pending(a, packet_ctx, INT64_MAX);
     sr__pool_leave(a->pool);
     if (closed)
@@ -460,7 +470,7 @@ sr_error sr_assembler_close(sr_assembler *a)
     /* Release what this assembler buffered: its pages would otherwise
      * wait in the pool's connections for a timeout nobody will drive. */
     if (atomic_load(&a->acct->in_use) > 0 && sr__pool_enter(a->pool)) {
-        finish_all(a, SR_CLOSE_FLUSHED, NULL, true);
+        visit_conns(a, INT64_MAX, NULL, flush_one, NULL);
         sr__pool_leave(a->pool);
     }
     return SR_OK;
