@@ -1,6 +1,6 @@
 #!/bin/sh
 # screenshot-gui.sh - screenshots of the safereasm plugin in the real
-# Wireshark GUI (Debian's wireshark-qt 4.0) under Xvfb, for docs/plugin.md.
+# Wireshark GUI (Debian's wireshark-qt 4.0) under Xvfb, for README.md.
 #
 # Usage: scripts/screenshot-gui.sh [capture [frame [output-folder]]]
 #   defaults: captures/crafted/gap.pcap, frame 6, docs/

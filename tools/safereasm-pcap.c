@@ -4,7 +4,7 @@
  *     src:port>dst:port delivered skipped conflicts sha256
  *
  * sorted bytewise, then the decoder's and the core's counters as "# ..."
- * lines. See docs/fidelity.md for the options and the output format.
+ * lines. See the README (Fidelity) for the options and the output format.
  *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
  *

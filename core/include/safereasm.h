@@ -277,8 +277,8 @@ typedef struct sr_pool_stats {
     XX(bytes_skipped, "Bytes skipped as gaps")                                 \
     XX(limit_hits_connection, "Per-connection page limit hits")              \
     XX(limit_hits_total, "Total page limit hits")                             \
-    XX(evictions, "Connections evicted at the connection limit")              \
-    XX(timeouts, "Connections closed by idle timeout")                        \
+    XX(evictions, "Evictions this assembler's segments caused")               \
+    XX(timeouts, "Idle timeouts this assembler's sweeps completed")          \
     XX(out_of_window, "Segments dropped as far outside the window")           \
     XX(after_close, "Segments for an already closed connection")              \
     XX(callback_errors, "Callbacks that returned an error")                   \

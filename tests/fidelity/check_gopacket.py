@@ -9,7 +9,7 @@ delivered/skipped counts and SHA-256. gopacket never compares overlapping
 bytes, so its conflicts column is "-" and is not compared.
 
 Reported, not asserted: the third-party captures, where the designs are
-known to differ (docs/fidelity.md lists why): gopacket keys flows without
+known to differ (the README's fidelity section lists why): gopacket keys flows without
 the VLAN id (vlan-collisions: one stream instead of three), waits for a SYN
 and only releases a midstream connection's data at the final flush,
 lets a later queued copy win over an earlier one, and decodes other

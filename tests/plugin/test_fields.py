@@ -6,7 +6,7 @@ core header's SR_POOL_STATS_MAP and SR_ASSEMBLER_STATS_MAP (parsed from
 core/include/safereasm.h, not from the plugin), safereasm.global.<name>
 (FT_UINT64) and safereasm.change.<name> (FT_INT64). tshark -G fields must
 list exactly these under the safereasm protocol, each once, and
-docs/plugin.md must name each of them.
+README.md must name each of them.
 """
 
 import os
@@ -99,21 +99,21 @@ def main():
             check(got[name] == ftype, "field %s is %s, expected %s" % (name, got[name], ftype))
     for name in sorted(set(got) - set(exp)):
         check(False, "field %s is registered but not expected (add it here and to "
-                     "docs/plugin.md)" % name)
+                     "README.md)" % name)
 
     # Every field appears in the documentation (generated ones by pattern).
-    doc_path = os.path.join(srtest.SOURCE_DIR, "docs", "plugin.md")
+    doc_path = os.path.join(srtest.SOURCE_DIR, "README.md")
     doc = open(doc_path).read() if os.path.exists(doc_path) else ""
-    check(doc != "", "docs/plugin.md is missing")
+    check(doc != "", "README.md is missing")
     for name in sorted(exp):
         if name.startswith(("safereasm.global.", "safereasm.change.")):
             continue
         check("`%s`" % name in doc or "`%s`" % name.rsplit(".", 1)[-1] in doc,
-              "docs/plugin.md does not name field %s" % name)
+              "README.md does not name field %s" % name)
     for pattern in ("safereasm.global.<counter>", "safereasm.change.<counter>"):
-        check(pattern in doc, "docs/plugin.md does not explain %s" % pattern)
+        check(pattern in doc, "README.md does not explain %s" % pattern)
     for name in srtest.counter_names():
-        check("`%s`" % name in doc, "docs/plugin.md does not list counter %s" % name)
+        check("`%s`" % name in doc, "README.md does not list counter %s" % name)
     srtest.finish("plugin/fields")
 
 
