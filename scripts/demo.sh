@@ -8,7 +8,7 @@
 # (tests/lib/tshark-as-user.sh); otherwise it uses the installed plugin.
 set -eu
 cd "$(dirname "$0")/.."
-cap=${1:-captures/third_party/zeek/tcp/reassembly.pcap}
+cap=${1:-captures/fidelity/zeek/tcp/reassembly.pcap}
 plugin=$PWD/build/plugins/4.0/epan/safereasm.so
 
 tmp=$(mktemp -d)

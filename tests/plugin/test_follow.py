@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """test_follow.py - delivered bytes equal tshark's own Follow TCP Stream.
 
-For every third-party capture in captures/third_party and every TCP stream
+For every third-party capture in captures/fidelity and every TCP stream
 with payload, the plugin's chunks (two-pass, so nothing stays buffered) are
 concatenated per connection direction and compared with
 `tshark -z follow,tcp,yaml,N`, direction by direction, where that oracle is
-trustworthy (captures/third_party/MANIFEST.md, "Oracle"):
+trustworthy (captures/fidelity/MANIFEST.md, "Oracle"):
 
   A. every byte follow delivers, the plugin delivers at the same stream
      offset with the same value (skipped for directions with a conflicting
@@ -44,7 +44,7 @@ EXTRA = {
 
 
 def captures():
-    root = os.path.join(srtest.CAPTURES, "third_party")
+    root = os.path.join(srtest.CAPTURES, "fidelity")
     out = []
     for d, _, files in os.walk(root):
         for f in files:
@@ -301,7 +301,7 @@ def main():
     caps = captures()
     check(len(caps) >= 30, "only %d third-party captures" % len(caps))
     for rel in caps:
-        cap = srtest.stage(os.path.join(srtest.CAPTURES, "third_party", rel),
+        cap = srtest.stage(os.path.join(srtest.CAPTURES, "fidelity", rel),
                            rel.replace("/", "__"))
         compare(rel, cap, EXTRA.get(rel, []), totals)
     print("compared %(compared)d directions, %(bytes)d bytes, %(gaps)d follow gaps "

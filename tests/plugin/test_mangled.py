@@ -50,7 +50,7 @@ def run(cap, args, what):
 
 def main():
     caps = []
-    for sub in ("crafted", "third_party"):
+    for sub in ("crafted", "fidelity"):
         root = os.path.join(srtest.CAPTURES, sub)
         for d, _, files in os.walk(root):
             for f in sorted(files):

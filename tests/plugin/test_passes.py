@@ -26,7 +26,7 @@ from srtest import check  # noqa: E402
 
 def all_captures():
     out = []
-    for sub in ("crafted", "third_party"):
+    for sub in ("crafted", "fidelity"):
         root = os.path.join(srtest.CAPTURES, sub)
         for d, _, files in os.walk(root):
             for f in sorted(files):
@@ -161,7 +161,7 @@ def main():
     # Random access (sharkd, the GUI's engine): frames asked for in a
     # shuffled order show what the sequential one-pass run showed.
     for rel in ("crafted/gap.pcap", "crafted/conflict.pcap", "crafted/limit-total.pcap",
-                "crafted/edge.pcap", "third_party/wireshark/tcp-badsegments.pcap"):
+                "crafted/edge.pcap", "fidelity/wireshark/tcp-badsegments.pcap"):
         cap = srtest.stage(os.path.join(srtest.CAPTURES, rel), rel.replace("/", "__"))
         prefs = prefs_for(rel)
         seq = pdml_labels(cap, prefs)

@@ -36,11 +36,11 @@ CASES = [
     ("crafted/evict.pcap", {"max_connections": 2, "closed_linger": 0}),
     ("crafted/gap.pcap", {}),
     ("crafted/conflict.pcap", {}),
-    ("third_party/zeek/tcp/reassembly.pcap", {}),
-    ("third_party/wireshark/tcp-badsegments.pcap", {}),
-    ("third_party/suricata-verify/tcp-rst-unacked-stream-12/"
+    ("fidelity/zeek/tcp/reassembly.pcap", {}),
+    ("fidelity/wireshark/tcp-badsegments.pcap", {}),
+    ("fidelity/suricata-verify/tcp-rst-unacked-stream-12/"
      "TLPW1-tcp-110.37.219.134-10.12.14.101-tcp-990-49254.pcap", {}),
-    ("third_party/wireshark/tls-fragmented-handshakes.pcap.gz", {}),
+    ("fidelity/wireshark/tls-fragmented-handshakes.pcap.gz", {}),
 ]
 
 FILTERS = ["safereasm.status.out_of_order == 1", "safereasm.chunk.skipped > 0",

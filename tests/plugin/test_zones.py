@@ -28,7 +28,7 @@ def conns(frames):
 
 
 def main():
-    rel = "third_party/zeek/vlan-collisions.pcap"
+    rel = "fidelity/zeek/vlan-collisions.pcap"
     cap = srtest.stage(os.path.join(srtest.CAPTURES, rel), rel.replace("/", "__"))
     frames = srtest.plugin_frames(cap, True)
     c = conns(frames)
@@ -48,9 +48,9 @@ def main():
     check(stats.get("overlap_conflicts") == 0, "%s: %s conflicts" % (rel,
           stats.get("overlap_conflicts")))
 
-    for rel, extra in (("third_party/ndpi/6in4tunnel.pcap", []),
-                       ("third_party/suricata-verify/bug-4571-04/ipv6_over_ipv4.pcap", []),
-                       ("third_party/zeek/tunnels/Teredo.pcap",
+    for rel, extra in (("fidelity/ndpi/6in4tunnel.pcap", []),
+                       ("fidelity/suricata-verify/bug-4571-04/ipv6_over_ipv4.pcap", []),
+                       ("fidelity/zeek/tunnels/Teredo.pcap",
                         ["-d", "udp.port==32900,teredo"])):
         cap = srtest.stage(os.path.join(srtest.CAPTURES, rel), rel.replace("/", "__"))
         frames = srtest.plugin_frames(cap, False, extra=extra)
