@@ -21,6 +21,17 @@ uint8_t srt_pattern_byte(unsigned seed, size_t i)
     return (uint8_t)(x ^ (x >> 8));
 }
 
+uint8_t srt_conn_byte(uint32_t conn, bool b, uint64_t o)
+{
+    return srt_pattern_byte(conn * 2u + (b ? 1u : 0u), (size_t)o);
+}
+
+uint8_t srt_expect_conn(void *ud, uint64_t o)
+{
+    const srt_who *w = ud;
+    return srt_conn_byte(w->conn, w->b, o);
+}
+
 static uint64_t parse_num(const char **p)
 {
     const char *s = *p;

@@ -128,6 +128,15 @@ void srt_assert_dir(const srt_dir_rec *d, const char *spec, const char *what);
  * `what` otherwise. */
 typedef uint8_t (*srt_expect_fn)(void *ud, uint64_t offset);
 void srt_verify_content(const srt_dir_rec *d, srt_expect_fn expect, void *ud, const char *what);
+/* Generated stream content shared by tests that make many connections: the
+ * byte at offset o sent by side b (false = A) of connection conn. */
+uint8_t srt_conn_byte(uint32_t conn, bool b, uint64_t o);
+/* Which stream srt_expect_conn checks: pass a srt_who* as ud. */
+typedef struct srt_who {
+    uint32_t conn;
+    bool b;
+} srt_who;
+uint8_t srt_expect_conn(void *ud, uint64_t o);
 /* Printable rendering "abc<3>def" (non-printables as \xNN, long runs cut). */
 char *srt_render(const srt_dir_rec *d);
 uint64_t srt_total_delivered(srt_recorder *r);

@@ -51,22 +51,6 @@ static void wait_progress(gint *counter, int min)
         g_error("no progress: %d of %d", g_atomic_int_get(counter), min);
 }
 
-static uint8_t content(uint32_t conn, bool b, uint64_t o)
-{
-    return srt_pattern_byte(conn * 2u + (b ? 1u : 0u), (size_t)o);
-}
-
-typedef struct who {
-    uint32_t conn;
-    bool b;
-} who;
-
-static uint8_t expect_fn(void *ud, uint64_t o)
-{
-    const who *w = ud;
-    return content(w->conn, w->b, o);
-}
-
 /* The connection number of a stream whose client is A (conn in [lo, hi]). */
 static uint32_t conn_of(const srt_stream *s, uint32_t lo, uint32_t hi, bool *a_client)
 {
@@ -227,7 +211,7 @@ static void *feed_thread(void *p)
     for (guint i = 0; i < f->pieces->len; i++) {
         piece *pc = &g_array_index(f->pieces, piece, i);
         for (uint32_t k = 0; k < pc->len; k++)
-            buf[k] = content(f->conn, pc->b, pc->off + k);
+            buf[k] = srt_conn_byte(f->conn, pc->b, pc->off + k);
         sr_flow fl;
         srt_flow_ab(&fl, f->conn, pc->b);
         sr_segment s = srt_seg(f->isn[pc->b] + 1u + pc->off, ACK, buf, pc->len, f->ts);
@@ -318,8 +302,8 @@ static void run_one_connection(uint64_t seed, bool tiny_limits)
     if (!tiny_limits)
         g_assert_cmpstr(sr_close_reason_name(s->close_reason), ==, "FIN");
     for (int b = 0; b < 2; b++) {
-        who w = {conn, b};
-        srt_verify_content(&s->dir[b], expect_fn, &w, "content");
+        srt_who w = {conn, b};
+        srt_verify_content(&s->dir[b], srt_expect_conn, &w, "content");
         g_assert_cmpuint(s->dir[b].reached, ==, L[b]);
     }
     sr_assembler_stats as = srt_asm_stats(e.a);
@@ -421,7 +405,7 @@ static void *mconn_thread(void *p)
         uint32_t c = (uint32_t)(v >> 40), b = (uint32_t)(v >> 39) & 1,
                  off = (uint32_t)(v >> 16) & 0x7fffff, len = (uint32_t)v & 0xffff;
         for (uint32_t k = 0; k < len; k++)
-            buf[k] = content(c, b, off + k);
+            buf[k] = srt_conn_byte(c, b, off + k);
         sr_flow f;
         srt_flow_ab(&f, c, b);
         uint32_t isn = b ? c * 3000u : c * 1000u;
@@ -479,8 +463,8 @@ static void run_many(bool shared, size_t max_conns, bool verify_all)
             continue;
         g_assert_true(a_client);
         for (int b = 0; b < 2; b++) {
-            who w = {c, b};
-            srt_verify_content(&s->dir[b], expect_fn, &w, "content");
+            srt_who w = {c, b};
+            srt_verify_content(&s->dir[b], srt_expect_conn, &w, "content");
             g_assert_cmpuint(s->dir[b].reached, ==, b ? 600u : 2400u);
         }
     }
@@ -558,7 +542,7 @@ static void *loop_thread(void *p)
             next[c][b] += len;
         }
         for (uint32_t j = 0; j < len; j++)
-            buf[j] = content(conn, b, off + j);
+            buf[j] = srt_conn_byte(conn, b, off + j);
         sr_flow f;
         srt_flow_ab(&f, conn, b);
         if (l->advance_time)

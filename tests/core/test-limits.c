@@ -16,30 +16,13 @@
 #define FIN SR_TCP_FIN
 #define T0 (5000 * SR_USEC_PER_SEC)
 
-/* Stream content: byte at offset o of connection conn, sender b. */
-static uint8_t content(uint32_t conn, bool b, uint64_t o)
-{
-    return srt_pattern_byte(conn * 2u + (b ? 1u : 0u), (size_t)o);
-}
-
-typedef struct who {
-    uint32_t conn;
-    bool b;
-} who;
-
-static uint8_t expect_fn(void *ud, uint64_t o)
-{
-    const who *w = ud;
-    return content(w->conn, w->b, o);
-}
-
 /* Send bytes [off, off+len) of a stream whose ISN is isn (data at isn+1). */
 static sr_error send_range(srt_env *e, uint32_t conn, bool b, uint32_t isn, uint64_t off,
                            size_t len, uint8_t flags, sr_time ts)
 {
     uint8_t *buf = g_malloc(len ? len : 1);
     for (size_t i = 0; i < len; i++)
-        buf[i] = content(conn, b, off + i);
+        buf[i] = srt_conn_byte(conn, b, off + i);
     sr_flow f;
     srt_flow_ab(&f, conn, b);
     sr_error err = srt_feed_raw(e, &f, isn + 1u + (uint32_t)off, flags, buf, len, 0, ts, NULL);
@@ -65,9 +48,9 @@ static srt_stream *stream_of(srt_env *e, uint32_t conn)
 static void verify(srt_env *e, uint32_t conn)
 {
     srt_stream *s = stream_of(e, conn);
-    who wa = {conn, false}, wb = {conn, true};
-    srt_verify_content(&s->dir[0], expect_fn, &wa, "client content");
-    srt_verify_content(&s->dir[1], expect_fn, &wb, "server content");
+    srt_who wa = {conn, false}, wb = {conn, true};
+    srt_verify_content(&s->dir[0], srt_expect_conn, &wa, "client content");
+    srt_verify_content(&s->dir[1], srt_expect_conn, &wb, "server content");
 }
 
 /* ------------------------------------------------------------ per connection */
@@ -322,9 +305,9 @@ static void run_random(uint64_t seed)
             sr_flow f;
             srt_flow_ab(&f, c, false);
             if (srt_flow_endpoints_match(&s->flow, &f)) {
-                who wa = {c, false}, wb = {c, true};
-                srt_verify_content(&s->dir[0], expect_fn, &wa, "client content");
-                srt_verify_content(&s->dir[1], expect_fn, &wb, "server content");
+                srt_who wa = {c, false}, wb = {c, true};
+                srt_verify_content(&s->dir[0], srt_expect_conn, &wa, "client content");
+                srt_verify_content(&s->dir[1], srt_expect_conn, &wb, "server content");
                 g_assert_cmpuint(s->dir[0].reached, <=, L);
                 g_assert_cmpuint(s->dir[1].reached, <=, L);
             }
