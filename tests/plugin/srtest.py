@@ -68,6 +68,19 @@ def scratch():
     return _scratch
 
 
+def all_captures():
+    """Every capture the plugin tests read (crafted and third-party), as
+    paths relative to CAPTURES, sorted."""
+    out = []
+    for sub in ("crafted", "fidelity"):
+        root = os.path.join(CAPTURES, sub)
+        for d, _, files in os.walk(root):
+            for f in files:
+                if f.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")):
+                    out.append(os.path.relpath(os.path.join(d, f), CAPTURES))
+    return sorted(out)
+
+
 def stage(path, name=None):
     """Copy a capture where the unprivileged tshark can read it."""
     dst = os.path.join(scratch(), name or os.path.basename(path))

@@ -49,13 +49,7 @@ def run(cap, args, what):
 
 
 def main():
-    caps = []
-    for sub in ("crafted", "fidelity"):
-        root = os.path.join(srtest.CAPTURES, sub)
-        for d, _, files in os.walk(root):
-            for f in sorted(files):
-                if f.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")):
-                    caps.append(os.path.join(d, f))
+    caps = [os.path.join(srtest.CAPTURES, rel) for rel in srtest.all_captures()]
     check(len(caps) >= 40, "only %d captures" % len(caps))
     runs = 0
     for path in sorted(caps):

@@ -24,16 +24,6 @@ import srtest  # noqa: E402
 from srtest import check  # noqa: E402
 
 
-def all_captures():
-    out = []
-    for sub in ("crafted", "fidelity"):
-        root = os.path.join(srtest.CAPTURES, sub)
-        for d, _, files in os.walk(root):
-            for f in sorted(files):
-                if f.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")):
-                    out.append(os.path.relpath(os.path.join(d, f), srtest.CAPTURES))
-    return sorted(out)
-
 
 def prefs_for(rel):
     if rel.startswith("crafted/"):
@@ -140,7 +130,7 @@ def sharkd_labels(cap, prefs, frames, before=None):
 
 
 def main():
-    caps = all_captures()
+    caps = srtest.all_captures()
     check(len(caps) >= 35, "only %d captures" % len(caps))
     with_end = 0
     for rel in caps:
