@@ -85,8 +85,15 @@ typedef struct sr_options {
     size_t page_size;                         /* default 1900, 1..1048576 */
     /* A connection idle this long (capture time) is closed (TIMEOUT). */
     sr_time connection_timeout;               /* default 120 s, > 0 */
-    /* Every flush_interval of capture time, sr_assemble() closes idle
-     * connections and flushes buffered data idle this long. */
+    /* Every flush_interval of capture time, sr_assemble() sweeps: it closes
+     * connections idle for connection_timeout, and releases (holes skipped)
+     * the buffered data of every direction that has been waiting behind a
+     * hole for flush_interval or longer, even on a connection that keeps
+     * receiving data. The same checks run for a connection when its next
+     * segment arrives, before that segment is taken, so what is delivered
+     * never depends on when sweeps happened to run. Capture time is made
+     * monotonic per assembler (a timestamp earlier than one already seen
+     * counts as that one). */
     sr_time flush_interval;                   /* default 10 s, 1..timeout */
     /* A completed connection is remembered this long, so late segments
      * are reported instead of opening a new connection. 0 = forget. */
@@ -214,6 +221,14 @@ typedef struct sr_conn_info {
     uint64_t delivered[2];    /* per direction, bytes delivered so far */
     uint64_t skipped[2];      /* per direction, bytes skipped so far */
     uint64_t conflicts[2];    /* per direction, conflicting overlaps */
+    /* Per direction, bytes the segments carried that are neither delivered
+     * nor skipped, because no stream position can hold them: out of window,
+     * before the start of a direction seen without its SYN, beyond its FIN,
+     * or lost to a failed allocation. delivered + skipped is the stream's
+     * extent; every captured byte is in one of the three (duplicates of
+     * already delivered or skipped bytes excepted). */
+    uint64_t dropped[2];
+    uint64_t dropped_segments[2]; /* per direction, segments with dropped bytes */
     size_t pages_buffered;    /* pages held right now */
 } sr_conn_info;
 
@@ -280,6 +295,9 @@ typedef struct sr_pool_stats {
     XX(evictions, "Evictions this assembler's segments caused")               \
     XX(timeouts, "Idle timeouts this assembler's sweeps completed")          \
     XX(out_of_window, "Segments dropped as far outside the window")           \
+    XX(before_start, "Segments with bytes before their direction's start")    \
+    XX(bytes_dropped, "Bytes dropped: out of window, before start, beyond FIN") \
+    XX(isn_changes, "Directions re-based on a later, acknowledged SYN-ACK")  \
     XX(after_close, "Segments for an already closed connection")              \
     XX(callback_errors, "Callbacks that returned an error")                   \
     XX(no_memory, "Allocations that failed")
@@ -339,6 +357,11 @@ enum {
     SR_SEG_OUT_OF_WINDOW = 0x200, /* dropped: far outside the window */
     SR_SEG_NEW_CONNECTION = 0x400,/* this segment created the connection */
     SR_SEG_CLOSED = 0x800,        /* this segment completed the connection */
+    SR_SEG_DROPPED = 0x1000,      /* some bytes dropped (see sr_conn_info.dropped) */
+    SR_SEG_BEFORE_START = 0x2000, /* ...because they lie before the direction's
+                                     start (no SYN seen, data reordered) */
+    SR_SEG_ISN_CHANGED = 0x4000,  /* a later SYN-ACK's ISN replaced the
+                                     unacknowledged earlier one's */
 };
 
 typedef struct sr_result {
@@ -348,6 +371,7 @@ typedef struct sr_result {
     size_t conn_pages;            /* pages the connection holds afterwards */
     uint64_t delivered[2];        /* connection totals afterwards */
     uint64_t skipped[2];
+    uint64_t dropped[2];
     int close_reason;             /* sr_close_reason if SR_SEG_CLOSED, else -1 */
 } sr_result;
 
