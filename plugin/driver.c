@@ -29,6 +29,18 @@ typedef struct srp_stream {
     guint32 last_frame;        /* last frame that carried a segment of it */
 } srp_stream;
 
+/* What the driver counts itself for a connection that dropped bytes: the
+ * core reports dropped bytes per segment (sr_result) but dropped segments
+ * only to callbacks. Kept only for connections that dropped something, and
+ * beyond their completion so a late segment still shows the totals: at
+ * most one per connection with a drop, each smaller than the frame record
+ * of the segment that created it. */
+typedef struct srp_drop_tally {
+    guint64 id;                /* key in srp_driver.drop_tallies */
+    guint64 dropped[2];        /* the core's totals after its last segment */
+    guint64 segs[2];           /* segments with SR_SEG_DROPPED */
+} srp_drop_tally;
+
 typedef struct srp_ctx {
     srp_driver *d;
     srp_builder *builder;      /* NULL: file under the connection's last frame */
@@ -40,6 +52,7 @@ struct srp_driver {
     sr_assembler *assembler;
     sr_error setup_error;
     GHashTable *streams;       /* guint64 id -> srp_stream (owned) */
+    GHashTable *drop_tallies;  /* guint64 id -> srp_drop_tally (owned) */
     srp_builder frame_builder;
     GHashTable *end_builders;  /* frame -> srp_builder (during the end flush) */
     GHashTable *end_records;   /* frame -> const srp_record (file scope) */
@@ -149,6 +162,10 @@ builder_add_close(srp_builder *b, const sr_conn_info *info, sr_close_reason reas
     cl.delivered[1] = info->delivered[1];
     cl.skipped[0] = info->skipped[0];
     cl.skipped[1] = info->skipped[1];
+    cl.dropped[0] = info->dropped[0];
+    cl.dropped[1] = info->dropped[1];
+    cl.dropped_segs[0] = info->dropped_segments[0];
+    cl.dropped_segs[1] = info->dropped_segments[1];
     cl.reason = (guint8)reason;
     g_array_append_val(b->closes, cl);
 }
@@ -268,6 +285,7 @@ srp_driver_new(const sr_options *options, size_t max_connections)
     sr_error err = SR_OK;
 
     d->streams = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+    d->drop_tallies = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
     d->end_records = g_hash_table_new(g_direct_hash, g_direct_equal);
     builder_init(&d->frame_builder, 0);
 
@@ -293,11 +311,43 @@ srp_driver_free(srp_driver *d)
     sr_assembler_free(d->assembler);
     sr_pool_free(d->pool);
     g_hash_table_destroy(d->streams);
+    g_hash_table_destroy(d->drop_tallies);
     if (d->end_builders)
         g_hash_table_destroy(d->end_builders);
     g_hash_table_destroy(d->end_records);
     builder_clear(&d->frame_builder);
     g_free(d);
+}
+
+/* The dropped totals of a segment's connection, and how many bytes this
+ * segment dropped (the rise of its direction's total). */
+static void
+note_dropped(srp_driver *d, const sr_result *res, srp_seg *s)
+{
+    guint dir = res->dir == SR_DIR_SERVER_TO_CLIENT ? 1 : 0;
+    srp_drop_tally *t;
+
+    s->dropped[0] = res->dropped[0];
+    s->dropped[1] = res->dropped[1];
+    if (res->conn_id == 0)
+        return;
+    t = g_hash_table_lookup(d->drop_tallies, &res->conn_id);
+    if (t == NULL) {
+        if (!(res->status & SR_SEG_DROPPED) && res->dropped[0] == 0 && res->dropped[1] == 0)
+            return;
+        t = g_new0(srp_drop_tally, 1);
+        t->id = res->conn_id;
+        /* replace, not insert: the key lives inside the value. */
+        g_hash_table_replace(d->drop_tallies, &t->id, t);
+    }
+    if (res->dropped[dir] > t->dropped[dir])
+        s->dropped_len = (guint32)MIN(res->dropped[dir] - t->dropped[dir], G_MAXUINT32);
+    if (res->status & SR_SEG_DROPPED)
+        t->segs[dir]++;
+    t->dropped[0] = res->dropped[0];
+    t->dropped[1] = res->dropped[1];
+    s->dropped_segs[0] = t->segs[0];
+    s->dropped_segs[1] = t->segs[1];
 }
 
 static void
@@ -352,6 +402,7 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
         s->delivered[1] = res.delivered[1];
         s->skipped[0] = res.skipped[0];
         s->skipped[1] = res.skipped[1];
+        note_dropped(d, &res, s);
         if ((res.status & SR_SEG_CLOSED) && res.close_reason >= 0 &&
             res.close_reason < SR_CLOSE_REASON_COUNT_)
             s->close_reason = (gint8)res.close_reason;

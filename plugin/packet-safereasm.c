@@ -52,12 +52,20 @@ static int hf_status_after_close = -1;
 static int hf_status_out_of_window = -1;
 static int hf_status_new_connection = -1;
 static int hf_status_closed = -1;
+static int hf_status_dropped = -1;
+static int hf_status_before_start = -1;
+static int hf_status_isn_changed = -1;
+static int hf_dropped_len = -1;
 static int hf_error = -1;
 static int hf_conn_pages = -1;
 static int hf_conn_delivered_c2s = -1;
 static int hf_conn_delivered_s2c = -1;
 static int hf_conn_skipped_c2s = -1;
 static int hf_conn_skipped_s2c = -1;
+static int hf_conn_dropped_c2s = -1;
+static int hf_conn_dropped_s2c = -1;
+static int hf_conn_dropped_segs_c2s = -1;
+static int hf_conn_dropped_segs_s2c = -1;
 static int hf_conn_close_reason = -1;
 static int hf_segs_ignored = -1;
 static int hf_limit_connection = -1;
@@ -86,6 +94,10 @@ static int hf_closed_delivered_c2s = -1;
 static int hf_closed_delivered_s2c = -1;
 static int hf_closed_skipped_c2s = -1;
 static int hf_closed_skipped_s2c = -1;
+static int hf_closed_dropped_c2s = -1;
+static int hf_closed_dropped_s2c = -1;
+static int hf_closed_dropped_segs_c2s = -1;
+static int hf_closed_dropped_segs_s2c = -1;
 static int hf_end_flush = -1;
 static int hf_global = -1;
 static int hf_change = -1;
@@ -110,6 +122,11 @@ static expert_field ei_gap = EI_INIT;
 static expert_field ei_error = EI_INIT;
 static expert_field ei_evicted = EI_INIT;
 static expert_field ei_timeout = EI_INIT;
+static expert_field ei_dropped = EI_INIT;
+static expert_field ei_isn_changed = EI_INIT;
+
+/* The record keeps the status in 16 bits. */
+G_STATIC_ASSERT(SR_SEG_ISN_CHANGED <= G_MAXUINT16 && SR_SEG_BEFORE_START <= G_MAXUINT16);
 
 static const value_string dir_vals[] = {
     { SR_DIR_CLIENT_TO_SERVER, "client to server" },
@@ -169,6 +186,31 @@ dir_abbrev(guint8 dir)
     return dir == SR_DIR_SERVER_TO_CLIENT ? "s2c" : "c2s";
 }
 
+/* Bytes of the segment that were lost to the stream, for the expert info:
+ * what the core counted as dropped, or, for a segment out of window that
+ * the core did not count, its claimed length. */
+static guint32
+dropped_bytes(const srp_seg *s)
+{
+    if (s->dropped_len > 0)
+        return s->dropped_len;
+    if (s->status & SR_SEG_OUT_OF_WINDOW)
+        return s->claimed_len;
+    return 0;
+}
+
+static const char *
+dropped_why(const srp_seg *s)
+{
+    if (s->status & SR_SEG_BEFORE_START)
+        return "they lie before the start of this direction, which was picked up without "
+               "its SYN (segments reordered at the start of the capture)";
+    if (s->status & SR_SEG_OUT_OF_WINDOW)
+        return "the segment starts max_window or more bytes beyond the highest byte seen "
+               "in this direction (out of window)";
+    return "they lie beyond this direction's FIN, or buffering them failed (out of memory)";
+}
+
 static void
 draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
              const srp_seg *s, guint idx)
@@ -178,10 +220,14 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
         &hf_status_overlap, &hf_status_conflict, &hf_status_limit_connection,
         &hf_status_limit_total, &hf_status_evicted_other, &hf_status_after_close,
         &hf_status_out_of_window, &hf_status_new_connection, &hf_status_closed,
+        &hf_status_dropped, &hf_status_before_start, &hf_status_isn_changed,
     };
     proto_item *si, *it;
     proto_tree *st, *bt;
     gboolean real_error = s->error != SR_OK && s->error != SR_ERR_CONNECTION_CLOSED;
+    gboolean lost_any = (s->status & SR_SEG_DROPPED) ||
+                        ((s->status & SR_SEG_OUT_OF_WINDOW) && s->claimed_len > 0);
+    guint32 lost = lost_any ? dropped_bytes(s) : 0;
 
     si = proto_tree_add_item(tree, hf_segment, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(si);
@@ -194,6 +240,7 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
     add_uint(st, hf_zone, tvb, s->zone);
     add_uint(st, hf_captured_len, tvb, s->captured_len);
     add_uint(st, hf_claimed_len, tvb, s->claimed_len);
+    add_uint(st, hf_dropped_len, tvb, s->dropped_len);
     add_uint(st, hf_payload_source, tvb, s->payload_source);
 
     it = add_uint(st, hf_status, tvb, s->status);
@@ -213,6 +260,10 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
     add_u64(st, hf_conn_delivered_s2c, tvb, s->delivered[SR_DIR_SERVER_TO_CLIENT]);
     add_u64(st, hf_conn_skipped_c2s, tvb, s->skipped[SR_DIR_CLIENT_TO_SERVER]);
     add_u64(st, hf_conn_skipped_s2c, tvb, s->skipped[SR_DIR_SERVER_TO_CLIENT]);
+    add_u64(st, hf_conn_dropped_c2s, tvb, s->dropped[SR_DIR_CLIENT_TO_SERVER]);
+    add_u64(st, hf_conn_dropped_s2c, tvb, s->dropped[SR_DIR_SERVER_TO_CLIENT]);
+    add_u64(st, hf_conn_dropped_segs_c2s, tvb, s->dropped_segs[SR_DIR_CLIENT_TO_SERVER]);
+    add_u64(st, hf_conn_dropped_segs_s2c, tvb, s->dropped_segs[SR_DIR_SERVER_TO_CLIENT]);
     if (s->close_reason >= 0)
         add_uint(st, hf_conn_close_reason, tvb, (guint32)s->close_reason);
 
@@ -224,6 +275,19 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
         expert_add_info(pinfo, si, &ei_limit_total);
     if ((s->status & SR_SEG_EVICTED_OTHER) || s->error == SR_ERR_CONNECTION_LIMIT)
         expert_add_info(pinfo, si, &ei_limit_table);
+    if (lost_any)
+        expert_add_info_format(pinfo, si, &ei_dropped,
+                               "%s of connection %" PRIu64 " %s dropped: %s. They are neither "
+                               "delivered nor counted as a gap",
+                               lost > 0 ? wmem_strdup_printf(pinfo->pool, "%u bytes", lost)
+                                        : "Bytes",
+                               s->conn_id, dir_abbrev(s->dir), dropped_why(s));
+    if (s->status & SR_SEG_ISN_CHANGED)
+        expert_add_info_format(pinfo, si, &ei_isn_changed,
+                               "Connection %" PRIu64 ": the server's initial sequence number "
+                               "changed. A later SYN-ACK replaced the earlier, unacknowledged "
+                               "one, and the server's stream is counted from the later ISN",
+                               s->conn_id);
 
     if (idx == 0) {
         proto_item_append_text(top, ", Connection %" PRIu64 " %s", s->conn_id,
@@ -240,6 +304,12 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
             proto_item_append_text(top, " (conflicting)");
         if (s->status & SR_SEG_AFTER_CLOSE)
             proto_item_append_text(top, ", after close");
+        if (lost > 0)
+            proto_item_append_text(top, ", %u bytes dropped", lost);
+        else if (lost_any)
+            proto_item_append_text(top, ", bytes dropped");
+        if (s->status & SR_SEG_ISN_CHANGED)
+            proto_item_append_text(top, ", server ISN changed");
         if (real_error)
             proto_item_append_text(top, ", %s", sr_err_name((sr_error)s->error));
     }
@@ -372,6 +442,10 @@ draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_recor
         add_u64(ct, hf_closed_delivered_s2c, tvb, c->delivered[1]);
         add_u64(ct, hf_closed_skipped_c2s, tvb, c->skipped[0]);
         add_u64(ct, hf_closed_skipped_s2c, tvb, c->skipped[1]);
+        add_u64(ct, hf_closed_dropped_c2s, tvb, c->dropped[0]);
+        add_u64(ct, hf_closed_dropped_s2c, tvb, c->dropped[1]);
+        add_u64(ct, hf_closed_dropped_segs_c2s, tvb, c->dropped_segs[0]);
+        add_u64(ct, hf_closed_dropped_segs_s2c, tvb, c->dropped_segs[1]);
         if (c->reason == SR_CLOSE_EVICTED)
             expert_add_info_format(pinfo, it, &ei_evicted,
                                    "Connection %" PRIu64 " evicted at the connection limit",
@@ -605,6 +679,9 @@ srp_proto_register(void)
             "Payload bytes handed to the core", HFILL } },
         { &hf_claimed_len, { "Claimed payload", "safereasm.claimed_len", FT_UINT32, BASE_DEC, NULL, 0x0,
             "Payload length the headers claim (tcp.len); the uncaptured rest is a gap", HFILL } },
+        { &hf_dropped_len, { "Payload dropped", "safereasm.dropped_len", FT_UINT32, BASE_DEC,
+            NULL, 0x0, "Bytes of this segment neither delivered nor skipped (out of window, "
+            "before the direction's start, beyond its FIN, out of memory)", HFILL } },
         { &hf_payload_source, { "Payload source", "safereasm.payload_source", FT_UINT8, BASE_DEC,
             VALS(payload_source_vals), 0x0, NULL, HFILL } },
         { &hf_status, { "Status", "safereasm.status", FT_UINT16, BASE_HEX, NULL, 0x0,
@@ -635,6 +712,17 @@ srp_proto_register(void)
                  SR_SEG_NEW_CONNECTION, "This segment created the connection"),
         BOOL_BIT(hf_status_closed, "Closed", "safereasm.status.closed",
                  SR_SEG_CLOSED, "This segment completed the connection"),
+        BOOL_BIT(hf_status_dropped, "Bytes dropped", "safereasm.status.dropped",
+                 SR_SEG_DROPPED, "Some bytes of this segment are neither delivered nor skipped: "
+                 "no stream position can hold them (out of window, before the direction's start, "
+                 "beyond its FIN, or out of memory)"),
+        BOOL_BIT(hf_status_before_start, "Before the direction's start",
+                 "safereasm.status.before_start", SR_SEG_BEFORE_START,
+                 "Bytes dropped because they lie before the start of a direction picked up "
+                 "without its SYN (reordered at capture start)"),
+        BOOL_BIT(hf_status_isn_changed, "Server ISN changed", "safereasm.status.isn_changed",
+                 SR_SEG_ISN_CHANGED,
+                 "A later SYN-ACK's ISN replaced the unacknowledged earlier one's here"),
         { &hf_error, { "Core error", "safereasm.error", FT_UINT8, BASE_DEC, VALS(error_vals), 0x0,
             "What sr_assemble_ex() returned, when not SR_OK", HFILL } },
         { &hf_conn_pages, { "Connection pages buffered", "safereasm.conn.pages", FT_UINT32, BASE_DEC,
@@ -647,6 +735,18 @@ srp_proto_register(void)
             "safereasm.conn.skipped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
         { &hf_conn_skipped_s2c, { "Connection bytes skipped (server to client)",
             "safereasm.conn.skipped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_conn_dropped_c2s, { "Connection bytes dropped (client to server)",
+            "safereasm.conn.dropped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0,
+            "Bytes neither delivered nor skipped so far: out of window, before the start, "
+            "beyond the FIN, out of memory", HFILL } },
+        { &hf_conn_dropped_s2c, { "Connection bytes dropped (server to client)",
+            "safereasm.conn.dropped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0,
+            "Bytes neither delivered nor skipped so far: out of window, before the start, "
+            "beyond the FIN, out of memory", HFILL } },
+        { &hf_conn_dropped_segs_c2s, { "Connection segments with dropped bytes (client to server)",
+            "safereasm.conn.dropped_segments_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_conn_dropped_segs_s2c, { "Connection segments with dropped bytes (server to client)",
+            "safereasm.conn.dropped_segments_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
         { &hf_conn_close_reason, { "Connection close reason", "safereasm.conn.close_reason",
             FT_UINT8, BASE_DEC, VALS(close_reason_vals), 0x0,
             "Present when this segment completed its connection", HFILL } },
@@ -708,6 +808,14 @@ srp_proto_register(void)
             "safereasm.closed.skipped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
         { &hf_closed_skipped_s2c, { "Bytes skipped (server to client)",
             "safereasm.closed.skipped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_closed_dropped_c2s, { "Bytes dropped (client to server)",
+            "safereasm.closed.dropped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_closed_dropped_s2c, { "Bytes dropped (server to client)",
+            "safereasm.closed.dropped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_closed_dropped_segs_c2s, { "Segments with dropped bytes (client to server)",
+            "safereasm.closed.dropped_segments_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+        { &hf_closed_dropped_segs_s2c, { "Segments with dropped bytes (server to client)",
+            "safereasm.closed.dropped_segments_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
         { &hf_end_flush, { "End-of-capture flush", "safereasm.end_flush", FT_NONE, BASE_NONE,
             NULL, 0x0, "Released when the capture ended (two-pass only), filed at the connection's last frame", HFILL } },
         { &hf_global, { "Global statistics after this frame", "safereasm.global", FT_NONE,
@@ -736,6 +844,10 @@ srp_proto_register(void)
             "Connection evicted", EXPFILL } },
         { &ei_timeout, { "safereasm.expert.timeout", PI_SEQUENCE, PI_NOTE,
             "Connection timed out", EXPFILL } },
+        { &ei_dropped, { "safereasm.expert.dropped", PI_SEQUENCE, PI_WARN,
+            "Bytes dropped: neither delivered nor counted as a gap", EXPFILL } },
+        { &ei_isn_changed, { "safereasm.expert.isn_changed", PI_SEQUENCE, PI_NOTE,
+            "Server ISN changed: a later SYN-ACK replaced an unacknowledged one", EXPFILL } },
     };
 
     for (int r = 0; r < SR_CLOSE_REASON_COUNT_; r++) {

@@ -36,6 +36,9 @@ typedef struct srp_seg {
     guint64 conn_id;          /* 0: the core made no connection */
     guint64 delivered[2];     /* connection totals after this segment */
     guint64 skipped[2];
+    guint64 dropped[2];       /* bytes neither delivered nor skipped (the core's) */
+    guint64 dropped_segs[2];  /* segments that dropped bytes (counted by the driver) */
+    guint32 dropped_len;      /* bytes this segment dropped */
     guint32 zone;
     guint32 conn_pages;
     guint32 captured_len;     /* payload bytes handed to the core */
@@ -80,6 +83,8 @@ typedef struct srp_close {
     guint64 conn_id;
     guint64 delivered[2];
     guint64 skipped[2];
+    guint64 dropped[2];
+    guint64 dropped_segs[2];
     guint8 reason;            /* sr_close_reason */
 } srp_close;
 

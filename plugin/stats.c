@@ -50,6 +50,9 @@ static const struct {
     { "overlap_conflicts", "Anomalies" },
     { "bytes_skipped", "Anomalies" },
     { "out_of_window", "Anomalies" },
+    { "before_start", "Anomalies" },
+    { "bytes_dropped", "Anomalies" },
+    { "isn_changes", "Anomalies" },
     { "callback_errors", "Anomalies" },
 };
 

@@ -23,6 +23,7 @@ FIXED = {
     "safereasm.zone": "FT_UINT32",
     "safereasm.captured_len": "FT_UINT32",
     "safereasm.claimed_len": "FT_UINT32",
+    "safereasm.dropped_len": "FT_UINT32",
     "safereasm.payload_source": "FT_UINT8",
     "safereasm.status": "FT_UINT16",
     "safereasm.error": "FT_UINT8",
@@ -31,6 +32,10 @@ FIXED = {
     "safereasm.conn.delivered_s2c": "FT_UINT64",
     "safereasm.conn.skipped_c2s": "FT_UINT64",
     "safereasm.conn.skipped_s2c": "FT_UINT64",
+    "safereasm.conn.dropped_c2s": "FT_UINT64",
+    "safereasm.conn.dropped_s2c": "FT_UINT64",
+    "safereasm.conn.dropped_segments_c2s": "FT_UINT64",
+    "safereasm.conn.dropped_segments_s2c": "FT_UINT64",
     "safereasm.conn.close_reason": "FT_UINT8",
     "safereasm.segments_ignored": "FT_UINT8",
     "safereasm.limit.connection": "FT_BOOLEAN",
@@ -54,16 +59,21 @@ FIXED = {
     "safereasm.closed.delivered_s2c": "FT_UINT64",
     "safereasm.closed.skipped_c2s": "FT_UINT64",
     "safereasm.closed.skipped_s2c": "FT_UINT64",
+    "safereasm.closed.dropped_c2s": "FT_UINT64",
+    "safereasm.closed.dropped_s2c": "FT_UINT64",
+    "safereasm.closed.dropped_segments_c2s": "FT_UINT64",
+    "safereasm.closed.dropped_segments_s2c": "FT_UINT64",
     "safereasm.end_flush": "FT_NONE",
     "safereasm.global": "FT_NONE",
     "safereasm.change": "FT_NONE",
 }
 STATUS_BITS = ["in_order", "out_of_order", "retransmission", "overlap", "conflict",
                "limit_connection", "limit_total", "evicted_other", "after_close",
-               "out_of_window", "new_connection", "closed"]
+               "out_of_window", "new_connection", "closed", "dropped", "before_start",
+               "isn_changed"]
 CHUNK_FLAGS = ["start", "end", "conflict", "buffered", "flushed"]
 EXPERT = ["conflict", "limit_connection", "limit_total", "limit_table", "gap", "error",
-          "evicted", "timeout"]
+          "evicted", "timeout", "dropped", "isn_changed"]
 
 
 def expected():
