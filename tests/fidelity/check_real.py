@@ -3,7 +3,7 @@
 captures/real (made by scripts/make-real-captures.sh), each payload listed
 in transfers.tsv must come out of safereasm-pcap byte for byte (SHA-256 of
 the payload the application sent; HTTP responses after their header),
-with nothing skipped -- the captures hold every segment, since TCP
+with nothing skipped or dropped -- the captures hold every segment, since TCP
 retransmitted whatever the impairment bridge dropped -- and no conflict,
 since a real Linux sender never retransmits different bytes.
 Also runs with --threads 2: the same lines must come out.
@@ -35,9 +35,9 @@ def main():
         path = os.path.join(REAL, cap)
         dirs, stats, err = F.run_tool(path)
         for d in dirs:
-            if d.skipped or d.conflicts:
-                failures.append("%s %s: skipped %d conflicts %s, expected 0 and 0" %
-                                (cap, d.key, d.skipped, d.conflicts))
+            if d.skipped or d.conflicts or d.dropped:
+                failures.append("%s %s: skipped %d conflicts %s dropped %s, expected 0, 0 and 0" %
+                                (cap, d.key, d.skipped, d.conflicts, d.dropped))
         for _, kind, ip, port, direction, size, sha in [r for r in rows if r[0] == cap]:
             if direction == "to_client":
                 found = [d for d in dirs if (F.expand_v6(d.src[0]), d.src[1]) == (ip, port)]
@@ -61,8 +61,8 @@ def main():
                                 (name, len(data), got[:16], size, sha[:16]))
         # Threads: the same streams, whatever worker handles them.
         dirs2, stats2, _ = F.run_tool(path, "--threads", "2", write=False)
-        a = sorted((d.key, d.delivered, d.skipped, d.conflicts, d.sha256) for d in dirs)
-        b = sorted((d.key, d.delivered, d.skipped, d.conflicts, d.sha256) for d in dirs2)
+        a = sorted((d.key, d.delivered, d.skipped, d.conflicts, d.dropped, d.sha256) for d in dirs)
+        b = sorted((d.key, d.delivered, d.skipped, d.conflicts, d.dropped, d.sha256) for d in dirs2)
         if a != b:
             failures.append("%s: --threads 2 gives other lines than --threads 1" % cap)
     for f in failures:

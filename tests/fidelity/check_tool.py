@@ -81,7 +81,7 @@ def expect_stream(tmp, name, linktype, frames, key, delivered=len(PAYLOAD), skip
     path = os.path.join(tmp, name + ".pcap")
     pcap(path, linktype, frames)
     rc, out, err = run(path)
-    want = "%s %d %d 0 %s" % (key, delivered, skipped, sha)
+    want = "%s %d %d 0 0 %s" % (key, delivered, skipped, sha)
     need(rc == 0 and lines_of(out) == [want], "%s: rc %d, lines %s, expected [%s] (stderr %s)" %
          (name, rc, lines_of(out), want, err.strip()))
     return out
@@ -109,7 +109,7 @@ def main():
     path = os.path.join(tmp, "vlan-two.pcap")
     pcap(path, 1, conn4(lambda ip: ETH + b"\x08\x00" + ip) + conn4(lambda ip: vlan + ip))
     rc, out, err = run(path)
-    need(lines_of(out) == ["%s %d 0 0 %s" % (k4, len(PAYLOAD), SHA), "%s@7 %d 0 0 %s" % (k4, len(PAYLOAD), SHA)],
+    need(lines_of(out) == ["%s %d 0 0 0 %s" % (k4, len(PAYLOAD), SHA), "%s@7 %d 0 0 0 %s" % (k4, len(PAYLOAD), SHA)],
          "vlan-two: %s" % lines_of(out))
     # ---- IPv6 with extension headers (hop-by-hop, destination options, atomic fragment)
     ext = bytes([60, 0, 1, 4, 0, 0, 0, 0]) + bytes([44, 0, 1, 4, 0, 0, 0, 0]) + bytes([6, 0, 0, 0, 0, 0, 0, 9])

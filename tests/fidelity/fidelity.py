@@ -118,18 +118,22 @@ def parse_key(key):
 
 
 class Direction:
-    """One direction as safereasm-pcap (or the gopacket driver) saw it."""
+    """One direction as safereasm-pcap or the gopacket driver saw it:
+    "key delivered skipped conflicts dropped sha256" (safereasm-pcap) or
+    "key delivered skipped conflicts sha256" (the gopacket driver, which
+    has no dropped count: dropped is None)."""
 
     def __init__(self, line):
         f = line.split()
-        if len(f) != 5:
+        if len(f) not in (5, 6):
             raise Fail("bad output line %r" % line)
         self.key = f[0]
         self.src, self.dst, self.zone = parse_key(f[0])
         self.delivered = int(f[1])
         self.skipped = int(f[2])
         self.conflicts = None if f[3] == "-" else int(f[3])
-        self.sha256 = f[4]
+        self.dropped = int(f[4]) if len(f) == 6 else None
+        self.sha256 = f[-1]
         self.conn_id = None
         self.data = None
         self.gaps = []
@@ -203,13 +207,20 @@ def run_tool(pcap, *args, write=True, check=True):
             for d in dirs:
                 # Lines are unique per (key) except when one 4-tuple is reused;
                 # then rows and lines come in the same (sorted) order.
+                # file conn_id dir key delivered skipped conflicts dropped
+                # sha256 zone close gaps conflict_chunks conflict_packets
                 c = rows[d.key].pop(0)
+                if len(c) != 14:
+                    raise Fail("streams.tsv row with %d columns, expected 14: %r" % (len(c), c))
+                if c[4:9] != [str(d.delivered), str(d.skipped), str(d.conflicts), str(d.dropped), d.sha256]:
+                    raise Fail("%s: streams.tsv says %s, the line says %s %s %s %s %s" %
+                               (d.key, c[4:9], d.delivered, d.skipped, d.conflicts, d.dropped, d.sha256))
                 d.conn_id = int(c[1])
                 d.dir = int(c[2])
-                d.close = c[9]
-                d.gaps = _ranges(c[10])
-                d.conflict_chunks = _ranges(c[11])
-                d.conflict_packets = [] if c[12] == "-" else [int(x) for x in c[12].split(",")]
+                d.close = c[10]
+                d.gaps = _ranges(c[11])
+                d.conflict_chunks = _ranges(c[12])
+                d.conflict_packets = [] if c[13] == "-" else [int(x) for x in c[13].split(",")]
                 with open(os.path.join(tmp, c[0]), "rb") as fh:
                     d.data = fh.read()
                 if len(d.data) != d.delivered:
