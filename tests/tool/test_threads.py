@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""test_threads.py - safereasm-pcap --threads N gives the output of
+--threads 1, on every capture, every run.
+
+Each worker thread has its own pool and assembler (both directions of a
+flow go to one worker), every segment carries one capture clock, and
+connection ids are the frame that created the connection, so nothing a
+worker prints may depend on how the workers were scheduled or how many
+there are -- as long as no cap is hit (the caps are split N ways).
+
+  xy           captures/crafted/threads-xy.pcap (make-threads.py): X's hole
+               is filled 0.1 s later while Y's worker runs 400 s ahead; the
+               exact lines (X 5100 bytes, no gap; Y 20000 bytes) at
+               1..4 threads, RUNS runs each.
+  caps         the caps hold for the process: with --threads 1..4 the
+               summed peaks stay within --max-connections (synscan, 1994
+               connections) and --max-pages-total (a real capture with loss).
+  determinism  every capture under captures/ at --threads 1..4, RUNS runs
+               each, several processes at once for load: the per-direction
+               lines equal the first --threads 1 run's, byte for byte; with
+               --write on three captures (3 runs per thread count), the same
+               streams.tsv and the same files with the same bytes.
+               RUNS = $SR_THREADS_RUNS or 20 (the test header of
+               tests/tool/CMakeLists.txt gives the measured times).
+  quick        what the TSan build runs: xy, and threads-xy, echo-connections
+               (500 connections) and one real capture at 1..4 threads, RUNS
+               (default 2) runs each.
+"""
+
+import concurrent.futures
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+
+import tooltest as T
+
+RUNS = int(os.environ.get("SR_THREADS_RUNS", "0") or 0)
+JOBS = int(os.environ.get("SR_THREADS_JOBS", "0") or 0) or 2 * (os.cpu_count() or 2)
+THREADS = (1, 2, 3, 4)
+XY = os.path.join(T.CAPTURES, "crafted", "threads-xy.pcap")
+WRITE_CAPTURES = ("crafted/threads-xy.pcap", "fidelity/zeek/echo-connections.pcap.gz",
+                  "real/harsh-s1-client.pcapng")
+
+
+def xy_expected():
+    """The two lines threads-xy.pcap must give, from how make-threads.py
+    builds it (not from a run of the tool)."""
+    x = b"".join(bytes("X%08d\n" % i, "ascii") for i in range(510))
+    y = bytes(0x41 + i % 26 for i in range(20000))
+    return ["10.0.1.1:40000>10.0.1.2:80 5100 0 0 0 " + hashlib.sha256(x).hexdigest(),
+            "10.0.2.1:40006>10.0.2.2:80 20000 0 0 0 " + hashlib.sha256(y).hexdigest()]
+
+
+def test_xy(c, runs):
+    want = xy_expected()
+    for t in THREADS:
+        for r in range(runs):
+            rc, out, err = T.run(XY, "--no-stats", "--threads", str(t))
+            got = T.lines_of(out)
+            if not c.need(rc == 0 and got == want, "threads-xy --threads %d run %d: exit %d, lines %s, expected %s"
+                          % (t, r + 1, rc, got, want)):
+                break
+    print("xy: %d runs at 1..4 threads" % (runs * len(THREADS)))
+
+
+def test_caps(c):
+    syn = os.path.join(T.CAPTURES, "fidelity", "ndpi", "synscan.pcap")
+    lossy = os.path.join(T.CAPTURES, "real", "harsh-s1-client.pcapng")
+    for t in THREADS:
+        rc, out, err = T.run(syn, "--threads", str(t), "--max-connections", "100")
+        st = T.stats_of(out)
+        per = 100 // t
+        c.need(rc == 0 and st.get("pool.peak_connections", -1) <= 100 and
+               st.get("pool.peak_connections", -1) == per * t and st.get("pool.closed_evicted", 0) > 0,
+               "synscan --threads %d --max-connections 100: exit %d, summed peak %s (expected %d x %d), "
+               "evicted %s" % (t, rc, st.get("pool.peak_connections"), t, per, st.get("pool.closed_evicted")))
+        rc, out, err = T.run(lossy, "--threads", str(t), "--max-pages-total", "16",
+                             "--max-pages-per-connection", "8")
+        st = T.stats_of(out)
+        c.need(rc == 0 and 0 < st.get("assembler.pages_peak", -1) <= 16,
+               "harsh-s1-client --threads %d --max-pages-total 16: exit %d, summed pages_peak %s (cap 16)"
+               % (t, rc, st.get("assembler.pages_peak")))
+    # More workers than the cap: each worker keeps 1 (documented), never 0.
+    rc, out, err = T.run(syn, "--threads", "8", "--max-connections", "4")
+    st = T.stats_of(out)
+    c.need(rc == 0 and st.get("pool.peak_connections") == 8,
+           "synscan --threads 8 --max-connections 4: exit %d, peak %s, expected 8 (1 per worker)"
+           % (rc, st.get("pool.peak_connections")))
+    print("caps: checked at 1..4 threads")
+
+
+def lines_run(path, t):
+    rc, out, err = T.run(path, "--no-stats", "--threads", str(t))
+    return rc, T.lines_of(out), err
+
+
+def write_run(path, t):
+    """(exit, streams.tsv text, {file: sha256}) of one --write run."""
+    tmp = tempfile.mkdtemp(prefix="sr-threads-")
+    try:
+        rc, out, err = T.run(path, "--no-stats", "--threads", str(t), "--write", tmp)
+        files = {}
+        for f in sorted(os.listdir(tmp)):
+            with open(os.path.join(tmp, f), "rb") as fh:
+                files[f] = hashlib.sha256(fh.read()).hexdigest()
+        tsv = files.pop("streams.tsv", None) and open(os.path.join(tmp, "streams.tsv")).read()
+        return rc, tsv, files
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_determinism(c, caps, runs, write_caps, write_runs):
+    ref = {}
+    for path in caps:
+        rc, lines, err = lines_run(path, 1)
+        ref[path] = (rc, lines)
+    jobs = [(path, t, r) for path in caps for t in THREADS for r in range(runs)]
+    differ = {}
+    with concurrent.futures.ThreadPoolExecutor(JOBS) as ex:
+        futs = {ex.submit(lines_run, path, t): (path, t, r) for path, t, r in jobs}
+        for f in concurrent.futures.as_completed(futs):
+            path, t, r = futs[f]
+            rc, lines, err = f.result()
+            if (rc, lines) != ref[path]:
+                differ.setdefault((path, t), []).append((r, rc, lines, err))
+    for (path, t), bad in sorted(differ.items()):
+        r, rc, lines, err = bad[0]
+        want = ref[path][1]
+        only_ref = [l for l in want if l not in lines][:3]
+        only_here = [l for l in lines if l not in want][:3]
+        c.need(False, "%s --threads %d: %d of %d runs differ from --threads 1 (exit %d vs %d); "
+               "first: only with 1 thread %s, only with %d %s %s" %
+               (T.rel(path), t, len(bad), runs, rc, ref[path][0], only_ref, t, only_here,
+                err.strip()[-200:]))
+    print("determinism: %d captures x %d thread counts x %d runs = %d runs, %d capture/thread pairs differ"
+          % (len(caps), len(THREADS), runs, len(jobs), len(differ)))
+    for rel in write_caps:
+        path = os.path.join(T.CAPTURES, rel)
+        if not os.path.exists(path):
+            c.need(False, "%s missing" % rel)
+            continue
+        want = write_run(path, 1)
+        c.need(want[0] == 0 and want[1] and want[2], "%s --write: exit %d, %d files" % (rel, want[0], len(want[2])))
+        with concurrent.futures.ThreadPoolExecutor(JOBS) as ex:
+            futs = {ex.submit(write_run, path, t): t for t in THREADS for _ in range(write_runs)}
+            for f in concurrent.futures.as_completed(futs):
+                t = futs[f]
+                got = f.result()
+                c.need(got == want, "%s --write --threads %d: streams.tsv or files differ from --threads 1%s" %
+                       (rel, t, "" if got[1] == want[1] else " (streams.tsv differs)"))
+        print("write: %s: streams.tsv and %d files, %d runs at 1..4 threads" % (rel, len(want[2]), write_runs * 4))
+
+
+def main():
+    T.need_tool()
+    mode = sys.argv[1] if len(sys.argv) > 1 else "determinism"
+    c = T.Checks()
+    if mode == "xy":
+        test_xy(c, RUNS or 5)
+    elif mode == "caps":
+        test_caps(c)
+    elif mode == "determinism":
+        caps = T.all_captures()
+        c.need(len(caps) >= 10, "only %d captures" % len(caps))
+        test_determinism(c, caps, RUNS or 20, WRITE_CAPTURES, 3)
+    elif mode == "quick":
+        runs = RUNS or 2
+        test_xy(c, runs)
+        caps = [os.path.join(T.CAPTURES, r) for r in WRITE_CAPTURES]
+        test_determinism(c, caps, runs, WRITE_CAPTURES[:1], 1)
+    else:
+        print("usage: test_threads.py xy|caps|determinism|quick")
+        return 2
+    return c.done("threads %s" % mode)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
