@@ -11,6 +11,7 @@ struct sr_assembler {
     sr__acct *acct;
     sr_options opt;
     atomic_bool closed;
+    _Atomic sr_time clock;        /* latest capture time seen (monotonic) */
     _Atomic sr_time last_sweep;   /* capture time of the last sweep */
     atomic_bool swept_once;
     GThread *bg;
@@ -36,32 +37,31 @@ static bool segment_ok(const sr_segment *s)
     return claimed <= (size_t)INT32_MAX;
 }
 
-/* Complete a connection taken out of the table by eviction. A nested call
- * (from a callback) that cannot get its lock leaves it to the next call. */
-static void finish_victim(sr_assembler *a, sr__conn *v, void *packet_ctx, sr_time now)
+static sr__ctx ctx_of(sr_assembler *a, void *packet_ctx, sr_time now)
 {
-    sr__held frame;
-    if (sr__conn_lock(v, &frame) != SR_OK) {
-        sr__pool_defer_victim(a->pool, v);
-        return;
-    }
-    if (atomic_load(&v->state) == SR__OPEN) {
-        sr__ctx x = {.pool = a->pool, .acct = v->acct ? v->acct : a->acct, .opt = &a->opt,
-                     .packet_ctx = packet_ctx};
-        sr__conn_finish(&x, v, SR_CLOSE_EVICTED, now);
-    }
-    atomic_store(&v->state, SR__DEAD);
-    sr__conn_unlock(v, &frame);
-    sr__conn_unref(v);
+    sr__ctx x = {.pool = a->pool, .acct = a->acct, .opt = &a->opt, .packet_ctx = packet_ctx,
+                 .now = now};
+    return x;
 }
 
 static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now)
 {
+    sr__ctx x = ctx_of(a, packet_ctx, now);
     for (sr__conn *v = sr__pool_take_pending(a->pool), *n; v; v = n) {
         n = v->next_free;
         v->next_free = NULL;
-        finish_victim(a, v, packet_ctx, now);
+        sr__conn_evict(&x, v);
     }
+}
+
+/* The capture clock: never goes back, so a timestamp out of order (merged
+ * interfaces, a clock step) cannot undo a timeout or a flush already due. */
+static sr_time advance_clock(sr_assembler *a, sr_time ts)
+{
+    sr_time cur = atomic_load(&a->clock);
+    while (ts > cur && !atomic_compare_exchange_weak(&a->clock, &cur, ts))
+        ;
+    return ts > cur ? ts : cur;
 }
 
 /* Visit the pool's connections whose last segment is older than `before`
@@ -69,17 +69,18 @@ static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now)
  * context for this assembler. Returns the sum of what fn returns. */
 typedef size_t (*conn_visit_fn)(sr__ctx *x, sr__conn *c, void *data);
 
-static size_t visit_conns(sr_assembler *a, sr_time before, void *packet_ctx, conn_visit_fn fn,
-                          void *data)
+static size_t visit_conns(sr_assembler *a, sr_time before, bool with_pages, sr_time now,
+                          void *packet_ctx, conn_visit_fn fn, void *data)
 {
     size_t n = 0;
-    GPtrArray *list = sr__pool_collect(a->pool, before);
+    GPtrArray *list = sr__pool_collect(a->pool, before, with_pages);
     for (guint i = 0; i < list->len; i++) {
         sr__conn *c = list->pdata[i];
         sr__held frame;
         if (sr__conn_lock(c, &frame) == SR_OK) {
-            sr__ctx x = {.pool = a->pool, .acct = c->acct ? c->acct : a->acct, .opt = &a->opt,
-                         .packet_ctx = packet_ctx};
+            sr__ctx x = ctx_of(a, packet_ctx, now);
+            if (c->acct)
+                x.acct = c->acct;
             n += fn(&x, c, data);
             sr__conn_unlock(c, &frame);
         }
@@ -90,41 +91,39 @@ static size_t visit_conns(sr_assembler *a, sr_time before, void *packet_ctx, con
 }
 
 typedef struct sweep_args {
-    sr_time now, close_before, flush_before, linger_before;
+    sr_time close_before, flush_before, linger_before;
+    sr__acct *own;  /* only connections this accounting fed last (or
+                       orphans); NULL = all */
     size_t flushed, closed;
 } sweep_args;
 
 static size_t sweep_one(sr__ctx *x, sr__conn *c, void *data)
 {
     sweep_args *w = data;
-    sr_time seen = atomic_load(&c->last_seen);
-    int st = atomic_load(&c->state);
-    if (st == SR__OPEN && !atomic_load(&c->detached)) {
-        if (seen < w->close_before) {
-            w->flushed += atomic_load(&c->pages) > 0;
-            sr__conn_finish(x, c, SR_CLOSE_TIMEOUT, w->now);
-            SR__COUNT(x->acct, connections_flushed, 1);
-            w->closed++;
-        } else if (seen < w->flush_before && atomic_load(&c->pages) > 0) {
-            sr__conn_flush_pages(x, c);
-            SR__COUNT(x->acct, connections_flushed, 1);
-            w->flushed++;
-        }
-    } else if (st == SR__CLOSED && c->closed_at < w->linger_before) {
-        atomic_store(&c->state, SR__DEAD);
-        sr__pool_unlink(x->pool, c);
-    }
+    /* The periodic sweep of one assembler runs on that assembler's clock;
+     * another assembler's connections follow another clock, and timing
+     * them out here would cut them short while their segments still wait
+     * in that assembler's thread. */
+    if (w->own && c->acct != w->own && !(c->acct && atomic_load(&c->acct->orphan)))
+        return 0;
+    bool had_pages = atomic_load(&c->pages) > 0;
+    int r = sr__conn_idle(x, c, w->close_before, w->flush_before);
+    w->closed += r == 2;
+    w->flushed += r == 1 || (r == 2 && had_pages);
+    if (r == 0)
+        sr__conn_forget_if_old(x, c, w->linger_before);
     return 0;
 }
 
-/* The sweep: complete connections idle since before close_before, flush
- * the pages of those idle since before flush_before, and forget closed
- * ones closed before linger_before. */
+/* The sweep: complete connections idle since before close_before, release
+ * the pages of directions waiting since before flush_before, and forget
+ * closed ones closed before linger_before. */
 static void sweep(sr_assembler *a, sr_time now, sr_time close_before, sr_time flush_before,
-                  sr_time linger_before, void *packet_ctx, size_t *flushed, size_t *closed)
+                  sr_time linger_before, bool own_only, void *packet_ctx, size_t *flushed,
+                  size_t *closed)
 {
-    sweep_args w = {now, close_before, flush_before, linger_before, 0, 0};
-    visit_conns(a, MAX(close_before, MAX(flush_before, linger_before)), packet_ctx, sweep_one, &w);
+    sweep_args w = {close_before, flush_before, linger_before, own_only ? a->acct : NULL, 0, 0};
+    visit_conns(a, MAX(close_before, linger_before), true, now, packet_ctx, sweep_one, &w);
     if (flushed)
         *flushed = w.flushed;
     if (closed)
@@ -137,7 +136,7 @@ static void sweep(sr_assembler *a, sr_time now, sr_time close_before, sr_time fl
 static void periodic_sweep(sr_assembler *a, sr_time now, void *packet_ctx)
 {
     sweep(a, now, now - a->opt.connection_timeout, now - a->opt.flush_interval,
-          now - a->opt.closed_linger, packet_ctx, NULL, NULL);
+          now - a->opt.closed_linger, true, packet_ctx, NULL, NULL);
 }
 
 /* Run the capture-time sweep when time has moved flush_interval past the
@@ -177,7 +176,7 @@ static gpointer bg_main(gpointer data)
             break;
         sr__mutex_unlock(&a->bg_lock);
         if (sr__pool_enter(a->pool)) {
-            periodic_sweep(a, g_get_real_time(), NULL);
+            periodic_sweep(a, advance_clock(a, g_get_real_time()), NULL);
             sr__pool_leave(a->pool);
         }
         sr__mutex_lock(&a->bg_lock);
@@ -207,6 +206,7 @@ sr_error sr_assembler_new(sr_pool *pool, const sr_options *options, sr_assembler
     if (!a)
         return SR_ERR_NO_MEMORY;
     memset(a, 0, sizeof *a);
+    atomic_init(&a->clock, INT64_MIN);
     a->opt = o;
     a->acct = sr__acct_new(&pool->alloc, o.page_size, o.max_buffered_pages_total);
     if (!a->acct) {
@@ -267,9 +267,10 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
                                  void *packet_ctx, sr_result *result)
 {
     sr_pool *p = a->pool;
+    const sr_time now = advance_clock(a, seg->timestamp);
     bool nested = sr__thread_holds_any();
     if (!nested)
-        finish_pending(a, packet_ctx, seg->timestamp);
+        finish_pending(a, packet_ctx, now);
     size_t claimed = seg->claimed_len ? seg->claimed_len : seg->payload_len;
     SR__COUNT(a->acct, packets_processed, 1);
     SR__COUNT(a->acct, bytes_processed, claimed);
@@ -277,39 +278,38 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
     sr__conn *c = NULL, *victim = NULL;
     sr__held frame;
     bool created = false, src_is_a = false;
+    sr_direction dir = SR_DIR_CLIENT_TO_SERVER;
     sr_error err;
-    sr__ctx x = {.pool = p, .acct = a->acct, .opt = &a->opt, .packet_ctx = packet_ctx};
+    sr__ctx x = ctx_of(a, packet_ctx, now);
     for (int attempt = 0;; attempt++) {
-        err = sr__pool_acquire(p, flow, seg, a->acct, packet_ctx, &c, &frame, &created,
-                               &src_is_a, &victim);
+        sr__conn *ev = NULL;
+        err = sr__pool_acquire(p, flow, a->acct, &c, &frame, &created, &src_is_a, &ev);
+        if (ev) {
+            if (victim) /* one victim per call is kept for the result */
+                sr__conn_evict(&x, victim);
+            victim = ev;
+        }
         if (err != SR_OK)
             break;
-        int st = atomic_load(&c->state);
-        if (st != SR__CLOSED)
+        if (created) {
+            err = sr__conn_open(&x, c, flow, seg, src_is_a, &frame);
+            if (err != SR_OK)
+                c = NULL; /* released by sr__conn_open */
             break;
-        /* Closed and remembered. A new SYN with a new ISN is port reuse: a
-         * new connection. Anything else is late and reported. */
-        sr_direction d = (src_is_a == c->client_is_a) ? SR_DIR_CLIENT_TO_SERVER
-                                                      : SR_DIR_SERVER_TO_CLIENT;
-        const sr__half *h = &c->half[d];
-        /* A connection reset before either side carried a byte is also
-         * forgotten when a handshake segment follows: an RST spoofed ahead
-         * of the real SYN+ACK (an evasion trick) must not hide the session. */
-        bool empty = c->info.delivered[0] + c->info.skipped[0] + c->info.delivered[1] +
-                         c->info.skipped[1] == 0 &&
-                     c->close_reason == SR_CLOSE_RST;
-        bool reuse = attempt == 0 &&
-                     (((seg->flags & (SR_TCP_SYN | SR_TCP_ACK)) == SR_TCP_SYN &&
-                       !(h->syn_seen && h->isn == seg->seq)) ||
-                      ((seg->flags & SR_TCP_SYN) && empty));
-        if (!reuse) {
+        }
+        dir = (src_is_a == c->client_is_a) ? SR_DIR_CLIENT_TO_SERVER : SR_DIR_SERVER_TO_CLIENT;
+        sr__arrival what = sr__conn_arrive(&x, c, dir, seg, attempt == 0);
+        if (what == SR__ARRIVE_TAKE)
+            break;
+        if (what == SR__ARRIVE_LATE) {
             SR__COUNT(a->acct, after_close, 1);
             if (result) {
                 result->conn_id = c->info.id;
-                result->dir = d;
+                result->dir = dir;
                 result->status = SR_SEG_AFTER_CLOSE;
                 memcpy(result->delivered, c->info.delivered, sizeof result->delivered);
                 memcpy(result->skipped, c->info.skipped, sizeof result->skipped);
+                memcpy(result->dropped, c->info.dropped, sizeof result->dropped);
             }
             sr__conn_unlock(c, &frame);
             sr__conn_unref(c);
@@ -317,16 +317,17 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
             err = SR_ERR_CONNECTION_CLOSED;
             break;
         }
-        atomic_store(&c->state, SR__DEAD);
-        sr__pool_unlink(p, c);
+        /* Completed on arrival (idle timeout), forgotten, or its ports
+         * reused: look the key up again; a new connection follows. */
         sr__conn_unlock(c, &frame);
         sr__conn_unref(c);
         c = NULL;
+        x.status = 0;
+        x.cb_err = SR_OK;
     }
 
     if (c) {
-        sr_direction dir = (src_is_a == c->client_is_a) ? SR_DIR_CLIENT_TO_SERVER
-                                                        : SR_DIR_SERVER_TO_CLIENT;
+        dir = (src_is_a == c->client_is_a) ? SR_DIR_CLIENT_TO_SERVER : SR_DIR_SERVER_TO_CLIENT;
         if (created)
             x.status |= SR_SEG_NEW_CONNECTION;
         if (victim)
@@ -337,8 +338,8 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
             c->acct = a->acct;
         }
         /* Capture times from several threads interleave; keep the latest. */
-        if (seg->timestamp > atomic_load(&c->last_seen))
-            atomic_store(&c->last_seen, seg->timestamp);
+        if (now > atomic_load(&c->last_seen))
+            atomic_store(&c->last_seen, now);
         sr__pool_touch(p, c);
         err = sr__conn_segment(&x, c, dir, seg);
         if (err == SR_OK && x.cb_err != SR_OK)
@@ -350,6 +351,7 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
             result->conn_pages = atomic_load(&c->pages);
             memcpy(result->delivered, c->info.delivered, sizeof result->delivered);
             memcpy(result->skipped, c->info.skipped, sizeof result->skipped);
+            memcpy(result->dropped, c->info.dropped, sizeof result->dropped);
             if (x.status & SR_SEG_CLOSED)
                 result->close_reason = (int)c->close_reason;
         }
@@ -358,15 +360,13 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
     }
     if (victim) {
         /* We hold no connection lock here unless nested in a callback;
-         * then a thread inside the victim's own callback waiting for ours
-         * could deadlock (documented: callbacks should not create
-         * connections in a full pool). */
-        finish_victim(a, victim, packet_ctx, seg->timestamp);
+         * then the victim is queued for the next call (sr__conn_evict). */
+        sr__conn_evict(&x, victim);
         if (result)
             result->status |= SR_SEG_EVICTED_OTHER;
     }
     if (!nested && err != SR_ERR_POOL_CLOSED)
-        maybe_sweep(a, seg->timestamp, packet_ctx);
+        maybe_sweep(a, now, packet_ctx);
     return err;
 }
 
@@ -401,7 +401,7 @@ sr_error sr_assembler_flush_older_than(sr_assembler *a, sr_time older_than, void
         return a ? count_err(a, e) : e;
     if (!sr__pool_enter(a->pool))
         return count_err(a, SR_ERR_POOL_CLOSED);
-    sweep(a, older_than, older_than, older_than, older_than, packet_ctx, flushed, closed);
+    sweep(a, older_than, older_than, older_than, older_than, false, packet_ctx, flushed, closed);
     sr__pool_leave(a->pool);
     return SR_OK;
 }
@@ -412,7 +412,7 @@ static size_t finish_one(sr__ctx *x, sr__conn *c, void *data)
     (void)data;
     if (atomic_load(&c->state) != SR__OPEN || atomic_load(&c->detached))
         return 0;
-    sr__conn_finish(x, c, SR_CLOSE_FLUSHED, atomic_load(&c->last_seen));
+    sr__conn_finish(x, c, SR_CLOSE_FLUSHED);
     SR__COUNT(x->acct, connections_flushed, 1);
     return 1;
 }
@@ -438,8 +438,9 @@ sr_error sr_assembler_flush_all(sr_assembler *a, void *packet_ctx, size_t *close
         return a ? count_err(a, e) : e;
     if (!sr__pool_enter(a->pool))
         return count_err(a, SR_ERR_POOL_CLOSED);
-    size_t n = visit_conns(a, INT64_MAX, packet_ctx, finish_one, NULL);
-    finish_pending(a, packet_ctx, INT64_MAX);
+    sr_time now = advance_clock(a, INT64_MIN);
+    size_t n = visit_conns(a, INT64_MAX, false, now, packet_ctx, finish_one, NULL);
+    finish_pending(a, packet_ctx, now);
     sr__pool_leave(a->pool);
     if (closed)
         *closed = n;
@@ -467,10 +468,12 @@ sr_error sr_assembler_close(sr_assembler *a)
     if (atomic_exchange(&a->closed, true))
         return SR_OK;
     stop_bg(a);
+    /* From now on other assemblers' sweeps adopt its connections. */
+    atomic_store(&a->acct->orphan, true);
     /* Release what this assembler buffered: its pages would otherwise
      * wait in the pool's connections for a timeout nobody will drive. */
     if (atomic_load(&a->acct->in_use) > 0 && sr__pool_enter(a->pool)) {
-        visit_conns(a, INT64_MAX, NULL, flush_one, NULL);
+        visit_conns(a, INT64_MAX, false, advance_clock(a, INT64_MIN), NULL, flush_one, NULL);
         sr__pool_leave(a->pool);
     }
     return SR_OK;

@@ -1,11 +1,15 @@
-/* conn.c - one connection's two half-streams: sequence numbers to 64-bit
- * offsets, in-order delivery without copying, out-of-order data in pages,
- * overlap and conflict detection, limits, FIN/RST and completion.
+/* conn.c - the data path of one connection's two half-streams: sequence
+ * numbers to 64-bit offsets, the choice of ISN, in-order delivery without
+ * copying, out-of-order data in pages, overlap and conflict detection,
+ * limits, dropped bytes, FIN and RST. When a connection opens, lingers,
+ * completes or is evicted is decided in lifecycle.c.
  *
  * Every function here runs with the connection's lock held. Invariants:
  * - pages of a half are disjoint and all lie at or beyond its edge `next`;
  * - next = delivered + skipped for that direction, at every moment;
- * - at completion next == extent, so delivered + skipped == the extent. */
+ * - at completion next == extent, so delivered + skipped == the extent;
+ * - a captured byte that no stream position can hold (out of window,
+ *   before the start, beyond the FIN, no memory) is counted in dropped. */
 #include "sr-internal.h"
 
 #include <string.h>
@@ -72,6 +76,8 @@ static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
                  uint64_t offset, uint64_t skipped, unsigned flags)
 {
     sr__half *h = &c->half[dir];
+    /* The edge moves: whatever is still buffered waits from now on. */
+    h->wait_since = x->now;
     if (c->failed) {
         c->info.skipped[dir] += skipped + len;
         SR__COUNT(x->acct, bytes_skipped, skipped + len);
@@ -160,13 +166,30 @@ static bool flush_first_run(sr__ctx *x, sr__conn *c, sr_direction dir)
     return true;
 }
 
-size_t sr__conn_flush_pages(sr__ctx *x, sr__conn *c)
+size_t sr__half_flush_pages(sr__ctx *x, sr__conn *c, sr_direction dir)
 {
     size_t n = 0;
-    for (int d = 0; d < 2; d++)
-        while (flush_first_run(x, c, (sr_direction)d))
-            n++;
+    while (flush_first_run(x, c, dir))
+        n++;
     return n;
+}
+
+size_t sr__conn_flush_pages(sr__ctx *x, sr__conn *c)
+{
+    return sr__half_flush_pages(x, c, SR_DIR_CLIENT_TO_SERVER) +
+           sr__half_flush_pages(x, c, SR_DIR_SERVER_TO_CLIENT);
+}
+
+/* Count bytes of a segment that no stream position can hold. */
+static void drop_bytes(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t n, unsigned why)
+{
+    x->status |= why;
+    if (!(x->status & SR_SEG_DROPPED)) {
+        x->status |= SR_SEG_DROPPED;
+        c->info.dropped_segments[dir]++;
+    }
+    c->info.dropped[dir] += n;
+    SR__COUNT(x->acct, bytes_dropped, n);
 }
 
 void sr__conn_release_pages(sr__conn *c)
@@ -196,7 +219,7 @@ void sr__conn_release_pages(sr__conn *c)
  * Returns the number of new pages; *nomem if the allocator failed. */
 static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, uint64_t s,
                    uint64_t e, bool fill, bool *overlap, bool *conflict, bool *nomem,
-                   bool *fresh)
+                   bool *fresh, uint64_t *new_bytes)
 {
     size_t need = 0;
     uint64_t cur = s;
@@ -227,6 +250,7 @@ static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, ui
                 memcpy(prev->data + prev->len, data + (cur - s), take);
                 prev->len += (uint32_t)take;
             }
+            *new_bytes += take;
             *fresh = true;
             cur += take;
             continue;
@@ -246,6 +270,7 @@ static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, ui
             atomic_fetch_add(&c->pages, 1);
         }
         need++;
+        *new_bytes += take;
         *fresh = true;
         cur += take;
     }
@@ -287,7 +312,9 @@ static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *
     if (len == 0)
         return LIMIT_NONE;
     bool overlap = false, conflict = false, nomem = false, fresh = false;
-    size_t need = walk(x, c, h, data, off, off + len, false, &overlap, &conflict, &nomem, &fresh);
+    uint64_t want = 0, put = 0;
+    size_t need = walk(x, c, h, data, off, off + len, false, &overlap, &conflict, &nomem, &fresh,
+                       &want);
     if (overlap)
         note_overlap(x, c, dir, conflict);
     if (!fresh) {
@@ -306,13 +333,19 @@ static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *
             return LIMIT_TOTAL;
     }
     sr__half_tree(h);
-    size_t got = walk(x, c, h, data, off, off + len, true, &overlap, &conflict, &nomem, &fresh);
+    if (h->npages == 0)
+        h->wait_since = x->now; /* the first page behind a hole starts the wait */
+    size_t got = walk(x, c, h, data, off, off + len, true, &overlap, &conflict, &nomem, &fresh,
+                      &put);
     if (got < need && !nomem)
         sr__acct_unreserve(x->acct, need - got); /* cannot happen: same steps */
     if (nomem) {
-        /* sr__page_get gave back the failed page's reservation. */
+        /* sr__page_get gave back the failed page's reservation. The bytes
+         * that found no page are lost: counted, not hidden. */
         if (need > got + 1)
             sr__acct_unreserve(x->acct, need - got - 1);
+        if (want > put)
+            drop_bytes(x, c, dir, want - put, 0);
         return LIMIT_NOMEM;
     }
     if (!(x->status & SR_SEG_OUT_OF_ORDER)) {
@@ -386,8 +419,10 @@ static void check_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
  *   fin_offset         v
  *   pages:   [====][===|==]   [=====]
  *   after:   [====][===]                (straddler cut, beyond dropped) */
-static void trim_beyond_fin(sr__conn *c, sr__half *h)
+static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
 {
+    sr__half *h = &c->half[dir];
+    uint64_t lost = 0;
     uint64_t fin = h->fin_offset;
     if (h->extent > fin)
         h->extent = fin;
@@ -400,13 +435,17 @@ static void trim_beyond_fin(sr__conn *c, sr__half *h)
             break;
         }
         if (p->offset >= fin) {
+            lost += p->len;
             drop_page(c, h, p);
         } else {
+            lost += p->offset + p->len - fin;
             p->len = (uint32_t)(fin - p->offset);
             p->gap_end = 0;
             break;
         }
     }
+    if (lost)
+        drop_bytes(x, c, dir, lost, 0);
 }
 
 /* Sequence number to stream offset, relative to the edge so that it works
@@ -441,11 +480,59 @@ static bool rst_acceptable(const sr__half *h, const sr__half *o, const sr_segmen
 {
     if (!h->started)
         return !((seg->flags & SR_TCP_ACK) && seg->ack != 0 && o->syn_seen &&
-                 seg->ack != o->isn + 1u);
+                 seg->ack != o->base_seq && !(o->alt_valid && seg->ack == o->alt_isn + 1u));
     int64_t off = offset_of(h, seg->seq);
     int64_t lo = (int64_t)h->next - SR__RST_WINDOW;
     int64_t hi = (int64_t)MAX(h->next, h->extent) + 1 + SR__RST_WINDOW;
     return off >= lo && off <= hi;
+}
+
+/* A direction is fresh while it has delivered, skipped and buffered
+ * nothing: its ISN can still change without moving a byte handed out. */
+static bool half_fresh(const sr__half *h)
+{
+    return h->next == 0 && h->extent == 0 && h->npages == 0 && !h->fin_known;
+}
+
+static void use_alt_isn(sr__ctx *x, sr__half *h)
+{
+    h->isn = h->alt_isn;
+    h->base_seq = h->alt_isn + 1u;
+    h->alt_valid = false;
+    x->status |= SR_SEG_ISN_CHANGED;
+    SR__COUNT(x->acct, isn_changes, 1);
+}
+
+/* Which ISN a direction starts at when its SYN came twice with different
+ * numbers (a server answering a TCP Fast Open SYN twice, with a new ISN
+ * the second time). A TCP client takes the SYN-ACK it acknowledges, so
+ * while the direction is fresh:
+ *  - a SYN with another ISN is kept as the alternative (the latest one);
+ *  - the alternative wins once the other side acknowledges it (ack ==
+ *    alt + 1), or once this direction's data lies within the window after
+ *    the alternative but not within the window after the current ISN:
+ *
+ *      ISN+1 [---- window ----]          alt+1 [---- window ----]
+ *                                               ^ data: alt wins
+ * Returns true for the alternative SYN itself, which is not taken. */
+static bool choose_isn(sr__ctx *x, sr__half *h, sr__half *o, const sr_segment *seg,
+                       uint32_t data_seq, size_t claimed)
+{
+    const bool syn = seg->flags & SR_TCP_SYN;
+    if (syn && h->syn_seen && seg->seq != h->isn && half_fresh(h)) {
+        h->alt_valid = true;
+        h->alt_isn = seg->seq;
+        return true;
+    }
+    if (h->alt_valid && !syn && claimed > 0 && half_fresh(h)) {
+        uint32_t d_cur = data_seq - h->base_seq, d_alt = data_seq - (h->alt_isn + 1u);
+        if (d_alt < x->opt->max_window && d_cur >= x->opt->max_window)
+            use_alt_isn(x, h);
+    }
+    if (o->alt_valid && (seg->flags & SR_TCP_ACK) && seg->ack == o->alt_isn + 1u &&
+        half_fresh(o))
+        use_alt_isn(x, o);
+    return false;
 }
 
 sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_segment *seg)
@@ -464,6 +551,13 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
      * its own data (below). */
     bool rst_ok = rst && rst_acceptable(h, o, seg);
 
+    if (choose_isn(x, c->half + dir, o, seg, data_seq, claimed)) {
+        /* The alternative SYN's own data, if any, sits where no position
+         * is known yet; the sender retransmits it once its ISN is taken. */
+        if (claimed > 0)
+            drop_bytes(x, c, dir, claimed, 0);
+        goto after_data;
+    }
     if (syn && !h->started) {
         h->started = h->syn_seen = h->start_pending = true;
         h->isn = seg->seq;
@@ -476,6 +570,8 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
         h->started = true;
         h->base_seq = data_seq;
     }
+    if (claimed == 0 && !fin)
+        goto after_data; /* nothing to place: a bare ACK, RST or SYN */
 
     int64_t off = offset_of(h, data_seq);
     int64_t end = off + (int64_t)claimed;
@@ -487,25 +583,45 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
     if (off > (int64_t)top && (uint64_t)off - top >= x->opt->max_window) {
         x->status |= SR_SEG_OUT_OF_WINDOW;
         SR__COUNT(x->acct, out_of_window, 1);
+        drop_bytes(x, c, dir, claimed, 0);
         return SR_OK;
+    }
+    if (off < 0) {
+        /* Before the direction's start: a direction seen without its SYN
+         * starts at its first segment, and reordering at the start of the
+         * capture brings earlier bytes later. Delivery has begun, so they
+         * cannot be placed; they are counted, not lost.
+         *
+         *   [--dropped--|--taken--]
+         *               0 (start) */
+        int64_t cut_end = MIN(end, 0);
+        drop_bytes(x, c, dir, (uint64_t)(cut_end - off), SR_SEG_BEFORE_START);
+        SR__COUNT(x->acct, before_start, 1);
+        size_t cut = (size_t)MIN((uint64_t)(cut_end - off), (uint64_t)len);
+        data += cut;
+        len -= cut;
+        off = cut_end;
     }
     if (fin && !h->fin_known && end >= (int64_t)h->next) {
         /* A FIN below the delivered edge contradicts bytes already handed
          * out; it is ignored rather than ending the stream in the past. */
         h->fin_known = true;
         h->fin_offset = (uint64_t)end;
-        trim_beyond_fin(c, h);
+        trim_beyond_fin(x, c, dir);
     }
-    /* Nothing is taken beyond a known FIN. */
-    if (h->fin_known && end > (int64_t)h->fin_offset)
+    /* Nothing is taken beyond a known FIN; what lies there is dropped. */
+    if (h->fin_known && end > (int64_t)h->fin_offset) {
+        int64_t from = MAX(off, (int64_t)h->fin_offset);
+        drop_bytes(x, c, dir, (uint64_t)(end - from), 0);
         end = (int64_t)h->fin_offset;
+    }
     if (end > (int64_t)h->extent)
         h->extent = (uint64_t)end;
-    if (end > off && end > 0) {
+    if (end > off) {
         if (end <= (int64_t)h->next) {
             x->status |= SR_SEG_RETRANSMISSION;
             SR__COUNT(x->acct, retransmissions, 1);
-            note_overlap(x, c, dir, hist_differs(h, data, off, len));
+            note_overlap(x, c, dir, hist_differs(h, data, off, MIN(len, (size_t)(end - off))));
             goto after_data;
         }
         if (off + (int64_t)len > end)
@@ -569,25 +685,20 @@ after_data:
     check_fin(x, c, dir);
     check_fin(x, c, !dir);
     if (rst_ok) {
-        sr__conn_finish(x, c, SR_CLOSE_RST, seg->timestamp);
+        sr__conn_finish(x, c, SR_CLOSE_RST);
         x->status |= SR_SEG_CLOSED;
     } else if (h->finished && o->finished) {
-        sr__conn_finish(x, c, SR_CLOSE_FIN, seg->timestamp);
+        sr__conn_finish(x, c, SR_CLOSE_FIN);
         x->status |= SR_SEG_CLOSED;
     } else if (c->failed) {
-        sr__conn_finish(x, c, SR_CLOSE_CALLBACK_ERROR, seg->timestamp);
+        sr__conn_finish(x, c, SR_CLOSE_CALLBACK_ERROR);
         x->status |= SR_SEG_CLOSED;
     }
     return ret;
 }
 
-void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why, sr_time now)
+void sr__conn_drain(sr__ctx *x, sr__conn *c)
 {
-    if (atomic_load(&c->state) != SR__OPEN)
-        return;
-    if (c->failed)
-        why = SR_CLOSE_CALLBACK_ERROR;
-    sr__conn_flush_pages(x, c);
     for (int d = 0; d < 2; d++) {
         sr__half *h = &c->half[d];
         /* Bytes we know existed but never saw (lost tail, data before a
@@ -595,38 +706,5 @@ void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why, sr_time now)
         if (h->started && h->extent > h->next)
             skip_to(x, c, (sr_direction)d, h->extent, SR_CHUNK_FLUSHED);
         check_fin(x, c, (sr_direction)d);
-    }
-    sr_pool *p = c->pool;
-    c->info.pages_buffered = 0;
-    if (p->factory.on_complete)
-        p->factory.on_complete(p->factory.user_data, c->stream, &c->info, why, x->packet_ctx);
-    c->stream = NULL;
-    c->close_reason = why;
-    c->closed_at = now;
-    atomic_store(&c->state, SR__CLOSED);
-    SR__PCOUNT(p, closed, 1);
-    switch (why) {
-    case SR_CLOSE_FIN: SR__PCOUNT(p, closed_fin, 1); break;
-    case SR_CLOSE_RST: SR__PCOUNT(p, closed_rst, 1); break;
-    case SR_CLOSE_TIMEOUT:
-        SR__PCOUNT(p, closed_timeout, 1);
-        SR__COUNT(x->acct, timeouts, 1);
-        break;
-    case SR_CLOSE_EVICTED:
-        SR__PCOUNT(p, closed_evicted, 1);
-        SR__COUNT(x->acct, evictions, 1);
-        break;
-    case SR_CLOSE_FLUSHED: SR__PCOUNT(p, closed_flushed, 1); break;
-    case SR_CLOSE_CALLBACK_ERROR: SR__PCOUNT(p, closed_callback_error, 1); break;
-    case SR_CLOSE_POOL_CLOSED: SR__PCOUNT(p, closed_pool_closed, 1); break;
-    default: break;
-    }
-    /* FIN, RST and aborted connections are remembered, so late segments
-     * are reported instead of starting a bogus new stream. */
-    bool linger = x->opt && x->opt->closed_linger > 0 &&
-                  (why == SR_CLOSE_FIN || why == SR_CLOSE_RST || why == SR_CLOSE_CALLBACK_ERROR);
-    if (!linger) {
-        atomic_store(&c->state, SR__DEAD);
-        sr__pool_unlink(p, c);
     }
 }

@@ -1,6 +1,8 @@
 /* pool.c - the connection table: O(1) lookup, double-checked creation,
- * a hard connection limit with least-recently-used eviction, closed
- * connections remembered for a while, and the free-connection cache. */
+ * a hard connection limit with least-recently-used eviction, the LRU list,
+ * the held-locks list, and the free-connection cache. It decides nothing
+ * about a connection's life (lifecycle.c does): it finds, inserts and
+ * unlinks. */
 #include "sr-internal.h"
 
 #include <sched.h>
@@ -309,18 +311,23 @@ void sr__pool_touch(sr_pool *p, sr__conn *c)
     sr__mutex_unlock(&p->lru_lock);
 }
 
-GPtrArray *sr__pool_collect(sr_pool *p, sr_time before)
+GPtrArray *sr__pool_collect(sr_pool *p, sr_time before, bool with_pages)
 {
     GPtrArray *out = g_ptr_array_new();
     sr__mutex_lock(&p->lru_lock);
     for (sr__conn *c = p->lru_tail; c; c = c->lru_prev) {
-        /* last_seen is written under the connection lock, which we do not
-         * hold; an atomic read is enough because the caller re-checks
-         * everything under that lock before acting. Capture times from
-         * several threads are only roughly ordered, so this stops at the
-         * first recent connection rather than scanning the whole list. */
-        if (before != INT64_MAX && atomic_load(&c->last_seen) >= before)
-            break;
+        /* last_seen and pages are written under the connection lock, which
+         * we do not hold; atomic reads are enough because the caller
+         * re-checks everything under that lock before acting. Without
+         * with_pages this stops at the first recent connection (the list
+         * is roughly in last_seen order); with it, the whole list is
+         * walked, since a busy connection may hold pages waiting long. */
+        if (before != INT64_MAX && atomic_load(&c->last_seen) >= before) {
+            if (!with_pages)
+                break;
+            if (atomic_load(&c->pages) == 0)
+                continue;
+        }
         sr__conn_ref(c);
         g_ptr_array_add(out, c);
     }
@@ -369,8 +376,7 @@ static sr__conn *evict_one_locked(sr_pool *p)
     return v;
 }
 
-sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, const sr_segment *seg,
-                          sr__acct *acct, void *packet_ctx, sr__conn **out,
+sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__conn **out,
                           sr__held *frame, bool *created, bool *src_is_a,
                           sr__conn **victim)
 {
@@ -448,34 +454,6 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, const sr_segment *seg
                     *victim = ev;
                 }
 
-                /* Who is the client: the SYN's sender, the SYN+ACK's
-                 * receiver, or else whoever spoke first. */
-                bool synack = (seg->flags & (SR_TCP_SYN | SR_TCP_ACK)) == (SR_TCP_SYN | SR_TCP_ACK);
-                c->client_is_a = synack ? !*src_is_a : *src_is_a;
-                c->info.id = atomic_fetch_add(&p->next_id, 1) + 1;
-                c->info.flow = *flow;
-                if (synack) {
-                    c->info.flow.src = flow->dst;
-                    c->info.flow.dst = flow->src;
-                }
-                c->acct = acct;
-                sr__acct_ref(acct);
-                atomic_store(&c->last_seen, seg->timestamp);
-
-                void *stream = NULL;
-                if (p->factory.new_stream)
-                    stream = p->factory.new_stream(p->factory.user_data, &c->info, packet_ctx);
-                if (!stream) {
-                    SR__PCOUNT(p, nil_streams, 1);
-                    atomic_store(&c->state, SR__DEAD);
-                    sr__pool_unlink(p, c);
-                    sr__conn_unlock(c, frame);
-                    sr__conn_unref(c);
-                    return SR_ERR_NIL_STREAM;
-                }
-                c->stream = stream;
-                SR__PCOUNT(p, total_created, 1);
-                atomic_store(&c->state, SR__OPEN);
                 *created = true;
                 *out = c;
                 return SR_OK;
@@ -584,8 +562,9 @@ sr_error sr_pool_close(sr_pool *p)
         sr__held frame;
         (void)sr__conn_lock(c, &frame); /* not nested: refused above */
         if (atomic_load(&c->state) == SR__OPEN) {
-            sr__ctx x = {.pool = p, .acct = c->acct, .opt = NULL, .packet_ctx = NULL};
-            sr__conn_finish(&x, c, SR_CLOSE_POOL_CLOSED, atomic_load(&c->last_seen));
+            sr__ctx x = {.pool = p, .acct = c->acct, .opt = NULL, .packet_ctx = NULL,
+                         .now = atomic_load(&c->last_seen)};
+            sr__conn_finish(&x, c, SR_CLOSE_POOL_CLOSED);
         }
         atomic_store(&c->state, SR__DEAD);
         sr__conn_unlock(c, &frame);

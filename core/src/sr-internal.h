@@ -50,6 +50,8 @@ typedef struct sr__page sr__page;
  * it each hold one reference. */
 typedef struct sr__acct {
     atomic_int refs;
+    atomic_bool orphan;      /* its assembler is closed: others' sweeps adopt
+                                the connections it fed last */
     sr_allocator alloc;
     size_t page_size;
     size_t max_total;
@@ -111,8 +113,14 @@ typedef struct sr__half {
     bool start_pending;      /* next chunk gets SR_CHUNK_START */
     bool fin_known;
     bool finished;           /* END reported */
+    bool alt_valid;          /* alt_isn holds a later SYN's other ISN */
     uint32_t base_seq;       /* sequence number of offset 0 */
     uint32_t isn;            /* SYN's sequence number, if syn_seen */
+    uint32_t alt_isn;        /* a later SYN(-ACK) with another ISN, kept while
+                                the direction is fresh (see conn.c) */
+    sr_time wait_since;      /* capture time since when buffered pages wait:
+                                the first page after none, or the edge's last
+                                move (see sr_options.flush_interval) */
     uint64_t next;           /* delivery edge: delivered + skipped */
     uint64_t extent;         /* highest offset + 1 any segment reached */
     uint64_t fin_offset;
@@ -220,19 +228,20 @@ void sr__conn_unref(sr__conn *c);
 void sr__key_from_flow(const sr_flow *f, sr__key *k, bool *src_is_a);
 
 /* Find or create the connection of a key. On success *out is referenced
- * and LOCKED (frame pushed); *created says whether new_stream ran; *victim
+ * and LOCKED (frame pushed); *created says it is new (state INIT, in the
+ * table; the caller opens it with sr__conn_open); *victim
  * (referenced, unlocked, already unlinked) is a connection evicted to make
  * room, to be completed by the caller once it holds no lock. */
-sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, const sr_segment *seg,
-                          sr__acct *acct, void *packet_ctx, sr__conn **out,
+sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__conn **out,
                           sr__held *frame, bool *created, bool *src_is_a,
                           sr__conn **victim);
 /* Take c out of the table and LRU (idempotent). Caller holds c's lock. */
 void sr__pool_unlink(sr_pool *p, sr__conn *c);
 void sr__pool_touch(sr_pool *p, sr__conn *c);
 /* Snapshot of the connections of the LRU whose last segment is older than
- * `before` (all when before == INT64_MAX), oldest first, each referenced. */
-GPtrArray *sr__pool_collect(sr_pool *p, sr_time before);
+ * `before` (all when before == INT64_MAX), or that hold pages when
+ * with_pages, oldest first, each referenced. */
+GPtrArray *sr__pool_collect(sr_pool *p, sr_time before, bool with_pages);
 void sr__pool_shrink_cache(sr_pool *p);
 
 /* ------------------------------------------------------------ delivery */
@@ -241,21 +250,56 @@ void sr__pool_shrink_cache(sr_pool *p);
 typedef struct sr__ctx {
     sr_pool *pool;
     sr__acct *acct;
-    const sr_options *opt;
+    const sr_options *opt;   /* NULL only at pool close */
     void *packet_ctx;
+    sr_time now;             /* capture time of this call (monotonic) */
     unsigned status;         /* SR_SEG_* for sr_result */
     sr_error cb_err;         /* SR_ERR_CALLBACK once a callback failed */
 } sr__ctx;
 
-/* Feed one segment into a locked, open connection. */
+/* conn.c: the data path of a locked, open connection. */
+/* Feed one segment. */
 sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir,
                           const sr_segment *seg);
-/* Complete a locked connection: flush buffered data (gaps skipped), skip
- * to the extent, call on_complete, and unlink it unless it lingers. */
-void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why, sr_time now);
-/* Deliver every buffered page of a locked open connection, gaps skipped. */
+/* Deliver every buffered page of one direction, gaps skipped; the number
+ * of runs released. */
+size_t sr__half_flush_pages(sr__ctx *x, sr__conn *c, sr_direction dir);
+/* Both directions. */
 size_t sr__conn_flush_pages(sr__ctx *x, sr__conn *c);
+/* Skip each direction up to its extent and report END where reached:
+ * the last step of a completion. */
+void sr__conn_drain(sr__ctx *x, sr__conn *c);
 /* Give back everything an unused connection still holds. */
 void sr__conn_release_pages(sr__conn *c);
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* lifecycle.c: a connection's life in one place. All take c locked. */
+/* Open a connection sr__pool_acquire just created: orientation, id,
+ * new_stream. SR_ERR_NIL_STREAM if refused (then c is unlinked, unlocked
+ * and unreferenced). */
+sr_error sr__conn_open(sr__ctx *x, sr__conn *c, const sr_flow *flow, const sr_segment *seg,
+                       bool src_is_a, sr__held *frame);
+/* What a segment finds on arrival (before it is taken). */
+typedef enum sr__arrival {
+    SR__ARRIVE_TAKE,         /* open: feed it */
+    SR__ARRIVE_RETRY,        /* c was completed or forgotten: look up again */
+    SR__ARRIVE_LATE,         /* closed and remembered: refuse it */
+} sr__arrival;
+sr__arrival sr__conn_arrive(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_segment *seg,
+                            bool first_attempt);
+/* Complete: flush buffered data (gaps skipped), skip to the extent, call
+ * on_complete, then linger (FIN, RST, callback error) or leave the table. */
+void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why);
+/* Idle checks at `now` (sweeps and arrivals alike): complete a connection
+ * idle since before close_before (TIMEOUT), release the pages of
+ * directions waiting since before flush_before. Returns 2 if completed,
+ * 1 if pages were released, 0 otherwise. */
+int sr__conn_idle(sr__ctx *x, sr__conn *c, sr_time close_before, sr_time flush_before);
+/* A lingering closed connection closed before linger_before is forgotten. */
+bool sr__conn_forget_if_old(sr__ctx *x, sr__conn *c, sr_time linger_before);
+/* Complete a connection evicted at the connection limit (referenced,
+ * already out of the table). A nested call that cannot lock it queues it. */
+void sr__conn_evict(sr__ctx *x, sr__conn *v);
 
 #endif /* SR_INTERNAL_H */

@@ -1,0 +1,198 @@
+/* lifecycle.c - a connection's life in one place: open (orientation, id,
+ * new_stream), what a segment finds when it arrives (idle timeout, idle
+ * flush, a late segment of a closed connection or a new one reusing its
+ * ports, linger over), completion for every reason, linger, and eviction.
+ *
+ *   acquire (pool.c) --> open --> OPEN --arrive/segment/sweep--> finish
+ *        finish --> CLOSED (FIN, RST, callback error; lingers) --> forgotten
+ *               \-> DEAD   (timeout, flush, eviction, pool close)
+ *
+ * pool.c only keeps the table, the LRU and the caches; conn.c only moves
+ * bytes. Every function here takes the connection locked.
+ *
+ * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause */
+#include "sr-internal.h"
+
+sr_error sr__conn_open(sr__ctx *x, sr__conn *c, const sr_flow *flow, const sr_segment *seg,
+                       bool src_is_a, sr__held *frame)
+{
+    sr_pool *p = x->pool;
+    /* Who is the client: the SYN's sender, the SYN+ACK's receiver, or else
+     * whoever spoke first. */
+    bool synack = (seg->flags & (SR_TCP_SYN | SR_TCP_ACK)) == (SR_TCP_SYN | SR_TCP_ACK);
+    c->client_is_a = synack ? !src_is_a : src_is_a;
+    c->info.id = atomic_fetch_add(&p->next_id, 1) + 1;
+    c->info.flow = *flow;
+    if (synack) {
+        c->info.flow.src = flow->dst;
+        c->info.flow.dst = flow->src;
+    }
+    c->acct = x->acct;
+    sr__acct_ref(x->acct);
+    atomic_store(&c->last_seen, x->now);
+
+    void *stream = NULL;
+    if (p->factory.new_stream)
+        stream = p->factory.new_stream(p->factory.user_data, &c->info, x->packet_ctx);
+    if (!stream) {
+        SR__PCOUNT(p, nil_streams, 1);
+        atomic_store(&c->state, SR__DEAD);
+        sr__pool_unlink(p, c);
+        sr__conn_unlock(c, frame);
+        sr__conn_unref(c);
+        return SR_ERR_NIL_STREAM;
+    }
+    c->stream = stream;
+    SR__PCOUNT(p, total_created, 1);
+    atomic_store(&c->state, SR__OPEN);
+    return SR_OK;
+}
+
+static void count_close(sr__ctx *x, sr_pool *p, sr_close_reason why)
+{
+    SR__PCOUNT(p, closed, 1);
+    switch (why) {
+    case SR_CLOSE_FIN: SR__PCOUNT(p, closed_fin, 1); break;
+    case SR_CLOSE_RST: SR__PCOUNT(p, closed_rst, 1); break;
+    case SR_CLOSE_TIMEOUT:
+        SR__PCOUNT(p, closed_timeout, 1);
+        SR__COUNT(x->acct, timeouts, 1);
+        break;
+    case SR_CLOSE_EVICTED:
+        SR__PCOUNT(p, closed_evicted, 1);
+        SR__COUNT(x->acct, evictions, 1);
+        break;
+    case SR_CLOSE_FLUSHED: SR__PCOUNT(p, closed_flushed, 1); break;
+    case SR_CLOSE_CALLBACK_ERROR: SR__PCOUNT(p, closed_callback_error, 1); break;
+    case SR_CLOSE_POOL_CLOSED: SR__PCOUNT(p, closed_pool_closed, 1); break;
+    default: break;
+    }
+}
+
+void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why)
+{
+    if (atomic_load(&c->state) != SR__OPEN)
+        return;
+    sr__conn_flush_pages(x, c);
+    sr__conn_drain(x, c);
+    /* Checked after the last delivery: a callback that fails on the final
+     * flush aborts the connection as much as one that fails earlier. */
+    if (c->failed)
+        why = SR_CLOSE_CALLBACK_ERROR;
+    sr_pool *p = c->pool;
+    c->info.pages_buffered = 0;
+    if (p->factory.on_complete)
+        p->factory.on_complete(p->factory.user_data, c->stream, &c->info, why, x->packet_ctx);
+    c->stream = NULL;
+    c->close_reason = why;
+    c->closed_at = x->now;
+    atomic_store(&c->state, SR__CLOSED);
+    count_close(x, p, why);
+    /* FIN, RST and aborted connections are remembered, so late segments
+     * are reported instead of starting a bogus new stream. */
+    bool linger = x->opt && x->opt->closed_linger > 0 &&
+                  (why == SR_CLOSE_FIN || why == SR_CLOSE_RST || why == SR_CLOSE_CALLBACK_ERROR);
+    if (!linger) {
+        atomic_store(&c->state, SR__DEAD);
+        sr__pool_unlink(p, c);
+    }
+}
+
+int sr__conn_idle(sr__ctx *x, sr__conn *c, sr_time close_before, sr_time flush_before)
+{
+    if (atomic_load(&c->state) != SR__OPEN || atomic_load(&c->detached))
+        return 0;
+    if (atomic_load(&c->last_seen) < close_before) {
+        sr__conn_finish(x, c, SR_CLOSE_TIMEOUT);
+        SR__COUNT(x->acct, connections_flushed, 1);
+        return 2;
+    }
+    /* Data waiting behind a hole for flush_interval is released, even when
+     * the connection keeps receiving data beyond the hole. */
+    int r = 0;
+    for (int d = 0; d < 2; d++) {
+        sr__half *h = &c->half[d];
+        if (h->npages > 0 && h->wait_since <= flush_before) {
+            sr__half_flush_pages(x, c, (sr_direction)d);
+            r = 1;
+        }
+    }
+    if (r)
+        SR__COUNT(x->acct, connections_flushed, 1);
+    if (c->failed) {
+        sr__conn_finish(x, c, SR_CLOSE_CALLBACK_ERROR);
+        return 2;
+    }
+    return r;
+}
+
+bool sr__conn_forget_if_old(sr__ctx *x, sr__conn *c, sr_time linger_before)
+{
+    if (atomic_load(&c->state) != SR__CLOSED || c->closed_at >= linger_before)
+        return false;
+    atomic_store(&c->state, SR__DEAD);
+    sr__pool_unlink(x->pool, c);
+    return true;
+}
+
+/* A closed, remembered connection meets a segment. The rule:
+ *  - a SYN without ACK starts a new connection (port reuse) unless its
+ *    sequence number + 1 is where its sender's stream began (its ISN + 1,
+ *    or the first data byte when no SYN was seen): that SYN is the
+ *    connection's own, retransmitted or duplicated, and late;
+ *  - a SYN of any kind also starts anew when the connection was reset
+ *    before either side carried a byte (an RST spoofed ahead of the real
+ *    handshake must not hide the session);
+ *  - anything else is late. */
+static bool reuses_ports(const sr__conn *c, sr_direction dir, const sr_segment *seg)
+{
+    const sr__half *h = &c->half[dir];
+    bool syn_only = (seg->flags & (SR_TCP_SYN | SR_TCP_ACK)) == SR_TCP_SYN;
+    bool own_start = h->started && (uint32_t)(seg->seq + 1u) == h->base_seq;
+    bool empty = c->info.delivered[0] + c->info.skipped[0] + c->info.delivered[1] +
+                         c->info.skipped[1] == 0 &&
+                 c->close_reason == SR_CLOSE_RST;
+    return (syn_only && !own_start) || ((seg->flags & SR_TCP_SYN) && empty);
+}
+
+sr__arrival sr__conn_arrive(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_segment *seg,
+                            bool first_attempt)
+{
+    int st = atomic_load(&c->state);
+    if (st == SR__OPEN) {
+        /* The sweep's checks, made now: whether a sweep ran since the last
+         * segment (and on which thread) changes nothing. */
+        if (sr__conn_idle(x, c, x->now - x->opt->connection_timeout,
+                          x->now - x->opt->flush_interval) == 2)
+            return SR__ARRIVE_RETRY;
+        return SR__ARRIVE_TAKE;
+    }
+    if (st != SR__CLOSED)
+        return SR__ARRIVE_RETRY;
+    if (sr__conn_forget_if_old(x, c, x->now - x->opt->closed_linger))
+        return SR__ARRIVE_RETRY;
+    if (!first_attempt || !reuses_ports(c, dir, seg))
+        return SR__ARRIVE_LATE;
+    atomic_store(&c->state, SR__DEAD);
+    sr__pool_unlink(x->pool, c);
+    return SR__ARRIVE_RETRY;
+}
+
+void sr__conn_evict(sr__ctx *x, sr__conn *v)
+{
+    sr__held frame;
+    if (sr__conn_lock(v, &frame) != SR_OK) {
+        sr__pool_defer_victim(x->pool, v);
+        return;
+    }
+    if (atomic_load(&v->state) == SR__OPEN) {
+        sr__ctx vx = *x;
+        vx.acct = v->acct ? v->acct : x->acct;
+        vx.status = 0;
+        vx.cb_err = SR_OK;
+        sr__conn_finish(&vx, v, SR_CLOSE_EVICTED);
+    }
+    atomic_store(&v->state, SR__DEAD);
+    sr__conn_unlock(v, &frame);
+    sr__conn_unref(v);
+}
