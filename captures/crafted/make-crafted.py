@@ -6,11 +6,19 @@ the per-connection page limit, the total page limit, eviction at the
 connection limit, overlap with conflicting data, gaps released by the idle
 flush and the end-of-capture flush, plus edge cases of the plugin's own
 (RST carrying data, TCP quoted in ICMP, one 4-tuple on two VLANs and in an
-IP-in-IP tunnel, a snaplen-cut segment, IPv6, sequence wraparound).
+IP-in-IP tunnel, a snaplen-cut segment, IPv6, sequence wraparound, a
+segment out of window). Issue 7 ("Correctness") adds three: two SYN-ACKs
+with different ISNs (synack-isn.pcap), a connection picked up without its
+SYN whose first segments were reordered (midstream-reorder.pcap), and late
+SYNs of completed connections next to a real port reuse (late-syn.pcap).
 
 Next to the captures it writes expected.json: for each capture the
 preferences to run it with, and for each display filter the frames it must
-select, plus the stream each connection direction must deliver. Frame
+select, plus the stream each connection direction must deliver and,
+where it matters, the bytes and segments it drops ("dropped"), the
+connection ids of a 4-tuple ("conn_ids"), words an expert info must say
+("expert_text") and the tcp.stream whose Follow output a connection must
+equal ("follow"). Frame
 numbers come from the writer below, so they follow the capture, not a run
 of the plugin.
 
@@ -444,6 +452,13 @@ def edge():
     s.c2s(0, b"six")
     s.s2c(0, b"SIX")
     s.close(3, 3)
+    # 6: a segment 1.5 GB beyond the highest byte seen (max_window is
+    # 1 GiB): its 4 bytes are dropped as out of window, with an expert info.
+    w = Conn(p, 45000)
+    w.handshake()
+    w.c2s(0, b"ok")
+    far = w.c2s(1_500_000_000, b"FAR!")
+    w_fin = w.close(2, 0)
     return p, {
         "prefs": {},
         "filters": {
@@ -453,6 +468,13 @@ def edge():
             "safereasm.conn.close_reason == 1": [rst],
             "safereasm.status.conflict == 1": [],
             "safereasm.captured_len == 20 && safereasm.claimed_len == 100": [cut],
+            "safereasm.status.out_of_window == 1": [far],
+            "safereasm.expert.dropped": [far],
+            "safereasm.status.dropped == 1": [far],
+            "safereasm.dropped_len == 4": [far],
+            "safereasm.change.bytes_dropped": [far],
+            "safereasm.closed.dropped_c2s == 4 && safereasm.closed.dropped_segments_c2s == 1":
+                [w_fin[1]],
         },
         "streams": {
             "1": {"c2s": stream([b"GET /"], 0), "s2c": stream([b"Access Denied"], 0)},
@@ -462,10 +484,175 @@ def edge():
             "5": {"c2s": stream([b"TUNL"], 0), "s2c": stream([], 0)},
             "6": {"c2s": stream([body[:20], b"NEXT"], 80), "s2c": stream([], 0)},
             "7": {"c2s": stream([b"six"], 0), "s2c": stream([b"SIX"], 0)},
+            "8": {"c2s": stream([b"ok"], 0), "s2c": stream([], 0)},
         },
+        "dropped": {"8": {"c2s": [4, 1], "s2c": [0, 0]}},
+        "expert_text": [[far, "4 bytes of connection 8 c2s dropped"], [far, "out of window"]],
         "about": "RST with 13 bytes in frame %d; ICMP quote in frame %d; VLAN 100/200 and "
-                 "tunnel twins are conns 3-5; frame %d keeps 20 of 100 payload bytes"
-                 % (rst, icmp, cut),
+                 "tunnel twins are conns 3-5; frame %d keeps 20 of 100 payload bytes; "
+                 "frame %d is out of window" % (rst, icmp, cut, far),
+    }
+
+
+def synack_isn():
+    """TLS over TCP Fast Open, answered by two SYN-ACKs with different
+    ISNs (a SYN proxy or load balancer racing the server): the client's
+    SYN carries a 517-byte ClientHello; SYN-ACK A (ISN 3212050950) and
+    SYN-ACK B (ISN 97572840) both acknowledge it; the client ACKs B + 1,
+    and the server's 6068 bytes follow at B + 1. The server's stream is
+    counted from B: nothing of it may be dropped as out of window."""
+    p = Pcap("synack-isn.pcap")
+    cisn, isn_a, isn_b = 2882400018, 3212050950, 97572840
+    hello = b"\x16\x03\x01\x02\x00" + pattern(512, 21)
+    a = Conn(p, 51234, sport=443, cisn=cisn, sisn=isn_a)
+    b = Conn(p, 51234, sport=443, cisn=cisn, sisn=isn_b)
+    syn = p.add(a._frame(True, SYN, cisn, 0, hello))
+    ack_hello = len(hello)
+    sa = a.s2c(-1, b"", flags=SYN | ACK, ack_off=ack_hello)
+    sb = b.s2c(-1, b"", flags=SYN | ACK, ack_off=ack_hello)
+    switch = b.c2s(ack_hello, b"", flags=ACK)
+    sizes = [1440, 1440, 1440, 1440, 308]
+    server = b"\x16\x03\x03\x05\xa0" + pattern(sum(sizes) - 5, 22)
+    data, off = [], 0
+    for n in sizes:
+        data.append(b.s2c(off, server[off:off + n], ack_off=ack_hello))
+        off += n
+    b.c2s(ack_hello, b"", flags=ACK, ack_off=off)
+    fin = b.close(ack_hello, off)
+    return p, {
+        "prefs": {},
+        "filters": {
+            "safereasm.status.new_connection == 1": [syn],
+            "safereasm.conn_id == 1": list(range(1, fin[-1] + 1)),
+            "safereasm.status.isn_changed == 1": [switch],
+            "safereasm.change.isn_changes": [switch],
+            "safereasm.expert.isn_changed": [switch],
+            # The ServerHello is the first byte of the server's stream.
+            "safereasm.chunk.dir == 1 && safereasm.chunk.offset == 0": [data[0]],
+            "safereasm.chunk.dir == 1": data,
+            "safereasm.status.in_order == 1": [syn] + data,
+            "safereasm.status.out_of_window == 1": [],
+            "safereasm.status.dropped == 1": [],
+            "safereasm.expert.dropped": [],
+            "safereasm.chunk.skipped > 0": [],
+            "safereasm.conn.close_reason == \"FIN\"": [fin[1]],
+            "safereasm.closed.delivered_s2c == %d" % len(server): [fin[1]],
+        },
+        "streams": {"1": {"c2s": stream([hello], 0), "s2c": stream([server], 0)}},
+        "dropped": {"1": {"c2s": [0, 0], "s2c": [0, 0]}},
+        "follow": {"1": 0},
+        "expert_text": [[switch, "initial sequence number changed"]],
+        "about": "client SYN with a 517-byte ClientHello in frame %d; SYN-ACKs with ISN "
+                 "%d (frame %d) and %d (frame %d); the client ACKs the second in frame "
+                 "%d; the server's %d bytes start at its ISN + 1 in frame %d"
+                 % (syn, isn_a, sa, isn_b, sb, switch, len(server), data[0]),
+    }
+
+
+def midstream_reorder():
+    """A connection picked up without its SYN, whose first segments were
+    reordered: seq + 1000, seq + 0, seq + 2000 (1000 bytes each). The
+    direction starts at the first segment seen, so the second one lies
+    entirely before its start: its 1000 bytes are dropped (counted, with
+    an expert info), never silently lost, and never delivered late."""
+    p = Pcap("midstream-reorder.pcap")
+    c = Conn(p, 40100, cisn=1_000_000 - 1, sisn=7000)
+    seg = [pattern(1000, 30 + k) for k in range(3)]
+    first = c.c2s(1000, seg[1], flags=ACK)
+    before = c.c2s(0, seg[0], flags=ACK)
+    last = c.c2s(2000, seg[2])
+    fin = c.close(3000, 0)
+    return p, {
+        "prefs": {},
+        "filters": {
+            "safereasm.status.new_connection == 1": [first],
+            "safereasm.status.dropped == 1": [before],
+            "safereasm.status.before_start == 1": [before],
+            "safereasm.status.in_order == 1": [first, last],
+            "safereasm.expert.dropped": [before],
+            "safereasm.dropped_len == 1000": [before],
+            "safereasm.change.before_start": [before],
+            "safereasm.change.bytes_dropped": [before],
+            "safereasm.conn.dropped_c2s == 1000": [before, last] + list(fin),
+            "safereasm.conn.dropped_segments_c2s == 1": [before, last] + list(fin),
+            "safereasm.closed.dropped_c2s == 1000": [fin[1]],
+            "safereasm.closed.dropped_segments_c2s == 1": [fin[1]],
+            "safereasm.chunk.skipped > 0": [],
+            "safereasm.conn.close_reason == \"FIN\"": [fin[1]],
+        },
+        "streams": {"1": {"c2s": stream(seg[1:], 0), "s2c": stream([], 0)}},
+        "dropped": {"1": {"c2s": [1000, 1], "s2c": [0, 0]}},
+        "expert_text": [[before, "1000 bytes of connection 1 c2s dropped"],
+                        [before, "before the start of this direction"]],
+        "about": "no SYN; seq+1000 in frame %d starts the direction, seq+0 in frame %d "
+                 "lies before it (1000 bytes dropped), seq+2000 in frame %d continues it"
+                 % (first, before, last),
+    }
+
+
+def late_syn():
+    """Late SYNs. Connection 1 (port 40201), picked up without its SYN:
+    "hello" at seq 101, FINs both ways complete it; then its SYN (seq 100,
+    so seq + 1 is the start of the client's stream) and "hello" again
+    arrive late: both are after close, no second connection, "hello" once.
+    Connection 2 (port 40202): the same, but the SYN arrives between the
+    data and the FINs. Port 40203: a SYN with another sequence number after
+    completion is port reuse, a new connection (4)."""
+    p = Pcap("late-syn.pcap")
+
+    def hello_fins(c):
+        d = c.c2s(0, b"hello", flags=ACK, ack_off=-1)
+        f = c.c2s(5, b"", flags=FIN | ACK, ack_off=-1)
+        g = c.s2c(-1, b"", flags=FIN | ACK, ack_off=6)
+        return d, f, g
+
+    c1 = Conn(p, 40201, cisn=100, sisn=500)
+    one = list(hello_fins(c1))
+    late = [c1.syn(), c1.c2s(0, b"hello", flags=ACK)]
+
+    c2 = Conn(p, 40202, cisn=100, sisn=500)
+    two = [c2.c2s(0, b"hello", flags=ACK, ack_off=-1)]
+    syn2 = c2.syn()
+    two += [syn2, c2.c2s(5, b"", flags=FIN | ACK, ack_off=-1),
+            c2.s2c(-1, b"", flags=FIN | ACK, ack_off=6)]
+
+    c3 = Conn(p, 40203, cisn=100, sisn=500)
+    three = list(hello_fins(c3))
+    c4 = Conn(p, 40203, cisn=9000, sisn=7000)
+    four = list(c4.handshake())
+    four.append(c4.c2s(0, b"world"))
+    four += list(c4.close(5, 0))
+    return p, {
+        "prefs": {},
+        "filters": {
+            "safereasm.conn_id == 1": one + late,
+            "safereasm.conn_id == 2": two,
+            "safereasm.conn_id == 3": three,
+            "safereasm.conn_id == 4": four,
+            "safereasm.conn_id == 5": [],
+            "safereasm.status.new_connection == 1": [one[0], two[0], three[0], four[0]],
+            # The last ACK of connection 4 comes after its FINs completed it.
+            "safereasm.status.after_close == 1": late + [four[-1]],
+            "safereasm.change.after_close": late + [four[-1]],
+            "safereasm.error == 4": late + [four[-1]],  # SR_ERR_CONNECTION_CLOSED
+            "safereasm.expert.error": [],
+            "safereasm.chunk.data contains \"hello\"": [one[0], two[0], three[0]],
+            "safereasm.chunk.data contains \"world\"": [four[3]],
+            "safereasm.closed.reason == \"FIN\"": [one[2], two[3], three[2], four[-2]],
+            "safereasm.status.dropped == 1": [],
+        },
+        "streams": {"1": {"c2s": stream([b"hello"], 0), "s2c": stream([], 0)},
+                    "2": {"c2s": stream([b"hello"], 0), "s2c": stream([], 0)},
+                    "3": {"c2s": stream([b"hello"], 0), "s2c": stream([], 0)},
+                    "4": {"c2s": stream([b"world"], 0), "s2c": stream([], 0)}},
+        "dropped": {str(k): {"c2s": [0, 0], "s2c": [0, 0]} for k in (1, 2, 3, 4)},
+        # One connection per 4-tuple, except for the port reuse.
+        "conn_ids": {"tcp.port == 40201": [1], "tcp.port == 40202": [2],
+                     "tcp.port == 40203": [3, 4]},
+        "about": "port 40201: completed in frame %d, late SYN and hello in frames %s; "
+                 "port 40202: SYN in frame %d between the data and the FINs; port "
+                 "40203: completed in frame %d, reused by a new SYN in frame %d"
+                 % (one[2], late, syn2, three[2], four[0]),
     }
 
 
@@ -473,7 +660,8 @@ def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     os.makedirs(folder, exist_ok=True)
     expected = {}
-    for make in (limit_per_connection, limit_total, evict, conflict, gap, edge):
+    for make in (limit_per_connection, limit_total, evict, conflict, gap, edge,
+                 synack_isn, midstream_reorder, late_syn):
         pcap, exp = make()
         pcap.write(folder)
         expected[pcap.name] = exp
