@@ -10,10 +10,17 @@ two, which is only the end-of-capture flush); for every counter that moves,
 snapshot differs from the previous frame's; each connection direction
 delivers exactly the expected bytes with the expected gap total; stream
 offsets are contiguous; and the limits hold at every frame.
+Where expected.json says so: each connection direction ends with the
+expected dropped bytes and segments (on its last segment, in its closed
+record, and summed over its segments); the connection ids on each listed
+4-tuple are exactly the expected ones; an expert info's text says the
+expected thing; and the delivered bytes equal tshark's own
+`-z follow,tcp,raw` of the mapped tcp.stream.
 """
 
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -85,6 +92,112 @@ def check_limits(name, frames, exp):
               % (name, glob_max("active_connections"), exp["max_active"]))
 
 
+def check_dropped(name, mode, frames, exp):
+    """Per connection direction: [bytes, segments] dropped. The core's totals
+    on the connection's last segment and in its closed records, the sum of
+    safereasm.dropped_len and the number of status.dropped segments."""
+    for conn, dirs in sorted(exp.get("dropped", {}).items()):
+        conn = int(conn)
+        segs = [(num, s) for num in sorted(frames) for s in frames[num].segs
+                if int(s.get("conn_id", 0)) == conn]
+        closes = [c for f in frames.values() for c in f.closes if c.get("conn_id") == conn]
+        if not check(segs, "%s %s: no segment of connection %d" % (name, mode, conn)):
+            continue
+        last = segs[-1][1]
+        for d, (nbytes, nsegs) in sorted(dirs.items()):
+            dn = 0 if d == "c2s" else 1
+            mine = [s for _, s in segs if int(s.get("dir", -1)) == dn]
+            for field, want in (("dropped_" + d, nbytes), ("dropped_segments_" + d, nsegs)):
+                got = int(last.get("conn." + field, -1))
+                check(got == want, "%s %s conn %d: last segment (frame %d) shows conn.%s = "
+                      "%d, expected %d" % (name, mode, conn, segs[-1][0], field, got, want))
+                for c in closes:
+                    check(c.get(field) == want, "%s %s conn %d: closed.%s = %s, expected %d"
+                          % (name, mode, conn, field, c.get(field), want))
+            total = sum(int(s.get("dropped_len", 0)) for s in mine)
+            marked = sum(1 for s in mine if s.get("status.dropped") == "1")
+            check(total == nbytes, "%s %s conn %d %s: dropped_len sums to %d, expected %d"
+                  % (name, mode, conn, d, total, nbytes))
+            check(marked == nsegs, "%s %s conn %d %s: %d segments marked dropped, expected "
+                  "%d" % (name, mode, conn, d, marked, nsegs))
+        check(closes or mode == "one-pass", "%s %s: connection %d has no closed record"
+              % (name, mode, conn))
+
+
+def check_conn_ids(name, cap, exp):
+    """The connection ids the plugin gives the segments a filter selects
+    (a 4-tuple): exactly the expected ones."""
+    for flt, ids in sorted(exp.get("conn_ids", {}).items()):
+        out = srtest.tshark(["-n", "-r", cap, "-Y", flt, "-T", "fields",
+                             "-e", "safereasm.conn_id"] + srtest.pref_args(exp.get("prefs"))
+                            + ["-2"]).stdout
+        got = sorted({int(x) for line in out.split() for x in line.split(",") if x})
+        check(got == sorted(ids), "%s: '%s' has connection ids %s, expected %s"
+              % (name, flt, got, sorted(ids)))
+
+
+def check_experts(name, cap, exp):
+    """An expert info at a frame whose text contains the expected words."""
+    for frame, words in exp.get("expert_text", []):
+        out = srtest.tshark(["-n", "-r", cap, "-Y", "frame.number == %d" % frame,
+                             "-T", "fields", "-E", "aggregator=|", "-e", "_ws.expert.message"]
+                            + srtest.pref_args(exp.get("prefs"))).stdout
+        msgs = out.strip().split("|")
+        check(any(words in m for m in msgs), "%s frame %d: no expert info says %r (got %s)"
+              % (name, frame, words, msgs))
+
+
+def follow_raw(cap, stream, prefs):
+    """{(host, port): bytes} from tshark -z follow,tcp,raw,N (tshark's own
+    reassembly): node 0's data is not indented, node 1's is after a tab."""
+    text = srtest.tshark(["-n", "-r", cap, "-q", "-z", "follow,tcp,raw,%d" % stream]
+                         + srtest.pref_args(prefs)).stdout
+    nodes, data = {}, {0: b"", 1: b""}
+    for line in text.splitlines():
+        m = re.match(r"Node ([01]): (.*):(\d+)$", line)
+        if m:
+            nodes[int(m.group(1))] = (m.group(2), int(m.group(3)))
+        elif re.match(r"^\t?[0-9a-f]+$", line):
+            data[1 if line.startswith("\t") else 0] += bytes.fromhex(line.strip())
+    return {nodes[k]: v for k, v in data.items() if k in nodes}
+
+
+def check_follow(name, cap, frames, exp):
+    """Each listed connection delivers, per direction, exactly the bytes
+    tshark's Follow TCP Stream shows for the mapped tcp.stream."""
+    if not exp.get("follow"):
+        return
+    got = srtest.streams(frames)
+    out = srtest.tshark(["-n", "-r", cap, "-T", "fields", "-e", "frame.number", "-e", "ip.src",
+                         "-e", "tcp.srcport"] + srtest.pref_args(exp.get("prefs"))).stdout
+    sender = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[2]:
+            sender[int(parts[0])] = (parts[1], int(parts[2]))
+    for conn, stream in sorted(exp["follow"].items()):
+        conn = int(conn)
+        fol = follow_raw(cap, stream, exp.get("prefs"))
+        check(len(fol) == 2, "%s: follow of tcp.stream %d shows nodes %s"
+              % (name, stream, sorted(fol)))
+        for dn in (0, 1):
+            ends = {sender.get(num) for num in frames for s in frames[num].segs
+                    if int(s.get("conn_id", 0)) == conn and int(s.get("dir", -1)) == dn}
+            ends.discard(None)
+            if not check(len(ends) == 1, "%s conn %d dir %d: sent from %s, expected one "
+                         "endpoint" % (name, conn, dn, sorted(ends))):
+                continue
+            want = fol.get(ends.pop(), b"")
+            mine = got.get((conn, dn), {"data": b""})["data"]
+            check(len(want) > 0, "%s: follow shows no data for conn %d dir %d"
+                  % (name, conn, dn))
+            check(mine == want, "%s conn %d dir %d: plugin delivered %d bytes, follow,tcp,raw "
+                  "shows %d (first difference at %s)"
+                  % (name, conn, dn, len(mine), len(want),
+                     next((i for i, (a, b) in enumerate(zip(mine, want)) if a != b),
+                          min(len(mine), len(want)))))
+
+
 def check_changes(name, cap, frames, prefs):
     """safereasm.change.<counter> is the difference to the previous frame's
     snapshot (recomputed here from safereasm.global.*), and the display
@@ -121,6 +234,11 @@ def main():
         two = srtest.plugin_frames(cap, True, prefs)
         check_filters(name, cap, exp)
         check_streams(name, two, exp)
+        check_dropped(name, "one-pass", one, exp)
+        check_dropped(name, "two-pass", two, exp)
+        check_conn_ids(name, cap, exp)
+        check_experts(name, cap, exp)
+        check_follow(name, cap, two, exp)
         check_limits(name, one, exp)
         check(check_changes(name, cap, one, prefs) >= 3,
               "%s: fewer than 3 counters moved" % name)

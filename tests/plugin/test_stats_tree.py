@@ -24,7 +24,8 @@ GROUPS = {
                     "evictions", "closed"},
     "Memory": {"pages_in_use", "pages_peak", "limit_hits_connection", "limit_hits_total"},
     "Anomalies": {"out_of_order_segments", "overlaps", "overlap_conflicts",
-                  "bytes_skipped"},
+                  "bytes_skipped", "out_of_window", "before_start", "bytes_dropped",
+                  "isn_changes"},
     None: {"packets_processed", "bytes_processed", "errors"},
 }
 
@@ -36,6 +37,9 @@ CASES = [
     ("crafted/evict.pcap", {"max_connections": 2, "closed_linger": 0}),
     ("crafted/gap.pcap", {}),
     ("crafted/conflict.pcap", {}),
+    ("crafted/midstream-reorder.pcap", {}),
+    ("crafted/synack-isn.pcap", {}),
+    ("crafted/late-syn.pcap", {}),
     ("fidelity/zeek/tcp/reassembly.pcap", {}),
     ("fidelity/wireshark/tcp-badsegments.pcap", {}),
     ("fidelity/suricata-verify/tcp-rst-unacked-stream-12/"
