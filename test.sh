@@ -3,7 +3,8 @@
 #   1. ASan+UBSan build: every test that does not load the plugin into tshark
 #      (core unit, property, concurrency, fault injection, the pcap tool's
 #      fidelity checks).
-#   2. TSan build: the concurrency tests again.
+#   2. TSan build: the concurrency tests again (core, and safereasm-pcap
+#      --threads: tests/tool, label concurrency).
 #   3. Plain build with the Wireshark plugin: the tests that drive tshark
 #      (tshark is not instrumented, so the plugin cannot be either).
 # Run it from the source tree; it builds into build-asan/, build-tsan/, build/.
@@ -25,7 +26,7 @@ ctest --test-dir build-asan --output-on-failure -j"$J" -LE 'plugin'
 
 step "TSan build (concurrency tests)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_SANITIZE=thread \
-      -DSR_BUILD_PLUGIN=OFF -DSR_BUILD_TOOLS=OFF -DSR_BUILD_BENCH=OFF
+      -DSR_BUILD_PLUGIN=OFF -DSR_BUILD_TOOLS=ON -DSR_BUILD_BENCH=OFF
 cmake --build build-tsan -j"$J"
 ctest --test-dir build-tsan --output-on-failure -L concurrency
 

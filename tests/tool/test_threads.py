@@ -127,6 +127,9 @@ def test_determinism(c, caps, runs, write_caps, write_runs):
                 differ.setdefault((path, t), []).append((r, rc, lines, err))
     for (path, t), bad in sorted(differ.items()):
         r, rc, lines, err = bad[0]
+        san = [l for l in err.splitlines() if "Sanitizer" in l or "SUMMARY" in l or " #" in l]
+        if san:
+            print("sanitizer report (%s --threads %d):\n    %s" % (T.rel(path), t, "\n    ".join(san[:40])))
         want = ref[path][1]
         only_ref = [l for l in want if l not in lines][:3]
         only_here = [l for l in lines if l not in want][:3]
@@ -148,8 +151,8 @@ def test_determinism(c, caps, runs, write_caps, write_runs):
             for f in concurrent.futures.as_completed(futs):
                 t = futs[f]
                 got = f.result()
-                c.need(got == want, "%s --write --threads %d: streams.tsv or files differ from --threads 1%s" %
-                       (rel, t, "" if got[1] == want[1] else " (streams.tsv differs)"))
+                c.need(got == want, "%s --write --threads %d: exit %d, streams.tsv or files differ from "
+                       "--threads 1%s" % (rel, t, got[0], "" if got[1] == want[1] else " (streams.tsv differs)"))
         print("write: %s: streams.tsv and %d files, %d runs at 1..4 threads" % (rel, len(want[2]), write_runs * 4))
 
 
