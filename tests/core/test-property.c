@@ -1,29 +1,50 @@
 /* test-property.c - property test: random small two-way streams cut into
  * random segments, shuffled, duplicated, retransmitted (sometimes with
- * different bytes), partly dropped, with random ISNs (biased to the wrap),
- * SYN or not, data on SYN, FIN on data or alone, sometimes an RST, pure
- * ACKs, random page sizes and sometimes tiny page limits. At least 100,000
- * cases per run (SR_PROPERTY_CASES), seeded from SR_SEED (printed; a fixed
- * default); SR_CASE=n runs case n only.
+ * different bytes), partly lost, with random ISNs (biased to the wrap),
+ * SYN or not, data on SYN, FIN on data or alone, RSTs, pure ACKs, random
+ * page sizes and sometimes tiny page limits; and the situations an
+ * independent check found the core getting wrong (issue 7):
+ * - late and duplicated SYN / SYN-ACK / FIN / RST, also after completion,
+ *   and late SYNs (seq = stream start - 1) for directions seen without one;
+ * - a direction seen without SYN whose first segment is not its lowest
+ *   (the bytes before that start must be counted as dropped);
+ * - a SYN-ACK with a bogus ISN before the real one, then the client's ACK
+ *   of the real one (TCP Fast Open capture);
+ * - clock jumps: timestamps going back, forward past flush_interval, and
+ *   forward past connection_timeout (the connection times out when its
+ *   next segment arrives, which then starts a new one);
+ * - on_data returning nonzero at a random chunk, or during the final flush;
+ * - port reuse: a SYN with a far ISN after completion.
+ * At least 100,000 cases per run (SR_PROPERTY_CASES), seeded from SR_SEED
+ * (printed; a fixed default); SR_CASE=n runs case n only;
+ * SR_PROPERTY_FEATURES=late,reorder,bogus,back,flushjump,timeout,cbfail,
+ * cbflush,reuse (or "none", or "all", the default) picks the new situations,
+ * to tell which one a failure needs; SR_PROPERTY_DUMP=1 prints each case.
  *
- * A reference model tracks, per direction, which bytes arrived, the first
- * copy of each byte (the first copy wins), the delivery edge (contiguous
- * prefix) and which later copies differed from the first copy: detectable
- * among buffered bytes always, among delivered bytes when conflict_history
- * is on (random per case: 0 or the default). Checked for every case:
- * - every call returns SR_OK (or CONNECTION_CLOSED once completed), the
- *   per-call totals match the callbacks, page limits hold after each call;
- * - exactly one stream, oriented as the contract says;
- * - every delivered byte is the model's first copy at its offset (so no
- *   byte is invented, misplaced or delivered twice);
- * - conservation: delivered + skipped == highest offset reached, for the
- *   callbacks, the final sr_conn_info and the assembler counters;
- * - without a limit hit: every arrived byte is delivered, skipped bytes are
- *   exactly the holes, byte-exact delivery when nothing was dropped, FIN
- *   completion exactly when the model says so, SR_CHUNK_CONFLICT on every
- *   chunk holding a byte that conflicted before delivery, conflicts counted
+ * The reference model is written from the contract (safereasm.h and issue
+ * 7), not from the code: per connection and sending endpoint it tracks the
+ * stream start (ISN+1, or the first data or FIN segment seen), which bytes
+ * arrived at or after it and their first copy, the contiguous edge, which
+ * later copies differed, and the bytes that arrived before the start. It
+ * predicts, segment by segment, whether the segment is taken by the open
+ * connection, refused as late (SR_ERR_CONNECTION_CLOSED), or starts a new
+ * connection (after an idle timeout, or port reuse), and when and why each
+ * connection completes. Checked for every case:
+ * - every call's outcome and close reason as predicted; page limits hold;
+ * - per segment: bytes before the start are reported (SR_SEG_DROPPED |
+ *   SR_SEG_BEFORE_START, sr_result.dropped exact), none otherwise;
+ * - per connection, in creation order: orientation; every delivered byte is
+ *   the first copy at its offset (none invented, misplaced or delivered
+ *   twice); conservation delivered + skipped == highest offset reached;
+ *   every distinct captured byte delivered, skipped or dropped; dropped and
+ *   dropped_segments exact; the close reason (CALLBACK_ERROR whenever
+ *   on_data failed);
+ * - without a limit hit, flush-interval jump or callback failure: every
+ *   arrived byte delivered, skipped bytes exactly the holes, byte-exact
+ *   delivery when nothing was lost, FIN completion exactly when the model
+ *   says so, SR_CHUNK_CONFLICT where conflicts are, conflicts counted
  *   exactly when the model has some;
- * - START/END flags, pages back to 0, pool counters.
+ * - START/END flags, pages back to 0, pool and assembler counters.
  *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
  */
@@ -35,46 +56,130 @@
 #include "sr-test-util.h"
 
 #define MAXL 160     /* max bytes per direction */
-#define MAXSEG 640
-#define T0 (42 * SR_USEC_PER_SEC)
+#define MAXSEG 720
+#define MAXCONN 16
+#define SEC SR_USEC_PER_SEC
+#define T0 (42 * SEC)
+#define TIMEOUT (120 * SEC)
+#define FLUSH_IV (10 * SEC)
+#define LINGER (100000 * SEC) /* longer than any case: late segments stay late */
+
+/* Segment kinds. Positions (off) are offsets in the sender's original byte
+ * sequence: offset 0 is ISN+1 with a SYN, else the ISN itself. */
+enum {
+    K_DATA = 0,   /* data and/or FIN (FIN alone: len 0) */
+    K_SYN,        /* the SYN or SYN-ACK (data on SYN from offset 0) */
+    K_PURE_ACK,
+    K_RST,
+    K_LATE_SYN,   /* SYN (or SYN-ACK) at stream start - 1, seq chosen when fed */
+    K_REUSE_SYN,  /* SYN with a far ISN: port reuse once completed */
+    K_BOGUS,      /* SYN-ACK with a bogus ISN, before the real one */
+    K_ISN_ACK,    /* client ACK acknowledging the real SYN-ACK */
+};
+
+/* The situations of issue 7, selectable with SR_PROPERTY_FEATURES. */
+enum {
+    F_LATE = 1 << 0,
+    F_REORDER = 1 << 1,
+    F_BOGUS = 1 << 2,
+    F_BACK = 1 << 3,
+    F_FLUSHJ = 1 << 4,
+    F_TIMEOUTJ = 1 << 5,
+    F_CBFAIL = 1 << 6,
+    F_CBFLUSH = 1 << 7,
+    F_REUSE = 1 << 8,
+    F_ALL = (1 << 9) - 1,
+};
+static const char *const feature_names[] = {"late",    "reorder", "bogus",   "back",  "flushjump",
+                                            "timeout", "cbfail",  "cbflush", "reuse"};
 
 typedef struct pseg {
     uint8_t ep;       /* 0 = A, 1 = B */
-    uint8_t flags;    /* SR_TCP_* */
-    bool syn;         /* the SYN segment (seq = ISN, data from offset 0) */
+    uint8_t kind;     /* K_* */
+    uint8_t flags;    /* SR_TCP_* (late SYNs: chosen when fed) */
     bool fin;         /* FIN after its data */
-    bool pure_ack;
-    bool rst;
-    bool is_start;
     uint32_t off, len;
     uint8_t data[MAXL];
 } pseg;
 
 typedef struct model_dir {
+    bool started, syn_seen;
+    bool bogus;             /* started by the bogus SYN-ACK, real ISN not yet acked */
+    uint32_t base;          /* original offset of stream offset 0 */
     bool arrived[MAXL];
     uint8_t first[MAXL];
     bool conflict[MAXL];
     bool conflict_delivered[MAXL];
-    uint32_t edge;          /* contiguous arrived prefix */
+    uint32_t edge;          /* contiguous arrived prefix end (original offset) */
     bool fin_arrived;
     unsigned nconflicts;
+    bool before[MAXL];      /* distinct bytes seen before the start */
+    uint64_t drop_bytes, drop_segs;
 } model_dir;
 
+/* One connection as the model sees it; index = creation order. */
+typedef struct mconn {
+    uint64_t id;
+    int client;             /* endpoint that is the client */
+    bool open;
+    int reason;             /* expected close reason once closed */
+    bool hazard;            /* limit hit or flush-interval jump: delivery not exact */
+    bool rst_closed_ep[2];  /* closed by an RST from this endpoint */
+    sr_time last_seen;
+    model_dir m[2];         /* per endpoint */
+} mconn;
+
+typedef struct cbctl {
+    unsigned count;         /* on_data calls so far */
+    unsigned fail_at;       /* fail the first armed call >= this (0 = never) */
+    bool armed;
+    srt_stream *failed;     /* the stream whose callback failed */
+    bool fired_now;         /* ... during the current call */
+} cbctl;
+
 typedef struct pcase {
-    uint64_t seed;
+    unsigned features;
     bool syn[2], fin[2];
-    uint32_t isn[2], L[2];
+    uint32_t isn[2], L[2], bogus_isn;
     uint8_t orig[2][MAXL];
     pseg *segs;             /* generated */
     unsigned nsegs;
-    unsigned *order;        /* feeding order (indices), dropped ones absent */
+    unsigned *order;        /* feeding order (indices), lost ones absent */
+    sr_time *jump, *back;   /* per order position: forward jump before it, and
+                               how far its own timestamp lies in the past */
     unsigned norder;
-    bool dropped_any, conflicts_made, rst_end;
-    uint8_t rst_ep;
+    bool lost_any, conflicts_made, bogus, cbflush;
+    unsigned cb_fail_at;
     size_t page_size, per, total;
     size_t history;         /* conflict_history: 0 or the default */
-    model_dir m[2];
+    mconn conns[MAXCONN];
+    unsigned nconns;
+    bool first_base_known[2];
+    uint32_t first_base[2];
+    unsigned isn_switches;
+    cbctl cb;
 } pcase;
+
+static unsigned parse_features(void)
+{
+    const char *v = g_getenv("SR_PROPERTY_FEATURES");
+    if (!v || !*v || strcmp(v, "all") == 0)
+        return F_ALL;
+    unsigned f = 0;
+    gchar **parts = g_strsplit(v, ",", -1);
+    for (gchar **p = parts; *p; p++) {
+        bool found = strcmp(*p, "none") == 0;
+        for (unsigned i = 0; i < G_N_ELEMENTS(feature_names); i++)
+            if (strcmp(*p, feature_names[i]) == 0) {
+                f |= 1u << i;
+                found = true;
+            }
+        if (!found)
+            g_error("SR_PROPERTY_FEATURES: unknown feature '%s'", *p);
+    }
+    g_strfreev(parts);
+    return f;
+}
 
 /* ------------------------------------------------------------ crash context */
 
@@ -101,11 +206,14 @@ static void note_case(uint64_t run_seed, unsigned idx)
 
 /* ------------------------------------------------------------ generation */
 
-static pseg *add_seg(pcase *c)
+static pseg *add_seg(pcase *c, uint8_t ep, uint8_t kind, uint8_t flags)
 {
     g_assert_cmpuint(c->nsegs, <, MAXSEG);
     pseg *s = &c->segs[c->nsegs++];
     memset(s, 0, offsetof(pseg, data));
+    s->ep = ep;
+    s->kind = kind;
+    s->flags = flags;
     return s;
 }
 
@@ -119,10 +227,55 @@ static void fill(pcase *c, pseg *s, srt_rng *r, bool alter)
     }
 }
 
+static void put(pcase *c, unsigned i)
+{
+    g_assert_cmpuint(c->norder, <, MAXSEG);
+    c->order[c->norder++] = i;
+}
+
+/* Insert segment i at a random feeding position >= from. */
+static void insert_at(pcase *c, srt_rng *r, unsigned i, unsigned from)
+{
+    g_assert_cmpuint(c->norder, <, MAXSEG);
+    if (from > c->norder)
+        from = c->norder;
+    unsigned at = from + srt_below(r, c->norder - from + 1);
+    memmove(&c->order[at + 1], &c->order[at], (c->norder - at) * sizeof *c->order);
+    c->order[at] = i;
+    c->norder++;
+}
+
+/* A copy of a random segment of the given kind (and FIN-ness), or NULL. */
+static pseg *dup_of(pcase *c, srt_rng *r, int kind, bool need_fin)
+{
+    unsigned n = 0, base = c->nsegs;
+    for (unsigned i = 0; i < base; i++)
+        n += (kind < 0 || c->segs[i].kind == kind) && (!need_fin || c->segs[i].fin);
+    if (n == 0)
+        return NULL;
+    unsigned pick = srt_below(r, n);
+    for (unsigned i = 0; i < base; i++) {
+        const pseg *s = &c->segs[i];
+        if (!((kind < 0 || s->kind == kind) && (!need_fin || s->fin)))
+            continue;
+        if (pick-- == 0) {
+            if (s->kind != K_DATA && s->kind != K_SYN && s->kind != K_PURE_ACK &&
+                s->kind != K_RST)
+                return NULL;
+            pseg *d = add_seg(c, 0, 0, 0);
+            memcpy(d, s, sizeof *d);
+            return d;
+        }
+    }
+    return NULL;
+}
+
 static void generate(pcase *c, srt_rng *r)
 {
+    const unsigned F = c->features;
     c->nsegs = 0;
-    c->dropped_any = c->conflicts_made = c->rst_end = false;
+    c->lost_any = c->conflicts_made = c->bogus = c->cbflush = false;
+    c->cb_fail_at = 0;
     bool drop_mode = srt_below(r, 3) == 0;
     bool conflict_mode = srt_below(r, 4) == 0;
 
@@ -152,61 +305,53 @@ static void generate(pcase *c, srt_rng *r)
     }
     if (!c->syn[0] && c->L[0] == 0 && !c->fin[0])
         c->fin[0] = true; /* A always sends something */
+    /* The bogus ISN lies about 2^31 from the real one: the real data is far
+     * out of window or before the start, whichever way the core looks. */
+    c->bogus = (F & F_BOGUS) && c->syn[0] && c->syn[1] && srt_below(r, 4) == 0;
+    c->bogus_isn = c->isn[1] + 0x80000000u + srt_below(r, 1u << 28) - (1u << 27);
 
+    int natural_start[2] = {-1, -1};
     for (uint8_t e = 0; e < 2; e++) {
         uint32_t L = c->L[e];
         bool sends = c->syn[e] || L > 0 || c->fin[e];
         if (!sends)
             continue;
+        natural_start[e] = (int)c->nsegs;
         uint32_t pos = 0;
-        pseg *start = NULL;
+        pseg *last = NULL;
         if (c->syn[e]) {
-            start = add_seg(c);
-            start->ep = e;
-            start->syn = true;
-            start->flags = e == 0 ? SR_TCP_SYN : SR_TCP_SYN | SR_TCP_ACK;
+            pseg *s = add_seg(c, e, K_SYN, e == 0 ? SR_TCP_SYN : SR_TCP_SYN | SR_TCP_ACK);
             if (L > 0 && srt_below(r, 4) == 0) { /* data on the SYN */
-                start->len = 1 + srt_below(r, MIN(L, 20u));
-                fill(c, start, r, false);
-                pos = start->len;
+                s->len = 1 + srt_below(r, MIN(L, 20u));
+                fill(c, s, r, false);
+                pos = s->len;
             }
+            last = s;
         }
         uint32_t maxseg = 1 + srt_below(r, 40);
-        pseg *last = start;
         while (pos < L) {
-            pseg *s = add_seg(c);
-            s->ep = e;
-            s->flags = SR_TCP_ACK;
+            pseg *s = add_seg(c, e, K_DATA, SR_TCP_ACK);
             s->off = pos;
             uint32_t want = 1 + srt_below(r, maxseg); /* not inside MIN(): once */
             s->len = MIN(want, L - pos);
             fill(c, s, r, false);
-            if (!start)
-                start = s;
             pos += s->len;
             last = s;
         }
         if (c->fin[e]) {
-            if (last && !last->syn && srt_below(r, 2)) {
+            if (last && last->kind != K_SYN && srt_below(r, 2)) {
                 last->fin = true;
                 last->flags |= SR_TCP_FIN;
             } else {
-                pseg *s = add_seg(c);
-                s->ep = e;
-                s->flags = SR_TCP_ACK | SR_TCP_FIN;
+                pseg *s = add_seg(c, e, K_DATA, SR_TCP_ACK | SR_TCP_FIN);
                 s->fin = true;
                 s->off = L;
-                if (!start)
-                    start = s;
             }
         }
-        start->is_start = true;
         /* Retransmissions of random ranges, some with different bytes. */
         unsigned nre = L ? srt_below(r, L / 8 + 3) : 0;
         for (unsigned i = 0; i < nre; i++) {
-            pseg *s = add_seg(c);
-            s->ep = e;
-            s->flags = SR_TCP_ACK;
+            pseg *s = add_seg(c, e, K_DATA, SR_TCP_ACK);
             s->off = srt_below(r, L);
             uint32_t want = 1 + srt_below(r, 30);
             s->len = MIN(want, L - s->off);
@@ -215,95 +360,224 @@ static void generate(pcase *c, srt_rng *r)
         /* Pure ACKs at plausible positions. */
         unsigned nack = srt_below(r, 3);
         for (unsigned i = 0; i < nack; i++) {
-            pseg *s = add_seg(c);
-            s->ep = e;
-            s->flags = SR_TCP_ACK;
-            s->pure_ack = true;
+            pseg *s = add_seg(c, e, K_PURE_ACK, SR_TCP_ACK);
             s->off = srt_below(r, L + 1);
         }
     }
-    /* Exact duplicates of random segments. */
-    unsigned base = c->nsegs, ndup = srt_below(r, 5);
-    for (unsigned i = 0; i < ndup && base; i++) {
-        pseg *s = add_seg(c);
-        unsigned from = srt_below(r, base);
-        memcpy(s, &c->segs[from], sizeof *s);
-        s->is_start = false;
+    /* The real SYN-ACK after a bogus one carries no data (what happens to
+     * data the core cannot place yet is not this test's business). */
+    if (c->bogus && c->segs[natural_start[1]].len > 0)
+        c->bogus = false;
+    /* Exact duplicates of random segments (SYNs and FINs included). */
+    unsigned ndup = srt_below(r, 5);
+    for (unsigned i = 0; i < ndup && c->nsegs; i++)
+        dup_of(c, r, -1, false);
+
+    /* The first segment seen of each endpoint: its offset-0 segment (the
+     * SYN when it has one), or with F_REORDER sometimes any of its data or
+     * FIN segments, so that the lower ones come after the start. */
+    int start_of[2] = {natural_start[0], natural_start[1]};
+    for (int e = 0; e < 2; e++) {
+        if (c->syn[e] || start_of[e] < 0 || !(F & F_REORDER) || srt_below(r, 3) != 0)
+            continue;
+        unsigned n = 0;
+        for (unsigned i = 0; i < c->nsegs; i++)
+            n += c->segs[i].ep == e && c->segs[i].kind == K_DATA;
+        unsigned pick = srt_below(r, n);
+        for (unsigned i = 0; i < c->nsegs; i++)
+            if (c->segs[i].ep == e && c->segs[i].kind == K_DATA && pick-- == 0)
+                start_of[e] = (int)i;
     }
 
     /* Order: shuffle, then each endpoint's start before anything else of
-     * it; with only A's SYN, that SYN first of all; pure ACKs only once
-     * every sending endpoint has started. */
-    unsigned *tmp = g_newa(unsigned, c->nsegs);
-    for (unsigned i = 0; i < c->nsegs; i++)
+     * it; with only A's SYN, that SYN first of all; with the bogus SYN-ACK:
+     * SYN, bogus SYN-ACK, real SYN-ACK, client ACK of the real ISN first;
+     * pure ACKs only once every sending endpoint has started. */
+    unsigned n0 = c->nsegs;
+    unsigned *tmp = g_newa(unsigned, n0);
+    for (unsigned i = 0; i < n0; i++)
         tmp[i] = i;
-    for (unsigned i = c->nsegs; i > 1; i--) {
+    for (unsigned i = n0; i > 1; i--) {
         unsigned j = srt_below(r, i);
         unsigned t = tmp[i - 1];
         tmp[i - 1] = tmp[j];
         tmp[j] = t;
     }
-    int start_of[2] = {-1, -1};
-    for (unsigned i = 0; i < c->nsegs; i++)
-        if (c->segs[i].is_start)
-            start_of[c->segs[i].ep] = (int)i;
+    bool *emitted = g_newa(bool, n0);
+    memset(emitted, 0, n0 * sizeof *emitted);
     bool started[2] = {start_of[0] < 0, start_of[1] < 0}; /* silent = "started" */
-    unsigned *deferred = g_newa(unsigned, c->nsegs);
+    unsigned *deferred = g_newa(unsigned, n0);
     unsigned ndef = 0;
     c->norder = 0;
-    if (c->syn[0] && !c->syn[1]) {
-        c->order[c->norder++] = (unsigned)start_of[0];
+    unsigned prefix = 0;
+    if (c->bogus) {
+        put(c, (unsigned)start_of[0]);
+        pseg *b = add_seg(c, 1, K_BOGUS, SR_TCP_SYN | SR_TCP_ACK);
+        put(c, (unsigned)(b - c->segs));
+        put(c, (unsigned)start_of[1]);
+        pseg *ack = add_seg(c, 0, K_ISN_ACK, SR_TCP_ACK);
+        ack->off = c->segs[start_of[0]].len;
+        put(c, (unsigned)(ack - c->segs));
+        emitted[start_of[0]] = emitted[start_of[1]] = true;
+        started[0] = started[1] = true;
+        prefix = 4;
+    } else if (c->syn[0] && !c->syn[1]) {
+        put(c, (unsigned)start_of[0]);
+        emitted[start_of[0]] = true;
         started[0] = true;
     }
-    for (unsigned k = 0; k < c->nsegs; k++) {
+    for (unsigned k = 0; k < n0; k++) {
         unsigned i = tmp[k];
         pseg *s = &c->segs[i];
-        if (s->is_start && started[s->ep])
-            continue; /* already emitted */
-        if (s->pure_ack && !(started[0] && started[1])) {
+        if (emitted[i])
+            continue;
+        if (s->kind == K_PURE_ACK && !(started[0] && started[1])) {
             deferred[ndef++] = i;
             continue;
         }
         if (!started[s->ep]) {
-            c->order[c->norder++] = (unsigned)start_of[s->ep];
+            put(c, (unsigned)start_of[s->ep]);
+            emitted[start_of[s->ep]] = true;
             started[s->ep] = true;
-            if (s->is_start)
+            if ((int)i == start_of[s->ep])
                 continue;
         }
-        if (!s->is_start && drop_mode && srt_below(r, 7) == 0) {
-            c->dropped_any = true;
+        if (drop_mode && srt_below(r, 7) == 0) {
+            c->lost_any = true;
             continue;
         }
-        c->order[c->norder++] = i;
+        put(c, i);
     }
     for (unsigned k = 0; k < ndef; k++)
-        c->order[c->norder++] = deferred[k];
+        put(c, deferred[k]);
     /* Sometimes an RST at the very end, from a sending endpoint. */
     if (srt_below(r, 10) == 0) {
-        uint8_t e = start_of[1] >= 0 && srt_below(r, 2) ? 1 : 0;
-        if (start_of[e] >= 0) {
-            pseg *s = add_seg(c);
-            s->ep = e;
-            s->flags = SR_TCP_RST | SR_TCP_ACK;
-            s->rst = true;
+        uint8_t e = natural_start[1] >= 0 && srt_below(r, 2) ? 1 : 0;
+        if (natural_start[e] >= 0) {
+            pseg *s = add_seg(c, e, K_RST, SR_TCP_RST | SR_TCP_ACK);
             s->off = c->L[e] + (c->fin[e] ? 1u : 0u);
-            c->order[c->norder++] = (unsigned)(s - c->segs);
-            c->rst_end = true;
-            c->rst_ep = e;
+            put(c, (unsigned)(s - c->segs));
         }
     }
+    if (F & F_LATE) {
+        /* Late SYNs anywhere after the first segment (or the prefix)... */
+        unsigned nlate = srt_below(r, 3);
+        for (unsigned i = 0; i < nlate; i++) {
+            pseg *s = add_seg(c, (uint8_t)srt_below(r, 2), K_LATE_SYN, 0);
+            insert_at(c, r, (unsigned)(s - c->segs), MAX(prefix, 1u));
+        }
+        /* ...and a tail after everything: late SYNs, duplicated FINs and
+         * RSTs, duplicates of anything. */
+        unsigned ntail = srt_below(r, 5);
+        for (unsigned i = 0; i < ntail; i++) {
+            pseg *s = NULL;
+            switch (srt_below(r, 4)) {
+            case 0: s = add_seg(c, (uint8_t)srt_below(r, 2), K_LATE_SYN, 0); break;
+            case 1: s = dup_of(c, r, K_DATA, true); break;
+            case 2: s = dup_of(c, r, K_RST, false); break;
+            default: s = dup_of(c, r, -1, false); break;
+            }
+            if (s)
+                put(c, (unsigned)(s - c->segs));
+        }
+    }
+    if ((F & F_REUSE) && srt_below(r, 6) == 0) {
+        pseg *s = add_seg(c, 0, K_REUSE_SYN, SR_TCP_SYN);
+        s->off = srt_below(r, 1u << 29);
+        put(c, (unsigned)(s - c->segs));
+    }
+
+    /* Clock jumps, never inside the bogus prefix: timestamps going back
+     * (up to 100 s), forward jumps past flush_interval but well below the
+     * timeout (two at most: their sum stays below it), and one past the
+     * timeout. */
+    memset(c->jump, 0, c->norder * sizeof *c->jump);
+    memset(c->back, 0, c->norder * sizeof *c->back);
+    unsigned from = MAX(prefix, 1u);
+    if (c->norder > from) {
+        unsigned span = c->norder - from;
+        if (F & F_BACK) {
+            unsigned n = srt_below(r, 4);
+            for (unsigned i = 0; i < n; i++)
+                c->back[from + srt_below(r, span)] = 1 + (sr_time)srt_below(r, 100 * SEC);
+        }
+        if ((F & F_FLUSHJ) && srt_below(r, 3) == 0) {
+            unsigned n = 1 + srt_below(r, 2);
+            for (unsigned i = 0; i < n; i++)
+                c->jump[from + srt_below(r, span)] = 15 * SEC + (sr_time)srt_below(r, 35 * SEC);
+        }
+        if ((F & F_TIMEOUTJ) && srt_below(r, 4) == 0)
+            c->jump[from + srt_below(r, span)] = 130 * SEC + (sr_time)srt_below(r, 70 * SEC);
+    }
+    if ((F & F_CBFAIL) && srt_below(r, 5) == 0)
+        c->cb_fail_at = 1 + srt_below(r, 12);
+    else if ((F & F_CBFLUSH) && srt_below(r, 5) == 0)
+        c->cbflush = true;
 }
 
 /* ------------------------------------------------------------ model */
 
-static void model_arrive(pcase *c, const pseg *s)
+static uint32_t seq_of(const pcase *c, int e, uint32_t off)
 {
-    model_dir *m = &c->m[s->ep];
-    if (s->rst || s->pure_ack)
-        return;
-    uint32_t edge_before = m->edge;
+    return c->isn[e] + (c->syn[e] ? 1u : 0u) + off;
+}
+
+/* Take segment s (sender e, its data at original offset pos) into the open
+ * connection mc. Returns the bytes it carries before the direction's
+ * start, which must be dropped. */
+static uint32_t model_take(pcase *c, mconn *mc, const pseg *s, int e, uint32_t pos,
+                           uint8_t flags)
+{
+    model_dir *m = &mc->m[e];
+    const bool syn = flags & SR_TCP_SYN;
+    switch (s->kind) {
+    case K_BOGUS:
+        if (!m->started)
+            m->started = m->syn_seen = m->bogus = true;
+        return 0;
+    case K_REUSE_SYN:
+        /* Starts a direction far from the original bytes: none follow. */
+        if (!m->started) {
+            m->started = m->syn_seen = true;
+            m->base = m->edge = c->L[e];
+        }
+        return 0;
+    case K_ISN_ACK:
+        /* The client acknowledges the real ISN while the server direction
+         * has delivered, skipped and buffered nothing: the real ISN wins. */
+        if (mc->m[1].bogus) {
+            mc->m[1].bogus = false;
+            mc->m[1].base = mc->m[1].edge = 0;
+            c->isn_switches++;
+        }
+        break;
+    default:
+        break;
+    }
+    if (m->bogus) {
+        /* Only the real SYN-ACK comes between the bogus one and the ACK. */
+        g_assert_cmpint(s->kind, ==, K_SYN);
+        return 0;
+    }
+    if (!m->started) {
+        if (!syn && s->len == 0 && !s->fin)
+            return 0; /* a bare ACK or RST gives no position */
+        m->started = true;
+        m->syn_seen = syn;
+        m->base = m->edge = pos;
+        if (!c->first_base_known[e]) {
+            c->first_base_known[e] = true;
+            c->first_base[e] = pos;
+        }
+    }
+    uint32_t edge_before = m->edge, drop = 0;
     for (uint32_t i = 0; i < s->len; i++) {
-        uint32_t o = s->off + i;
+        uint32_t o = pos + i;
+        if (o < m->base) {
+            drop++;
+            m->before[o] = true;
+            continue;
+        }
         if (o < edge_before) {
             /* Delivered already: with conflict_history (the default, larger
              * than MAXL here) the core compares with the delivered bytes it
@@ -327,184 +601,451 @@ static void model_arrive(pcase *c, const pseg *s)
         m->edge++;
     if (s->fin)
         m->fin_arrived = true;
+    if (drop) {
+        m->drop_bytes += drop;
+        m->drop_segs++;
+    }
+    return drop;
 }
 
-static bool model_fin_done(const pcase *c, int e)
+static bool model_fin_done(const pcase *c, const mconn *mc, int e)
 {
-    return c->m[e].fin_arrived && c->m[e].edge == c->L[e];
+    const model_dir *m = &mc->m[e];
+    return m->started && !m->bogus && m->fin_arrived && m->edge == c->L[e];
 }
 
 typedef struct expect_ud {
     const pcase *c;
+    const mconn *mc;
     int e;
 } expect_ud;
 
 static uint8_t model_byte(void *ud, uint64_t o)
 {
     const expect_ud *x = ud;
-    const model_dir *m = &x->c->m[x->e];
-    if (o >= x->c->L[x->e] || !m->arrived[o])
-        g_error("byte delivered at offset %" G_GUINT64_FORMAT " that never arrived (sender %c)",
-                o, x->e ? 'B' : 'A');
-    return m->first[o];
+    const model_dir *m = &x->mc->m[x->e];
+    uint64_t g = o + m->base;
+    if (g >= x->c->L[x->e] || !m->arrived[g])
+        g_error("byte delivered at stream offset %" G_GUINT64_FORMAT " (original %" G_GUINT64_FORMAT
+                ") that never arrived there (sender %c)",
+                o, g, x->e ? 'B' : 'A');
+    return m->first[g];
+}
+
+static int fail_hook(srt_recorder *r, srt_stream *s, const sr_conn_info *info, const sr_chunk *ch,
+                     void *ctx)
+{
+    (void)info, (void)ch, (void)ctx;
+    cbctl *k = r->hook_data;
+    k->count++;
+    if (k->armed && k->fail_at && k->count >= k->fail_at && !k->failed) {
+        k->failed = s;
+        k->fired_now = true;
+        return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ one case */
 
-static unsigned stat_limit_cases, stat_drop_cases, stat_conflict_cases, stat_fin_cases;
+static unsigned stat_limit_cases, stat_lost_cases, stat_conflict_cases, stat_fin_cases;
+static unsigned stat_late_nosyn, stat_after_close, stat_before, stat_bogus, stat_cbfail,
+    stat_cbflush, stat_timeout, stat_flushj, stat_back, stat_reuse, stat_multi, stat_reorder;
+
+static const char *reason_name(int r)
+{
+    return r < 0 ? "(open)" : sr_close_reason_name((sr_close_reason)r);
+}
+
+static const char *kind_name(int k)
+{
+    static const char *const n[] = {"data", "SYN", "pure-ACK", "RST", "late-SYN", "reuse-SYN",
+                                    "bogus-SYN-ACK", "ISN-ACK"};
+    return n[k];
+}
+
+enum { E_NEW, E_CLOSED, E_TAKE };
 
 static void run_case(pcase *c, uint64_t case_seed)
 {
     srt_rng r = {case_seed};
     generate(c, &r);
-    memset(c->m, 0, sizeof c->m);
+    memset(c->conns, 0, sizeof c->conns);
+    c->nconns = 0;
+    c->first_base_known[0] = c->first_base_known[1] = false;
+    c->isn_switches = 0;
+    memset(&c->cb, 0, sizeof c->cb);
+    c->cb.fail_at = c->cb_fail_at;
 
     srt_recorder rec;
     srt_recorder_init(&rec);
     rec.max_conn_pages = c->per;
+    rec.data_hook = fail_hook;
+    rec.hook_data = &c->cb;
     sr_stream_factory f = srt_recorder_factory(&rec);
-    sr_pool *pool = sr_pool_new(&f, 4, NULL);
+    sr_pool *pool = sr_pool_new(&f, MAXCONN, NULL);
     g_assert_nonnull(pool);
     sr_options o = srt_options(c->page_size, c->per, c->total);
     o.conflict_history = c->history;
+    o.connection_timeout = TIMEOUT;
+    o.flush_interval = FLUSH_IV;
+    o.closed_linger = LINGER;
     sr_assembler *a = NULL;
     g_assert_cmpint(sr_assembler_new(pool, &o, &a), ==, SR_OK);
 
     sr_flow flow[2];
     srt_flow_ab(&flow[0], 1, false);
     srt_flow_ab(&flow[1], 1, true);
-    uint64_t conn_id = 0;
     unsigned hits = 0;
     bool dump = g_getenv("SR_PROPERTY_DUMP") != NULL;
     if (dump)
-        g_printerr("# syn %d/%d fin %d/%d isn %u/%u L %u/%u page %zu per %zu total %zu\n",
+        g_printerr("# syn %d/%d fin %d/%d isn %u/%u L %u/%u page %zu per %zu total %zu "
+                   "bogus %d (isn %u) cb_fail_at %u cbflush %d\n",
                    c->syn[0], c->syn[1], c->fin[0], c->fin[1], c->isn[0], c->isn[1], c->L[0],
-                   c->L[1], c->page_size, c->per, c->total);
+                   c->L[1], c->page_size, c->per, c->total, c->bogus, c->bogus_isn,
+                   c->cb_fail_at, c->cbflush);
+    mconn *cur = NULL; /* what the table holds for the flow: open or lingering */
+    sr_time clk = T0, eff = INT64_MIN;
+    bool case_back = false, case_before = false;
     for (unsigned k = 0; k < c->norder; k++) {
         const pseg *s = &c->segs[c->order[k]];
+        const int e = s->ep;
+        clk += c->jump[k];
+        const sr_time ts = clk - c->back[k];
+        clk++;
+        const sr_time eff2 = MAX(eff, ts);
+        const bool timed_out = cur && cur->open && eff2 - cur->last_seen > TIMEOUT;
+        const bool jumped = cur && cur->open && !timed_out && eff2 - cur->last_seen >= SEC;
+        mconn *tab = timed_out ? NULL : cur; /* what the lookup finds */
+
+        /* Sequence number, flags and original position of the segment. */
+        uint8_t flags = s->flags;
+        uint32_t pos = s->off, seq;
+        switch (s->kind) {
+        case K_LATE_SYN: {
+            const model_dir *m = tab ? &tab->m[e] : NULL;
+            if (m && m->started && !m->bogus)
+                pos = m->base;
+            else if ((!tab || tab->open) && c->first_base_known[e])
+                pos = c->first_base[e];
+            else
+                continue; /* no stream start to be late for */
+            seq = seq_of(c, e, pos) - 1u;
+            bool client = tab ? tab->client == e : e == 0;
+            flags = client ? SR_TCP_SYN : SR_TCP_SYN | SR_TCP_ACK;
+            break;
+        }
+        case K_REUSE_SYN:
+            if (tab && (tab->open || !tab->m[0].started || tab->m[0].bogus))
+                continue;
+            seq = seq_of(c, 0, 0) + 0x40000000u + s->off;
+            break;
+        case K_SYN: seq = c->isn[e]; pos = 0; break;
+        case K_BOGUS: seq = c->bogus_isn; break;
+        default: seq = seq_of(c, e, s->off); break;
+        }
+
+        /* What must happen: a new connection, a refusal as late, or the
+         * open connection takes it. */
+        int expect;
+        if (!tab) {
+            expect = E_NEW;
+        } else if (tab->open) {
+            expect = E_TAKE;
+        } else {
+            const bool syn_only = (flags & (SR_TCP_SYN | SR_TCP_ACK)) == SR_TCP_SYN;
+            const model_dir *m = &tab->m[e];
+            srt_stream *ts_ = srt_recorder_stream(&rec, (unsigned)(tab - c->conns));
+            bool empty = tab->reason == SR_CLOSE_RST && ts_->final_info.delivered[0] +
+                         ts_->final_info.delivered[1] + ts_->final_info.skipped[0] +
+                         ts_->final_info.skipped[1] == 0;
+            if ((flags & SR_TCP_SYN) && empty) {
+                expect = E_NEW; /* an RST ahead of any byte does not hide a handshake */
+            } else if (syn_only) {
+                if (!m->started || m->bogus)
+                    continue; /* the closed side has no start to compare with */
+                expect = seq + 1u != seq_of(c, e, m->base) ? E_NEW : E_CLOSED;
+            } else {
+                expect = E_CLOSED;
+            }
+        }
+
+        eff = eff2;
+        if (timed_out) {
+            cur->open = false;
+            cur->reason = SR_CLOSE_TIMEOUT;
+            cur = NULL;
+        }
+        if (c->back[k])
+            case_back = true;
+        /* A callback failure while a jump lets the core flush or time out
+         * another stream first would make the outcome depend on what the
+         * core does first; keep those calls clean. */
+        c->cb.armed = !(timed_out || jumped);
+        c->cb.fired_now = false;
+        sr_segment seg = srt_seg(seq, flags, s->len ? s->data : NULL, s->len, ts);
+        if (s->kind == K_ISN_ACK)
+            seg.ack = c->isn[1] + 1u;
         if (dump)
-            g_printerr("# %3u %c off %3u len %3u%s%s%s%s%s\n", k, s->ep ? 'B' : 'A', s->off,
-                       s->len, s->syn ? " SYN" : "", s->fin ? " FIN" : "",
-                       s->pure_ack ? " pure-ACK" : "", s->rst ? " RST" : "",
-                       s->is_start ? " (start)" : "");
-        uint32_t seq = s->syn ? c->isn[s->ep]
-                              : c->isn[s->ep] + (c->syn[s->ep] ? 1u : 0u) + s->off;
-        sr_segment seg = srt_seg(seq, s->flags, s->len ? s->data : NULL, s->len,
-                                 T0 + (sr_time)k);
+            g_printerr("# %3u %c %-13s off %3u len %3u seq %10u flags 0x%02x ts %+.6f%s%s -> %s\n",
+                       k, e ? 'B' : 'A', kind_name(s->kind), pos, s->len, seq, flags,
+                       (double)(ts - T0) / SEC, s->fin ? " FIN" : "",
+                       timed_out ? " (times out)" : jumped ? " (after a jump)" : "",
+                       expect == E_NEW ? "new" : expect == E_CLOSED ? "late" : "taken");
         sr_result res;
         memset(&res, 0xff, sizeof res);
-        sr_error err = sr_assemble_ex(a, &flow[s->ep], &seg, NULL, &res);
-        if (err != SR_OK) {
-            /* Only a completed connection may refuse segments. */
-            g_assert_cmpstr(sr_err_name(err), ==, "SR_ERR_CONNECTION_CLOSED");
-            g_assert_cmpuint(srt_recorder_count(&rec), ==, 1);
-            g_assert_cmpint(srt_recorder_stream(&rec, 0)->completes, ==, 1);
-            g_assert_true(res.status & SR_SEG_AFTER_CLOSE);
-        } else {
-            if (!conn_id)
-                conn_id = res.conn_id;
-            g_assert_cmpuint(res.conn_id, ==, conn_id);
-            model_arrive(c, s);
+        sr_error err = sr_assemble_ex(a, &flow[e], &seg, NULL, &res);
+
+        if (expect == E_TAKE && jumped && err == SR_ERR_CONNECTION_CLOSED) {
+            /* The flush at this segment's arrival skipped the holes before
+             * both FINs: completed before it was taken. */
+            srt_stream *st = srt_recorder_stream(&rec, (unsigned)(tab - c->conns));
+            if (!(tab->m[0].fin_arrived && tab->m[1].fin_arrived) || st->completes != 1 ||
+                st->close_reason != SR_CLOSE_FIN)
+                g_error("segment %u: refused as late, but the connection was open", k);
+            tab->open = false;
+            tab->reason = SR_CLOSE_FIN;
+            expect = E_CLOSED;
         }
-        hits += !!(res.status & (SR_SEG_LIMIT_CONNECTION | SR_SEG_LIMIT_TOTAL));
+        if (expect == E_CLOSED) {
+            if (err != SR_ERR_CONNECTION_CLOSED)
+                g_error("segment %u (%s from %c): expected SR_ERR_CONNECTION_CLOSED (connection "
+                        "%u completed %s), got %s, status 0x%x, conn_id %" G_GUINT64_FORMAT,
+                        k, kind_name(s->kind), e ? 'B' : 'A', (unsigned)(tab - c->conns),
+                        reason_name(tab->reason), sr_err_name(err), res.status, res.conn_id);
+            g_assert_true(res.status & SR_SEG_AFTER_CLOSE);
+            g_assert_cmpuint(res.conn_id, ==, tab->id);
+            g_assert_false(c->cb.fired_now);
+            stat_after_close++;
+            if (s->kind == K_LATE_SYN && !tab->m[e].syn_seen)
+                stat_late_nosyn++;
+            srt_check_result(&rec, &res);
+            continue;
+        }
+
+        if (err != SR_OK && !(err == SR_ERR_CALLBACK && c->cb.fired_now))
+            g_error("segment %u (%s from %c): expected SR_OK (%s), got %s", k, kind_name(s->kind),
+                    e ? 'B' : 'A', expect == E_NEW ? "new connection" : "open connection",
+                    sr_err_name(err));
+        mconn *mc;
+        if (expect == E_NEW) {
+            if (!(res.status & SR_SEG_NEW_CONNECTION))
+                g_error("segment %u (%s from %c): expected a new connection (%s), got status 0x%x "
+                        "conn_id %" G_GUINT64_FORMAT,
+                        k, kind_name(s->kind), e ? 'B' : 'A',
+                        timed_out ? "the previous one timed out" : tab ? "port reuse" : "first",
+                        res.status, res.conn_id);
+            g_assert_cmpuint(c->nconns, <, MAXCONN);
+            for (unsigned i = 0; i < c->nconns; i++)
+                g_assert_cmpuint(res.conn_id, !=, c->conns[i].id);
+            if (tab)
+                stat_reuse++;
+            mc = &c->conns[c->nconns++];
+            mc->id = res.conn_id;
+            mc->open = true;
+            mc->reason = -1;
+            bool synack = (flags & (SR_TCP_SYN | SR_TCP_ACK)) == (SR_TCP_SYN | SR_TCP_ACK);
+            mc->client = synack ? 1 - e : e;
+            g_assert_cmpuint(srt_recorder_count(&rec), ==, c->nconns);
+            cur = mc;
+        } else {
+            mc = tab;
+            if (res.conn_id != mc->id || (res.status & SR_SEG_NEW_CONNECTION))
+                g_error("segment %u (%s from %c): expected the open connection %" G_GUINT64_FORMAT
+                        " to take it, got conn_id %" G_GUINT64_FORMAT " status 0x%x",
+                        k, kind_name(s->kind), e ? 'B' : 'A', mc->id, res.conn_id, res.status);
+        }
+        mc->last_seen = eff;
+        if (jumped)
+            mc->hazard = true;
+        if (res.status & (SR_SEG_LIMIT_CONNECTION | SR_SEG_LIMIT_TOTAL)) {
+            mc->hazard = true;
+            hits++;
+        }
+        g_assert_cmpuint(res.status & SR_SEG_EVICTED_OTHER, ==, 0);
+        const uint32_t drop = model_take(c, mc, s, e, pos, flags);
+        const int d = e == mc->client ? 0 : 1;
+        g_assert_cmpint(res.dir, ==, d);
+        if (drop) {
+            case_before = true;
+            if ((res.status & (SR_SEG_DROPPED | SR_SEG_BEFORE_START)) !=
+                (SR_SEG_DROPPED | SR_SEG_BEFORE_START))
+                g_error("segment %u: %u bytes before the direction's start, status 0x%x lacks "
+                        "SR_SEG_DROPPED|SR_SEG_BEFORE_START", k, drop, res.status);
+        } else {
+            g_assert_cmpuint(res.status & SR_SEG_BEFORE_START, ==, 0);
+            if (s->len)
+                g_assert_cmpuint(res.status & SR_SEG_DROPPED, ==, 0);
+        }
+        if (res.dropped[d] != mc->m[e].drop_bytes || res.dropped[!d] != mc->m[!e].drop_bytes)
+            g_error("segment %u: result dropped %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+                    ", model %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " (client/server)",
+                    k, res.dropped[0], res.dropped[1], mc->m[mc->client].drop_bytes,
+                    mc->m[!mc->client].drop_bytes);
+
+        /* Completion. */
+        int want = -1;
+        srt_stream *st = srt_recorder_stream(&rec, (unsigned)(mc - c->conns));
+        if (c->cb.fired_now) {
+            g_assert_true(c->cb.failed == st);
+            want = SR_CLOSE_CALLBACK_ERROR;
+        } else if (s->kind == K_RST) {
+            want = SR_CLOSE_RST;
+            mc->rst_closed_ep[e] = true;
+        } else if (model_fin_done(c, mc, 0) && model_fin_done(c, mc, 1)) {
+            want = SR_CLOSE_FIN;
+        }
+        if (want >= 0) {
+            if (!(res.status & SR_SEG_CLOSED) || res.close_reason != want)
+                g_error("segment %u (%s from %c): expected completion %s, got status 0x%x "
+                        "reason %s", k, kind_name(s->kind), e ? 'B' : 'A', reason_name(want),
+                        res.status, reason_name(res.status & SR_SEG_CLOSED ? res.close_reason : -1));
+            mc->open = false;
+            mc->reason = want;
+        } else if (res.status & SR_SEG_CLOSED) {
+            /* A flush (limit, jump) may reach both FINs sooner than the
+             * model's exact edge; nothing else may end the connection. */
+            if (!(mc->hazard && res.close_reason == SR_CLOSE_FIN && mc->m[0].fin_arrived &&
+                  mc->m[1].fin_arrived))
+                g_error("segment %u (%s from %c): unexpected completion %s", k,
+                        kind_name(s->kind), e ? 'B' : 'A', reason_name(res.close_reason));
+            mc->open = false;
+            mc->reason = SR_CLOSE_FIN;
+        }
         srt_check_result(&rec, &res);
         if (res.conn_pages > c->per)
             g_error("conn_pages %zu > %zu", res.conn_pages, c->per);
-        sr_assembler_stats st;
-        g_assert_cmpint(sr_assembler_get_stats(a, &st), ==, SR_OK);
-        if (st.pages_in_use > c->total)
-            g_error("pages_in_use %" G_GUINT64_FORMAT " > %zu", st.pages_in_use, c->total);
+        sr_assembler_stats ast;
+        g_assert_cmpint(sr_assembler_get_stats(a, &ast), ==, SR_OK);
+        if (ast.pages_in_use > c->total)
+            g_error("pages_in_use %" G_GUINT64_FORMAT " > %zu", ast.pages_in_use, c->total);
     }
 
-    g_assert_cmpint(rec.new_calls, ==, 1);
-    g_assert_cmpuint(srt_recorder_count(&rec), ==, 1);
-    srt_stream *st = srt_recorder_stream(&rec, 0);
-    /* Orientation: A if A sent a SYN, else whoever was seen first. */
-    int client = c->syn[0] ? 0 : c->segs[c->order[0]].ep;
-    g_assert_true(srt_flow_endpoints_match(&st->flow, &flow[client]));
-    int dir_of[2] = {client == 0 ? 0 : 1, client == 0 ? 1 : 0};
-
-    /* Completion before the final flush. */
-    bool both_fin = model_fin_done(c, 0) && model_fin_done(c, 1);
-    if (hits == 0) {
-        if (both_fin) {
-            g_assert_cmpint(st->completes, ==, 1);
-            g_assert_cmpstr(sr_close_reason_name(st->close_reason), ==, "FIN");
-        } else if (c->rst_end) {
-            g_assert_cmpint(st->completes, ==, 1);
-            g_assert_cmpstr(sr_close_reason_name(st->close_reason), ==, "RST");
-        } else {
-            g_assert_cmpint(st->completes, ==, 0);
-        }
-    } else if (st->completes) {
-        g_assert_true(st->close_reason == SR_CLOSE_FIN || st->close_reason == SR_CLOSE_RST);
-        if (st->close_reason == SR_CLOSE_RST)
-            g_assert_true(c->rst_end);
-    }
-    bool was_open = st->completes == 0;
+    /* The final flush completes the open connection, if any. */
+    const bool was_open = cur && cur->open;
+    if (c->cbflush && was_open)
+        c->cb.fail_at = c->cb.count + 1;
+    c->cb.armed = true;
+    c->cb.fired_now = false;
     size_t closed = 99;
     g_assert_cmpint(sr_assembler_flush_all(a, NULL, &closed), ==, SR_OK);
     g_assert_cmpuint(closed, ==, was_open ? 1 : 0);
-    g_assert_cmpint(st->completes, ==, 1);
-    if (was_open)
-        g_assert_cmpstr(sr_close_reason_name(st->close_reason), ==, "FLUSHED");
+    if (was_open) {
+        cur->open = false;
+        cur->reason = c->cb.fired_now ? SR_CLOSE_CALLBACK_ERROR : SR_CLOSE_FLUSHED;
+        if (c->cb.fired_now)
+            stat_cbflush++;
+    }
 
-    for (int e = 0; e < 2; e++) {
-        srt_dir_rec *d = &st->dir[dir_of[e]];
-        const model_dir *m = &c->m[e];
-        expect_ud x = {c, e};
-        srt_verify_content(d, model_byte, &x, e ? "sender B" : "sender A");
-        /* An RST one past a FIN that was dropped looks like a lost byte. */
-        bool rst_past_lost_fin = c->rst_end && c->rst_ep == e && c->fin[e] && !m->fin_arrived;
-        g_assert_cmpuint(d->reached, <=, c->L[e] + (rst_past_lost_fin ? 1u : 0u));
-        uint32_t max_end = 0, narrived = 0;
-        for (uint32_t i = 0; i < c->L[e]; i++)
-            if (m->arrived[i])
-                max_end = i + 1;
-        for (uint32_t i = 0; i < d->reached && i < c->L[e]; i++)
-            narrived += m->arrived[i];
-        if (hits == 0) {
-            /* Every arrived byte delivered, the holes skipped. */
-            g_assert_cmpuint(d->reached, >=, max_end);
-            g_assert_cmpuint(d->data->len, ==, narrived);
-            if (!c->dropped_any && !c->rst_end) {
-                g_assert_cmpuint(d->data->len, ==, c->L[e]);
-                g_assert_cmpuint(d->skipped, ==, 0);
-                if (!c->conflicts_made)
-                    g_assert_cmpmem(d->data->data, d->data->len, c->orig[e], c->L[e]);
+    g_assert_cmpuint(srt_recorder_count(&rec), ==, c->nconns);
+    g_assert_cmpint(rec.new_calls, ==, (int)c->nconns);
+    bool all_strong = true;
+    uint64_t sum_drop = 0, sum_drop_segs = 0, sum_skipped = 0;
+    unsigned nconflicts = 0;
+    for (unsigned i = 0; i < c->nconns; i++) {
+        const mconn *mc = &c->conns[i];
+        srt_stream *st = srt_recorder_stream(&rec, i);
+        g_assert_cmpuint(st->conn_id, ==, mc->id);
+        g_assert_cmpint(st->completes, ==, 1);
+        if (st->close_reason != mc->reason)
+            g_error("connection %u completed %s, expected %s", i, reason_name(st->close_reason),
+                    reason_name(mc->reason));
+        /* Orientation: the SYN's sender, the SYN-ACK's receiver, else the
+         * first sender. */
+        g_assert_true(srt_flow_endpoints_match(&st->flow, &flow[mc->client]));
+        const bool failed = c->cb.failed == st;
+        g_assert_true(failed == (mc->reason == SR_CLOSE_CALLBACK_ERROR));
+        stat_cbfail += failed;
+        stat_timeout += mc->reason == SR_CLOSE_TIMEOUT;
+        const bool strong = !mc->hazard && !failed;
+        all_strong &= strong;
+        for (int e = 0; e < 2; e++) {
+            const int d = e == mc->client ? 0 : 1;
+            srt_dir_rec *dr = &st->dir[d];
+            const model_dir *m = &mc->m[e];
+            const char *who = e ? "sender B" : "sender A";
+            sum_drop += m->drop_bytes;
+            sum_drop_segs += m->drop_segs;
+            sum_skipped += st->final_info.skipped[d];
+            nconflicts += m->nconflicts;
+            if (st->final_info.dropped[d] != m->drop_bytes ||
+                st->final_info.dropped_segments[d] != m->drop_segs)
+                g_error("connection %u %s: dropped %" G_GUINT64_FORMAT " bytes in %" G_GUINT64_FORMAT
+                        " segments, model %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT,
+                        i, who, st->final_info.dropped[d], st->final_info.dropped_segments[d],
+                        m->drop_bytes, m->drop_segs);
+            if (!m->started || m->bogus) {
+                g_assert_cmpuint(dr->data->len, ==, 0);
+                continue;
             }
-            /* Conflicts: flagged where they are, never where none are. */
-            for (guint k = 0; k < d->chunks->len; k++) {
-                srt_chunk_rec *ch = &g_array_index(d->chunks, srt_chunk_rec, k);
-                bool has = false;
-                for (size_t i = 0; i < ch->len; i++)
-                    has |= m->conflict[ch->offset + i];
-                if (has && !(ch->flags & SR_CHUNK_CONFLICT))
-                    g_error("sender %c: chunk at %" G_GUINT64_FORMAT " holds a conflicting byte "
-                            "but lacks SR_CHUNK_CONFLICT", e ? 'B' : 'A', ch->offset);
+            expect_ud x = {c, mc, e};
+            srt_verify_content(dr, model_byte, &x, who);
+            const uint32_t L = c->L[e] > m->base ? c->L[e] - m->base : 0;
+            /* An RST one past a FIN that was lost looks like a lost byte. */
+            const bool rst_past_lost_fin = mc->rst_closed_ep[e] && c->fin[e] && !m->fin_arrived;
+            g_assert_cmpuint(dr->reached, <=, L + (rst_past_lost_fin ? 1u : 0u));
+            uint32_t max_end = 0, narrived = 0, nall = 0, nbefore = 0;
+            for (uint32_t g = m->base; g < c->L[e]; g++)
+                if (m->arrived[g]) {
+                    max_end = g - m->base + 1;
+                    nall++;
+                    narrived += g - m->base < dr->reached;
+                }
+            for (uint32_t g = 0; g < m->base && g < MAXL; g++)
+                nbefore += m->before[g];
+            /* Every distinct captured byte is delivered, skipped or dropped. */
+            uint64_t accounted = st->final_info.delivered[d] + st->final_info.skipped[d] +
+                                 st->final_info.dropped[d];
+            if (nall + nbefore > accounted)
+                g_error("connection %u %s: %u distinct bytes captured (%u before the start), but "
+                        "delivered %" G_GUINT64_FORMAT " + skipped %" G_GUINT64_FORMAT
+                        " + dropped %" G_GUINT64_FORMAT " = %" G_GUINT64_FORMAT,
+                        i, who, nall + nbefore, nbefore, st->final_info.delivered[d],
+                        st->final_info.skipped[d], st->final_info.dropped[d], accounted);
+            if (strong) {
+                /* Every arrived byte delivered, the holes skipped. */
+                g_assert_cmpuint(dr->reached, >=, max_end);
+                g_assert_cmpuint(dr->data->len, ==, narrived);
+                if (nall == L && !rst_past_lost_fin) {
+                    g_assert_cmpuint(dr->data->len, ==, L);
+                    g_assert_cmpuint(dr->skipped, ==, 0);
+                    if (!c->conflicts_made)
+                        g_assert_cmpmem(dr->data->data, dr->data->len, c->orig[e] + m->base, L);
+                }
+                /* Conflicts: flagged where they are, never where none are. */
+                for (guint q = 0; q < dr->chunks->len; q++) {
+                    srt_chunk_rec *ch = &g_array_index(dr->chunks, srt_chunk_rec, q);
+                    bool has = false;
+                    for (size_t b = 0; b < ch->len; b++)
+                        has |= m->conflict[m->base + ch->offset + b];
+                    if (has && !(ch->flags & SR_CHUNK_CONFLICT))
+                        g_error("%s: chunk at %" G_GUINT64_FORMAT " holds a conflicting byte "
+                                "but lacks SR_CHUNK_CONFLICT", who, ch->offset);
+                }
+                if (m->nconflicts == 0) {
+                    g_assert_cmpuint(dr->flags_or & SR_CHUNK_CONFLICT, ==, 0);
+                    g_assert_cmpuint(st->final_info.conflicts[d], ==, 0);
+                } else {
+                    g_assert_cmpuint(st->final_info.conflicts[d], >, 0);
+                }
             }
-            if (m->nconflicts == 0) {
-                g_assert_cmpuint(d->flags_or & SR_CHUNK_CONFLICT, ==, 0);
-                g_assert_cmpuint(st->final_info.conflicts[dir_of[e]], ==, 0);
-            } else {
-                g_assert_cmpuint(st->final_info.conflicts[dir_of[e]], >, 0);
+            /* START: only on a SYN direction, then on its first real bytes. */
+            if (!m->syn_seen) {
+                g_assert_cmpuint(dr->flags_or & SR_CHUNK_START, ==, 0);
+            } else if (dr->chunks->len && !failed) {
+                srt_chunk_rec *c0 = &g_array_index(dr->chunks, srt_chunk_rec, 0);
+                if (c0->len > 0 && c0->skipped == 0)
+                    g_assert_cmpuint(c0->flags & SR_CHUNK_START, ==, SR_CHUNK_START);
             }
-        }
-        /* START: only on a SYN direction, then on its first real bytes. */
-        if (!c->syn[e]) {
-            g_assert_cmpuint(d->flags_or & SR_CHUNK_START, ==, 0);
-        } else if (d->chunks->len) {
-            srt_chunk_rec *c0 = &g_array_index(d->chunks, srt_chunk_rec, 0);
-            if (c0->len > 0 && c0->skipped == 0)
-                g_assert_cmpuint(c0->flags & SR_CHUNK_START, ==, SR_CHUNK_START);
-        }
-        /* END: only if the FIN arrived; then the stream reached it. Without
-         * an RST, a FIN that arrived is always reached by the final flush. */
-        if (d->ended) {
-            g_assert_true(m->fin_arrived);
-            g_assert_cmpuint(d->reached, ==, c->L[e]);
-        } else if (m->fin_arrived && !c->rst_end) {
-            g_error("sender %c: FIN arrived but no SR_CHUNK_END", e ? 'B' : 'A');
+            /* END: only if the FIN arrived; then the stream reached it.
+             * Without an RST or a callback failure, a FIN that arrived is
+             * always reached by the completion. */
+            if (dr->ended) {
+                g_assert_true(m->fin_arrived);
+                g_assert_cmpuint(dr->reached, ==, L);
+            } else if (m->fin_arrived && mc->reason != SR_CLOSE_RST && !failed) {
+                g_error("connection %u %s: FIN arrived but no SR_CHUNK_END", i, who);
+            }
         }
     }
 
@@ -513,16 +1054,27 @@ static void run_case(pcase *c, uint64_t case_seed)
     g_assert_cmpuint(as.pages_in_use, ==, 0);
     g_assert_cmpuint(as.pages_peak, <=, c->total);
     g_assert_cmpuint(as.limit_hits_connection + as.limit_hits_total, ==, hits);
-    if (hits == 0)
-        g_assert_cmpuint(as.overlap_conflicts > 0, ==, c->m[0].nconflicts + c->m[1].nconflicts > 0);
-    srt_check_asm_bytes(a, &rec);
+    if (all_strong)
+        g_assert_cmpuint(as.overlap_conflicts > 0, ==, nconflicts > 0);
+    g_assert_cmpuint(as.bytes_delivered, ==, srt_total_delivered(&rec));
+    g_assert_cmpuint(as.bytes_skipped, ==, sum_skipped);
+    g_assert_cmpuint(as.bytes_dropped, ==, sum_drop);
+    g_assert_cmpuint(as.before_start, ==, sum_drop_segs);
+    g_assert_cmpuint(as.isn_changes, ==, c->isn_switches);
     srt_check_pool_stats(pool, &rec);
     srt_check_conservation(&rec, true);
 
     stat_limit_cases += hits > 0;
-    stat_drop_cases += c->dropped_any;
-    stat_conflict_cases += c->m[0].nconflicts + c->m[1].nconflicts > 0;
-    stat_fin_cases += st->close_reason == SR_CLOSE_FIN;
+    stat_lost_cases += c->lost_any;
+    stat_conflict_cases += nconflicts > 0;
+    stat_fin_cases += c->nconns && c->conns[0].reason == SR_CLOSE_FIN;
+    stat_before += case_before;
+    stat_bogus += c->isn_switches > 0 && c->L[1] > 0;
+    stat_back += case_back;
+    stat_multi += c->nconns > 1;
+    for (unsigned i = 0; i < c->nconns; i++)
+        stat_flushj += c->conns[i].hazard && hits == 0;
+    stat_reorder += c->nconns && c->conns[0].m[0].base + c->conns[0].m[1].base > 0;
 
     sr_assembler_free(a);
     sr_pool_free(pool);
@@ -547,28 +1099,68 @@ static void test_property(void)
         first = (unsigned)g_ascii_strtoull(one, NULL, 10);
         last = first + 1;
     }
-    g_test_message("seed %" G_GUINT64_FORMAT ", cases %u..%u", seed, first, last - 1);
+    unsigned F = parse_features();
+    g_test_message("seed %" G_GUINT64_FORMAT ", cases %u..%u, features 0x%x", seed, first,
+                   last - 1, F);
     signal(SIGABRT, on_fatal_signal);
     signal(SIGTRAP, on_fatal_signal);
     signal(SIGSEGV, on_fatal_signal);
 
     pcase *c = g_new0(pcase, 1);
+    c->features = F;
     c->segs = g_new0(pseg, MAXSEG);
-    c->order = g_new0(unsigned, MAXSEG + 1);
+    c->order = g_new0(unsigned, MAXSEG);
+    c->jump = g_new0(sr_time, MAXSEG);
+    c->back = g_new0(sr_time, MAXSEG);
     for (unsigned i = first; i < last; i++) {
         note_case(seed, i);
         run_case(c, mix(seed, i));
     }
     crash_note_len = 0;
-    g_test_message("cases with limit hits %u, drops %u, conflicts %u, FIN-closed %u",
-                   stat_limit_cases, stat_drop_cases, stat_conflict_cases, stat_fin_cases);
-    if (last - first >= 1000) {
+    g_test_message("cases with limit hits %u, lost segments %u, conflicts %u, FIN-closed %u",
+                   stat_limit_cases, stat_lost_cases, stat_conflict_cases, stat_fin_cases);
+    g_test_message("late segments refused %u (late SYNs of directions without SYN %u), "
+                   "cases with bytes before the start %u, reordered starts %u, ISN switches "
+                   "with server data %u, callback errors %u (at the final flush %u), "
+                   "timeouts %u, connections with flush jumps %u, cases with time going back %u, "
+                   "port reuse %u, cases with several connections %u",
+                   stat_after_close, stat_late_nosyn, stat_before, stat_reorder, stat_bogus,
+                   stat_cbfail, stat_cbflush, stat_timeout, stat_flushj, stat_back, stat_reuse,
+                   stat_multi);
+    unsigned n = last - first;
+    if (n >= 1000) {
         /* The generator covers what it claims to. */
-        g_assert_cmpuint(stat_limit_cases, >, (last - first) / 20);
-        g_assert_cmpuint(stat_drop_cases, >, (last - first) / 10);
-        g_assert_cmpuint(stat_conflict_cases, >, (last - first) / 50);
-        g_assert_cmpuint(stat_fin_cases, >, (last - first) / 10);
+        g_assert_cmpuint(stat_limit_cases, >, n / 20);
+        g_assert_cmpuint(stat_lost_cases, >, n / 10);
+        g_assert_cmpuint(stat_conflict_cases, >, n / 50);
+        g_assert_cmpuint(stat_fin_cases, >, n / 20);
+        if (F & F_LATE) {
+            g_assert_cmpuint(stat_after_close, >, n / 10);
+            g_assert_cmpuint(stat_late_nosyn, >, n / 200);
+        }
+        if (F & F_REORDER) {
+            g_assert_cmpuint(stat_reorder, >, n / 50);
+            g_assert_cmpuint(stat_before, >, n / 100);
+        }
+        if (F & F_BOGUS)
+            g_assert_cmpuint(stat_bogus, >, n / 100);
+        if (F & F_CBFAIL)
+            g_assert_cmpuint(stat_cbfail, >, n / 50);
+        if (F & F_CBFLUSH)
+            g_assert_cmpuint(stat_cbflush, >, n / 200);
+        if (F & F_TIMEOUTJ) {
+            g_assert_cmpuint(stat_timeout, >, n / 50);
+            g_assert_cmpuint(stat_multi, >, n / 50);
+        }
+        if (F & F_FLUSHJ)
+            g_assert_cmpuint(stat_flushj, >, n / 50);
+        if (F & F_BACK)
+            g_assert_cmpuint(stat_back, >, n / 10);
+        if (F & F_REUSE)
+            g_assert_cmpuint(stat_reuse, >, n / 100);
     }
+    g_free(c->back);
+    g_free(c->jump);
     g_free(c->order);
     g_free(c->segs);
     g_free(c);
