@@ -74,6 +74,42 @@ typedef int64_t sr_time;            /* microseconds, any epoch */
 
 /* ------------------------------------------------------------------ options */
 
+/* Which copy of an overlapping byte wins while it is still buffered, as the
+ * receiver's TCP stack would decide (target-based reassembly, Novak &
+ * Sturges 2007). Judged per overlap by where the new segment starts and ends
+ * relative to the segment that wrote the buffered bytes:
+ *   FIRST      the buffered byte always stays (Windows Vista; our default)
+ *   BSD        the new byte wins if the new segment starts before the old
+ *              (BSD, Windows, Windows 2003, macOS, HP-UX 10, IRIX)
+ *   LINUX      ... or starts at the same place and ends beyond it
+ *   OLD_LINUX  ... or starts at the same place and ends at or beyond it
+ *   SOLARIS    the new byte wins if the new segment ends beyond the old, or
+ *              ends at the same place and does not start after it
+ *              (Solaris, HP-UX 11)
+ *   LAST       the new byte always wins
+ * Bytes already delivered never change under any policy: a retransmission
+ * of them with other content is a conflict. */
+#define SR_OVERLAP_POLICY_MAP(XX)                                              \
+    XX(FIRST, "first")                                                         \
+    XX(BSD, "bsd")                                                             \
+    XX(LINUX, "linux")                                                         \
+    XX(OLD_LINUX, "old_linux")                                                 \
+    XX(SOLARIS, "solaris")                                                     \
+    XX(LAST, "last")
+
+typedef enum sr_overlap_policy {
+#define SR__XX(name, str) SR_POLICY_##name,
+    SR_OVERLAP_POLICY_MAP(SR__XX)
+#undef SR__XX
+    SR_POLICY_COUNT_
+} sr_overlap_policy;
+
+/* "first", "bsd", ...; "?" for an unknown value. */
+SR_API const char *sr_overlap_policy_name(sr_overlap_policy p);
+/* The policy of a name or an alias for it (vista, windows, win2003, macos,
+ * hpux10, irix, hpux11), case-insensitive. false if unknown. */
+SR_API bool sr_overlap_policy_from_name(const char *name, sr_overlap_policy *out);
+
 /* Assembler options. Initialise with sr_options_init(), change fields,
  * then pass to sr_assembler_new(), which validates and copies them. */
 typedef struct sr_options {
@@ -111,6 +147,8 @@ typedef struct sr_options {
      * the in-order path copies at most this many bytes per segment.
      * 0 = strictly zero-copy, conflicts only among buffered data. */
     size_t conflict_history;                  /* default 4096, 0..1048576 */
+    /* Which copy of an overlapping buffered byte wins (see above). */
+    sr_overlap_policy overlap_policy;         /* default SR_POLICY_FIRST */
 } sr_options;
 
 #define SR_DEFAULT_MAX_PAGES_TOTAL          50000u
@@ -198,8 +236,9 @@ SR_API const char *sr_close_reason_name(sr_close_reason r); /* "FIN", ... */
 enum {
     SR_CHUNK_START = 0x01,     /* first bytes of a direction whose SYN was seen */
     SR_CHUNK_END = 0x02,       /* the direction's FIN has been reached */
-    SR_CHUNK_CONFLICT = 0x04,  /* some of these bytes were retransmitted later
-                                  with different content (first copy kept) */
+    SR_CHUNK_CONFLICT = 0x04,  /* some of these bytes were retransmitted
+                                  with different content (which copy is kept
+                                  follows the overlap policy) */
     SR_CHUNK_BUFFERED = 0x08,  /* bytes come from buffered pages (copied) */
     SR_CHUNK_FLUSHED = 0x10,   /* released by a limit, timeout or flush */
 };

@@ -206,25 +206,53 @@ void sr__conn_release_pages(sr__conn *c)
     }
 }
 
+/* Does the overlap policy give a buffered byte of page p to the segment
+ * being taken? By where that segment starts and ends relative to the one
+ * that wrote p (see sr_overlap_policy in the header):
+ *
+ *   old:        [=========]
+ *   new before: [-----...        bsd, linux, old_linux: new wins
+ *   new same:   [----------]     linux (ends beyond), old_linux (at or beyond)
+ *   new after:     [-----------] solaris: wins when it ends beyond the old
+ */
+static bool new_wins(const sr__ctx *x, const sr__page *p)
+{
+    int64_t ns = x->seg_start, ne = x->seg_end, os = p->seg_start, oe = p->seg_end;
+    switch (x->opt ? x->opt->overlap_policy : SR_POLICY_FIRST) {
+    case SR_POLICY_BSD: return ns < os;
+    case SR_POLICY_LINUX: return ns < os || (ns == os && ne > oe);
+    case SR_POLICY_OLD_LINUX: return ns < os || (ns == os && ne >= oe);
+    case SR_POLICY_SOLARIS: return ne > oe || (ne == oe && ns <= os);
+    case SR_POLICY_LAST: return true;
+    case SR_POLICY_FIRST:
+    default: return false;
+    }
+}
+
 /* Walk [s, e) against the buffered pages of h.
  *
  *   pages:      [====A====]      [==B==]        [===C===]
  *   segment:          [---------------------------]
  *   result:           ^ovl^ hole ^ovl ^   hole   ^ovl^
  *
- * Overlapped parts are compared with the first copy (fill == false) and
- * never replace it. Holes are filled (fill == true): first the free room of
- * a page that ends exactly where the hole starts, then new pages. The count
- * pass and the fill pass take identical steps, so the count is exact.
- * Returns the number of new pages; *nomem if the allocator failed. */
+ * Overlapped parts are compared with the buffered copy (fill == false);
+ * where the overlap policy gives them to the new segment (*replace), the
+ * fill pass writes them over it, in place, so a policy never needs more
+ * pages for overlaps. Holes are filled (fill == true): under the first-copy
+ * policy first the free room of a page that ends exactly where the hole
+ * starts, then new pages (other policies keep one writer per page, whose
+ * extents the policy compares with). The count pass and the fill pass take
+ * identical steps, so the count is exact. Returns the number of new pages;
+ * *nomem if the allocator failed. */
 static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, uint64_t s,
                    uint64_t e, bool fill, bool *overlap, bool *conflict, bool *nomem,
-                   bool *fresh, uint64_t *new_bytes)
+                   bool *fresh, uint64_t *new_bytes, bool *replace)
 {
     size_t need = 0;
     uint64_t cur = s;
     GTree *t = h->pages;
     const size_t ps = x->acct->page_size;
+    const bool share_pages = !x->opt || x->opt->overlap_policy == SR_POLICY_FIRST;
     while (cur < e) {
         GTreeNode *n = t ? g_tree_upper_bound(t, &cur) : NULL;
         GTreeNode *pn = n ? g_tree_node_previous(n) : (t ? g_tree_node_last(t) : NULL);
@@ -232,19 +260,25 @@ static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, ui
         uint64_t prev_end = prev ? prev->offset + prev->len : 0;
         if (prev && prev_end > cur) {
             uint64_t oe = MIN(prev_end, e);
+            uint8_t *old = prev->data + (cur - prev->offset);
+            const uint8_t *neu = data + (cur - s);
             if (!fill) {
                 *overlap = true;
-                if (memcmp(prev->data + (cur - prev->offset), data + (cur - s), oe - cur) != 0) {
+                if (memcmp(old, neu, oe - cur) != 0) {
                     *conflict = true;
                     prev->flags |= SR_CHUNK_CONFLICT;
+                    if (new_wins(x, prev))
+                        *replace = true;
                 }
+            } else if (new_wins(x, prev)) {
+                memcpy(old, neu, oe - cur);
             }
             cur = oe;
             continue;
         }
         sr__page *nx = n ? g_tree_node_value(n) : NULL;
         uint64_t hole_end = nx ? MIN(nx->offset, e) : e;
-        if (prev && prev_end == cur && prev->len < prev->acct->page_size) {
+        if (share_pages && prev && prev_end == cur && prev->len < prev->acct->page_size) {
             size_t take = (size_t)MIN((uint64_t)(prev->acct->page_size - prev->len), hole_end - cur);
             if (fill) {
                 memcpy(prev->data + prev->len, data + (cur - s), take);
@@ -263,6 +297,8 @@ static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, ui
                 return need;
             }
             p->offset = cur;
+            p->seg_start = x->seg_start;
+            p->seg_end = x->seg_end;
             p->len = (uint32_t)take;
             memcpy(p->data, data + (cur - s), take);
             g_tree_insert(t, &p->offset, p);
@@ -311,10 +347,10 @@ static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *
     sr__half *h = &c->half[dir];
     if (len == 0)
         return LIMIT_NONE;
-    bool overlap = false, conflict = false, nomem = false, fresh = false;
+    bool overlap = false, conflict = false, nomem = false, fresh = false, replace = false;
     uint64_t want = 0, put = 0;
     size_t need = walk(x, c, h, data, off, off + len, false, &overlap, &conflict, &nomem, &fresh,
-                       &want);
+                       &want, &replace);
     if (overlap)
         note_overlap(x, c, dir, conflict);
     if (!fresh) {
@@ -322,6 +358,9 @@ static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *
             x->status |= SR_SEG_RETRANSMISSION;
             SR__COUNT(x->acct, retransmissions, 1);
         }
+        if (replace) /* no new page: bytes written over, in place */
+            walk(x, c, h, data, off, off + len, true, &overlap, &conflict, &nomem, &fresh, &put,
+                 &replace);
         return LIMIT_NONE;
     }
     /* Both limits are checked before anything is allocated; the total is
@@ -336,7 +375,7 @@ static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *
     if (h->npages == 0)
         h->wait_since = x->now; /* the first page behind a hole starts the wait */
     size_t got = walk(x, c, h, data, off, off + len, true, &overlap, &conflict, &nomem, &fresh,
-                      &put);
+                      &put, &replace);
     if (got < need && !nomem)
         sr__acct_unreserve(x->acct, need - got); /* cannot happen: same steps */
     if (nomem) {
@@ -378,9 +417,12 @@ static void deliver_inorder(sr__ctx *x, sr__conn *c, sr_direction dir, const uin
             uint64_t oe = MIN(p->offset + p->len, dend);
             if (oe > pos) {
                 overlap = true;
-                if (memcmp(p->data + (pos - p->offset), data + (pos - off), oe - pos) != 0) {
+                uint8_t *old = p->data + (pos - p->offset);
+                if (memcmp(old, data + (pos - off), oe - pos) != 0) {
                     conflict = true;
                     p->flags |= SR_CHUNK_CONFLICT;
+                    if (new_wins(x, p))
+                        memcpy(old, data + (pos - off), oe - pos);
                 }
             }
             deliver_page(x, c, dir, p, 0, 0);
@@ -575,6 +617,8 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
 
     int64_t off = offset_of(h, data_seq);
     int64_t end = off + (int64_t)claimed;
+    x->seg_start = off;
+    x->seg_end = end;
     /* The window is measured from the highest byte seen, not from the
      * edge: behind a hole that is never filled (a capture that lost
      * gigabytes) the edge stays put while the sender goes on, and each new

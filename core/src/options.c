@@ -19,6 +19,7 @@ void sr_options_init(sr_options *o)
         .max_window = SR_DEFAULT_MAX_WINDOW,
         .background_flush = false,
         .conflict_history = SR_DEFAULT_CONFLICT_HISTORY,
+        .overlap_policy = SR_POLICY_FIRST,
     };
 }
 
@@ -81,5 +82,45 @@ sr_error sr_options_validate(const sr_options *o, char *msg, size_t msg_len)
     if (o->conflict_history > SR_MAX_CONFLICT_HISTORY)
         return invalid(msg, msg_len, "conflict_history must be 0..%u bytes (got %zu)",
                        SR_MAX_CONFLICT_HISTORY, o->conflict_history);
+    if ((unsigned)o->overlap_policy >= SR_POLICY_COUNT_)
+        return invalid(msg, msg_len,
+                       "overlap_policy must be 0..%d (first, bsd, linux, old_linux, solaris, "
+                       "last) (got %d)",
+                       SR_POLICY_COUNT_ - 1, (int)o->overlap_policy);
     return SR_OK;
+}
+
+const char *sr_overlap_policy_name(sr_overlap_policy p)
+{
+    switch (p) {
+#define SR__XX(name, str) case SR_POLICY_##name: return str;
+    SR_OVERLAP_POLICY_MAP(SR__XX)
+#undef SR__XX
+    default: return "?";
+    }
+}
+
+bool sr_overlap_policy_from_name(const char *name, sr_overlap_policy *out)
+{
+    static const struct {
+        const char *alias;
+        sr_overlap_policy p;
+    } aliases[] = {
+        {"vista", SR_POLICY_FIRST},  {"windows", SR_POLICY_BSD}, {"win2003", SR_POLICY_BSD},
+        {"macos", SR_POLICY_BSD},    {"hpux10", SR_POLICY_BSD},  {"irix", SR_POLICY_BSD},
+        {"hpux11", SR_POLICY_SOLARIS},
+    };
+    if (!name || !out)
+        return false;
+    for (int p = 0; p < SR_POLICY_COUNT_; p++)
+        if (g_ascii_strcasecmp(name, sr_overlap_policy_name((sr_overlap_policy)p)) == 0) {
+            *out = (sr_overlap_policy)p;
+            return true;
+        }
+    for (size_t i = 0; i < G_N_ELEMENTS(aliases); i++)
+        if (g_ascii_strcasecmp(name, aliases[i].alias) == 0) {
+            *out = aliases[i].p;
+            return true;
+        }
+    return false;
 }

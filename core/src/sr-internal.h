@@ -69,6 +69,8 @@ struct sr__page {
     uint64_t offset;         /* stream offset of data[0]; tree key */
     uint64_t gap_end;        /* bytes from the page's end up to here are
                                 known missing (snaplen cut); 0 = none */
+    int64_t seg_start;       /* the segment that wrote the page: its stream */
+    int64_t seg_end;         /* offsets, for the overlap policy */
     uint32_t len;            /* bytes used, 1..page_size */
     uint32_t flags;          /* SR_CHUNK_CONFLICT */
     uint8_t data[];          /* page_size bytes */
@@ -253,6 +255,8 @@ typedef struct sr__ctx {
     const sr_options *opt;   /* NULL only at pool close */
     void *packet_ctx;
     sr_time now;             /* capture time of this call (monotonic) */
+    int64_t seg_start;       /* stream offsets of the segment being taken, */
+    int64_t seg_end;         /* as it came (for the overlap policy) */
     unsigned status;         /* SR_SEG_* for sr_result */
     sr_error cb_err;         /* SR_ERR_CALLBACK once a callback failed */
 } sr__ctx;
