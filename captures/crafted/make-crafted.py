@@ -529,7 +529,9 @@ def synack_isn():
             "safereasm.expert.isn_changed": [switch],
             # The ServerHello is the first byte of the server's stream.
             "safereasm.chunk.dir == 1 && safereasm.chunk.offset == 0": [data[0]],
-            "safereasm.chunk.dir == 1": data,
+            "safereasm.chunk.dir == 1 && safereasm.chunk.len > 0": data,
+            # The server's FIN: an end marker after its 6068 bytes.
+            "safereasm.chunk.dir == 1 && safereasm.chunk.flags.end == 1": [fin[1]],
             "safereasm.status.in_order == 1": [syn] + data,
             "safereasm.status.out_of_window == 1": [],
             "safereasm.status.dropped == 1": [],
