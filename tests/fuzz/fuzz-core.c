@@ -1,7 +1,17 @@
 /* fuzz-core.c - fuzz harness for the core: the input is a little program
- * of segments (flow, flags, sequence jumps, payload lengths, timestamps)
- * and flushes, fed to one pool with tiny limits. It checks the hard limits
- * after every call, and conservation and "pages back to 0" at the end.
+ * of segments (flow, flags, sequence jumps, payload lengths, timestamps),
+ * control segments (SYN, SYN-ACK, FIN, RST at chosen positions relative to
+ * the stream: its start - 1, its next byte, behind it, ~2^31 away; with
+ * chosen ack numbers), clock jumps (back, and forward past flush_interval
+ * and connection_timeout), armed callback failures (also during flushes and
+ * the final close) and flushes, fed to one pool with tiny limits. Checked:
+ * - the hard page limits after every call;
+ * - per stream: chunks contiguous (nothing delivered twice, nothing after
+ *   a callback error), delivered + skipped == what the callbacks saw;
+ * - every distinct captured byte a connection took (by sequence number,
+ *   per direction) is delivered, skipped or dropped;
+ * - the assembler's delivered/skipped/dropped counters equal the sums over
+ *   the streams; pages back to 0 and every stream completed after close.
  *
  * Built two ways: with -DSR_LIBFUZZER as a libFuzzer target (clang
  * -fsanitize=fuzzer), and by default with a main() that replays files given
@@ -20,7 +30,90 @@ typedef struct {
     int failed;                /* we returned an error: later bytes are not shown to us */
 } fz_stream;
 
+/* Distinct captured bytes per connection and direction, as intervals of
+ * sequence numbers relative to the first one seen (so they survive the
+ * wrap), and the totals the connection reported when it completed. */
+#define FZ_TRACK 128
+#define FZ_IVALS 48
+typedef struct {
+    uint64_t id;
+    int complete;
+    int overflow[2];           /* too many intervals: not checked */
+    int have_anchor[2];
+    uint32_t anchor[2];
+    int nival[2];
+    int64_t lo[2][FZ_IVALS], hi[2][FZ_IVALS];
+    uint64_t accounted[2];     /* delivered + skipped + dropped at completion */
+} fz_track;
+
+static fz_track fz_tracks[FZ_TRACK];
+static int fz_ntracks;
 static int fz_streams_live;
+static uint64_t fz_sum[3];     /* delivered, skipped, dropped over completed streams */
+static int fz_fail_countdown;  /* > 0: the countdown-th on_data call from now fails */
+
+static fz_track *track_of(uint64_t id, int create)
+{
+    for (int i = 0; i < fz_ntracks; i++)
+        if (fz_tracks[i].id == id)
+            return &fz_tracks[i];
+    if (!create || fz_ntracks == FZ_TRACK)
+        return NULL;
+    fz_track *t = &fz_tracks[fz_ntracks++];
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    return t;
+}
+
+/* Add [seq, seq + len) to the direction's set (kept sorted and disjoint). */
+static void track_add(fz_track *t, int d, uint32_t seq, size_t len)
+{
+    if (len == 0 || t->overflow[d])
+        return;
+    if (!t->have_anchor[d]) {
+        t->have_anchor[d] = 1;
+        t->anchor[d] = seq;
+    }
+    int64_t lo = (int64_t)(int32_t)(seq - t->anchor[d]), hi = lo + (int64_t)len;
+    int n = t->nival[d], w = 0;
+    int64_t nlo[FZ_IVALS + 1], nhi[FZ_IVALS + 1];
+    int placed = 0;
+    for (int i = 0; i < n; i++) {
+        if (t->hi[d][i] < lo) {
+            nlo[w] = t->lo[d][i], nhi[w++] = t->hi[d][i];
+        } else if (t->lo[d][i] > hi) {
+            if (!placed)
+                nlo[w] = lo, nhi[w++] = hi, placed = 1;
+            nlo[w] = t->lo[d][i], nhi[w++] = t->hi[d][i];
+        } else {
+            lo = t->lo[d][i] < lo ? t->lo[d][i] : lo;
+            hi = t->hi[d][i] > hi ? t->hi[d][i] : hi;
+        }
+    }
+    if (!placed)
+        nlo[w] = lo, nhi[w++] = hi;
+    if (w > FZ_IVALS) {
+        t->overflow[d] = 1;
+        return;
+    }
+    /* Keep them sorted: the unplaced one went last. */
+    for (int i = w - 1; i > 0 && nlo[i] < nlo[i - 1]; i--) {
+        int64_t a = nlo[i], b = nhi[i];
+        nlo[i] = nlo[i - 1], nhi[i] = nhi[i - 1];
+        nlo[i - 1] = a, nhi[i - 1] = b;
+    }
+    memcpy(t->lo[d], nlo, (size_t)w * sizeof nlo[0]);
+    memcpy(t->hi[d], nhi, (size_t)w * sizeof nhi[0]);
+    t->nival[d] = w;
+}
+
+static uint64_t track_distinct(const fz_track *t, int d)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < t->nival[d]; i++)
+        n += (uint64_t)(t->hi[d][i] - t->lo[d][i]);
+    return n;
+}
 
 static void *fz_new(void *u, const sr_conn_info *i, void *ctx)
 {
@@ -51,25 +144,48 @@ static int fz_data(void *u, void *stream, const sr_conn_info *i, const sr_chunk 
     s->got[c->dir] += c->len + c->skipped;
     if (s->failed)
         s->bad++; /* no delivery after a callback error */
-    /* Sometimes fail, to exercise the callback-error path. */
+    /* Sometimes fail, to exercise the callback-error path: when the
+     * segment's input byte says so, or when an armed countdown runs out
+     * (which also reaches flushes and the final close). */
     if (ctx && (*(const uint8_t *)ctx & 0x40) && c->len > 0) {
         s->failed = 1;
         return 1;
+    }
+    if (fz_fail_countdown > 0 && --fz_fail_countdown == 0) {
+        s->failed = 1;
+        return -1;
     }
     return 0;
 }
 
 static void fz_complete(void *u, void *stream, const sr_conn_info *i, sr_close_reason r, void *ctx)
 {
-    (void)u, (void)ctx, (void)r;
+    (void)u, (void)ctx;
     fz_stream *s = stream;
     for (int d = 0; d < 2; d++)
         if (!s->failed && s->got[d] != i->delivered[d] + i->skipped[d])
             s->bad++;
+    /* A callback error always completes the connection as such. */
+    if (s->failed && r != SR_CLOSE_CALLBACK_ERROR) {
+        fprintf(stderr, "fuzz: stream %llu: callback failed, completed %s\n",
+                (unsigned long long)i->id, sr_close_reason_name(r));
+        abort();
+    }
     if (s->bad) {
         fprintf(stderr, "fuzz: stream %llu broke ordering/conservation\n",
                 (unsigned long long)i->id);
         abort(); /* a harness, not library code: crash loudly for the fuzzer */
+    }
+    fz_track *t = track_of(i->id, 1);
+    if (t) {
+        t->complete = 1;
+        for (int d = 0; d < 2; d++)
+            t->accounted[d] = i->delivered[d] + i->skipped[d] + i->dropped[d];
+    }
+    for (int d = 0; d < 2; d++) {
+        fz_sum[0] += i->delivered[d];
+        fz_sum[1] += i->skipped[d];
+        fz_sum[2] += i->dropped[d];
     }
     fz_streams_live--;
     free(s);
@@ -81,6 +197,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static uint8_t payload[70000];
     if (size < 4)
         return 0;
+    fz_ntracks = 0;
+    fz_fail_countdown = 0;
+    memset(fz_sum, 0, sizeof fz_sum);
     sr_stream_factory f = {fz_new, fz_data, fz_complete, NULL};
     sr_error err;
     sr_pool *pool = sr_pool_new(&f, 1 + data[0] % 8, &err);
@@ -100,9 +219,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (uint8_t)(i * 7);
-    uint32_t seqs[16];
+    /* Per flow and direction: where the next byte goes, and where the
+     * stream began (the first sequence number the input used). */
+    uint32_t seqs[16], first[16];
     for (int i = 0; i < 16; i++)
-        seqs[i] = (uint32_t)i * 0x10000001u - 11u;
+        seqs[i] = first[i] = (uint32_t)i * 0x10000001u - 11u;
     sr_time now = 0;
     size_t pos = 4;
     while (pos + 6 <= size) {
@@ -117,32 +238,90 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sr_assembler_flush_all(a, NULL, NULL);
             continue;
         }
-        int conn = op[0] & 7, rev = (op[0] >> 3) & 1;
+        if (op[0] == 0xFC) {
+            /* Clock jump, either way: past flush_interval, past the
+             * timeout, or back in time. */
+            now += (int16_t)(op[1] << 8 | op[2]);
+            continue;
+        }
+        if (op[0] == 0xFB) {
+            /* Arm a callback failure a few chunks from now. */
+            fz_fail_countdown = 1 + op[1] % 8;
+            continue;
+        }
+        const int control = op[0] == 0xFD;
+        const uint8_t sel = control ? op[1] : op[0];
+        int conn = sel & 7, rev = (sel >> 3) & 1;
         sr_flow fl;
         uint32_t ca = 0x0a000001u + (uint32_t)conn, sa = 0x0a0000feu;
         if (!rev)
             sr_flow_set_ipv4(&fl, ca, 1000, sa, 80);
         else
             sr_flow_set_ipv4(&fl, sa, 80, ca, 1000);
-        fl.zone = (op[0] >> 4) & 1;
-        uint32_t *seq = &seqs[(conn * 2 + rev) & 15];
-        int32_t jump = (int8_t)op[1] * ((op[2] & 0x80) ? 4096 : 3);
-        size_t len = op[3] % 80;
-        if ((op[2] & 0x60) == 0x60)
-            len = 65535;
-        size_t captured = (op[2] & 0x10) ? len / 2 : len;
-        sr_segment s = {
-            .seq = *seq + (uint32_t)jump,
-            .flags = (uint8_t)(op[4] & 0x1f),
-            .payload = payload + (op[2] & 0x0f),
-            .payload_len = captured,
-            .claimed_len = len,
-            .timestamp = now,
-        };
-        now += op[5] & 0x3f;
+        fl.zone = (sel >> 4) & 1;
+        const int di = (conn * 2 + rev) & 15, oi = (conn * 2 + !rev) & 15;
+        uint32_t *seq = &seqs[di];
+        sr_segment s;
+        memset(&s, 0, sizeof s);
+        s.timestamp = now;
+        int32_t jump = 0;
+        size_t len = 0;
+        if (control) {
+            /* SYN / SYN-ACK / FIN / RST at a position chosen relative to
+             * the stream, with a chosen ack number, no payload. */
+            static const uint8_t kinds[8] = {
+                SR_TCP_SYN, SR_TCP_SYN | SR_TCP_ACK, SR_TCP_FIN | SR_TCP_ACK, SR_TCP_RST,
+                SR_TCP_RST | SR_TCP_ACK, SR_TCP_ACK, SR_TCP_SYN | SR_TCP_FIN, SR_TCP_FIN};
+            int8_t delta = (int8_t)op[3];
+            uint32_t at;
+            switch (op[2] & 7) {
+            case 0: at = first[di] - 1u; break;                 /* late SYN: start - 1 */
+            case 1: at = *seq; break;                            /* the next byte */
+            case 2: at = *seq - 1u - (uint8_t)delta; break;      /* behind it */
+            case 3: at = first[di] + 0x80000000u + (uint32_t)delta * 4096u; break; /* ~2^31 away */
+            case 4: at = first[di]; break;
+            case 5: at = *seq + (uint32_t)delta * 65536u; break; /* ahead, maybe out of window */
+            default: at = *seq + (uint32_t)(int32_t)delta; break;
+            }
+            s.seq = at;
+            s.flags = kinds[(op[2] >> 3) & 7] | (uint8_t)(op[4] & SR_TCP_PSH);
+            switch (op[5] & 3) {
+            case 0: s.ack = 0; break;
+            case 1: s.ack = first[oi]; break;                    /* acks the peer's start */
+            case 2: s.ack = seqs[oi]; break;
+            default: s.ack = first[oi] + 0x80000000u; break;
+            }
+            if (op[4] & 0x80) {
+                /* A new stream start for this direction: later data
+                 * continues from the control segment's position. */
+                first[di] = s.seq + ((s.flags & SR_TCP_SYN) ? 1u : 0u);
+                *seq = first[di];
+            }
+            now += (op[5] >> 2) & 0x0f;
+        } else {
+            jump = (int8_t)op[1] * ((op[2] & 0x80) ? 4096 : 3);
+            len = op[3] % 80;
+            if ((op[2] & 0x60) == 0x60)
+                len = 65535;
+            size_t captured = (op[2] & 0x10) ? len / 2 : len;
+            s.seq = *seq + (uint32_t)jump;
+            s.flags = (uint8_t)(op[4] & 0x1f);
+            s.payload = payload + (op[2] & 0x0f);
+            s.payload_len = captured;
+            s.claimed_len = len;
+            s.ack = (op[4] & 0x20) ? first[oi] : 0;
+            now += op[5] & 0x3f;
+        }
         sr_result r;
-        sr_assemble_ex(a, &fl, &s, ctxbyte ? &ctxbyte : NULL, &r);
-        if (jump >= 0)
+        sr_error e = sr_assemble_ex(a, &fl, &s, ctxbyte ? &ctxbyte : NULL, &r);
+        if ((e == SR_OK || e == SR_ERR_CALLBACK) && r.conn_id != 0) {
+            fz_track *t = track_of(r.conn_id, 1);
+            if (t && !t->complete)
+                track_add(t, r.dir, s.seq + ((s.flags & SR_TCP_SYN) ? 1u : 0u), s.payload_len);
+            else if (t && t->complete && (r.status & SR_SEG_CLOSED))
+                track_add(t, r.dir, s.seq + ((s.flags & SR_TCP_SYN) ? 1u : 0u), s.payload_len);
+        }
+        if (!control && jump >= 0)
             *seq = s.seq + (uint32_t)len;
         sr_assembler_stats st;
         sr_assembler_get_stats(a, &st);
@@ -158,6 +337,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st.pages_in_use != 0 || fz_streams_live != 0) {
         fprintf(stderr, "fuzz: %llu pages / %d streams left after close\n",
                 (unsigned long long)st.pages_in_use, fz_streams_live);
+        abort();
+    }
+    /* Every distinct captured byte a connection took is delivered, skipped
+     * or dropped (per direction). */
+    for (int i = 0; i < fz_ntracks; i++) {
+        const fz_track *t = &fz_tracks[i];
+        for (int d = 0; d < 2; d++) {
+            if (!t->complete || t->overflow[d])
+                continue;
+            uint64_t distinct = track_distinct(t, d);
+            if (distinct > t->accounted[d]) {
+                fprintf(stderr, "fuzz: connection %llu dir %d took %llu distinct captured bytes, "
+                        "but delivered + skipped + dropped = %llu\n",
+                        (unsigned long long)t->id, d, (unsigned long long)distinct,
+                        (unsigned long long)t->accounted[d]);
+                abort();
+            }
+        }
+    }
+    /* The assembler's counters are the sums over the streams. */
+    if (st.bytes_delivered != fz_sum[0] || st.bytes_skipped != fz_sum[1] ||
+        st.bytes_dropped != fz_sum[2]) {
+        fprintf(stderr, "fuzz: counters delivered/skipped/dropped %llu/%llu/%llu, streams %llu/%llu/%llu\n",
+                (unsigned long long)st.bytes_delivered, (unsigned long long)st.bytes_skipped,
+                (unsigned long long)st.bytes_dropped, (unsigned long long)fz_sum[0],
+                (unsigned long long)fz_sum[1], (unsigned long long)fz_sum[2]);
         abort();
     }
     sr_assembler_free(a);
@@ -191,6 +396,13 @@ int main(int argc, char **argv)
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             buf[i] = (uint8_t)x;
         }
+        /* Every other input: a third of its ops become the new kinds
+         * (control segments, clock jumps, armed callback failures), which
+         * uniform bytes would almost never pick. */
+        if (r & 1)
+            for (size_t p = 4; p + 6 <= n; p += 6)
+                if (buf[p + 1] % 3 == 0)
+                    buf[p] = (uint8_t)(0xFB + buf[p + 2] % 3);
         LLVMFuzzerTestOneInput(buf, n);
     }
     printf("fuzz-core: %ld inputs, no failure\n", runs);
