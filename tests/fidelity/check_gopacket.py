@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """check_gopacket.py - safereasm-pcap against gopacket's reassembly (the Go
-driver in bench/peers/gopacket, same line format).
+driver in bench/peers/gopacket, same line format without the dropped column).
 
 Asserted: on captures/real (every connection starts with a SYN, no VLAN
 tags, no sequence wrap, no conflicting retransmissions -- the cases where
