@@ -1133,7 +1133,7 @@ static void test_property(void)
         g_assert_cmpuint(stat_limit_cases, >, n / 20);
         g_assert_cmpuint(stat_lost_cases, >, n / 10);
         g_assert_cmpuint(stat_conflict_cases, >, n / 50);
-        g_assert_cmpuint(stat_fin_cases, >, n / 20);
+        g_assert_cmpuint(stat_fin_cases, >, n / 10);
         if (F & F_LATE) {
             g_assert_cmpuint(stat_after_close, >, n / 10);
             g_assert_cmpuint(stat_late_nosyn, >, n / 200);
