@@ -283,7 +283,12 @@ typedef struct sr_stream_factory {
                         void *packet_ctx);
     /* In-order data. Return 0, or nonzero to abort this connection: it is
      * completed with SR_CLOSE_CALLBACK_ERROR and its remaining bytes are
-     * counted as skipped. */
+     * counted as skipped. That holds wherever the failing delivery happens:
+     * a segment, an idle flush or timeout (also one made when a segment
+     * arrives), an eviction, sr_assembler_flush_all() or sr_pool_close().
+     * The aborted connection is remembered for closed_linger like a FIN or
+     * RST one, so later segments of it - the one whose arrival triggered
+     * the failing flush included - return SR_ERR_CONNECTION_CLOSED. */
     int (*on_data)(void *user_data, void *stream, const sr_conn_info *info,
                    const sr_chunk *chunk, void *packet_ctx);
     /* Exactly once per stream that new_stream returned; release it here. */
