@@ -49,8 +49,8 @@ def xy_expected():
     builds it (not from a run of the tool)."""
     x = b"".join(bytes("X%08d\n" % i, "ascii") for i in range(510))
     y = bytes(0x41 + i % 26 for i in range(20000))
-    return ["10.0.1.1:40000>10.0.1.2:80 5100 0 0 0 " + hashlib.sha256(x).hexdigest(),
-            "10.0.2.1:40006>10.0.2.2:80 20000 0 0 0 " + hashlib.sha256(y).hexdigest()]
+    return ["10.0.1.1:40000>10.0.1.2:9 5100 0 0 0 " + hashlib.sha256(x).hexdigest(),
+            "10.0.2.1:40002>10.0.2.2:9 20000 0 0 0 " + hashlib.sha256(y).hexdigest()]
 
 
 def test_xy(c, runs):
