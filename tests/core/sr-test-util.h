@@ -128,6 +128,10 @@ void srt_assert_dir(const srt_dir_rec *d, const char *spec, const char *what);
  * `what` otherwise. */
 typedef uint8_t (*srt_expect_fn)(void *ud, uint64_t offset);
 void srt_verify_content(const srt_dir_rec *d, srt_expect_fn expect, void *ud, const char *what);
+/* Every delivered byte is one accept(ud, its stream offset, byte) takes. */
+typedef bool (*srt_accept_fn)(void *ud, uint64_t offset, uint8_t byte);
+void srt_verify_content_any(const srt_dir_rec *d, srt_accept_fn accept, void *ud,
+                            const char *what);
 /* Generated stream content shared by tests that make many connections: the
  * byte at offset o sent by side b (false = A) of connection conn. */
 uint8_t srt_conn_byte(uint32_t conn, bool b, uint64_t o);
