@@ -186,6 +186,9 @@ dir_abbrev(guint8 dir)
     return dir == SR_DIR_SERVER_TO_CLIENT ? "s2c" : "c2s";
 }
 
+/* The expert texts stay below ITEM_LABEL_LENGTH (240), so the tree shows
+ * them whole. */
+
 /* Bytes of the segment that were lost to the stream, for the expert info:
  * what the core counted as dropped, or, for a segment out of window that
  * the core did not count, its claimed length. */
@@ -203,12 +206,12 @@ static const char *
 dropped_why(const srp_seg *s)
 {
     if (s->status & SR_SEG_BEFORE_START)
-        return "they lie before the start of this direction, which was picked up without "
-               "its SYN (segments reordered at the start of the capture)";
+        return "before the start of this direction, which was picked up without its SYN "
+               "(segments reordered at capture start)";
     if (s->status & SR_SEG_OUT_OF_WINDOW)
-        return "the segment starts max_window or more bytes beyond the highest byte seen "
-               "in this direction (out of window)";
-    return "they lie beyond this direction's FIN, or buffering them failed (out of memory)";
+        return "out of window, the segment starts max_window or more bytes beyond the "
+               "highest byte seen";
+    return "beyond this direction's FIN, or buffering them failed (out of memory)";
 }
 
 static void
@@ -277,16 +280,16 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
         expert_add_info(pinfo, si, &ei_limit_table);
     if (lost_any)
         expert_add_info_format(pinfo, si, &ei_dropped,
-                               "%s of connection %" PRIu64 " %s dropped: %s. They are neither "
-                               "delivered nor counted as a gap",
+                               "%s of connection %" PRIu64 " %s dropped (not delivered, not a "
+                               "gap): %s",
                                lost > 0 ? wmem_strdup_printf(pinfo->pool, "%u bytes", lost)
                                         : "Bytes",
                                s->conn_id, dir_abbrev(s->dir), dropped_why(s));
     if (s->status & SR_SEG_ISN_CHANGED)
         expert_add_info_format(pinfo, si, &ei_isn_changed,
                                "Connection %" PRIu64 ": the server's initial sequence number "
-                               "changed. A later SYN-ACK replaced the earlier, unacknowledged "
-                               "one, and the server's stream is counted from the later ISN",
+                               "changed: a later SYN-ACK replaced the earlier, unacknowledged "
+                               "one; its stream counts from the later one",
                                s->conn_id);
 
     if (idx == 0) {
