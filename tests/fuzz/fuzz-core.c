@@ -11,7 +11,13 @@
  * - every distinct captured byte a connection took (by sequence number,
  *   per direction) is delivered, skipped or dropped;
  * - the assembler's delivered/skipped/dropped counters equal the sums over
- *   the streams; pages back to 0 and every stream completed after close.
+ *   the streams; pages back to 0 and every stream completed after close;
+ * all under the overlap policy the input picks (all six). Then the same
+ * input, read again as overlapping segments of one direction with a few
+ * versions of content and no limit in reach, is checked against a per-byte
+ * model of the policy written from the header (differential): the stream
+ * after the final flush byte for byte, holes skipped, and the conflicts
+ * counted (one per segment that differs from a buffered or delivered byte).
  *
  * Built two ways: with -DSR_LIBFUZZER as a libFuzzer target (clang
  * -fsanitize=fuzzer), and by default with a main() that replays files given
@@ -191,6 +197,149 @@ static void fz_complete(void *u, void *stream, const sr_conn_info *i, sr_close_r
     free(s);
 }
 
+/* ---------------------------------------------------------- differential */
+
+/* One direction, segments within FZ_SPAN bytes of its start: what the
+ * callbacks saw (bytes, holes as FZ_HOLE) and the model's view. */
+#define FZ_SPAN 96
+#define FZ_HOLE 0x100
+typedef struct {
+    int got[FZ_SPAN];          /* byte, FZ_HOLE, or -1 (not reached) */
+    uint64_t reached;
+    uint64_t conflicts;
+    int completes, bad;
+} fz_view;
+
+static void *fzd_new(void *u, const sr_conn_info *i, void *ctx)
+{
+    (void)i, (void)ctx;
+    return u;
+}
+
+static int fzd_data(void *u, void *stream, const sr_conn_info *i, const sr_chunk *c, void *ctx)
+{
+    (void)u, (void)i, (void)ctx;
+    fz_view *v = stream;
+    if (c->dir != SR_DIR_CLIENT_TO_SERVER || c->offset != v->reached + c->skipped ||
+        c->offset + c->len > FZ_SPAN) {
+        v->bad++;
+        return 0;
+    }
+    for (uint64_t k = v->reached; k < c->offset; k++)
+        v->got[k] = FZ_HOLE;
+    for (size_t k = 0; k < c->len; k++)
+        v->got[c->offset + k] = c->data[k];
+    v->reached = c->offset + c->len;
+    return 0;
+}
+
+static void fzd_complete(void *u, void *stream, const sr_conn_info *i, sr_close_reason r, void *ctx)
+{
+    (void)u, (void)r, (void)ctx;
+    fz_view *v = stream;
+    v->completes++;
+    v->conflicts = i->conflicts[SR_DIR_CLIENT_TO_SERVER];
+}
+
+/* The header's rules: does the new segment [ns, ne) take a buffered byte
+ * written by the segment [os, oe)? */
+static int fzd_new_wins(sr_overlap_policy p, int ns, int ne, int os, int oe)
+{
+    switch (p) {
+    case SR_POLICY_BSD: return ns < os;
+    case SR_POLICY_LINUX: return ns < os || (ns == os && ne > oe);
+    case SR_POLICY_OLD_LINUX: return ns < os || (ns == os && ne >= oe);
+    case SR_POLICY_SOLARIS: return ne > oe || (ne == oe && ns <= os);
+    case SR_POLICY_LAST: return 1;
+    default: return 0;
+    }
+}
+
+static void fz_policy_diff(const uint8_t *data, size_t size)
+{
+    fz_view v;
+    memset(&v, 0, sizeof v);
+    for (int k = 0; k < FZ_SPAN; k++)
+        v.got[k] = -1;
+    sr_stream_factory f = {fzd_new, fzd_data, fzd_complete, &v};
+    sr_pool *pool = sr_pool_new(&f, 1, NULL);
+    sr_options o;
+    sr_options_init(&o);
+    o.page_size = 1 + data[1] % 64;
+    o.overlap_policy = (sr_overlap_policy)((data[2] >> 5) % SR_POLICY_COUNT_);
+    sr_assembler *a = NULL;
+    if (!pool || sr_assembler_new(pool, &o, &a) != SR_OK)
+        abort();
+    const uint32_t isn = (data[3] & 1) ? 0xFFFFFFFFu - data[0] % 128u
+                                       : (uint32_t)data[0] << 24 | (uint32_t)data[3] << 8;
+    sr_flow fl;
+    sr_flow_set_ipv4(&fl, 0x0a000001u, 1000, 0x0a0000feu, 80);
+    sr_segment s;
+    memset(&s, 0, sizeof s);
+    s.seq = isn;
+    s.flags = SR_TCP_SYN;
+    if (sr_assemble(a, &fl, &s, NULL) != SR_OK)
+        abort();
+    /* The model: per byte whether it arrived, the copy held, the extents
+     * of the segment that first wrote it; the delivered edge. */
+    int arrived[FZ_SPAN] = {0}, copy[FZ_SPAN] = {0}, ws[FZ_SPAN] = {0}, we[FZ_SPAN] = {0};
+    int edge = 0, top = 0;
+    uint64_t conflicts = 0;
+    uint8_t buf[16];
+    for (size_t pos = 4, nops = 0; pos + 3 <= size && nops < 48; pos += 3, nops++) {
+        const int off = data[pos] % (FZ_SPAN - 16), len = 1 + data[pos + 1] % 16;
+        /* Four versions of the content: copies both equal and different. */
+        for (int k = 0; k < len; k++)
+            buf[k] = (uint8_t)((off + k) * 37 + (data[pos + 2] & 3) * 101);
+        memset(&s, 0, sizeof s);
+        s.seq = isn + 1u + (uint32_t)off;
+        s.flags = SR_TCP_ACK;
+        s.payload = buf;
+        s.payload_len = (size_t)len;
+        if (sr_assemble(a, &fl, &s, NULL) != SR_OK)
+            abort();
+        int differs = 0;
+        for (int k = 0; k < len; k++) {
+            const int p = off + k;
+            if (p < edge) {
+                differs |= copy[p] != buf[k]; /* delivered: never changes */
+            } else if (!arrived[p]) {
+                arrived[p] = 1, copy[p] = buf[k], ws[p] = off, we[p] = off + len;
+            } else if (copy[p] != buf[k]) {
+                differs = 1;
+                if (fzd_new_wins(o.overlap_policy, off, off + len, ws[p], we[p]))
+                    copy[p] = buf[k];
+            }
+        }
+        conflicts += (uint64_t)differs;
+        while (edge < FZ_SPAN && arrived[edge])
+            edge++;
+        if (off + len > top)
+            top = off + len;
+    }
+    if (sr_assembler_flush_all(a, NULL, NULL) != SR_OK)
+        abort();
+    int bad = v.bad || v.completes != 1 || v.reached != (uint64_t)top || v.conflicts != conflicts;
+    for (int p = 0; p < top && !bad; p++)
+        bad = v.got[p] != (arrived[p] ? copy[p] : FZ_HOLE);
+    if (bad) {
+        fprintf(stderr, "fuzz: policy %s (page %zu, isn %u): the stream differs from the model "
+                "(conflicts %llu, model %llu; reached %llu of %d)\n  got:  ",
+                sr_overlap_policy_name(o.overlap_policy), o.page_size, isn,
+                (unsigned long long)v.conflicts, (unsigned long long)conflicts,
+                (unsigned long long)v.reached, top);
+        for (int p = 0; p < top; p++)
+            fprintf(stderr, v.got[p] < 0 ? "-- " : v.got[p] == FZ_HOLE ? ".. " : "%02x ", v.got[p]);
+        fprintf(stderr, "\n  want: ");
+        for (int p = 0; p < top; p++)
+            fprintf(stderr, arrived[p] ? "%02x " : ".. ", copy[p]);
+        fprintf(stderr, "\n");
+        abort();
+    }
+    sr_assembler_free(a);
+    sr_pool_free(pool);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -214,6 +363,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.flush_interval = 10;
     o.closed_linger = data[3] & 1 ? 50 : 0;
     o.max_window = 1u << 20;
+    o.overlap_policy = (sr_overlap_policy)((data[2] >> 5) % SR_POLICY_COUNT_);
     sr_assembler *a;
     if (sr_assembler_new(pool, &o, &a) != SR_OK)
         abort();
@@ -367,6 +517,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     sr_assembler_free(a);
     sr_pool_free(pool);
+    fz_policy_diff(data, size);
     return 0;
 }
 
