@@ -35,7 +35,19 @@ extern "C" {
 #define SR_API
 #endif
 
+/* Version of this header. sr_version() gives the library's at run time;
+ * SR_VERSION_NUM is 0xMMmmpp, for #if comparisons. The build reads the
+ * numbers from here (the one place the version is written). */
+#define SR_VERSION_MAJOR 0
+#define SR_VERSION_MINOR 1
+#define SR_VERSION_PATCH 0
+#define SR_VERSION_NUM ((SR_VERSION_MAJOR << 16) | (SR_VERSION_MINOR << 8) | SR_VERSION_PATCH)
 #define SR_VERSION_STRING "0.1.0"
+
+/* The version string of the library actually loaded ("0.1.0"); compare it
+ * with SR_VERSION_STRING to detect a header/library mismatch. Static
+ * storage; any thread. */
+SR_API const char *sr_version(void);
 
 /* ------------------------------------------------------------------ errors */
 
