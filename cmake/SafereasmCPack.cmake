@@ -23,7 +23,6 @@ set(CPACK_PACKAGE_NAME safereasm)
 set(CPACK_PACKAGE_VENDOR "The safereasm authors")
 set(CPACK_PACKAGE_CONTACT "The safereasm authors <safereasm@localhost>")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "safe, bounded TCP stream reassembly")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 # DESTDIR staging: install(CODE) rules (safereasm.pc, the plugin folder)
 # then see the real prefix /usr in CMAKE_INSTALL_PREFIX.
@@ -35,15 +34,16 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_STRIP_FILES ON)
-set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "")
+# shlibs and the ldconfig trigger for the package with the soname.
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 
 set(CPACK_DEBIAN_LIB_PACKAGE_NAME libsafereasm0)
 set(CPACK_DEBIAN_LIB_PACKAGE_SECTION libs)
-set(CPACK_DEBIAN_LIB_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_LIB_DESCRIPTION "safe, bounded TCP stream reassembly - shared library
- libsafereasm reassembles TCP streams with hard memory bounds: a connection
- table with a limit, out-of-order data in pages with hard caps, idle
- timeouts, thread safety, and an error code for every failure.")
+libsafereasm reassembles TCP streams with hard memory bounds: a connection
+table with a limit, out-of-order data in pages with hard caps, idle
+timeouts, thread safety, and an error code for every failure.")
 
 set(_sr_debver "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libsafereasm-dev)
@@ -52,15 +52,15 @@ set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libsafereasm0 (= ${_sr_debver}), libglib2.0-dev")
 set(CPACK_DEBIAN_DEV_PACKAGE_SHLIBDEPS OFF)
 set(CPACK_DEBIAN_DEV_DESCRIPTION "safe, bounded TCP stream reassembly - development files
- The header safereasm.h, libsafereasm.so (link), the static libsafereasm.a,
- safereasm.pc for pkg-config and the CMake package (find_package(safereasm),
- target safereasm::safereasm).")
+The header safereasm.h, libsafereasm.so (link), the static libsafereasm.a,
+safereasm.pc for pkg-config and the CMake package (find_package(safereasm),
+target safereasm::safereasm).")
 
 set(CPACK_DEBIAN_TOOL_PACKAGE_NAME safereasm-pcap)
 set(CPACK_DEBIAN_TOOL_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_TOOL_DESCRIPTION "reassemble the TCP streams of pcap/pcapng files
- safereasm-pcap reassembles every TCP stream of a capture with libsafereasm
- (linked in) and prints one line per direction, or writes the streams.")
+safereasm-pcap reassembles every TCP stream of a capture with libsafereasm
+(linked in) and prints one line per direction, or writes the streams.")
 
 set(CPACK_DEBIAN_PLUGIN_PACKAGE_NAME safereasm-wireshark-plugin)
 set(CPACK_DEBIAN_PLUGIN_PACKAGE_SECTION net)
@@ -74,9 +74,9 @@ if(WIRESHARK_VERSION)
 endif()
 set(CPACK_DEBIAN_PLUGIN_PACKAGE_RECOMMENDS "tshark | wireshark")
 set(CPACK_DEBIAN_PLUGIN_DESCRIPTION "Wireshark 4.0 plugin: safe, bounded TCP stream reassembly
- A post-dissector (filter prefix safereasm) that feeds every TCP segment to
- libsafereasm and shows the reassembled data, gaps, overlaps, limit hits and
- statistics as fields, expert info and Statistics > Safe TCP Reassembly.
- Installed into Wireshark's global plugin folder.")
+A post-dissector (filter prefix safereasm) that feeds every TCP segment to
+libsafereasm and shows the reassembled data, gaps, overlaps, limit hits and
+statistics as fields, expert info and Statistics > Safe TCP Reassembly.
+Installed into Wireshark's global plugin folder.")
 
 include(CPack)

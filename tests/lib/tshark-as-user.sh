@@ -11,7 +11,8 @@
 #
 # Environment:
 #   SR_PLUGIN        required: the plugin .so to load (copied, not linked, so
-#                    the unprivileged user needs no access to the build tree)
+#                    the unprivileged user needs no access to the build tree),
+#                    or "none" to load only the installed (global) plugins
 #   SR_PROGRAM       program to run (default: tshark; e.g. wireshark)
 #   SR_RUN_UID       uid to run as when root (default 65534, nobody)
 #   SR_RUN_GID       gid to run as when root (default: SR_RUN_UID)
@@ -31,7 +32,7 @@ abi=${SR_PLUGIN_ABI:-4.0}
 uid=${SR_RUN_UID:-65534}
 gid=${SR_RUN_GID:-$uid}
 
-if [ ! -r "$SR_PLUGIN" ]; then
+if [ "$SR_PLUGIN" != none ] && [ ! -r "$SR_PLUGIN" ]; then
     echo "tshark-as-user.sh: cannot read plugin $SR_PLUGIN" >&2
     exit 2
 fi
@@ -49,7 +50,7 @@ trap 'exit 130' INT TERM
 
 plugdir=$home/.local/lib/wireshark/plugins/$abi/epan
 mkdir -p "$plugdir" "$home/.config/wireshark"
-cp -f "$SR_PLUGIN" "$plugdir/"
+[ "$SR_PLUGIN" = none ] || cp -f "$SR_PLUGIN" "$plugdir/"
 chmod -R a+rX "$home"
 
 set +e
