@@ -1,7 +1,11 @@
 #!/bin/sh
 # One command on a fresh Debian 12: install the dependencies, build, install
-# the library, tool and Wireshark plugin for the current user (~/.local), and
-# run the demo on a bundled capture.
+# the library, tool and Wireshark plugin, and run the demo on a bundled
+# capture.
+#   as a user: into ~/.local, the plugin into the personal plugin folder
+#              ~/.local/lib/wireshark/plugins/4.0/epan
+#   as root:   into /usr/local, the plugin into Wireshark's global plugin
+#              folder (root's Wireshark ignores personal plugin folders)
 set -eu
 cd "$(dirname "$0")"
 SUDO=
@@ -9,7 +13,26 @@ SUDO=
 $SUDO apt-get update
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     $(cat scripts/debian-packages.txt)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$HOME/.local"
+if [ "$(id -u)" -eq 0 ]; then
+    prefix=/usr/local
+    plugindir=$(pkg-config --variable=plugindir wireshark)/epan
+else
+    prefix=$HOME/.local
+    plugindir=$HOME/.local/lib/wireshark/plugins/4.0/epan
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$prefix" \
+      -DSR_PLUGIN_INSTALL_DIR="$plugindir"
 cmake --build build -j"$(nproc)"
 cmake --install build
+[ "$(id -u)" -ne 0 ] || ldconfig
+echo
+echo "setup.sh: installed libsafereasm, safereasm.h and safereasm-pcap under $prefix"
+if [ "$(id -u)" -eq 0 ]; then
+    echo "setup.sh: running as root, so the Wireshark plugin went into Wireshark's GLOBAL"
+    echo "          plugin folder $plugindir (for every user;"
+    echo "          root's Wireshark ignores personal plugin folders)."
+else
+    echo "setup.sh: the Wireshark plugin went into your personal plugin folder $plugindir"
+fi
+echo
 scripts/demo.sh
