@@ -4,8 +4,9 @@
 # statistics tree. Usage: scripts/demo.sh [capture]
 #
 # tshark ignores personal plugin folders when run as root, so as root this
-# runs tshark as an unprivileged user with the built plugin
-# (tests/lib/tshark-as-user.sh); otherwise it uses the installed plugin.
+# runs tshark as an unprivileged user (tests/lib/tshark-as-user.sh), with
+# the built plugin or, when setup.sh installed it there, the one in the
+# global folder; otherwise it uses the installed plugin.
 set -eu
 cd "$(dirname "$0")/.."
 cap=${1:-captures/fidelity/zeek/tcp/reassembly.pcap}
@@ -15,6 +16,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp "$cap" "$tmp/capture.pcap"
 chmod -R a+rX "$tmp"
+
+# After setup.sh as root the plugin is in the global folder: load that one
+# (a personal copy too would make tshark warn about two copies).
+global=$(pkg-config --variable=plugindir wireshark 2>/dev/null)/epan/safereasm.so
+[ ! -e "$global" ] || plugin=none
 
 ts() {
     if [ "$(id -u)" -eq 0 ]; then
