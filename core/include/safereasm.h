@@ -89,7 +89,9 @@ typedef int64_t sr_time;            /* microseconds, any epoch */
 /* Which copy of an overlapping byte wins while it is still buffered, as the
  * receiver's TCP stack would decide (target-based reassembly, Novak &
  * Sturges 2007). Judged per overlap by where the new segment starts and ends
- * relative to the segment that wrote the buffered bytes:
+ * (as it arrived) relative to the segment that first wrote the buffered
+ * bytes; a copy that replaces buffered bytes does not change whose extents
+ * later overlaps there are judged against:
  *   FIRST      the buffered byte always stays (Windows Vista; our default)
  *   BSD        the new byte wins if the new segment starts before the old
  *              (BSD, Windows, Windows 2003, macOS, HP-UX 10, IRIX)
@@ -134,10 +136,11 @@ typedef struct sr_options {
     /* A connection idle this long (capture time) is closed (TIMEOUT). */
     sr_time connection_timeout;               /* default 120 s, > 0 */
     /* Every flush_interval of capture time, sr_assemble() sweeps: it closes
-     * connections idle for connection_timeout, and releases (holes skipped)
-     * the buffered data of every direction that has been waiting behind a
-     * hole for flush_interval or longer, even on a connection that keeps
-     * receiving data. The same checks run for a connection when its next
+     * connections idle for connection_timeout, and releases buffered data
+     * that has waited flush_interval or longer (since its page was first
+     * written), with everything in front of it, holes skipped - even on a
+     * connection that keeps receiving data; younger data behind a later
+     * hole keeps waiting. The same checks run for a connection when its next
      * segment arrives, before that segment is taken, so what is delivered
      * never depends on when sweeps happened to run. Capture time is made
      * monotonic per assembler (a timestamp earlier than one already seen

@@ -76,8 +76,6 @@ static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
                  uint64_t offset, uint64_t skipped, unsigned flags)
 {
     sr__half *h = &c->half[dir];
-    /* The edge moves: whatever is still buffered waits from now on. */
-    h->wait_since = x->now;
     if (c->failed) {
         c->info.skipped[dir] += skipped + len;
         SR__COUNT(x->acct, bytes_skipped, skipped + len);
@@ -178,6 +176,55 @@ size_t sr__conn_flush_pages(sr__ctx *x, sr__conn *c)
 {
     return sr__half_flush_pages(x, c, SR_DIR_CLIENT_TO_SERVER) +
            sr__half_flush_pages(x, c, SR_DIR_SERVER_TO_CLIENT);
+}
+
+typedef struct age_scan {
+    sr_time before;
+    sr_time oldest;
+    uint64_t old_end; /* end of the last page written at or before `before` */
+    bool any_old;
+} age_scan;
+
+static gboolean scan_age(gpointer key, gpointer value, gpointer data)
+{
+    (void)key;
+    const sr__page *p = value;
+    age_scan *s = data;
+    if (p->at < s->oldest)
+        s->oldest = p->at;
+    if (p->at <= s->before) {
+        s->old_end = p->offset + p->len;
+        s->any_old = true;
+    }
+    return FALSE;
+}
+
+/* The age check is cheap while the lower bound says nothing can be old;
+ * the walk over the pages happens only when something may be due, and
+ * leaves the bound exact.
+ *
+ *   pages:  [old] hole [young][old] hole [young]
+ *   release: ----skip---------------^ up to the last old page's end
+ *            (contiguous pages right after it go along, no hole skipped) */
+size_t sr__half_release_old(sr__ctx *x, sr__conn *c, sr_direction dir, sr_time before)
+{
+    sr__half *h = &c->half[dir];
+    if (h->npages == 0 || h->oldest_at > before)
+        return 0;
+    age_scan s = {before, INT64_MAX, 0, false};
+    g_tree_foreach(h->pages, scan_age, &s);
+    size_t n = 0;
+    if (s.any_old) {
+        sr__page *p;
+        while ((p = first_page(h)) && p->offset < s.old_end && flush_first_run(x, c, dir))
+            n++;
+        s.oldest = INT64_MAX;
+        s.any_old = false;
+        if (h->npages > 0)
+            g_tree_foreach(h->pages, scan_age, &s);
+    }
+    h->oldest_at = s.oldest;
+    return n;
 }
 
 /* Count bytes of a segment that no stream position can hold. */
@@ -297,6 +344,7 @@ static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, ui
                 return need;
             }
             p->offset = cur;
+            p->at = x->now;
             p->seg_start = x->seg_start;
             p->seg_end = x->seg_end;
             p->len = (uint32_t)take;
@@ -373,7 +421,7 @@ static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *
     }
     sr__half_tree(h);
     if (h->npages == 0)
-        h->wait_since = x->now; /* the first page behind a hole starts the wait */
+        h->oldest_at = x->now; /* new pages are never older than this */
     size_t got = walk(x, c, h, data, off, off + len, true, &overlap, &conflict, &nomem, &fresh,
                       &put, &replace);
     if (got < need && !nomem)
@@ -395,8 +443,9 @@ static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *
 }
 
 /* Deliver a segment that starts exactly at the edge: its own bytes without
- * copying, interleaved with buffered pages it runs into (those are the
- * first copy and win), then whatever became contiguous.
+ * copying, interleaved with buffered pages it runs into (whose bytes the
+ * overlap policy may give to this segment: then they are written over the
+ * page before it is delivered), then whatever became contiguous.
  *
  *   edge
  *   v
@@ -642,7 +691,8 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
         drop_bytes(x, c, dir, (uint64_t)(cut_end - off), SR_SEG_BEFORE_START);
         SR__COUNT(x->acct, before_start, 1);
         size_t cut = (size_t)MIN((uint64_t)(cut_end - off), (uint64_t)len);
-        data += cut;
+        if (cut) /* data may be NULL when nothing was captured */
+            data += cut;
         len -= cut;
         off = cut_end;
     }
@@ -676,7 +726,8 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
             uint64_t trim = h->next - (uint64_t)off;
             size_t dtrim = (size_t)MIN(trim, (uint64_t)len);
             note_overlap(x, c, dir, hist_differs(h, data, off, dtrim));
-            data += dtrim;
+            if (dtrim)
+                data += dtrim;
             len -= dtrim;
             off = (int64_t)h->next;
         }
@@ -685,7 +736,8 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
                 /* A flush below moved the edge past (part of) us. */
                 uint64_t trim = h->next - (uint64_t)off;
                 size_t dtrim = (size_t)MIN(trim, (uint64_t)len);
-                data += dtrim;
+                if (dtrim)
+                    data += dtrim;
                 len -= dtrim;
                 off = (int64_t)h->next;
                 if (off >= end)

@@ -107,16 +107,12 @@ int sr__conn_idle(sr__ctx *x, sr__conn *c, sr_time close_before, sr_time flush_b
         SR__COUNT(x->acct, connections_flushed, 1);
         return 2;
     }
-    /* Data waiting behind a hole for flush_interval is released, even when
-     * the connection keeps receiving data beyond the hole. */
+    /* Data that has waited behind a hole for flush_interval is released,
+     * even when the connection keeps receiving data beyond the hole. */
     int r = 0;
-    for (int d = 0; d < 2; d++) {
-        sr__half *h = &c->half[d];
-        if (h->npages > 0 && h->wait_since <= flush_before) {
-            sr__half_flush_pages(x, c, (sr_direction)d);
+    for (int d = 0; d < 2; d++)
+        if (sr__half_release_old(x, c, (sr_direction)d, flush_before))
             r = 1;
-        }
-    }
     if (r)
         SR__COUNT(x->acct, connections_flushed, 1);
     if (c->failed) {

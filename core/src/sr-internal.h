@@ -69,6 +69,7 @@ struct sr__page {
     uint64_t offset;         /* stream offset of data[0]; tree key */
     uint64_t gap_end;        /* bytes from the page's end up to here are
                                 known missing (snaplen cut); 0 = none */
+    sr_time at;              /* capture time the page was first written */
     int64_t seg_start;       /* the segment that wrote the page: its stream */
     int64_t seg_end;         /* offsets, for the overlap policy */
     uint32_t len;            /* bytes used, 1..page_size */
@@ -120,9 +121,8 @@ typedef struct sr__half {
     uint32_t isn;            /* SYN's sequence number, if syn_seen */
     uint32_t alt_isn;        /* a later SYN(-ACK) with another ISN, kept while
                                 the direction is fresh (see conn.c) */
-    sr_time wait_since;      /* capture time since when buffered pages wait:
-                                the first page after none, or the edge's last
-                                move (see sr_options.flush_interval) */
+    sr_time oldest_at;       /* no page is older than this (a lower bound of
+                                their `at`, exact after each release) */
     uint64_t next;           /* delivery edge: delivered + skipped */
     uint64_t extent;         /* highest offset + 1 any segment reached */
     uint64_t fin_offset;
@@ -270,6 +270,10 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir,
 size_t sr__half_flush_pages(sr__ctx *x, sr__conn *c, sr_direction dir);
 /* Both directions. */
 size_t sr__conn_flush_pages(sr__ctx *x, sr__conn *c);
+/* Release buffered data of one direction that has waited since `before` or
+ * earlier, with everything in front of it (holes skipped); younger data
+ * behind a later hole stays. Returns the number of runs released. */
+size_t sr__half_release_old(sr__ctx *x, sr__conn *c, sr_direction dir, sr_time before);
 /* Skip each direction up to its extent and report END where reached:
  * the last step of a completion. */
 void sr__conn_drain(sr__ctx *x, sr__conn *c);

@@ -371,6 +371,32 @@ static void test_busy_hole_released(void)
     srt_env_close(&e);
 }
 
+/* Two holes: data behind the first has waited flush_interval, data behind
+ * the second only a little. The release stops at the second hole, so its
+ * late filler still fits (seen in a real capture: a retransmission 0.25 s
+ * after the release would have been lost). */
+static void test_young_hole_waits(void)
+{
+    sr_options o;
+    sr_options_init(&o);
+    o.flush_interval = SR_USEC_PER_SEC;
+    srt_env e;
+    srt_env_open(&e, &o, 16);
+    ASSERT_ERR(srt_feed(&e, 1, false, 0, SYN, NULL, T0, NULL), SR_OK);
+    ASSERT_ERR(srt_feed(&e, 1, false, 11, ACK, "old-", T0, NULL), SR_OK);       /* 10..14 */
+    ASSERT_ERR(srt_feed(&e, 1, false, 21, ACK, "young", T0 + 900 * MS, NULL), SR_OK); /* 20..25 */
+    /* At 1 s the first run is due; 14..20 is a younger hole. */
+    ASSERT_ERR(srt_feed(&e, 1, false, 26, ACK, "!", T0 + 1000 * MS, NULL), SR_OK);
+    g_assert_cmpuint(e.last.delivered[0], ==, 4);
+    g_assert_cmpuint(e.last.skipped[0], ==, 10);
+    ASSERT_ERR(srt_feed(&e, 1, false, 15, ACK, "filler", T0 + 1200 * MS, NULL), SR_OK);
+    g_assert_cmpuint(e.last.delivered[0], ==, 16);
+    g_assert_cmpuint(e.last.skipped[0], ==, 10);
+    g_assert_cmpint(sr_assembler_flush_all(e.a, NULL, NULL), ==, SR_OK);
+    srt_assert_dir(&srt_recorder_stream(&e.rec, 0)->dir[0], "<10>old-filleryoung!", "client");
+    srt_env_close(&e);
+}
+
 /* ------------------------------------------------------------ capture clock */
 
 static void test_idle_timeout_on_arrival(void)
@@ -405,6 +431,7 @@ int main(int argc, char **argv)
     g_test_add_func("/correctness/sweep/own-connections", test_sweep_own_connections);
     g_test_add_func("/correctness/close-reason/final-flush-callback-error", test_final_flush_error);
     g_test_add_func("/correctness/flush/busy-hole", test_busy_hole_released);
+    g_test_add_func("/correctness/flush/young-hole-waits", test_young_hole_waits);
     g_test_add_func("/correctness/clock/timeout-on-arrival", test_idle_timeout_on_arrival);
     return g_test_run();
 }

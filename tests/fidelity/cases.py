@@ -229,13 +229,11 @@ add("zeek-truncated-header", Z + "tcp/truncated-header.pcap", min_compared=0,
 add("zeek-tcp-fast-open", Z + "tcp/tcp-fast-open.pcap", min_compared=4)
 add("zeek-echo-connections", Z + "echo-connections.pcap.gz", min_compared=1000)
 add("zeek-vlan-collisions", Z + "vlan-collisions.pcap", min_compared=6, extra=vlan_three)
-# tshark has no idle timeout or idle flush; the core times out a connection
-# idle longer than connection_timeout (here: the server's FIN 235 s after the
-# last segment) and releases data that waited behind a hole longer than
-# flush_interval (here: holes filled up to 19 s late), also when nothing else
-# happened in between (lifecycle.c, README "Timeouts"). These two compare the
-# reassembly itself, with timers longer than the captures' pauses; the
-# timers are tested in tests/core/test-correctness.c.
+# tshark has no idle timeout; the core times out a connection idle longer
+# than connection_timeout (here: the server's FIN 235 s after the last
+# segment), also when nothing else happened in between (lifecycle.c, README
+# "Behaviour"). This compares the reassembly itself, with timers longer than
+# the capture's pause; the timers are tested in tests/core/test-correctness.c.
 LONG_TIMERS = ["--connection-timeout", "600", "--flush-interval", "60"]
 add("zeek-pppoe-over-qinq", Z + "pppoe-over-qinq.pcap", min_compared=2, tool_args=LONG_TIMERS)
 add("zeek-gre-aruba", Z + "tunnels/gre-aruba.pcap", min_compared=0,
@@ -261,7 +259,7 @@ add("sv-split-handshake", S + "tcp-split-handshake-01-4whs/split-handshake-4whs.
 add("sv-urgent", S + "tcp-urgp-01-oob/tcp-urgent1.pcap", min_compared=2)
 add("sv-multi-mac", S + "mac-eve-multiple-disabled/multi_mac.pcap")
 add("sv-rst-unacked-12", S + "tcp-rst-unacked-stream-12/TLPW1-tcp-110.37.219.134-10.12.14.101-tcp-990-49254.pcap",
-    tail_ok=ORACLE2, min_compared=2, tool_args=LONG_TIMERS)
+    tail_ok=ORACLE2, min_compared=2)
 add("sv-tls-subjectaltname", S + "tls-subjectaltname/input.pcap", min_compared=120,
     prefix_ok=AFTER_RST)
 add("sv-ipv6-over-ipv4", S + "bug-4571-04/ipv6_over_ipv4.pcap")
