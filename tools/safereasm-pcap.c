@@ -1,33 +1,49 @@
 /* safereasm-pcap.c - reassemble every TCP stream of pcap/pcapng files with
- * the safereasm core and print one line per direction:
+ * the safereasm core and print one line per direction when its connection
+ * completes:
  *
  *     src:port>dst:port delivered skipped conflicts dropped sha256
  *
- * sorted bytewise, then the decoder's and the core's counters as "# ..."
- * lines. See the README (Fidelity) for the options and the output format.
+ * (or one JSON object per direction with --json, or the bytes themselves
+ * with --content), then the decoder's and the core's counters as "# ..."
+ * lines. See safereasm-pcap(1) and the README for options and formats.
  *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
  *
  * Threads: with --threads N > 1 the reading thread decodes frames and hands
  * copies of the segments, in batches, to N workers chosen by a symmetric
  * flow hash (both directions of a connection go to the same worker). Every
- * worker owns its own sr_pool and sr_assembler, so it shares no connection
- * with another worker: a worker ahead in capture time cannot sweep, flush
- * or time out a connection whose segments still wait in another worker's
- * batch. The caps are split N ways, so they hold for the whole process.
+ * worker owns its own sr_pool and sr_assembler (one of each per overlap
+ * policy with --policy all), so it shares no connection with another
+ * worker: a worker ahead in capture time cannot sweep, flush or time out a
+ * connection whose segments still wait in another worker's batch. The caps
+ * are split N ways (6N with --policy all), so they hold for the process.
  * The reader gives every segment the same capture clock in every mode (the
  * highest frame time so far), so each worker sees exactly the times
  * --threads 1 sees. Stream callbacks run in the worker that owns the pool
  * (and in the main thread at the end, after the workers are joined), so
- * everything a worker's callbacks touch is that worker's own. Only the
- * message counters are shared (msg_lock). The batch hand-off uses pthread
- * mutexes and condition variables, which ThreadSanitizer understands (it
- * cannot see GLib's futex-based GMutex/GAsyncQueue).
+ * everything a worker's callbacks touch is that worker's own.
+ *
+ * Output is written as connections complete, so it is never held for the
+ * whole run. Every piece of output has a key: the frame being fed when it
+ * was made (end-of-input phases count on after the last frame), the worker,
+ * and a per-worker sequence number. One thread writes at once; with N
+ * workers each worker queues its pieces (out_lock) and the reader writes
+ * them in key order up to the lowest frame every worker has finished
+ * (each batch carries the frame count at hand-over; every SP_SYNC_FRAMES
+ * frames every worker gets a batch, empty or not, so an idle worker cannot
+ * hold the others' output back). The order is the same on every run with
+ * the same N. Shared besides the queues: the message counters (msg_lock).
+ * The hand-offs use pthread mutexes and condition variables, which
+ * ThreadSanitizer understands (it cannot see GLib's futex-based locks).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -44,6 +60,7 @@
 #endif
 
 #include "decode.h"
+#include "jsonw.h"
 #include "safereasm.h"
 #include "seqset.h"
 
@@ -53,12 +70,18 @@
 #define SP_BATCH_ARENA (1u << 20) /* >= any pcap snaplen (262144) */
 #define SP_BATCHES_PER_WORKER 4
 #define SP_MSG_LIMIT 10 /* messages of one kind before we only count */
+#define SP_SYNC_FRAMES 4096 /* every worker gets a batch this often (output order) */
+#define SP_POLICIES SR_POLICY_COUNT_
+/* --policy all: bytes of conflict-flagged chunks kept per direction and
+ * policy, and for the whole process, to find the first differing offset. */
+#define SP_CONFLICT_KEEP_DIR (64u * 1024)
+#define SP_CONFLICT_KEEP_TOTAL ((uint64_t)64 * 1024 * 1024)
 
-/* Exit codes (also in --help). */
+/* Exit codes (also in --help and the man page). */
 enum {
     SP_EXIT_OK = 0,
     SP_EXIT_IO = 1,     /* a file could not be read (whole) or written */
-    SP_EXIT_USAGE = 2,  /* bad option or value */
+    SP_EXIT_USAGE = 2,  /* bad option or value, or --write DIR not empty */
     SP_EXIT_VERIFY = 3, /* --verify found a violation (wins over 1) */
 };
 
@@ -68,40 +91,59 @@ typedef struct range {
     uint64_t off, len;
 } range;
 
+/* --policy all: a kept piece of a conflict-flagged chunk, bytes at pos in
+ * the direction's cbytes. */
+typedef struct creg {
+    uint64_t off;
+    size_t len, pos;
+} creg;
+
 typedef struct dir_state {
-    GChecksum *sha;
+    GChecksum *sha;    /* until completion */
+    char sha_hex[65];  /* after it */
     GArray *gaps;      /* range: stream offset and length of each skip */
     GArray *conflicts; /* range: chunks the core flagged SR_CHUNK_CONFLICT */
+    GArray *conflict_frames; /* uint64_t: --write, frames with SR_SEG_CONFLICT */
     char *path;        /* --write file, NULL if not writing */
-    bool write_failed;
+    bool opened, write_failed;
+    uint64_t file_pos;              /* bytes written (without --fill-gaps) */
     uint64_t got_data, got_skipped; /* sums of what on_data was given */
+    bool any_segment;               /* first_ts/last_ts are set */
+    sr_time first_ts, last_ts;      /* capture clock of its first/last segment */
     sp_seqset seen;                 /* --verify: sequence numbers taken */
-    uint64_t total[3];              /* --verify: delivered, skipped, dropped at the end */
+    uint64_t delivered, skipped, dropped, conflict_count; /* at completion */
+    GArray *cregs;       /* --policy all: creg */
+    GByteArray *cbytes;  /* their bytes */
+    bool c_truncated;    /* a bound was hit; nothing kept from c_trunc_off on */
+    uint64_t c_trunc_off;
 } dir_state;
 
-/* One connection, from new_stream until the end of the feed call that
- * completed it (so that call can still map the core's id to ours); with
+/* One connection of one policy's pool, from new_stream until its output is
+ * written (with --policy all: until every policy's copy completed); with
  * --verify until the end of the run. */
 typedef struct stream {
-    uint64_t core_id; /* the core's id: unique within one worker's pool only */
+    uint64_t core_id; /* the core's id: unique within one pool only */
     uint64_t id;      /* ours: frame number of the segment that created it */
+    unsigned pol;     /* index of its policy in app.policies */
     sr_flow flow;     /* client -> server */
-    bool complete;
+    bool selected;    /* --stream: output it */
+    sr_close_reason reason;
     dir_state d[2];
 } stream;
 
-typedef struct result {
-    char *line; /* the printed line */
-    uint64_t conn_id;
-    int dir;
-    char *index; /* --write index row after the line fields */
-} result;
+/* --policy all: the copies of one connection, matched by our id. */
+typedef struct group {
+    uint64_t id;
+    unsigned n;
+    stream *s[SP_POLICIES];
+} group;
 
-typedef struct conflict_event {
-    uint64_t conn_id;
-    int dir;
-    uint64_t frame;
-} conflict_event;
+/* A piece of output and its key (see the top of the file). */
+typedef struct out_item {
+    uint64_t frame, seq;
+    GString *text; /* for stdout, may be NULL */
+    char *row;     /* for streams.tsv, may be NULL */
+} out_item;
 
 /* ------------------------------------------------------------ threads */
 
@@ -114,6 +156,7 @@ typedef struct item {
 typedef struct batch {
     size_t n, used;
     bool stop;
+    uint64_t stamp; /* frames handed over when it was pushed */
     item items[SP_BATCH_ITEMS];
     uint8_t arena[SP_BATCH_ARENA];
 } batch;
@@ -131,9 +174,10 @@ struct app;
 
 typedef struct worker {
     struct app *app;
-    sr_pool *pool;
-    sr_assembler *a;
-    sr_options opt;         /* the caps split N ways */
+    unsigned index;
+    sr_pool *pool[SP_POLICIES];
+    sr_assembler *a[SP_POLICIES];
+    sr_options opt;         /* the caps split N ways (6N with --policy all) */
     size_t max_connections; /* ditto */
     pthread_t thread;
     bool started;
@@ -141,23 +185,36 @@ typedef struct worker {
     batch *cur; /* being filled by the reader */
     uint64_t err_count[SR_ERROR_COUNT_];
     /* Touched only by this worker's callbacks and feed(): */
-    GHashTable *conns;   /* core id -> stream, open connections */
+    GHashTable *conns[SP_POLICIES]; /* core id -> stream, open connections */
     GPtrArray *closed;   /* streams completed during the current call */
     GPtrArray *done;     /* --verify: completed streams, kept to the end */
-    GPtrArray *results;  /* result */
-    GArray *conflict_events;
+    GHashTable *groups;  /* --policy all: our id -> group */
     GPtrArray *violations; /* --verify messages */
     uint64_t write_errors;
+    uint64_t cur_frame, seq; /* key of the next output */
+    uint64_t cbytes_held, cbytes_cap; /* --policy all: kept conflict bytes */
+    uint64_t compared, diverging;     /* --policy all: directions */
+    /* Output hand-over (threads > 1): */
+    pthread_mutex_t out_lock;
+    GQueue out;          /* out_item, in key order; under out_lock */
+    uint64_t done_frame; /* every frame up to this one is fed; under out_lock */
 } worker;
 
 typedef struct app {
     /* options */
     const char *write_dir;
     unsigned threads;
-    bool show_empty, show_stats, verbose, verify;
+    bool show_empty, show_stats, verbose, verify, force, json, content, fill_gaps;
     int progress; /* -1 auto, 0 off, 1 on */
     size_t max_connections;
     sr_options opt;
+    unsigned npol; /* 1, or SP_POLICIES with --policy all */
+    sr_overlap_policy policies[SP_POLICIES];
+    uint64_t stream_id; /* --stream ID; 0 = all */
+    bool tuple_set;     /* --stream ADDR:PORT,ADDR:PORT */
+    sr_flow tuple;
+    char *filter;       /* BPF expression, NULL = none */
+    GPtrArray *files;
 
     worker w[SP_MAX_THREADS];
 
@@ -165,11 +222,16 @@ typedef struct app {
     unsigned err_msgs[SR_ERROR_COUNT_];
     uint64_t write_msgs;
 
+    /* output (one writer at a time: the reader/main thread, or the only
+     * worker with --threads 1) */
+    FILE *tsv;             /* --write DIR/streams.tsv */
+    GQueue pend[SP_MAX_THREADS]; /* taken from the workers, not yet written */
+
     /* reader side */
     sr_time clock; /* highest frame time so far: every segment's timestamp */
     bool clock_set;
     uint64_t decode_count[SP_DEC_COUNT_];
-    uint64_t frames, files_failed;
+    uint64_t frames, filtered, files_failed;
     unsigned msgs[SP_DEC_COUNT_];
 } app;
 
@@ -186,16 +248,29 @@ static void msg(const char *fmt, ...)
 
 /* ------------------------------------------------------------ formatting */
 
+static void fmt_ip(char *buf, size_t n, const sr_flow *f, const sr_endpoint *e)
+{
+    inet_ntop(f->ip_version == 6 ? AF_INET6 : AF_INET, e->addr, buf, (socklen_t)n);
+}
+
 static void fmt_addr(char *buf, size_t n, const sr_flow *f, const sr_endpoint *e)
 {
     char a[INET6_ADDRSTRLEN];
-    if (f->ip_version == 6) {
-        inet_ntop(AF_INET6, e->addr, a, sizeof a);
+    fmt_ip(a, sizeof a, f, e);
+    if (f->ip_version == 6)
         snprintf(buf, n, "[%s]:%u", a, e->port);
-    } else {
-        inet_ntop(AF_INET, e->addr, a, sizeof a);
+    else
         snprintf(buf, n, "%s:%u", a, e->port);
-    }
+}
+
+static const sr_endpoint *dir_src(const sr_flow *f, int dir)
+{
+    return dir == SR_DIR_CLIENT_TO_SERVER ? &f->src : &f->dst;
+}
+
+static const sr_endpoint *dir_dst(const sr_flow *f, int dir)
+{
+    return dir == SR_DIR_CLIENT_TO_SERVER ? &f->dst : &f->src;
 }
 
 /* "src:port>dst:port" of direction dir of a client->server flow, with
@@ -203,10 +278,8 @@ static void fmt_addr(char *buf, size_t n, const sr_flow *f, const sr_endpoint *e
 static void fmt_key(char *buf, size_t n, const sr_flow *f, int dir)
 {
     char s[64], d[64];
-    const sr_endpoint *src = dir == SR_DIR_CLIENT_TO_SERVER ? &f->src : &f->dst;
-    const sr_endpoint *dst = dir == SR_DIR_CLIENT_TO_SERVER ? &f->dst : &f->src;
-    fmt_addr(s, sizeof s, f, src);
-    fmt_addr(d, sizeof d, f, dst);
+    fmt_addr(s, sizeof s, f, dir_src(f, dir));
+    fmt_addr(d, sizeof d, f, dir_dst(f, dir));
     if (f->zone)
         snprintf(buf, n, "%s>%s@%" PRIu32, s, d, f->zone);
     else
@@ -218,12 +291,10 @@ static void fmt_key(char *buf, size_t n, const sr_flow *f, int dir)
 static char *file_name(const sr_flow *f, uint64_t id, int dir)
 {
     char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
-    const sr_endpoint *src = dir == SR_DIR_CLIENT_TO_SERVER ? &f->src : &f->dst;
-    const sr_endpoint *dst = dir == SR_DIR_CLIENT_TO_SERVER ? &f->dst : &f->src;
-    int af = f->ip_version == 6 ? AF_INET6 : AF_INET;
-    inet_ntop(af, src->addr, s, sizeof s);
-    inet_ntop(af, dst->addr, d, sizeof d);
-    return g_strdup_printf("%06" PRIu64 "-%s.%u-%s.%u", id, s, src->port, d, dst->port);
+    fmt_ip(s, sizeof s, f, dir_src(f, dir));
+    fmt_ip(d, sizeof d, f, dir_dst(f, dir));
+    return g_strdup_printf("%06" PRIu64 "-%s.%u-%s.%u", id, s, dir_src(f, dir)->port, d,
+                           dir_dst(f, dir)->port);
 }
 
 static char *ranges_text(const GArray *r)
@@ -235,6 +306,16 @@ static char *ranges_text(const GArray *r)
         const range *x = &g_array_index(r, range, i);
         g_string_append_printf(s, "%s%" PRIu64 "+%" PRIu64, i ? "," : "", x->off, x->len);
     }
+    return g_string_free(s, FALSE);
+}
+
+static char *frames_text(const GArray *fr)
+{
+    if (!fr || fr->len == 0)
+        return g_strdup("-");
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < fr->len; i++)
+        g_string_append_printf(s, "%s%" PRIu64, i ? "," : "", g_array_index(fr, uint64_t, i));
     return g_string_free(s, FALSE);
 }
 
@@ -251,43 +332,225 @@ static void range_add(GArray *r, uint64_t off, uint64_t len)
     g_array_append_val(r, x);
 }
 
+/* ------------------------------------------------------------ output */
+
+static void out_write(app *ap, GString *text, char *row)
+{
+    if (text) {
+        fwrite(text->str, 1, text->len, stdout);
+        g_string_free(text, TRUE);
+    }
+    if (row) {
+        if (ap->tsv)
+            fputs(row, ap->tsv);
+        g_free(row);
+    }
+}
+
+/* Hand a piece of output over (both owned by the callee from here on). */
+static void emit(worker *w, GString *text, char *row)
+{
+    app *ap = w->app;
+    if (ap->threads == 1) {
+        out_write(ap, text, row);
+        return;
+    }
+    out_item *it = g_new(out_item, 1);
+    it->frame = w->cur_frame;
+    it->seq = w->seq++;
+    it->text = text;
+    it->row = row;
+    pthread_mutex_lock(&w->out_lock);
+    g_queue_push_tail(&w->out, it);
+    pthread_mutex_unlock(&w->out_lock);
+}
+
+/* Reader/main thread: write the workers' queued output in key order, up to
+ * the lowest frame every worker has finished (everything when final: the
+ * workers are joined). Each worker's queue is in key order already. */
+static void drain(app *ap, bool final)
+{
+    uint64_t limit = UINT64_MAX;
+    for (unsigned t = 0; t < ap->threads; t++) {
+        worker *w = &ap->w[t];
+        pthread_mutex_lock(&w->out_lock);
+        out_item *it;
+        while ((it = g_queue_pop_head(&w->out)))
+            g_queue_push_tail(&ap->pend[t], it);
+        if (!final && w->done_frame < limit)
+            limit = w->done_frame;
+        pthread_mutex_unlock(&w->out_lock);
+    }
+    for (;;) {
+        int best = -1;
+        out_item *bi = NULL;
+        for (unsigned t = 0; t < ap->threads; t++) {
+            out_item *it = g_queue_peek_head(&ap->pend[t]);
+            if (!it || it->frame > limit)
+                continue;
+            if (!bi || it->frame < bi->frame) { /* ties: the lower worker */
+                bi = it;
+                best = (int)t;
+            }
+        }
+        if (best < 0)
+            break;
+        g_queue_pop_head(&ap->pend[best]);
+        out_write(ap, bi->text, bi->row);
+        g_free(bi);
+    }
+}
+
 /* ------------------------------------------------------------ callbacks */
 
 /* packet_ctx of every call the tool makes: the frame being fed (1-based,
- * across all input files), or 0 for the end-of-input flushes. */
+ * across all input files; 0 for the end-of-input flushes) and which
+ * policy's assembler it went to. */
 typedef struct feed_ctx {
     uint64_t frame;
+    unsigned pol;
 } feed_ctx;
 
 static void *cb_new_stream(void *user_data, const sr_conn_info *info, void *packet_ctx)
 {
     worker *w = user_data;
+    app *ap = w->app;
     const feed_ctx *fc = packet_ctx;
     stream *st = g_new0(stream, 1);
     st->core_id = info->id;
     /* Only sr_assemble creates connections, so fc is there; the frame that
-     * created a connection names it the same in every --threads mode,
-     * where the core's per-pool ids would not. */
+     * created a connection names it the same in every --threads mode and
+     * in every policy's pool, where the core's per-pool ids would not. */
     st->id = fc ? fc->frame : 0;
+    st->pol = fc ? fc->pol : 0;
     st->flow = info->flow;
+    st->selected = ap->stream_id == 0 || ap->stream_id == st->id;
     for (int d = 0; d < 2; d++) {
-        st->d[d].sha = g_checksum_new(G_CHECKSUM_SHA256);
-        st->d[d].gaps = g_array_new(FALSE, FALSE, sizeof(range));
-        st->d[d].conflicts = g_array_new(FALSE, FALSE, sizeof(range));
-        if (w->app->write_dir) {
+        dir_state *ds = &st->d[d];
+        ds->sha = g_checksum_new(G_CHECKSUM_SHA256);
+        ds->gaps = g_array_new(FALSE, FALSE, sizeof(range));
+        ds->conflicts = g_array_new(FALSE, FALSE, sizeof(range));
+        if (ap->write_dir && st->selected) {
             char *name = file_name(&st->flow, st->id, d);
-            st->d[d].path = g_build_filename(w->app->write_dir, name, NULL);
+            ds->path = g_build_filename(ap->write_dir, name, NULL);
+            ds->conflict_frames = g_array_new(FALSE, FALSE, sizeof(uint64_t));
             g_free(name);
         }
+        if (ap->npol > 1) {
+            ds->cregs = g_array_new(FALSE, FALSE, sizeof(creg));
+            ds->cbytes = g_byte_array_new();
+        }
     }
-    g_hash_table_insert(w->conns, &st->core_id, st);
+    g_hash_table_insert(w->conns[st->pol], &st->core_id, st);
     return st;
+}
+
+static void write_failed(worker *w, dir_state *ds, int en)
+{
+    ds->write_failed = true;
+    w->write_errors++;
+    pthread_mutex_lock(&w->app->msg_lock);
+    if (w->app->write_msgs++ < SP_MSG_LIMIT)
+        msg("cannot write %s: %s", ds->path, g_strerror(en));
+    pthread_mutex_unlock(&w->app->msg_lock);
+}
+
+/* Open a --write file: the first open of a run truncates (never appends to
+ * an earlier run's file), later ones keep what this run wrote. Opened per
+ * chunk: thousands of concurrent connections must not run out of file
+ * descriptors. --write is for inspection, not speed. */
+static int open_out(dir_state *ds)
+{
+    int fd = open(ds->path, O_WRONLY | O_CREAT | O_CLOEXEC | (ds->opened ? 0 : O_TRUNC), 0644);
+    if (fd >= 0)
+        ds->opened = true;
+    return fd;
+}
+
+/* Write a chunk to its --write file: at the file's end, or with
+ * --fill-gaps at its stream offset (the holes read as zeros). */
+static void write_chunk(worker *w, dir_state *ds, const sr_chunk *c)
+{
+    bool fill = w->app->fill_gaps;
+    if (c->len == 0 && !(fill && c->skipped))
+        return;
+    int fd = open_out(ds);
+    if (fd < 0) {
+        write_failed(w, ds, errno);
+        return;
+    }
+    int en = 0;
+    if (c->len) {
+        off_t pos = (off_t)(fill ? c->offset : ds->file_pos);
+        size_t done = 0;
+        while (done < c->len) {
+            ssize_t r = pwrite(fd, c->data + done, c->len - done, pos + (off_t)done);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                en = r < 0 ? errno : EIO;
+                break;
+            }
+            done += (size_t)r;
+        }
+        ds->file_pos += c->len;
+    } else {
+        /* A hole at the end (nothing after it yet): the file grows to it. */
+        struct stat sb;
+        if (fstat(fd, &sb) != 0 || (sb.st_size < (off_t)c->offset && ftruncate(fd, (off_t)c->offset) != 0))
+            en = errno;
+    }
+    if (close(fd) != 0 && !en)
+        en = errno;
+    if (en)
+        write_failed(w, ds, en);
+}
+
+/* --policy all: keep the bytes of a conflict-flagged chunk, within the
+ * per-direction and the worker's bound. */
+static void keep_conflict(worker *w, dir_state *ds, const sr_chunk *c)
+{
+    if (ds->c_truncated)
+        return;
+    uint64_t room_dir = SP_CONFLICT_KEEP_DIR - ds->cbytes->len;
+    uint64_t room_all = w->cbytes_cap > w->cbytes_held ? w->cbytes_cap - w->cbytes_held : 0;
+    size_t keep = (size_t)MIN((uint64_t)c->len, MIN(room_dir, room_all));
+    if (keep) {
+        creg r = {c->offset, keep, ds->cbytes->len};
+        g_array_append_val(ds->cregs, r);
+        g_byte_array_append(ds->cbytes, c->data, (guint)keep);
+        w->cbytes_held += keep;
+    }
+    if (keep < c->len) {
+        ds->c_truncated = true;
+        ds->c_trunc_off = c->offset + keep;
+    }
+}
+
+/* --content: the chunk's bytes behind a header; a hole as a marker line. */
+static void content_chunk(worker *w, const stream *st, const sr_chunk *c)
+{
+    if (c->len == 0 && c->skipped == 0)
+        return;
+    char key[256];
+    fmt_key(key, sizeof key, &st->flow, c->dir);
+    GString *s = g_string_sized_new(c->len + 128);
+    g_string_append_printf(s, "=== conn %" PRIu64 " %s offset %" PRIu64 " len %zu ===\n", st->id,
+                           key, c->offset, c->len);
+    if (c->skipped)
+        g_string_append_printf(s, "[%" PRIu64 " bytes missing]\n", c->skipped);
+    if (c->len) {
+        g_string_append_len(s, (const char *)c->data, (gssize)c->len);
+        g_string_append_c(s, '\n');
+    }
+    emit(w, s, NULL);
 }
 
 static int cb_on_data(void *user_data, void *strm, const sr_conn_info *info,
                       const sr_chunk *chunk, void *packet_ctx)
 {
     worker *w = user_data;
+    app *ap = w->app;
     stream *st = strm;
     (void)info;
     (void)packet_ctx;
@@ -298,26 +561,17 @@ static int cb_on_data(void *user_data, void *strm, const sr_conn_info *info,
     ds->got_skipped += chunk->skipped;
     if (chunk->skipped)
         range_add(ds->gaps, chunk->offset - chunk->skipped, chunk->skipped);
+    if (ds->path && !ds->write_failed)
+        write_chunk(w, ds, chunk);
+    if (ap->content && st->selected)
+        content_chunk(w, st, chunk);
     if (chunk->len == 0)
         return 0;
     g_checksum_update(ds->sha, chunk->data, (gssize)chunk->len);
-    if (chunk->flags & SR_CHUNK_CONFLICT)
+    if (chunk->flags & SR_CHUNK_CONFLICT) {
         range_add(ds->conflicts, chunk->offset, chunk->len);
-    if (ds->path && !ds->write_failed) {
-        /* Opened per chunk: thousands of concurrent connections must not
-         * run out of file descriptors. --write is for inspection, not speed. */
-        FILE *fp = fopen(ds->path, "ab");
-        if (!fp || fwrite(chunk->data, 1, chunk->len, fp) != chunk->len) {
-            int en = errno;
-            ds->write_failed = true;
-            w->write_errors++;
-            pthread_mutex_lock(&w->app->msg_lock);
-            if (w->app->write_msgs++ < SP_MSG_LIMIT)
-                msg("cannot write %s: %s", ds->path, g_strerror(en));
-            pthread_mutex_unlock(&w->app->msg_lock);
-        }
-        if (fp)
-            fclose(fp);
+        if (ds->cregs)
+            keep_conflict(w, ds, chunk);
     }
     return 0;
 }
@@ -329,78 +583,440 @@ static void cb_on_complete(void *user_data, void *strm, const sr_conn_info *info
     app *ap = w->app;
     stream *st = strm;
     (void)packet_ctx;
+    st->reason = reason;
     for (int d = 0; d < 2; d++) {
         dir_state *ds = &st->d[d];
-        uint64_t del = info->delivered[d], skp = info->skipped[d], cf = info->conflicts[d],
-                 drp = info->dropped[d];
-        char key[256];
-        fmt_key(key, sizeof key, &st->flow, d);
-        if (ap->verify && (del != ds->got_data || skp != ds->got_skipped))
+        ds->delivered = info->delivered[d];
+        ds->skipped = info->skipped[d];
+        ds->dropped = info->dropped[d];
+        ds->conflict_count = info->conflicts[d];
+        if (ap->verify && (ds->delivered != ds->got_data || ds->skipped != ds->got_skipped)) {
+            char key[256];
+            fmt_key(key, sizeof key, &st->flow, d);
             g_ptr_array_add(w->violations,
-                            g_strdup_printf("%s conn %" PRIu64 " dir %d: the core's totals say "
+                            g_strdup_printf("%s conn %" PRIu64 " dir %d%s%s: the core's totals say "
                                             "delivered %" PRIu64 " skipped %" PRIu64
                                             ", its chunks carried %" PRIu64 " and %" PRIu64,
-                                            key, st->id, d, del, skp, ds->got_data,
+                                            key, st->id, d, ap->npol > 1 ? " policy " : "",
+                                            ap->npol > 1 ? sr_overlap_policy_name(ap->policies[st->pol]) : "",
+                                            ds->delivered, ds->skipped, ds->got_data,
                                             ds->got_skipped));
-        ds->total[0] = del;
-        ds->total[1] = skp;
-        ds->total[2] = drp;
-        if (ap->show_empty || del || skp || cf || drp) {
-            result *r = g_new0(result, 1);
-            r->conn_id = st->id;
-            r->dir = d;
-            r->line = g_strdup_printf("%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s",
-                                      key, del, skp, cf, drp, g_checksum_get_string(ds->sha));
-            if (ap->write_dir) {
-                char *gaps = ranges_text(ds->gaps), *cfl = ranges_text(ds->conflicts);
-                char *base = g_path_get_basename(ds->path);
-                r->index = g_strdup_printf("%s\t%" PRIu32 "\t%s\t%s\t%s", base,
-                                           st->flow.zone, sr_close_reason_name(reason), gaps,
-                                           cfl);
-                /* A direction without data still gets its (empty) file, so
-                 * the index never names a missing file. */
-                if (del == 0) {
-                    FILE *fp = fopen(ds->path, "ab");
-                    if (fp)
-                        fclose(fp);
-                }
-                g_free(gaps);
-                g_free(cfl);
-                g_free(base);
-            }
-            g_ptr_array_add(w->results, r);
         }
+        g_strlcpy(ds->sha_hex, g_checksum_get_string(ds->sha), sizeof ds->sha_hex);
         g_checksum_free(ds->sha);
-        g_array_free(ds->gaps, TRUE);
-        g_array_free(ds->conflicts, TRUE);
-        g_free(ds->path);
         ds->sha = NULL;
-        ds->gaps = ds->conflicts = NULL;
-        ds->path = NULL;
     }
-    st->complete = true;
-    /* The call that completed it may still need its id (release_closed). */
+    /* Its output is made after the call that completed it, which may still
+     * record things about the segment (release_closed). */
     g_ptr_array_add(w->closed, st);
 }
 
-static void stream_free(stream *st)
+/* Everything but what --verify checks at the end. */
+static void stream_release(worker *w, stream *st)
 {
+    for (int d = 0; d < 2; d++) {
+        dir_state *ds = &st->d[d];
+        if (ds->sha)
+            g_checksum_free(ds->sha);
+        if (ds->gaps)
+            g_array_free(ds->gaps, TRUE);
+        if (ds->conflicts)
+            g_array_free(ds->conflicts, TRUE);
+        if (ds->conflict_frames)
+            g_array_free(ds->conflict_frames, TRUE);
+        if (ds->cregs)
+            g_array_free(ds->cregs, TRUE);
+        if (ds->cbytes) {
+            w->cbytes_held -= ds->cbytes->len;
+            g_byte_array_free(ds->cbytes, TRUE);
+        }
+        g_free(ds->path);
+        ds->sha = NULL;
+        ds->gaps = ds->conflicts = ds->conflict_frames = ds->cregs = NULL;
+        ds->cbytes = NULL;
+        ds->path = NULL;
+    }
+}
+
+static void stream_free(worker *w, stream *st)
+{
+    stream_release(w, st);
     for (int d = 0; d < 2; d++)
         sp_seqset_clear(&st->d[d].seen);
     g_free(st);
 }
 
-/* After each call into the core: forget the connections it completed
- * (kept for the final check with --verify). */
+/* Done with a completed stream: kept to the end for --verify, else freed. */
+static void stream_done(worker *w, stream *st)
+{
+    if (w->app->verify) {
+        stream_release(w, st);
+        g_ptr_array_add(w->done, st);
+    } else {
+        stream_free(w, st);
+    }
+}
+
+static bool dir_shown(const app *ap, const dir_state *ds)
+{
+    return ap->show_empty || ds->delivered || ds->skipped || ds->conflict_count || ds->dropped;
+}
+
+/* --policy all, one direction: the groups of agreeing policies and where
+ * the first of them differ. */
+typedef struct divergence {
+    unsigned ngroups;
+    unsigned group_of[SP_POLICIES]; /* policy -> group */
+    unsigned first_pol[SP_POLICIES]; /* group -> its first policy */
+    bool first_known;   /* first_offset found (exact) */
+    uint64_t first_offset;
+    bool bound_exceeded;
+} divergence;
+
+/* Byte at stream offset off among a direction's kept conflict bytes. */
+static bool kept_byte(const dir_state *ds, uint64_t off, uint8_t *out)
+{
+    const GArray *r = ds->cregs;
+    guint lo = 0, hi = r ? r->len : 0;
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        const creg *c = &g_array_index(r, creg, mid);
+        if (off < c->off)
+            hi = mid;
+        else if (off >= c->off + c->len)
+            lo = mid + 1;
+        else {
+            *out = ds->cbytes->data[c->pos + (off - c->off)];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Bytes of different policies can only differ where two copies of them
+ * met while buffered, which the core reports as SR_CHUNK_CONFLICT chunks:
+ * the kept bytes of those chunks are compared offset by offset. The lowest
+ * offset where two policies kept different bytes is the first difference
+ * if it lies before every point where a bound stopped the keeping. */
+static void diverge(const app *ap, stream *const *s, int d, divergence *dv)
+{
+    memset(dv, 0, sizeof *dv);
+    for (unsigned p = 0; p < ap->npol; p++) {
+        const dir_state *x = &s[p]->d[d];
+        unsigned g;
+        for (g = 0; g < dv->ngroups; g++) {
+            const dir_state *y = &s[dv->first_pol[g]]->d[d];
+            if (strcmp(x->sha_hex, y->sha_hex) == 0 && x->delivered == y->delivered &&
+                x->skipped == y->skipped)
+                break;
+        }
+        if (g == dv->ngroups)
+            dv->first_pol[dv->ngroups++] = p;
+        dv->group_of[p] = g;
+    }
+    if (dv->ngroups < 2)
+        return;
+    uint64_t best = UINT64_MAX, limit = UINT64_MAX;
+    for (unsigned p = 0; p < ap->npol; p++) {
+        const dir_state *x = &s[p]->d[d];
+        if (x->c_truncated) {
+            dv->bound_exceeded = true;
+            limit = MIN(limit, x->c_trunc_off);
+        }
+        for (guint i = 0; i < x->cregs->len; i++) {
+            const creg *c = &g_array_index(x->cregs, creg, i);
+            for (uint64_t o = c->off; o < c->off + c->len && o < best; o++) {
+                uint8_t b = x->cbytes->data[c->pos + (o - c->off)], b2;
+                for (unsigned q = 0; q < ap->npol; q++) {
+                    if (q != p && kept_byte(&s[q]->d[d], o, &b2) && b2 != b) {
+                        best = o;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if (best != UINT64_MAX && best < limit) {
+        dv->first_known = true;
+        dv->first_offset = best;
+    }
+}
+
+static void json_endpoint(sp_jsonw *j, const char *name, const sr_flow *f, const sr_endpoint *e)
+{
+    char a[INET6_ADDRSTRLEN];
+    fmt_ip(a, sizeof a, f, e);
+    sp_jsonw_key(j, name);
+    sp_jsonw_begin_object(j);
+    sp_jsonw_key(j, "addr");
+    sp_jsonw_string(j, a);
+    sp_jsonw_key(j, "port");
+    sp_jsonw_u64(j, e->port);
+    sp_jsonw_end_object(j);
+}
+
+/* One direction as a JSON object (one line). s: the policies' copies
+ * (one unless --policy all), dv their comparison or NULL. */
+static GString *json_dir(const app *ap, stream *const *s, int d, const divergence *dv)
+{
+    const stream *st = s[0];
+    const dir_state *ds = &st->d[d];
+    GString *out = g_string_new(NULL);
+    sp_jsonw j;
+    sp_jsonw_init(&j, out);
+    char key[256];
+    fmt_key(key, sizeof key, &st->flow, d);
+    sp_jsonw_begin_object(&j);
+    sp_jsonw_key(&j, "type");
+    sp_jsonw_string(&j, "direction");
+    sp_jsonw_key(&j, "conn_id");
+    sp_jsonw_u64(&j, st->id);
+    sp_jsonw_key(&j, "dir");
+    sp_jsonw_string(&j, d == SR_DIR_CLIENT_TO_SERVER ? "c2s" : "s2c");
+    sp_jsonw_key(&j, "key");
+    sp_jsonw_string(&j, key);
+    sp_jsonw_key(&j, "ip_version");
+    sp_jsonw_u64(&j, st->flow.ip_version);
+    json_endpoint(&j, "src", &st->flow, dir_src(&st->flow, d));
+    json_endpoint(&j, "dst", &st->flow, dir_dst(&st->flow, d));
+    sp_jsonw_key(&j, "zone");
+    sp_jsonw_u64(&j, st->flow.zone);
+    sp_jsonw_key(&j, "first_time");
+    if (ds->any_segment)
+        sp_jsonw_usec(&j, ds->first_ts);
+    else
+        sp_jsonw_null(&j);
+    sp_jsonw_key(&j, "last_time");
+    if (ds->any_segment)
+        sp_jsonw_usec(&j, ds->last_ts);
+    else
+        sp_jsonw_null(&j);
+    sp_jsonw_key(&j, "delivered");
+    sp_jsonw_u64(&j, ds->delivered);
+    sp_jsonw_key(&j, "skipped");
+    sp_jsonw_u64(&j, ds->skipped);
+    sp_jsonw_key(&j, "dropped");
+    sp_jsonw_u64(&j, ds->dropped);
+    sp_jsonw_key(&j, "conflicts");
+    sp_jsonw_u64(&j, ds->conflict_count);
+    sp_jsonw_key(&j, "gaps");
+    sp_jsonw_begin_array(&j);
+    for (guint i = 0; i < ds->gaps->len; i++) {
+        const range *r = &g_array_index(ds->gaps, range, i);
+        sp_jsonw_begin_array(&j);
+        sp_jsonw_u64(&j, r->off);
+        sp_jsonw_u64(&j, r->len);
+        sp_jsonw_end_array(&j);
+    }
+    sp_jsonw_end_array(&j);
+    sp_jsonw_key(&j, "close");
+    sp_jsonw_string(&j, sr_close_reason_name(st->reason));
+    sp_jsonw_key(&j, "sha256");
+    sp_jsonw_string(&j, ds->sha_hex);
+    sp_jsonw_key(&j, "policy");
+    sp_jsonw_string(&j, sr_overlap_policy_name(ap->policies[st->pol]));
+    if (ds->path) {
+        char *base = g_path_get_basename(ds->path);
+        sp_jsonw_key(&j, "file");
+        sp_jsonw_string(&j, base);
+        g_free(base);
+    }
+    if (dv) {
+        sp_jsonw_key(&j, "policies");
+        sp_jsonw_begin_object(&j);
+        sp_jsonw_key(&j, "agree");
+        sp_jsonw_bool(&j, dv->ngroups == 1);
+        sp_jsonw_key(&j, "first_offset");
+        if (dv->first_known)
+            sp_jsonw_u64(&j, dv->first_offset);
+        else
+            sp_jsonw_null(&j);
+        sp_jsonw_key(&j, "bound_exceeded");
+        sp_jsonw_bool(&j, dv->bound_exceeded);
+        sp_jsonw_key(&j, "groups");
+        sp_jsonw_begin_array(&j);
+        for (unsigned g = 0; g < dv->ngroups; g++) {
+            const dir_state *x = &s[dv->first_pol[g]]->d[d];
+            sp_jsonw_begin_object(&j);
+            sp_jsonw_key(&j, "policies");
+            sp_jsonw_begin_array(&j);
+            for (unsigned p = 0; p < ap->npol; p++)
+                if (dv->group_of[p] == g)
+                    sp_jsonw_string(&j, sr_overlap_policy_name(ap->policies[p]));
+            sp_jsonw_end_array(&j);
+            sp_jsonw_key(&j, "sha256");
+            sp_jsonw_string(&j, x->sha_hex);
+            sp_jsonw_key(&j, "delivered");
+            sp_jsonw_u64(&j, x->delivered);
+            sp_jsonw_key(&j, "skipped");
+            sp_jsonw_u64(&j, x->skipped);
+            sp_jsonw_end_object(&j);
+        }
+        sp_jsonw_end_array(&j);
+        sp_jsonw_key(&j, "conflicts");
+        sp_jsonw_begin_object(&j);
+        for (unsigned p = 0; p < ap->npol; p++) {
+            sp_jsonw_key(&j, sr_overlap_policy_name(ap->policies[p]));
+            sp_jsonw_u64(&j, s[p]->d[d].conflict_count);
+        }
+        sp_jsonw_end_object(&j);
+        sp_jsonw_end_object(&j);
+    }
+    sp_jsonw_end_object(&j);
+    g_string_append_c(out, '\n');
+    return out;
+}
+
+/* The text line of one direction; with --policy all the agreement follows:
+ * "agree", or "diverge@OFFSET" ("diverge@?" when unknown) and one
+ * "policy,policy:sha256" per group. */
+static GString *text_dir(const app *ap, stream *const *s, int d, const divergence *dv)
+{
+    const stream *st = s[0];
+    const dir_state *ds = &st->d[d];
+    char key[256];
+    fmt_key(key, sizeof key, &st->flow, d);
+    GString *out = g_string_new(NULL);
+    g_string_append_printf(out, "%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s", key,
+                           ds->delivered, ds->skipped, ds->conflict_count, ds->dropped,
+                           ds->sha_hex);
+    if (dv) {
+        if (dv->ngroups == 1)
+            g_string_append(out, " agree");
+        else if (dv->first_known)
+            g_string_append_printf(out, " diverge@%" PRIu64, dv->first_offset);
+        else
+            g_string_append(out, " diverge@?");
+        for (unsigned g = 0; dv->ngroups > 1 && g < dv->ngroups; g++) {
+            g_string_append_c(out, ' ');
+            bool first = true;
+            for (unsigned p = 0; p < ap->npol; p++) {
+                if (dv->group_of[p] != g)
+                    continue;
+                g_string_append_printf(out, "%s%s", first ? "" : ",",
+                                       sr_overlap_policy_name(ap->policies[p]));
+                first = false;
+            }
+            g_string_append_printf(out, ":%s", s[dv->first_pol[g]]->d[d].sha_hex);
+        }
+    }
+    g_string_append_c(out, '\n');
+    return out;
+}
+
+/* The streams.tsv row of one direction (--write). */
+static char *tsv_row(worker *w, stream *st, int d)
+{
+    dir_state *ds = &st->d[d];
+    char key[256];
+    fmt_key(key, sizeof key, &st->flow, d);
+    /* A direction without data still gets its (empty) file, so the index
+     * never names a missing file. */
+    if (!ds->opened) {
+        int fd = open_out(ds);
+        if (fd < 0)
+            write_failed(w, ds, errno);
+        else
+            close(fd);
+    }
+    char *gaps = ranges_text(ds->gaps), *cfl = ranges_text(ds->conflicts);
+    char *cp = frames_text(ds->conflict_frames);
+    char *base = g_path_get_basename(ds->path);
+    char *row = g_strdup_printf("%s\t%" PRIu64 "\t%d\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+                                "\t%" PRIu64 "\t%s\t%" PRIu32 "\t%s\t%s\t%s\t%s\n",
+                                base, st->id, d, key, ds->delivered, ds->skipped,
+                                ds->conflict_count, ds->dropped, ds->sha_hex, st->flow.zone,
+                                sr_close_reason_name(st->reason), gaps, cfl, cp);
+    g_free(gaps);
+    g_free(cfl);
+    g_free(cp);
+    g_free(base);
+    return row;
+}
+
+/* The output of a completed connection, both directions: s holds its
+ * copies, one per policy (one unless --policy all; NULL for a policy
+ * whose copy never completed, which the pools' equal lifecycles rule out). */
+static void emit_connection(worker *w, stream **s)
+{
+    app *ap = w->app;
+    if (!s[0]->selected)
+        return;
+    for (int d = 0; d < 2; d++) {
+        divergence dv, *dvp = NULL;
+        bool shown = false;
+        for (unsigned p = 0; p < ap->npol; p++)
+            shown = shown || dir_shown(ap, &s[p]->d[d]);
+        if (ap->npol > 1) {
+            diverge(ap, s, d, &dv);
+            dvp = &dv;
+            w->compared++;
+            if (dv.ngroups > 1)
+                w->diverging++;
+        }
+        if (!shown)
+            continue;
+        GString *text = NULL;
+        if (ap->json)
+            text = json_dir(ap, s, d, dvp);
+        else if (!ap->content)
+            text = text_dir(ap, s, d, dvp);
+        char *row = ap->tsv && s[0]->d[d].path ? tsv_row(w, s[0], d) : NULL;
+        if (text || row)
+            emit(w, text, row);
+    }
+}
+
+static void emit_group(worker *w, group *g)
+{
+    app *ap = w->app;
+    unsigned have = 0;
+    stream *s[SP_POLICIES];
+    for (unsigned p = 0; p < ap->npol; p++)
+        if (g->s[p])
+            have++;
+    if (have < ap->npol) {
+        /* Not expected: every pool sees the same segments. Said, not hidden. */
+        msg("conn %" PRIu64 ": completed under %u of %u policies; not compared", g->id, have,
+            ap->npol);
+    } else {
+        memcpy(s, g->s, sizeof s);
+        emit_connection(w, s);
+    }
+    for (unsigned p = 0; p < ap->npol; p++)
+        if (g->s[p])
+            stream_done(w, g->s[p]);
+}
+
+/* After each call into the core: write out and forget the connections it
+ * completed. */
 static void release_closed(worker *w)
 {
+    app *ap = w->app;
     for (guint i = 0; i < w->closed->len; i++) {
         stream *st = g_ptr_array_index(w->closed, i);
-        g_hash_table_remove(w->conns, &st->core_id);
-        if (w->app->verify)
-            g_ptr_array_add(w->done, st);
-        else
-            stream_free(st);
+        g_hash_table_remove(w->conns[st->pol], &st->core_id);
+        if (ap->npol == 1) {
+            emit_connection(w, &st);
+            stream_done(w, st);
+            continue;
+        }
+        group *g = g_hash_table_lookup(w->groups, &st->id);
+        if (!g) {
+            g = g_new0(group, 1);
+            g->id = st->id;
+            g_hash_table_insert(w->groups, &g->id, g);
+        }
+        if (g->s[st->pol]) { /* two connections from one frame: impossible */
+            stream_done(w, st);
+            continue;
+        }
+        g->s[st->pol] = st;
+        if (++g->n == ap->npol) {
+            g_hash_table_remove(w->groups, &g->id);
+            emit_group(w, g);
+            g_free(g);
+        }
     }
     g_ptr_array_set_size(w->closed, 0);
 }
@@ -410,35 +1026,43 @@ static void release_closed(worker *w)
 static void feed(worker *w, const sr_flow *flow, const sr_segment *seg, uint64_t frame)
 {
     app *ap = w->app;
-    sr_result res;
-    feed_ctx fc = {frame};
-    sr_error e = sr_assemble_ex(w->a, flow, seg, &fc, &res);
-    stream *st = res.conn_id ? g_hash_table_lookup(w->conns, &res.conn_id) : NULL;
-    if (e != SR_OK) {
-        if ((unsigned)e < SR_ERROR_COUNT_)
-            w->err_count[e]++;
-        /* A segment after the end of its connection (the last ACK after
-         * FIN, a late retransmission) is normal traffic: counted only. */
-        if (e != SR_ERR_CONNECTION_CLOSED) {
-            pthread_mutex_lock(&ap->msg_lock);
-            if ((unsigned)e < SR_ERROR_COUNT_ && ap->err_msgs[e]++ < SP_MSG_LIMIT)
-                msg("frame %" PRIu64 ": %s: %s", frame, sr_err_name(e), sr_strerror(e));
-            pthread_mutex_unlock(&ap->msg_lock);
+    w->cur_frame = frame;
+    for (unsigned p = 0; p < ap->npol; p++) {
+        sr_result res;
+        feed_ctx fc = {frame, p};
+        sr_error e = sr_assemble_ex(w->a[p], flow, seg, &fc, &res);
+        stream *st = res.conn_id ? g_hash_table_lookup(w->conns[p], &res.conn_id) : NULL;
+        if (e != SR_OK) {
+            /* Every policy's pool sees the same segments: count once. */
+            if (p == 0 && (unsigned)e < SR_ERROR_COUNT_)
+                w->err_count[e]++;
+            /* A segment after the end of its connection (the last ACK after
+             * FIN, a late retransmission) is normal traffic: counted only. */
+            if (p == 0 && e != SR_ERR_CONNECTION_CLOSED) {
+                pthread_mutex_lock(&ap->msg_lock);
+                if ((unsigned)e < SR_ERROR_COUNT_ && ap->err_msgs[e]++ < SP_MSG_LIMIT)
+                    msg("frame %" PRIu64 ": %s: %s", frame, sr_err_name(e), sr_strerror(e));
+                pthread_mutex_unlock(&ap->msg_lock);
+            }
+        } else if (st && !(res.status & SR_SEG_AFTER_CLOSE) && (unsigned)res.dir <= 1) {
+            dir_state *ds = &st->d[res.dir];
+            if (!ds->any_segment) {
+                ds->first_ts = seg->timestamp;
+                ds->any_segment = true;
+            }
+            ds->last_ts = seg->timestamp;
+            if ((res.status & SR_SEG_CONFLICT) && ds->conflict_frames)
+                g_array_append_val(ds->conflict_frames, frame);
+            if (ap->verify) {
+                /* The sequence numbers of the bytes this segment carried; a
+                 * SYN's own number carries none. */
+                size_t len = seg->claimed_len ? seg->claimed_len : seg->payload_len;
+                uint32_t first = seg->seq + ((seg->flags & SR_TCP_SYN) ? 1u : 0u);
+                sp_seqset_add(&ds->seen, first, len);
+            }
         }
-    } else if (st && !(res.status & SR_SEG_AFTER_CLOSE) && (unsigned)res.dir <= 1) {
-        if (res.status & SR_SEG_CONFLICT) {
-            conflict_event ev = {st->id, (int)res.dir, frame};
-            g_array_append_val(w->conflict_events, ev);
-        }
-        if (ap->verify) {
-            /* The sequence numbers of the bytes this segment carried; a
-             * SYN's own number carries none. */
-            size_t len = seg->claimed_len ? seg->claimed_len : seg->payload_len;
-            uint32_t first = seg->seq + ((seg->flags & SR_TCP_SYN) ? 1u : 0u);
-            sp_seqset_add(&st->d[res.dir].seen, first, len);
-        }
+        release_closed(w);
     }
-    release_closed(w);
 }
 
 static void bqueue_init(bqueue *q)
@@ -502,12 +1126,36 @@ static void *worker_main(void *data)
             seg.payload = seg.payload_len ? b->arena + (uintptr_t)it->seg.payload : NULL;
             feed(w, &it->flow, &seg, it->frame);
         }
+        /* Every frame up to the stamp that was meant for this worker has
+         * been fed: its later output has later keys. */
+        pthread_mutex_lock(&w->out_lock);
+        w->done_frame = b->stamp;
+        pthread_mutex_unlock(&w->out_lock);
         b->n = b->used = 0;
         b->stop = false;
         bqueue_push(&w->spare, b);
         if (stop)
             return NULL;
     }
+}
+
+/* Hand the worker's current batch over (an empty one if it has none),
+ * stamped with the frames dispatched so far. */
+static void push_batch(worker *w, uint64_t stamp)
+{
+    batch *b = w->cur ? w->cur : bqueue_pop(&w->spare); /* blocks: bounded memory */
+    w->cur = NULL;
+    b->stamp = stamp;
+    bqueue_push(&w->work, b);
+}
+
+/* Every SP_SYNC_FRAMES frames: every worker gets a batch, so the lowest
+ * finished frame moves on, and the output up to it is written. */
+static void sync_workers(app *ap, uint64_t stamp)
+{
+    for (unsigned t = 0; t < ap->threads; t++)
+        push_batch(&ap->w[t], stamp);
+    drain(ap, false);
 }
 
 static void dispatch(app *ap, worker *w, const sr_flow *flow, const sr_segment *seg,
@@ -519,8 +1167,8 @@ static void dispatch(app *ap, worker *w, const sr_flow *flow, const sr_segment *
     }
     batch *b = w->cur;
     if (b && (b->n == SP_BATCH_ITEMS || b->used + seg->payload_len > SP_BATCH_ARENA)) {
-        bqueue_push(&w->work, b);
-        b = w->cur = NULL;
+        push_batch(w, frame - 1);
+        b = NULL;
     }
     if (!b)
         b = w->cur = bqueue_pop(&w->spare); /* blocks: bounded memory */
@@ -537,22 +1185,56 @@ static void dispatch(app *ap, worker *w, const sr_flow *flow, const sr_segment *
 
 /* ------------------------------------------------------------ input */
 
+typedef struct gz_src {
+    void *g;       /* gzFile */
+    char err[256]; /* zlib's message after a failed read, "" if none */
+} gz_src;
+
 #ifdef SP_HAVE_ZLIB
 /* gzip-compressed captures (as shipped by Wireshark's and Zeek's test
- * suites) are read through a stdio cookie, so libpcap sees a FILE *. */
+ * suites) are read through a stdio cookie, so libpcap sees a FILE *. A
+ * read error keeps zlib's own message: libpcap would only print errno,
+ * which zlib does not set for bad data. */
 static ssize_t gz_read(void *c, char *buf, size_t n)
 {
-    int r = gzread((gzFile)c, buf, n > INT_MAX ? INT_MAX : (unsigned)n);
-    return r < 0 ? -1 : r;
+    gz_src *z = c;
+    int r = gzread((gzFile)z->g, buf, n > INT_MAX ? INT_MAX : (unsigned)n);
+    int zerr = Z_OK;
+    const char *m = gzerror((gzFile)z->g, &zerr);
+    if (r < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+        if (!z->err[0])
+            g_strlcpy(z->err, m && *m ? m : "unknown zlib error", sizeof z->err);
+        if (r < 0) {
+            errno = EIO;
+            return -1;
+        }
+    }
+    return r;
 }
-static int gz_close(void *c) { return gzclose((gzFile)c) == Z_OK ? 0 : -1; }
+
+static int gz_close(void *c)
+{
+    gz_src *z = c;
+    int r = gzclose((gzFile)z->g) == Z_OK ? 0 : -1;
+    g_free(z);
+    return r;
+}
 #endif
 
 typedef struct input {
     pcap_t *p;
-    void *gz;   /* gzFile when compressed (closed through the cookie) */
+    gz_src *gz; /* when compressed (freed through the cookie) */
     off_t size; /* file size for the progress bar, 0 if unknown */
 } input;
+
+/* The reason a read failed: zlib's when the gzip data is bad. */
+static void input_error(const input *in, const char *path, const char *what, const char *pcap_msg)
+{
+    if (in->gz && in->gz->err[0])
+        msg("%s: %scorrupt gzip data (%s)", path, what, in->gz->err);
+    else
+        msg("%s: %s%s", path, what, pcap_msg);
+}
 
 static bool input_open(input *in, const char *path)
 {
@@ -565,8 +1247,15 @@ static bool input_open(input *in, const char *path)
         return false;
     }
     struct stat stt;
-    if (fstat(fileno(fp), &stt) == 0 && S_ISREG(stt.st_mode))
-        in->size = stt.st_size;
+    if (fstat(fileno(fp), &stt) == 0) {
+        if (S_ISREG(stt.st_mode))
+            in->size = stt.st_size;
+        else if (S_ISDIR(stt.st_mode)) {
+            msg("%s: is a directory", path);
+            fclose(fp);
+            return false;
+        }
+    }
     /* No pcap or pcapng magic starts with 0x1f, gzip always does: one
      * byte of look-ahead (one ungetc is always allowed) tells them apart. */
     int c0 = getc(fp);
@@ -584,17 +1273,24 @@ static bool input_open(input *in, const char *path)
             msg("%s: cannot open gzip stream", path);
             return false;
         }
+        gz_src *z = g_new0(gz_src, 1);
+        z->g = g;
         cookie_io_functions_t io = {gz_read, NULL, NULL, gz_close};
-        FILE *cf = fopencookie(g, "rb", io);
+        FILE *cf = fopencookie(z, "rb", io);
         if (!cf) {
             gzclose(g);
+            g_free(z);
             msg("%s: %s", path, g_strerror(errno));
             return false;
         }
-        in->gz = g;
+        in->gz = z;
         in->p = pcap_fopen_offline_with_tstamp_precision(cf, PCAP_TSTAMP_PRECISION_MICRO, err);
-        if (!in->p)
+        if (!in->p) {
+            input_error(in, path, "", err);
             fclose(cf);
+            in->gz = NULL;
+            return false;
+        }
 #else
         msg("%s: gzip-compressed capture, but built without zlib", path);
         if (!is_stdin)
@@ -617,7 +1313,7 @@ static off_t input_pos(const input *in)
 {
 #ifdef SP_HAVE_ZLIB
     if (in->gz)
-        return (off_t)gzoffset((gzFile)in->gz);
+        return (off_t)gzoffset((gzFile)in->gz->g);
 #endif
     FILE *f = pcap_file(in->p);
     return f ? ftello(f) : 0;
@@ -627,6 +1323,8 @@ static void input_close(input *in)
 {
     if (in->p)
         pcap_close(in->p); /* closes the FILE (or the gzip cookie) */
+    in->p = NULL;
+    in->gz = NULL;
 }
 
 static void progress(const char *path, uint64_t frames, off_t pos, off_t size, bool done)
@@ -649,11 +1347,43 @@ static void progress(const char *path, uint64_t frames, off_t pos, off_t size, b
     fflush(stderr);
 }
 
+/* --stream ADDR:PORT,ADDR:PORT: either direction, any zone. */
+static bool tuple_match(const app *ap, const sr_flow *f)
+{
+    const sr_flow *t = &ap->tuple;
+    if (f->ip_version != t->ip_version)
+        return false;
+    bool fwd = memcmp(&f->src, &t->src, sizeof f->src) == 0 &&
+               memcmp(&f->dst, &t->dst, sizeof f->dst) == 0;
+    bool rev = memcmp(&f->src, &t->dst, sizeof f->src) == 0 &&
+               memcmp(&f->dst, &t->src, sizeof f->dst) == 0;
+    return fwd || rev;
+}
+
+/* Compile the filter for the capture's link type; false (said) if refused. */
+static bool compile_filter(const app *ap, pcap_t *p, const char *path, struct bpf_program *prog)
+{
+    if (pcap_compile(p, prog, ap->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        msg("%s: filter '%s' refused for link type %s: %s", path, ap->filter,
+            pcap_datalink_val_to_name(pcap_datalink(p)) ? pcap_datalink_val_to_name(pcap_datalink(p)) : "?",
+            pcap_geterr(p));
+        return false;
+    }
+    return true;
+}
+
 static void run_file(app *ap, const char *path, bool show_progress)
 {
     input in;
     if (!input_open(&in, path)) {
         ap->files_failed++;
+        return;
+    }
+    struct bpf_program prog;
+    bool filtering = ap->filter != NULL;
+    if (filtering && !compile_filter(ap, in.p, path, &prog)) {
+        ap->files_failed++;
+        input_close(&in);
         return;
     }
     int dlt = pcap_datalink(in.p);
@@ -665,10 +1395,13 @@ static void run_file(app *ap, const char *path, bool show_progress)
     while ((r = pcap_next_ex(in.p, &h, &data)) == 1) {
         uint64_t packet = ++n;
         uint64_t frame = ++ap->frames; /* across all files: names connections */
+        if (ap->threads > 1 && frame % SP_SYNC_FRAMES == 0)
+            sync_workers(ap, frame - 1);
         /* One capture clock for every segment, in every --threads mode: the
          * highest frame time so far (a frame whose time goes backwards is
-         * taken at the clock). Each worker then sees the times one thread
-         * would, whatever the other workers' connections do. */
+         * taken at the clock; frames the filter leaves out count too). Each
+         * worker then sees the times one thread would, whatever the other
+         * workers' connections do. */
         sr_time ts = (sr_time)h->ts.tv_sec * SR_USEC_PER_SEC + h->ts.tv_usec;
         if (!ap->clock_set || ts > ap->clock) {
             ap->clock = ts;
@@ -680,6 +1413,10 @@ static void run_file(app *ap, const char *path, bool show_progress)
                 last = now;
                 progress(path, n, input_pos(&in), in.size, false);
             }
+        }
+        if (filtering && !pcap_offline_filter(&prog, h, data)) {
+            ap->filtered++;
+            continue;
         }
         sp_segment s;
         const char *why = NULL;
@@ -693,6 +1430,10 @@ static void run_file(app *ap, const char *path, bool show_progress)
                     msg("%s: further '%s' messages suppressed (see the counters)", path,
                         sp_decode_name(dr));
             }
+            continue;
+        }
+        if (ap->tuple_set && !tuple_match(ap, &s.flow)) {
+            ap->filtered++;
             continue;
         }
         if (s.notes & SP_NOTE_SNAPLEN_CUT)
@@ -716,10 +1457,19 @@ static void run_file(app *ap, const char *path, bool show_progress)
     if (show_progress)
         progress(path, n, in.size, in.size, true);
     if (r == PCAP_ERROR) {
-        msg("%s: after frame %" PRIu64 ": %s (rest of the file ignored)", path, n,
-            pcap_geterr(in.p));
+        char what[64];
+        snprintf(what, sizeof what, "after frame %" PRIu64 ": ", n);
+        input_error(&in, path, what, pcap_geterr(in.p));
+        msg("%s: rest of the file ignored", path);
+        ap->files_failed++;
+    } else if (in.gz && in.gz->err[0]) {
+        /* libpcap saw a clean end, zlib a damaged stream (cut short). */
+        msg("%s: after frame %" PRIu64 ": corrupt gzip data (%s); rest of the file ignored", path,
+            n, in.gz->err);
         ap->files_failed++;
     }
+    if (filtering)
+        pcap_freecode(&prog);
     input_close(&in);
 }
 
@@ -752,30 +1502,113 @@ static bool parse_seconds(const char *s, sr_time *out)
     return true;
 }
 
+/* "1.2.3.4:80" or "[::1]:80" into e; *version gets 4 or 6. */
+static bool parse_endpoint(const char *s, sr_endpoint *e, uint8_t *version)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon;
+    memset(e, 0, sizeof *e);
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof host)
+            return false;
+        memcpy(host, s + 1, (size_t)(rb - s - 1));
+        host[rb - s - 1] = 0;
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= sizeof host)
+            return false;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = 0;
+    }
+    uint64_t port;
+    if (!parse_u64(colon + 1, 65535, &port))
+        return false;
+    e->port = (uint16_t)port;
+    if (inet_pton(AF_INET, host, e->addr) == 1)
+        *version = 4;
+    else if (inet_pton(AF_INET6, host, e->addr) == 1)
+        *version = 6;
+    else
+        return false;
+    return true;
+}
+
+/* --stream: a connection id, or "ADDR:PORT,ADDR:PORT" (">" also separates,
+ * as in the output's keys). */
+static bool parse_stream(app *ap, const char *s)
+{
+    uint64_t u;
+    if (parse_u64(s, UINT64_MAX, &u)) {
+        ap->stream_id = u;
+        return u != 0;
+    }
+    const char *sep = strpbrk(s, ",>");
+    if (!sep)
+        return false;
+    char *a = g_strndup(s, (gsize)(sep - s));
+    uint8_t v1 = 0, v2 = 0;
+    bool ok = parse_endpoint(a, &ap->tuple.src, &v1) && parse_endpoint(sep + 1, &ap->tuple.dst, &v2) &&
+              v1 == v2;
+    g_free(a);
+    ap->tuple.ip_version = v1;
+    ap->tuple_set = ok;
+    return ok;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: " PROG " [options] FILE...\n"
+            "usage: " PROG " [options] FILE... [-f EXPRESSION]\n"
+            "       " PROG " [options] -r FILE [-r FILE...] [EXPRESSION]\n"
             "Reassemble the TCP streams of pcap/pcapng files (gzip too; '-' = stdin)\n"
-            "with the safereasm core. Prints one line per direction, sorted:\n"
+            "with the safereasm core. Prints one line per direction when its connection\n"
+            "completes (order: see the man page):\n"
             "  src:port>dst:port delivered skipped conflicts dropped sha256\n"
             "(\"@ZONE\" follows dst:port when the segments carried VLAN tags), then\n"
             "the counters as '# ' lines.\n\n"
-            "  -w, --write DIR          write each direction's bytes to DIR/ (gaps are\n"
-            "                           not filled) and DIR/streams.tsv (gaps, conflicts)\n"
+            "Input and selection:\n"
+            "  -r, --read FILE          read FILE (repeatable); the remaining arguments\n"
+            "                           are then a filter expression\n"
+            "  -f, --filter EXPRESSION  BPF filter (tcpdump syntax), compiled for each\n"
+            "                           file's link type; frames left out still count\n"
+            "                           for frame numbers and the capture clock\n"
+            "      --stream SEL         only this connection: its id (the frame number\n"
+            "                           that created it) or ADDR:PORT,ADDR:PORT (either\n"
+            "                           direction; IPv6 as [ADDR]:PORT)\n"
+            "Output:\n"
+            "      --json               JSON Lines: one object per direction (no counters)\n"
+            "      --content            the streams' bytes, each chunk behind a header\n"
+            "                           line, holes as '[N bytes missing]' (no lines, no\n"
+            "                           counters)\n"
+            "  -w, --write DIR          write each direction's bytes to DIR/ and the index\n"
+            "                           DIR/streams.tsv (gaps, conflicts); DIR must be\n"
+            "                           empty or new\n"
+            "      --force              with --write: use a non-empty DIR; files of an\n"
+            "                           earlier run there are removed first, never appended to\n"
+            "      --fill-gaps          with --write: holes as zeros (file offset = stream\n"
+            "                           offset); default: delivered bytes only\n"
+            "      --empty              also print directions that carried no data\n"
+            "      --no-stats           do not print the counters\n"
+            "      --progress / --no-progress   default: only when stderr is a terminal\n"
+            "  -v, --verbose            print every skipped-frame message\n"
+            "Reassembly:\n"
+            "      --policy NAME        overlap policy: first (vista), bsd (windows,\n"
+            "                           win2003, macos, hpux10, irix), linux, old_linux,\n"
+            "                           solaris (hpux11), last; default first. 'all':\n"
+            "                           every direction under all six at once, each with\n"
+            "                           1/6 of the caps, reporting whether they agree\n"
+            "                           (not with --write or --content)\n"
             "  -t, --threads N          N worker threads (1..%d), each with its own pool\n"
             "                           and assembler; default 1 (no worker thread).\n"
             "                           With --threads N every cap is split N ways\n"
             "                           (pages total and connections; pages per\n"
             "                           connection at most a worker's share): identical\n"
-            "                           output to --threads 1 unless a cap is hit\n"
+            "                           directions to --threads 1 unless a cap is hit\n"
             "      --verify             check that every direction's distinct sequence\n"
             "                           numbers seen <= delivered + skipped + dropped, and\n"
             "                           that the core's totals equal what it handed over\n"
-            "      --empty              also print directions that carried no data\n"
-            "      --no-stats           do not print the counters\n"
-            "      --progress / --no-progress   default: only when stderr is a terminal\n"
-            "  -v, --verbose            print every skipped-frame message\n"
             "Core options (defaults in brackets; checked by sr_options_validate):\n"
             "      --max-pages-total N            [%u]\n"
             "      --max-pages-per-connection N   [%u]\n"
@@ -789,7 +1622,8 @@ static void usage(FILE *f)
             "                                     retransmissions with other content\n"
             "  -h, --help   -V, --version\n"
             "Exit status: 0 done; 1 a file could not be read whole, or an output not\n"
-            "written; 2 bad option or value; 3 --verify found a violation (wins over 1).\n",
+            "written; 2 bad option or value, or --write DIR not empty without --force;\n"
+            "3 --verify found a violation (wins over 1).\n",
             SP_MAX_THREADS, SR_DEFAULT_MAX_PAGES_TOTAL, SR_DEFAULT_MAX_PAGES_PER_CONNECTION,
             SR_DEFAULT_PAGE_SIZE, (int)(SR_DEFAULT_CONNECTION_TIMEOUT / SR_USEC_PER_SEC),
             (int)(SR_DEFAULT_FLUSH_INTERVAL / SR_USEC_PER_SEC),
@@ -812,6 +1646,12 @@ enum {
     O_MAXCONN,
     O_CONFLICT_HISTORY,
     O_VERIFY,
+    O_POLICY,
+    O_FORCE,
+    O_JSON,
+    O_CONTENT,
+    O_FILL_GAPS,
+    O_STREAM,
 };
 
 static int bad_value(const char *opt, const char *val)
@@ -820,11 +1660,25 @@ static int bad_value(const char *opt, const char *val)
     return SP_EXIT_USAGE;
 }
 
-/* Returns 0 and the index of the first file, or an exit code. */
-static int parse_args(app *ap, int argc, char **argv, int *first_file)
+static int refuse(const char *what)
+{
+    msg("%s", what);
+    return SP_EXIT_USAGE;
+}
+
+/* Returns 0, or an exit code (-1: done, exit 0). */
+static int parse_args(app *ap, int argc, char **argv)
 {
     static const struct option lo[] = {
+        {"read", required_argument, NULL, 'r'},
+        {"filter", required_argument, NULL, 'f'},
+        {"stream", required_argument, NULL, O_STREAM},
+        {"json", no_argument, NULL, O_JSON},
+        {"content", no_argument, NULL, O_CONTENT},
         {"write", required_argument, NULL, 'w'},
+        {"force", no_argument, NULL, O_FORCE},
+        {"fill-gaps", no_argument, NULL, O_FILL_GAPS},
+        {"policy", required_argument, NULL, O_POLICY},
         {"threads", required_argument, NULL, 't'},
         {"empty", no_argument, NULL, O_EMPTY},
         {"verify", no_argument, NULL, O_VERIFY},
@@ -847,10 +1701,51 @@ static int parse_args(app *ap, int argc, char **argv, int *first_file)
     };
     int c, li;
     uint64_t u;
-    while ((c = getopt_long(argc, argv, "w:t:vhV", lo, &li)) != -1) {
+    bool read_opt = false, policy_all = false;
+    const char *filter_opt = NULL;
+    while ((c = getopt_long(argc, argv, "r:f:w:t:vhV", lo, &li)) != -1) {
         switch (c) {
+        case 'r':
+            g_ptr_array_add(ap->files, optarg);
+            read_opt = true;
+            break;
+        case 'f':
+            filter_opt = optarg;
+            break;
+        case O_STREAM:
+            if (!parse_stream(ap, optarg))
+                return bad_value("stream", optarg);
+            break;
+        case O_JSON:
+            ap->json = true;
+            break;
+        case O_CONTENT:
+            ap->content = true;
+            break;
         case 'w':
             ap->write_dir = optarg;
+            break;
+        case O_FORCE:
+            ap->force = true;
+            break;
+        case O_FILL_GAPS:
+            ap->fill_gaps = true;
+            break;
+        case O_POLICY:
+            if (g_ascii_strcasecmp(optarg, "all") == 0) {
+                policy_all = true;
+            } else {
+                sr_overlap_policy p;
+                if (!sr_overlap_policy_from_name(optarg, &p)) {
+                    msg("invalid value '%s' for --policy: one of first, bsd, linux, old_linux, "
+                        "solaris, last, an alias (vista, windows, win2003, macos, hpux10, irix, "
+                        "hpux11) or all",
+                        optarg);
+                    return SP_EXIT_USAGE;
+                }
+                policy_all = false;
+                ap->opt.overlap_policy = p;
+            }
             break;
         case 't':
             if (!parse_u64(optarg, SP_MAX_THREADS, &u) || u == 0)
@@ -928,88 +1823,168 @@ static int parse_args(app *ap, int argc, char **argv, int *first_file)
             return SP_EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
+    /* tcpdump's habit: with -r the remaining arguments are the filter;
+     * without, they are the files. */
+    if (read_opt) {
+        if (optind < argc) {
+            if (filter_opt)
+                return refuse("a filter both with -f and as arguments after -r");
+            ap->filter = g_strjoinv(" ", argv + optind);
+        }
+    } else {
+        for (int i = optind; i < argc; i++)
+            g_ptr_array_add(ap->files, argv[i]);
+    }
+    if (filter_opt)
+        ap->filter = g_strdup(filter_opt);
+    if (ap->files->len == 0) {
         usage(stderr);
         return SP_EXIT_USAGE;
     }
+    if (policy_all) {
+        ap->npol = SP_POLICIES;
+        for (unsigned p = 0; p < SP_POLICIES; p++)
+            ap->policies[p] = (sr_overlap_policy)p;
+        if (ap->write_dir)
+            return refuse("--policy all with --write: choose one policy (--policy NAME) to write its bytes");
+        if (ap->content)
+            return refuse("--policy all with --content: choose one policy (--policy NAME) to see its bytes");
+    } else {
+        ap->npol = 1;
+        ap->policies[0] = ap->opt.overlap_policy;
+    }
+    if (ap->json && ap->content)
+        return refuse("--json and --content both write stdout: choose one");
+    if ((ap->force || ap->fill_gaps) && !ap->write_dir)
+        return refuse(ap->force ? "--force needs --write" : "--fill-gaps needs --write");
+    if (ap->json || ap->content)
+        ap->show_stats = false;
     char m[256] = "";
     sr_error e = sr_options_validate(&ap->opt, m, sizeof m);
     if (e != SR_OK) {
         msg("%s: %s", sr_strerror(e), m[0] ? m : "(no message)");
         return SP_EXIT_USAGE;
     }
-    *first_file = optind;
     return 0;
 }
 
-/* ------------------------------------------------------------ output */
-
-static gint cmp_result(gconstpointer a, gconstpointer b)
+/* Before any input is read: every file can be opened and is a capture, and
+ * the filter compiles for its link type, so a refused run writes nothing
+ * on stdout. Standard input is checked when it is read. */
+static int check_inputs(app *ap)
 {
-    const result *x = *(result *const *)a, *y = *(result *const *)b;
-    int c = strcmp(x->line, y->line);
-    if (c)
-        return c;
-    return x->conn_id < y->conn_id ? -1 : x->conn_id > y->conn_id;
-}
-
-static gint cmp_event(gconstpointer a, gconstpointer b)
-{
-    const conflict_event *x = a, *y = b;
-    if (x->conn_id != y->conn_id)
-        return x->conn_id < y->conn_id ? -1 : 1;
-    if (x->dir != y->dir)
-        return x->dir - y->dir;
-    return x->frame < y->frame ? -1 : x->frame > y->frame;
-}
-
-/* Frames of the sorted events of (id, dir), "-" if none. */
-static char *conflict_frames(const GArray *ev, uint64_t id, int dir)
-{
-    GString *s = g_string_new(NULL);
-    for (guint i = 0; i < ev->len; i++) {
-        const conflict_event *e = &g_array_index(ev, conflict_event, i);
-        if (e->conn_id == id && e->dir == dir)
-            g_string_append_printf(s, "%s%" PRIu64, s->len ? "," : "", e->frame);
+    int rc = SP_EXIT_OK;
+    for (guint i = 0; i < ap->files->len; i++) {
+        const char *path = g_ptr_array_index(ap->files, i);
+        if (strcmp(path, "-") == 0)
+            continue;
+        input in;
+        if (!input_open(&in, path)) {
+            rc = SP_EXIT_IO;
+            continue;
+        }
+        struct bpf_program prog;
+        if (ap->filter) {
+            if (compile_filter(ap, in.p, path, &prog))
+                pcap_freecode(&prog);
+            else if (rc == SP_EXIT_OK)
+                rc = SP_EXIT_USAGE;
+        }
+        input_close(&in);
     }
-    if (s->len == 0)
-        g_string_append_c(s, '-');
-    return g_string_free(s, FALSE);
+    if (ap->filter && rc == SP_EXIT_OK) {
+        /* Only standard input: at least the syntax, on Ethernet. */
+        pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+        struct bpf_program prog;
+        if (dead && pcap_compile(dead, &prog, ap->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            msg("filter '%s' refused: %s", ap->filter, pcap_geterr(dead));
+            rc = SP_EXIT_USAGE;
+        } else if (dead) {
+            pcap_freecode(&prog);
+        }
+        if (dead)
+            pcap_close(dead);
+    }
+    return rc;
 }
 
-static int write_index(app *ap, const GPtrArray *results, const GArray *events)
+/* A name this tool writes into --write DIR: streams.tsv or
+ * "<6+ digits>-...". */
+static bool our_name(const char *n)
 {
+    if (strcmp(n, "streams.tsv") == 0)
+        return true;
+    size_t d = strspn(n, "0123456789");
+    return d >= 6 && n[d] == '-';
+}
+
+/* --write DIR before any input is read: created if missing; refused if it
+ * holds anything, unless --force, which removes the files an earlier run
+ * wrote there (other entries stay); then streams.tsv is opened, which also
+ * proves the directory writable. */
+static int prepare_write_dir(app *ap)
+{
+    if (g_mkdir_with_parents(ap->write_dir, 0755) != 0) {
+        msg("cannot create %s: %s", ap->write_dir, g_strerror(errno));
+        return SP_EXIT_IO;
+    }
+    DIR *dir = opendir(ap->write_dir);
+    if (!dir) {
+        msg("cannot read %s: %s", ap->write_dir, g_strerror(errno));
+        return SP_EXIT_IO;
+    }
+    struct dirent *de;
+    uint64_t entries = 0, removed = 0;
+    int rc = SP_EXIT_OK;
+    while ((de = readdir(dir))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        entries++;
+        if (!ap->force || !our_name(de->d_name))
+            continue;
+        char *p = g_build_filename(ap->write_dir, de->d_name, NULL);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            if (unlink(p) != 0) {
+                msg("cannot remove %s: %s", p, g_strerror(errno));
+                rc = SP_EXIT_IO;
+            } else {
+                removed++;
+            }
+        }
+        g_free(p);
+    }
+    closedir(dir);
+    if (rc != SP_EXIT_OK)
+        return rc;
+    if (entries && !ap->force) {
+        msg("%s is not empty (%" PRIu64 " entries): refusing to mix runs; use --force to replace "
+            "an earlier run's files, or another directory",
+            ap->write_dir, entries);
+        return SP_EXIT_USAGE;
+    }
     char *path = g_build_filename(ap->write_dir, "streams.tsv", NULL);
-    FILE *f = fopen(path, "w");
-    if (!f) {
+    ap->tsv = fopen(path, "w");
+    if (!ap->tsv) {
         msg("cannot write %s: %s", path, g_strerror(errno));
         g_free(path);
         return SP_EXIT_IO;
     }
+    g_free(path);
     fputs("# file\tconn_id\tdir\tkey\tdelivered\tskipped\tconflicts\tdropped\tsha256\tzone"
           "\tclose\tgaps(offset+len)\tconflict_chunks(offset+len)\tconflict_packets\n",
-          f);
-    for (guint i = 0; i < results->len; i++) {
-        const result *r = g_ptr_array_index(results, i);
-        char **fields = g_strsplit(r->line, " ", 6);
-        char *cp = conflict_frames(events, r->conn_id, r->dir);
-        char **ix = g_strsplit(r->index, "\t", 2);
-        fprintf(f, "%s\t%" PRIu64 "\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ix[0], r->conn_id,
-                r->dir, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], ix[1],
-                cp);
-        g_strfreev(ix);
-        g_strfreev(fields);
-        g_free(cp);
-    }
-    int rc = fclose(f) == 0 ? SP_EXIT_OK : SP_EXIT_IO;
-    g_free(path);
-    return rc;
+          ap->tsv);
+    return SP_EXIT_OK;
 }
+
+/* ------------------------------------------------------------ counters */
 
 static void print_stats(app *ap, const sr_assembler_stats *as, const sr_pool_stats *ps,
                         uint64_t verified, uint64_t violations)
 {
     printf("# frames %" PRIu64 "\n", ap->frames);
+    if (ap->filter || ap->tuple_set)
+        printf("# filtered %" PRIu64 "\n", ap->filtered);
     for (int i = 0; i < SP_DEC_COUNT_; i++)
         printf("# decode %s %" PRIu64 "\n", sp_decode_name((sp_decode_result)i),
                ap->decode_count[i]);
@@ -1026,6 +2001,15 @@ static void print_stats(app *ap, const sr_assembler_stats *as, const sr_pool_sta
         if (n)
             printf("# error %s %" PRIu64 "\n", sr_err_name((sr_error)e), n);
     }
+    if (ap->npol > 1) {
+        uint64_t compared = 0, diverging = 0;
+        for (unsigned t = 0; t < ap->threads; t++) {
+            compared += ap->w[t].compared;
+            diverging += ap->w[t].diverging;
+        }
+        printf("# policies directions %" PRIu64 "\n", compared);
+        printf("# policies diverging %" PRIu64 "\n", diverging);
+    }
     if (ap->verify) {
         printf("# verify directions %" PRIu64 "\n", verified);
         printf("# verify violations %" PRIu64 "\n", violations);
@@ -1038,22 +2022,24 @@ static void print_stats(app *ap, const sr_assembler_stats *as, const sr_pool_sta
  * accounted for. Over 4 GiB the 32-bit set saturates: still a lower bound. */
 static void verify_worker(worker *w, uint64_t *checked)
 {
+    app *ap = w->app;
     for (guint i = 0; i < w->done->len; i++) {
         const stream *st = g_ptr_array_index(w->done, i);
         for (int d = 0; d < 2; d++) {
             const dir_state *ds = &st->d[d];
             uint64_t seen = sp_seqset_count(&ds->seen);
-            uint64_t sum = ds->total[0] + ds->total[1] + ds->total[2];
+            uint64_t sum = ds->delivered + ds->skipped + ds->dropped;
             (*checked)++;
             if (seen > sum) {
                 char key[256];
                 fmt_key(key, sizeof key, &st->flow, d);
                 g_ptr_array_add(w->violations,
-                                g_strdup_printf("%s conn %" PRIu64 " dir %d: %" PRIu64
+                                g_strdup_printf("%s conn %" PRIu64 " dir %d%s%s: %" PRIu64
                                                 " distinct bytes seen, delivered %" PRIu64
                                                 " + skipped %" PRIu64 " + dropped %" PRIu64,
-                                                key, st->id, d, seen, ds->total[0],
-                                                ds->total[1], ds->total[2]));
+                                                key, st->id, d, ap->npol > 1 ? " policy " : "",
+                                                ap->npol > 1 ? sr_overlap_policy_name(ap->policies[st->pol]) : "",
+                                                seen, ds->delivered, ds->skipped, ds->dropped));
             }
         }
     }
@@ -1064,47 +2050,63 @@ static gint cmp_str(gconstpointer a, gconstpointer b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static gint cmp_group(gconstpointer a, gconstpointer b)
+{
+    const group *x = *(group *const *)a, *y = *(group *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /* ------------------------------------------------------------ workers */
 
-/* Worker t's caps: the process-wide ones split N ways, at least 1 each. */
+/* Worker t's caps: the process-wide ones split N ways (6N with --policy
+ * all: every policy's assembler holds the same connections and pages), at
+ * least 1 each. */
 static void split_caps(const app *ap, worker *w)
 {
-    unsigned n = ap->threads;
+    unsigned n = ap->threads * ap->npol;
     w->opt = ap->opt;
     w->opt.max_buffered_pages_total = MAX(ap->opt.max_buffered_pages_total / n, 1);
     w->opt.max_buffered_pages_per_connection =
         MIN(ap->opt.max_buffered_pages_per_connection, w->opt.max_buffered_pages_total);
     w->max_connections = MAX(ap->max_connections / n, 1);
+    w->cbytes_cap = SP_CONFLICT_KEEP_TOTAL / ap->threads;
 }
 
-static bool worker_start(app *ap, worker *w, const sr_stream_factory *fac)
+static bool worker_start(app *ap, worker *w, unsigned index, const sr_stream_factory *fac)
 {
     w->app = ap;
+    w->index = index;
     split_caps(ap, w);
-    w->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (unsigned p = 0; p < ap->npol; p++)
+        w->conns[p] = g_hash_table_new(g_int64_hash, g_int64_equal);
     w->closed = g_ptr_array_new();
     w->done = g_ptr_array_new();
-    w->results = g_ptr_array_new();
-    w->conflict_events = g_array_new(FALSE, FALSE, sizeof(conflict_event));
+    w->groups = g_hash_table_new(g_int64_hash, g_int64_equal);
     w->violations = g_ptr_array_new_with_free_func(g_free);
+    pthread_mutex_init(&w->out_lock, NULL);
+    g_queue_init(&w->out);
     sr_stream_factory f = *fac;
     f.user_data = w;
-    sr_error e = SR_OK;
-    w->pool = sr_pool_new(&f, w->max_connections, &e);
-    if (!w->pool) {
-        msg("sr_pool_new: %s", sr_strerror(e));
-        return false;
-    }
     char m[256] = "";
     if (sr_options_validate(&w->opt, m, sizeof m) != SR_OK) {
         /* The caps were valid before the split, and a split keeps them so. */
         msg("per-thread options: %s", m);
         return false;
     }
-    e = sr_assembler_new(w->pool, &w->opt, &w->a);
-    if (e != SR_OK) {
-        msg("sr_assembler_new: %s", sr_strerror(e));
-        return false;
+    for (unsigned p = 0; p < ap->npol; p++) {
+        sr_error e = SR_OK;
+        w->pool[p] = sr_pool_new(&f, w->max_connections, &e);
+        if (!w->pool[p]) {
+            msg("sr_pool_new: %s", sr_strerror(e));
+            return false;
+        }
+        sr_options o = w->opt;
+        o.overlap_policy = ap->policies[p];
+        e = sr_assembler_new(w->pool[p], &o, &w->a[p]);
+        if (e != SR_OK) {
+            msg("sr_assembler_new: %s", sr_strerror(e));
+            return false;
+        }
     }
     if (ap->threads > 1) {
         bqueue_init(&w->work);
@@ -1122,13 +2124,14 @@ static bool worker_start(app *ap, worker *w, const sr_stream_factory *fac)
 }
 
 /* Hand over the last batch with the stop mark and join the thread. */
-static void worker_stop(worker *w)
+static void worker_stop(app *ap, worker *w)
 {
     if (!w->started)
         return;
     batch *b = w->cur ? w->cur : bqueue_pop(&w->spare);
     w->cur = NULL;
     b->stop = true;
+    b->stamp = ap->frames;
     bqueue_push(&w->work, b);
     pthread_join(w->thread, NULL);
     w->started = false;
@@ -1142,70 +2145,113 @@ static void worker_stop(worker *w)
 /* End of input, after the worker is joined: the sweep a segment at the
  * final clock would run (idle connections complete as TIMEOUT, as with one
  * thread, whichever worker last saw a segment when), then complete the rest
- * (FLUSHED: buffered data delivered, holes skipped); then the counters. */
+ * (FLUSHED: buffered data delivered, holes skipped); then the counters
+ * (with --policy all, those of the first policy's assembler: the others
+ * saw the same segments). Output keys count on after the last frame. */
 static void worker_finish(app *ap, worker *w, sr_assembler_stats *as, sr_pool_stats *ps)
 {
-    feed_ctx fc = {0};
     sr_error e;
-    if (ap->clock_set) {
-        e = sr_assembler_flush_older_than(w->a, ap->clock - ap->opt.connection_timeout, &fc,
-                                          NULL, NULL);
+    for (unsigned p = 0; p < ap->npol; p++) {
+        feed_ctx fc = {0, p};
+        w->cur_frame = ap->frames + 1;
+        if (ap->clock_set) {
+            e = sr_assembler_flush_older_than(w->a[p], ap->clock - ap->opt.connection_timeout,
+                                              &fc, NULL, NULL);
+            if (e != SR_OK)
+                msg("sr_assembler_flush_older_than: %s", sr_strerror(e));
+            release_closed(w);
+        }
+    }
+    for (unsigned p = 0; p < ap->npol; p++) {
+        feed_ctx fc = {0, p};
+        w->cur_frame = ap->frames + 2;
+        e = sr_assembler_flush_all(w->a[p], &fc, NULL);
         if (e != SR_OK)
-            msg("sr_assembler_flush_older_than: %s", sr_strerror(e));
+            msg("sr_assembler_flush_all: %s", sr_strerror(e));
         release_closed(w);
     }
-    e = sr_assembler_flush_all(w->a, &fc, NULL);
-    if (e != SR_OK)
-        msg("sr_assembler_flush_all: %s", sr_strerror(e));
-    release_closed(w);
-    sr_assembler_stats s;
-    if (sr_assembler_get_stats(w->a, &s) == SR_OK) {
-        /* Counters add up over workers; the page gauges (pages_in_use,
-         * pages_peak) too, which makes the peak an upper bound. */
+    for (unsigned p = 0; p < ap->npol; p++) {
+        w->cur_frame = ap->frames + 3;
+        if (p == 0) {
+            sr_assembler_stats s;
+            if (sr_assembler_get_stats(w->a[p], &s) == SR_OK) {
+                /* Counters add up over workers; the page gauges (pages_in_use,
+                 * pages_peak) too, which makes the peak an upper bound. */
 #define SP__XX(name, desc) as->name += s.name;
-        SR_ASSEMBLER_STATS_MAP(SP__XX)
+                SR_ASSEMBLER_STATS_MAP(SP__XX)
 #undef SP__XX
-    }
-    sr_pool_stats p;
-    if (sr_pool_get_stats(w->pool, &p) == SR_OK) {
-        /* peak_connections likewise an upper bound. */
-#define SP__XX(name, desc) ps->name += p.name;
-        SR_POOL_STATS_MAP(SP__XX)
+            }
+            sr_pool_stats q;
+            if (sr_pool_get_stats(w->pool[p], &q) == SR_OK) {
+                /* peak_connections likewise an upper bound. */
+#define SP__XX(name, desc) ps->name += q.name;
+                SR_POOL_STATS_MAP(SP__XX)
 #undef SP__XX
+            }
+        }
+        sr_assembler_free(w->a[p]);
+        w->a[p] = NULL;
+        sr_pool_close(w->pool[p]);
+        release_closed(w);
+        sr_pool_free(w->pool[p]);
+        w->pool[p] = NULL;
     }
-    sr_assembler_free(w->a);
-    w->a = NULL;
-    sr_pool_close(w->pool);
-    release_closed(w);
-    sr_pool_free(w->pool);
-    w->pool = NULL;
+    /* Copies that did not complete under every policy (not expected). */
+    GPtrArray *left = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, w->groups);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_ptr_array_add(left, v);
+    g_hash_table_steal_all(w->groups);
+    g_ptr_array_sort(left, cmp_group);
+    for (guint i = 0; i < left->len; i++) {
+        emit_group(w, g_ptr_array_index(left, i));
+        g_free(g_ptr_array_index(left, i));
+    }
+    g_ptr_array_free(left, TRUE);
 }
 
 static void worker_free(worker *w)
 {
-    if (w->conns) {
+    for (unsigned p = 0; p < SP_POLICIES; p++) {
+        sr_assembler_free(w->a[p]);
+        sr_pool_free(w->pool[p]);
+        w->a[p] = NULL;
+        w->pool[p] = NULL;
+        if (!w->conns[p])
+            continue;
         /* Empty after the flushes; whatever is left (a start that failed
          * half way) is freed here. */
         GHashTableIter it;
         gpointer k, v;
-        g_hash_table_iter_init(&it, w->conns);
+        g_hash_table_iter_init(&it, w->conns[p]);
         while (g_hash_table_iter_next(&it, &k, &v))
-            stream_free(v);
-        g_hash_table_destroy(w->conns);
+            stream_free(w, v);
+        g_hash_table_destroy(w->conns[p]);
+        w->conns[p] = NULL;
     }
     if (w->done) {
         for (guint i = 0; i < w->done->len; i++)
-            stream_free(g_ptr_array_index(w->done, i));
+            stream_free(w, g_ptr_array_index(w->done, i));
         g_ptr_array_free(w->done, TRUE);
     }
+    if (w->groups)
+        g_hash_table_destroy(w->groups);
     if (w->closed)
         g_ptr_array_free(w->closed, TRUE);
-    if (w->results)
-        g_ptr_array_free(w->results, TRUE); /* the results moved to the output list */
-    if (w->conflict_events)
-        g_array_free(w->conflict_events, TRUE);
     if (w->violations)
         g_ptr_array_free(w->violations, TRUE);
+    if (w->app) {
+        out_item *it;
+        while ((it = g_queue_pop_head(&w->out))) {
+            if (it->text)
+                g_string_free(it->text, TRUE);
+            g_free(it->row);
+            g_free(it);
+        }
+        pthread_mutex_destroy(&w->out_lock);
+    }
 }
 
 /* ------------------------------------------------------------ main */
@@ -1218,24 +2264,28 @@ int main(int argc, char **argv)
     ap->show_stats = true;
     ap->progress = -1;
     ap->max_connections = SR_DEFAULT_MAX_CONNECTIONS;
+    ap->files = g_ptr_array_new();
     sr_options_init(&ap->opt);
-    int first = 0;
-    int rc = parse_args(ap, argc, argv, &first);
+    int rc = parse_args(ap, argc, argv);
     if (rc)
         return rc < 0 ? SP_EXIT_OK : rc;
-    if (ap->write_dir && g_mkdir_with_parents(ap->write_dir, 0755) != 0) {
-        msg("cannot create %s: %s", ap->write_dir, g_strerror(errno));
-        return SP_EXIT_IO;
+    rc = check_inputs(ap);
+    if (rc)
+        return rc;
+    if (ap->write_dir) {
+        rc = prepare_write_dir(ap);
+        if (rc)
+            return rc;
     }
     pthread_mutex_init(&ap->msg_lock, NULL);
+    for (unsigned t = 0; t < SP_MAX_THREADS; t++)
+        g_queue_init(&ap->pend[t]);
 
     sr_stream_factory fac = {cb_new_stream, cb_on_data, cb_on_complete, NULL};
     for (unsigned t = 0; t < ap->threads; t++) {
-        if (!worker_start(ap, &ap->w[t], &fac)) {
+        if (!worker_start(ap, &ap->w[t], t, &fac)) {
             for (unsigned u = 0; u <= t; u++) {
-                worker_stop(&ap->w[u]);
-                sr_assembler_free(ap->w[u].a);
-                sr_pool_free(ap->w[u].pool);
+                worker_stop(ap, &ap->w[u]);
                 worker_free(&ap->w[u]);
             }
             return SP_EXIT_IO;
@@ -1243,51 +2293,36 @@ int main(int argc, char **argv)
     }
 
     bool show_progress = ap->progress == 1 || (ap->progress == -1 && isatty(STDERR_FILENO));
-    for (int i = first; i < argc; i++)
-        run_file(ap, argv[i], show_progress);
+    for (guint i = 0; i < ap->files->len; i++)
+        run_file(ap, g_ptr_array_index(ap->files, i), show_progress);
 
     sr_assembler_stats as = {0};
     sr_pool_stats ps = {0};
-    GPtrArray *results = g_ptr_array_new();
-    GArray *events = g_array_new(FALSE, FALSE, sizeof(conflict_event));
     GPtrArray *violations = g_ptr_array_new_with_free_func(g_free);
     uint64_t write_errors = 0, verified = 0;
     for (unsigned t = 0; t < ap->threads; t++) {
         worker *w = &ap->w[t];
-        worker_stop(w);
+        worker_stop(ap, w);
         worker_finish(ap, w, &as, &ps);
         if (ap->verify)
             verify_worker(w, &verified);
-        g_ptr_array_extend_and_steal(results, w->results);
-        w->results = NULL;
-        g_array_append_vals(events, w->conflict_events->data, w->conflict_events->len);
         g_ptr_array_extend_and_steal(violations, w->violations);
         w->violations = NULL;
         write_errors += w->write_errors;
-        worker_free(w);
     }
-
-    g_ptr_array_sort(results, cmp_result);
-    g_array_sort(events, cmp_event);
+    if (ap->threads > 1)
+        drain(ap, true);
     g_ptr_array_sort(violations, cmp_str);
-    for (guint i = 0; i < results->len; i++) {
-        result *r = g_ptr_array_index(results, i);
-        puts(r->line);
-    }
     if (ap->show_stats)
         print_stats(ap, &as, &ps, verified, violations->len);
-    if (ap->write_dir && write_index(ap, results, events) != SP_EXIT_OK)
+    for (unsigned t = 0; t < ap->threads; t++)
+        worker_free(&ap->w[t]);
+    if (ap->tsv && fclose(ap->tsv) != 0) {
+        msg("cannot write %s/streams.tsv: %s", ap->write_dir, g_strerror(errno));
         rc = SP_EXIT_IO;
-    if (fflush(stdout) != 0)
-        rc = SP_EXIT_IO;
-    for (guint i = 0; i < results->len; i++) {
-        result *r = g_ptr_array_index(results, i);
-        g_free(r->line);
-        g_free(r->index);
-        g_free(r);
     }
-    g_ptr_array_free(results, TRUE);
-    g_array_free(events, TRUE);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        rc = SP_EXIT_IO;
     if (ap->files_failed || write_errors)
         rc = SP_EXIT_IO;
     for (guint i = 0; i < violations->len; i++)
@@ -1297,6 +2332,8 @@ int main(int argc, char **argv)
         rc = SP_EXIT_VERIFY;
     }
     g_ptr_array_free(violations, TRUE);
+    g_ptr_array_free(ap->files, TRUE);
+    g_free(ap->filter);
     pthread_mutex_destroy(&ap->msg_lock);
     return rc;
 }

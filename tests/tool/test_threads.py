@@ -17,9 +17,12 @@ there are -- as long as no cap is hit (the caps are split N ways).
                connections) and --max-pages-total (a real capture with loss).
   determinism  every capture under captures/ at --threads 1..4, RUNS runs
                each, several processes at once for load: the per-direction
-               lines equal the first --threads 1 run's, byte for byte; with
-               --write on three captures (3 runs per thread count), the same
-               streams.tsv and the same files with the same bytes.
+               lines, sorted, equal the first --threads 1 run's, byte for
+               byte, and every run of one thread count prints them in the
+               same order (lines are written as connections complete: the
+               order is fixed for a given N, not across N); with --write on
+               three captures (3 runs per thread count), the same streams.tsv
+               rows (same order within one N) and the same files.
                RUNS = $SR_THREADS_RUNS or 20 (the test header of
                tests/tool/CMakeLists.txt gives the measured times).
   quick        what the TSan build runs: xy, and threads-xy, echo-connections
@@ -59,7 +62,7 @@ def test_xy(c, runs):
         for r in range(runs):
             rc, out, err = T.run(XY, "--no-stats", "--threads", str(t))
             got = T.lines_of(out)
-            if not c.need(rc == 0 and got == want, "threads-xy --threads %d run %d: exit %d, lines %s, expected %s"
+            if not c.need(rc == 0 and sorted(got) == sorted(want), "threads-xy --threads %d run %d: exit %d, lines %s, expected %s"
                           % (t, r + 1, rc, got, want)):
                 break
     print("xy: %d runs at 1..4 threads" % (runs * len(THREADS)))
@@ -111,20 +114,29 @@ def write_run(path, t):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def sorted_rows(tsv):
+    return sorted(tsv.splitlines()) if tsv else tsv
+
+
 def test_determinism(c, caps, runs, write_caps, write_runs):
     ref = {}
     for path in caps:
         rc, lines, err = lines_run(path, 1)
-        ref[path] = (rc, lines)
+        ref[path] = (rc, sorted(lines))
     jobs = [(path, t, r) for path in caps for t in THREADS for r in range(runs)]
-    differ = {}
+    differ, order, misordered = {}, {}, set()
     with concurrent.futures.ThreadPoolExecutor(JOBS) as ex:
         futs = {ex.submit(lines_run, path, t): (path, t, r) for path, t, r in jobs}
         for f in concurrent.futures.as_completed(futs):
             path, t, r = futs[f]
             rc, lines, err = f.result()
-            if (rc, lines) != ref[path]:
-                differ.setdefault((path, t), []).append((r, rc, lines, err))
+            if (rc, sorted(lines)) != ref[path]:
+                differ.setdefault((path, t), []).append((r, rc, sorted(lines), err))
+            elif order.setdefault((path, t), lines) != lines:
+                misordered.add((path, t))
+    for path, t in sorted(misordered):
+        c.need(False, "%s --threads %d: the same lines in another order than in an earlier run" %
+               (T.rel(path), t))
     for (path, t), bad in sorted(differ.items()):
         r, rc, lines, err = bad[0]
         san = [l for l in err.splitlines() if "Sanitizer" in l or "SUMMARY" in l or " #" in l]
@@ -146,13 +158,18 @@ def test_determinism(c, caps, runs, write_caps, write_runs):
             continue
         want = write_run(path, 1)
         c.need(want[0] == 0 and want[1] and want[2], "%s --write: exit %d, %d files" % (rel, want[0], len(want[2])))
+        first_tsv = {}
         with concurrent.futures.ThreadPoolExecutor(JOBS) as ex:
             futs = {ex.submit(write_run, path, t): t for t in THREADS for _ in range(write_runs)}
             for f in concurrent.futures.as_completed(futs):
                 t = futs[f]
                 got = f.result()
-                c.need(got == want, "%s --write --threads %d: exit %d, streams.tsv or files differ from "
-                       "--threads 1%s" % (rel, t, got[0], "" if got[1] == want[1] else " (streams.tsv differs)"))
+                same = (got[0], sorted_rows(got[1]), got[2]) == (want[0], sorted_rows(want[1]), want[2])
+                c.need(same, "%s --write --threads %d: exit %d, streams.tsv rows or files differ from "
+                       "--threads 1%s" % (rel, t, got[0], "" if sorted_rows(got[1]) == sorted_rows(want[1])
+                                          else " (streams.tsv differs)"))
+                c.need(first_tsv.setdefault(t, got[1]) == got[1],
+                       "%s --write --threads %d: streams.tsv rows in another order than in an earlier run" % (rel, t))
         print("write: %s: streams.tsv and %d files, %d runs at 1..4 threads" % (rel, len(want[2]), write_runs * 4))
 
 
