@@ -84,6 +84,10 @@ void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why)
     if (p->factory.on_complete)
         p->factory.on_complete(p->factory.user_data, c->stream, &c->info, why, x->packet_ctx);
     c->stream = NULL;
+    /* Nothing is delivered any more: the conflict-history rings go now, not
+     * when a lingering connection is forgotten (4 KiB a direction by
+     * default, times every lingering connection). */
+    sr__conn_release_pages(c);
     c->close_reason = why;
     c->closed_at = x->now;
     atomic_store(&c->state, SR__CLOSED);
