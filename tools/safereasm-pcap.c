@@ -1227,9 +1227,19 @@ typedef struct input {
     off_t size; /* file size for the progress bar, 0 if unknown */
 } input;
 
-/* The reason a read failed: zlib's when the gzip data is bad. */
+/* The reason a read failed: zlib's when the gzip data is bad. Corrupt
+ * deflate data often decodes to garbage that libpcap refuses before zlib
+ * notices (the CRC is at the end): then the rest of the gzip stream is read
+ * (bounded by the file) to let zlib judge it. */
 static void input_error(const input *in, const char *path, const char *what, const char *pcap_msg)
 {
+#ifdef SP_HAVE_ZLIB
+    if (in->gz && !in->gz->err[0]) {
+        static char sink[65536];
+        while (gz_read(in->gz, sink, sizeof sink) > 0)
+            ;
+    }
+#endif
     if (in->gz && in->gz->err[0])
         msg("%s: %scorrupt gzip data (%s)", path, what, in->gz->err);
     else

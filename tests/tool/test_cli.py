@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""test_cli.py - safereasm-pcap as its users drive it (issue 10, items 1-7),
+on captures built here, so every expectation is known by construction:
+
+  write     --write into a directory of an earlier run is refused (exit 2,
+            files untouched); --force replaces (the file holds one run's
+            bytes, equal to streams.tsv's SHA-256), removing the earlier
+            run's files but no other file; a directory that cannot be
+            created fails before the capture is read (exit 1, no stdout).
+  select    -f EXPR, -r FILE EXPR..., FILE -f EXPR (BPF for the file's link
+            type) select one connection, ids stay the creating frames;
+            --stream ID and --stream ADDR:PORT,ADDR:PORT (either order);
+            a filter that does not compile exits 2 with nothing on stdout.
+  content   --content: chunk headers, '[N bytes missing]' markers; the
+            bytes read back from it equal the --write --fill-gaps file.
+  fillgaps  --fill-gaps: file = delivered + skipped bytes, zeros at the gaps'
+            offsets; the default file holds the delivered bytes only.
+  json      --json on every crafted capture and one real one: every line is
+            a JSON object whose fields equal the text line and streams.tsv
+            (key, counts, sha256, close, gaps, conn_id), times ordered.
+  errors    a missing file, a directory and a non-capture: exit 1, the error
+            on stderr, nothing on stdout; a corrupt gzip file says "corrupt
+            gzip data"; exit codes in --help and the man page.
+  order     a connection that completes first is printed first (output as
+            connections complete), --threads 2 prints the same sorted lines.
+  man       every option --help lists is in tools/safereasm-pcap.1.
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import struct
+import sys
+import tempfile
+
+import tooltest as T
+
+SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
+MAN = os.path.join(T.SRC, "tools", "safereasm-pcap.1")
+
+
+def tcp(sport, dport, seq, ack, flags, payload=b""):
+    return struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack, 5 << 4, flags, 65535, 0, 0) + payload
+
+
+def ipv4(src, dst, body):
+    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0, 64, 6, 0, bytes(src), bytes(dst)) + body
+
+
+def pcap(path, frames, t0=1000):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))  # raw IP
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", t0 + i, 0, len(fr), len(fr)))
+            f.write(fr)
+
+
+C, S = [10, 0, 0, 1], [10, 0, 0, 2]
+
+
+def conn(cport, sport, chunks, fin=True):
+    """SYN, SYN-ACK, client data (chunks: (offset, bytes)), FIN both ways."""
+    fr = [ipv4(C, S, tcp(cport, sport, 100, 0, SYN)),
+          ipv4(S, C, tcp(sport, cport, 500, 101, SYN | ACK))]
+    end = 0
+    for off, data in chunks:
+        fr.append(ipv4(C, S, tcp(cport, sport, 101 + off, 501, ACK | PSH, data)))
+        end = max(end, off + len(data))
+    if fin:
+        fr.append(ipv4(C, S, tcp(cport, sport, 101 + end, 501, FIN | ACK)))
+        fr.append(ipv4(S, C, tcp(sport, cport, 501, 101 + end + 1, FIN | ACK)))
+    return fr
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([T.TOOL, "--no-progress"] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, input=stdin)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def tsv_rows(d):
+    with open(os.path.join(d, "streams.tsv")) as f:
+        return [l.rstrip("\n").split("\t") for l in f if not l.startswith("#")]
+
+
+def test_write(c, tmp):
+    cap = os.path.join(tmp, "hello.pcap")
+    pcap(cap, conn(1000, 80, [(0, b"HELLO"), (5, b"WORLD")]))
+    d = os.path.join(tmp, "w")
+    rc1, out1, err1 = run("--write", d, cap)
+    rows = tsv_rows(d)
+    c.need(rc1 == 0 and len(rows) == 1, "first --write run: exit %d, rows %s" % (rc1, rows))
+    rc2, out2, err2 = run("--write", d, cap)
+    data = open(os.path.join(d, rows[0][0]), "rb").read() if rows else b""
+    c.need(rc2 == T.EXIT_USAGE and "not empty" in err2 and "--force" in err2 and not out2 and data == b"HELLOWORLD",
+           "second run into the same directory: exit %d (expected 2), stderr %r, file %r" % (rc2, err2, data))
+    other = os.path.join(d, "notes.txt")
+    open(other, "w").write("mine")
+    stale = os.path.join(d, "000099-10.9.9.9.1-10.9.9.8.2")
+    open(stale, "w").write("old run")
+    rc3, out3, err3 = run("--write", d, "--force", cap)
+    rows = tsv_rows(d)
+    data = open(os.path.join(d, rows[0][0]), "rb").read() if rows else b""
+    c.need(rc3 == 0 and data == b"HELLOWORLD" and rows[0][8] == hashlib.sha256(data).hexdigest(),
+           "--force: exit %d, file %r, streams.tsv sha %s" % (rc3, data, rows[0][8] if rows else None))
+    c.need(os.path.exists(other) and not os.path.exists(stale),
+           "--force: kept notes.txt %s, removed the earlier run's file %s" %
+           (os.path.exists(other), not os.path.exists(stale)))
+    # A directory that cannot be made: refused before the capture is read.
+    blocker = os.path.join(tmp, "plainfile")
+    open(blocker, "w").write("x")
+    rc4, out4, err4 = run("--write", os.path.join(blocker, "sub"), cap)
+    c.need(rc4 == T.EXIT_IO and not out4 and "cannot create" in err4,
+           "--write under a plain file: exit %d, stdout %r, stderr %r" % (rc4, out4[:100], err4))
+    print("write: refused / --force / unwritable checked")
+
+
+def three_conns(tmp):
+    cap = os.path.join(tmp, "three.pcap")
+    frames = conn(1000, 80, [(0, b"port80")]) + conn(1001, 443, [(0, b"port443")]) + \
+        conn(1002, 8080, [(0, b"port8080")])
+    pcap(cap, frames)
+    return cap  # connections created by frames 1, 6 and 11
+
+
+def keys(out):
+    return sorted(l.split()[0] for l in out.decode().splitlines() if l and not l.startswith("#"))
+
+
+def test_select(c, tmp):
+    cap = three_conns(tmp)
+    want = ["10.0.0.1:1001>10.0.0.2:443"]
+    for args in (["-f", "tcp port 443", cap], ["-r", cap, "tcp", "port", "443"], [cap, "--filter", "port 443"]):
+        rc, out, err = run(*args)
+        c.need(rc == 0 and keys(out) == want and b"# filtered 10" in out,
+               "%s: exit %d, keys %s, expected %s (and '# filtered 10')" % (args, rc, keys(out), want))
+    d = os.path.join(tmp, "sel")
+    rc, out, err = run("-f", "tcp port 443", "--write", d, cap)
+    ids = [r[1] for r in tsv_rows(d)]
+    c.need(rc == 0 and ids == ["6"], "filtered ids: %s, expected the creating frame 6" % ids)
+    for sel in ("6", "10.0.0.1:1001,10.0.0.2:443", "10.0.0.2:443>10.0.0.1:1001"):
+        rc, out, err = run("--stream", sel, cap)
+        c.need(rc == 0 and keys(out) == want, "--stream %s: exit %d, keys %s" % (sel, rc, keys(out)))
+    rc, out, err = run("-f", "tcp port", cap)
+    c.need(rc == T.EXIT_USAGE and not out and "filter" in err, "bad filter: exit %d, stdout %r, %r" % (rc, out[:80], err))
+    rc, out, err = run("--stream", "nonsense", cap)
+    c.need(rc == T.EXIT_USAGE and "--stream" in err, "bad --stream: exit %d %r" % (rc, err))
+    print("select: -f, -r EXPR, --filter, --stream id and 4-tuple")
+
+
+def parse_content(b):
+    """{(conn, key): bytes with zeros for the holes}."""
+    out, i = {}, 0
+    hdr = re.compile(rb"=== conn (\d+) (\S+) offset (\d+) len (\d+) ===\n")
+    while i < len(b):
+        m = hdr.match(b, i)
+        if not m:
+            raise ValueError("no chunk header at %d: %r" % (i, b[i:i + 60]))
+        i = m.end()
+        k = (int(m.group(1)), m.group(2).decode())
+        off, n = int(m.group(3)), int(m.group(4))
+        gap = re.compile(rb"\[(\d+) bytes missing\]\n").match(b, i)
+        buf = out.setdefault(k, bytearray())
+        if gap:
+            i = gap.end()
+        if len(buf) < off:
+            buf.extend(b"\0" * (off - len(buf)))
+        buf.extend(b[i:i + n])
+        i += n
+        if n:
+            if b[i:i + 1] != b"\n":
+                raise ValueError("chunk not followed by a newline at %d" % i)
+            i += 1
+    return out
+
+
+def test_content_fill(c, tmp):
+    cap = os.path.join(tmp, "gap.pcap")
+    # HELLO, a 5-byte hole, WORLD; the hole is never filled.
+    pcap(cap, conn(1000, 80, [(0, b"HELLO"), (10, b"WORLD")]))
+    rc, out, err = run("--content", cap)
+    c.need(rc == 0 and b"[5 bytes missing]\n" in out and b"#" not in out,
+           "--content: exit %d, %r" % (rc, out))
+    try:
+        got = parse_content(out)
+    except ValueError as e:
+        got = {}
+        c.need(False, "--content not parseable: %s" % e)
+    d = os.path.join(tmp, "fill")
+    rc, _, err = run("--write", d, "--fill-gaps", cap)
+    rows = tsv_rows(d)
+    filled = open(os.path.join(d, rows[0][0]), "rb").read()
+    c.need(rc == 0 and filled == b"HELLO" + b"\0" * 5 + b"WORLD" and rows[0][11] == "5+5",
+           "--fill-gaps: %r, gaps %s" % (filled, rows[0][11]))
+    c.need(got.get((1, "10.0.0.1:1000>10.0.0.2:80")) == bytearray(filled),
+           "--content bytes %r differ from the --fill-gaps file %r" % (got, filled))
+    d2 = os.path.join(tmp, "nofill")
+    run("--write", d2, cap)
+    plain = open(os.path.join(d2, tsv_rows(d2)[0][0]), "rb").read()
+    c.need(plain == b"HELLOWORLD", "default --write: %r" % plain)
+    # A hole at the very end: HEAD, then the FIN 4 bytes further on.
+    cap2 = os.path.join(tmp, "tail.pcap")
+    fr = conn(1000, 80, [(0, b"HEAD")], fin=False)
+    fr.append(ipv4(C, S, tcp(1000, 80, 101 + 8, 501, FIN | ACK)))
+    pcap(cap2, fr)
+    d3 = os.path.join(tmp, "tail")
+    rc, out, err = run("--write", d3, "--fill-gaps", cap2)
+    rows = tsv_rows(d3)
+    data = open(os.path.join(d3, rows[0][0]), "rb").read()
+    c.need(data == b"HEAD\0\0\0\0" and rows[0][5] == "4", "--fill-gaps, hole at the end: %r, row %s" % (data, rows[0]))
+    print("content/fill-gaps: markers, zeros at the gap offsets, hole at the end")
+
+
+def test_json(c, tmp):
+    caps = sorted(os.path.join(T.CAPTURES, "crafted", f) for f in os.listdir(os.path.join(T.CAPTURES, "crafted"))
+                  if f.endswith(".pcap")) + [os.path.join(T.CAPTURES, "real", "mild-s1-client.pcapng")]
+    n = 0
+    for cap in caps:
+        rc, out, err = run("--json", cap)
+        rct, text, _ = run("--no-stats", cap)
+        d = os.path.join(tmp, "json-" + os.path.basename(cap))
+        run("--no-stats", "--write", d, cap)
+        rows = tsv_rows(d)
+        try:
+            objs = [json.loads(l) for l in out.decode().splitlines()]
+        except ValueError as e:
+            c.need(False, "%s --json: not JSON: %s" % (T.rel(cap), e))
+            continue
+        lines = [l.split() for l in text.decode().splitlines() if l]
+        c.need(rc == rct and len(objs) == len(lines) == len(rows),
+               "%s: %d objects, %d lines, %d rows" % (T.rel(cap), len(objs), len(lines), len(rows)))
+        for o, l, r in zip(objs, lines, rows):
+            n += 1
+            want = [l[0], int(l[1]), int(l[2]), int(l[3]), int(l[4]), l[5]]
+            got = [o["key"], o["delivered"], o["skipped"], o["conflicts"], o["dropped"], o["sha256"]]
+            gaps = "-" if not o["gaps"] else ",".join("%d+%d" % tuple(g) for g in o["gaps"])
+            ok = (got == want and o["conn_id"] == int(r[1]) and o["dir"] == ("c2s", "s2c")[int(r[2])]
+                  and o["close"] == r[10] and gaps == r[11] and o["zone"] == int(r[9])
+                  and o["type"] == "direction" and o["policy"] == "first"
+                  and (o["first_time"] is None or o["first_time"] <= o["last_time"])
+                  and o["key"].startswith(("[%s]:%d>" if o["ip_version"] == 6 else "%s:%d>") %
+                                          (o["src"]["addr"], o["src"]["port"])))
+            if not c.need(ok, "%s: JSON %s vs line %s / row %s" % (T.rel(cap), o, l, r)):
+                break
+    print("json: %d objects on %d captures match the lines and streams.tsv" % (n, len(caps)))
+
+
+def test_errors(c, tmp):
+    for bad in (os.path.join(tmp, "missing.pcap"), tmp, os.path.join(T.SRC, "README.md")):
+        rc, out, err = run(bad)
+        c.need(rc == T.EXIT_IO and not out and err.strip(),
+               "unreadable %s: exit %d, stdout %r, stderr %r" % (bad, rc, out[:80], err))
+    src = os.path.join(T.CAPTURES, "fidelity", "zeek", "echo-connections.pcap.gz")
+    raw = bytearray(open(src, "rb").read())
+    for i in range(len(raw) // 2, len(raw) // 2 + 64):
+        raw[i] ^= 0x5A
+    bad = os.path.join(tmp, "corrupt.pcap.gz")
+    open(bad, "wb").write(raw)
+    rc, out, err = run(bad)
+    c.need(rc == T.EXIT_IO and "corrupt gzip data" in err and "ioctl" not in err,
+           "corrupt gzip: exit %d, stderr %r" % (rc, err))
+    cut = os.path.join(tmp, "cut.pcap.gz")
+    open(cut, "wb").write(bytes(raw[:0]) + open(src, "rb").read()[:len(raw) // 2])
+    rc, out, err = run(cut)
+    c.need(rc == T.EXIT_IO and "gzip" in err and "ioctl" not in err,
+           "truncated gzip: exit %d, stderr %r" % (rc, err))
+    h = subprocess.run([T.TOOL, "--help"], stdout=subprocess.PIPE).stdout.decode()
+    man = open(MAN).read()
+    c.need("Exit status: 0" in h and "3 --verify" in h and ".SH EXIT STATUS" in man,
+           "exit codes missing in --help or the man page")
+    print("errors: unreadable inputs, corrupt and truncated gzip")
+
+
+def test_order(c, tmp):
+    cap = os.path.join(tmp, "order.pcap")
+    a = conn(1000, 80, [(0, b"first-created")], fin=False)
+    b = conn(1001, 80, [(0, b"second")])  # completes by FIN while the first stays open
+    pcap(cap, a + b)
+    rc, out, err = run("--no-stats", cap)
+    ks = [l.split()[0] for l in out.decode().splitlines() if l]
+    c.need(rc == 0 and ks == ["10.0.0.1:1001>10.0.0.2:80", "10.0.0.1:1000>10.0.0.2:80"],
+           "completion order: %s" % ks)
+    rc2, out2, _ = run("--no-stats", "--threads", "2", cap)
+    c.need(sorted(out2.decode().splitlines()) == sorted(out.decode().splitlines()),
+           "--threads 2: %r vs %r" % (out2, out))
+    print("order: by completion")
+
+
+def test_man(c):
+    h = subprocess.run([T.TOOL, "--help"], stdout=subprocess.PIPE).stdout.decode()
+    opts = sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[a-zA-Z])\b", h)))
+    man = open(MAN).read().replace("\\-", "-")
+    missing = [o for o in opts if o not in man]
+    c.need(len(opts) > 30 and not missing, "options of --help not in the man page: %s (of %d)" % (missing, len(opts)))
+    print("man: %d options of --help all in safereasm-pcap.1" % len(opts))
+
+
+def main():
+    T.need_tool()
+    c = T.Checks()
+    tmp = tempfile.mkdtemp(prefix="sr-cli-")
+    try:
+        test_write(c, tmp)
+        test_select(c, tmp)
+        test_content_fill(c, tmp)
+        test_json(c, tmp)
+        test_errors(c, tmp)
+        test_order(c, tmp)
+        test_man(c)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return c.done("cli")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
