@@ -66,6 +66,14 @@ static const struct {
 static guint pref_value[PREF_COUNT];   /* what Wireshark writes into */
 static guint pref_accepted[PREF_COUNT];
 
+/* The overlap policy: an enum preference, so every value Wireshark can
+ * store is one the core takes (4.0 silently keeps the old value for a name
+ * it does not know). Names are the core's (sr_overlap_policy_name). */
+static gint pref_policy = SR_POLICY_FIRST;
+static enum_val_t policy_vals[SR_POLICY_COUNT_ + 1];
+static gboolean pref_divergence;
+
+
 static void
 to_options(const guint v[PREF_COUNT], sr_options *o, size_t *max_connections)
 {
@@ -78,6 +86,7 @@ to_options(const guint v[PREF_COUNT], sr_options *o, size_t *max_connections)
     o->closed_linger = (sr_time)v[PREF_CLOSED_LINGER] * SR_USEC_PER_SEC;
     o->max_window = v[PREF_MAX_WINDOW];
     o->conflict_history = v[PREF_CONFLICT_HISTORY];
+    o->overlap_policy = (sr_overlap_policy)pref_policy;
     /* Dissection must not depend on the wall clock. */
     o->background_flush = false;
     *max_connections = v[PREF_MAX_CONNECTIONS];
@@ -191,6 +200,34 @@ srp_prefs_register(int proto)
         prefs_register_uint_preference(m, pref_table[i].name, pref_table[i].title,
                                        pref_table[i].desc, 10, &pref_value[i]);
     }
+    pref_policy = o.overlap_policy;
+    for (int p = 0; p < SR_POLICY_COUNT_; p++) {
+        policy_vals[p].name = sr_overlap_policy_name((sr_overlap_policy)p);
+        /* The description is what the preferences file stores. */
+        policy_vals[p].description = policy_vals[p].name;
+        policy_vals[p].value = p;
+    }
+    prefs_register_enum_preference(m, "overlap_policy", "Overlap policy",
+        "Which copy of a retransmitted byte the chunks show when copies overlap "
+        "buffered data with different content, as the receiver's TCP stack "
+        "would decide: first (the buffered copy stays; Windows Vista), bsd (a copy "
+        "starting before it wins; BSD, Windows, macOS, HP-UX 10, IRIX), linux (... "
+        "or starting at the same place and ending beyond), old_linux (... or "
+        "starting at the same place and ending at or beyond), solaris (a copy "
+        "ending beyond wins; Solaris, HP-UX 11), last (the newest copy wins). "
+        "Bytes already delivered never change.",
+        &pref_policy, policy_vals, FALSE);
+    prefs_register_bool_preference(m, "detect_divergence",
+        "Detect overlap policy divergence",
+        "Also reassemble under the five other overlap policies and mark where "
+        "the stream content depends on the receiver's TCP stack "
+        "(safereasm.divergence); costs one more core per policy", &pref_divergence);
+}
+
+gboolean
+srp_prefs_detect_divergence(void)
+{
+    return pref_divergence;
 }
 
 void

@@ -1,4 +1,5 @@
-/* prefs.h - the plugin's preferences: one per core option, plus the
+/* prefs.h - the plugin's preferences: one per core option (the overlap
+ * policy an enum), detect_divergence, plus the
  * connection limit, all with the core's defaults.
  *
  * The apply callback validates the new values with sr_options_validate();
@@ -13,6 +14,8 @@
 
 #include <stddef.h>
 
+#include <glib.h>
+
 #include "safereasm.h"
 
 /* Register the preferences of protocol proto (call from proto_register). */
@@ -21,5 +24,8 @@ void srp_prefs_register(int proto);
 /* The accepted values (always valid for the core), after checking any
  * value set since the last check. */
 void srp_prefs_get(sr_options *options, size_t *max_connections);
+
+/* The detect_divergence preference: run the other overlap policies too. */
+gboolean srp_prefs_detect_divergence(void);
 
 #endif /* SRP_PREFS_H */

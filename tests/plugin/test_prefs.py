@@ -32,7 +32,18 @@ def defaults():
         "max_window": d("SR_DEFAULT_MAX_WINDOW"),
         "conflict_history": d("SR_DEFAULT_CONFLICT_HISTORY"),
         "max_connections": d("SR_DEFAULT_MAX_CONNECTIONS"),
+        # The core's default policy (sr_options_init) is SR_POLICY_FIRST.
+        "overlap_policy": "first",
     }
+
+
+# Plugin-only preferences (no core option behind them), with defaults.
+PLUGIN_ONLY = {"detect_divergence": "FALSE"}
+
+
+def policy_names():
+    """The policy names of SR_OVERLAP_POLICY_MAP, in order."""
+    return [name for _, name in srtest.header_map("SR_OVERLAP_POLICY_MAP")]
 
 
 def option_fields():
@@ -78,9 +89,14 @@ def main():
           % (opts, sorted(dflt)))
     out = srtest.tshark(["-G", "currentprefs"]).stdout
     prefs = dict(re.findall(r"^#?safereasm\.(\w+): (\S+)$", out, re.M))
-    check(sorted(prefs) == sorted(dflt), "preferences %s, expected %s"
-          % (sorted(prefs), sorted(dflt)))
-    for k, v in dflt.items():
+    check(sorted(prefs) == sorted(list(dflt) + list(PLUGIN_ONLY)),
+          "preferences %s, expected %s" % (sorted(prefs), sorted(dflt)))
+    # The enum lists exactly the core's policy names.
+    m = re.search(r"# One of: (.*)\n(?:#.*\n)*#?safereasm\.overlap_policy:", out)
+    check(m is not None and [x.strip() for x in m.group(1).split(",")] == policy_names(),
+          "overlap_policy choices %s, header has %s"
+          % (m.group(1) if m else None, policy_names()))
+    for k, v in list(dflt.items()) + list(PLUGIN_ONLY.items()):
         check(prefs.get(k) == str(v), "default of safereasm.%s is %s, header says %s"
               % (k, prefs.get(k), v))
 
@@ -143,6 +159,22 @@ def main():
                              "-T", "fields", "-e", "frame.number"] + opts).stdout.split()
         check([int(x) for x in got] == want, "conflict.pcap %s: conflicts at %s, expected "
               "%s" % (opts, got, want))
+
+    # overlap_policy picks what the chunks show: policy-http.pcap's request
+    # reads GET /index.html under first, bsd and linux, GET /evil.php under
+    # old_linux, solaris and last (make-policy.py).
+    hcap = srtest.stage(os.path.join(srtest.CAPTURES, "crafted", "policy-http.pcap"))
+    for pol in policy_names():
+        frames = srtest.plugin_frames(hcap, True, {"overlap_policy": pol})
+        data = b"".join(s["data"] for k, s in sorted(srtest.streams(frames).items())
+                        if k[1] == 0)
+        want = b"GET /index.html" if pol in ("first", "bsd", "linux") else b"GET /evil.php"
+        check(data.startswith(want), "overlap_policy %s: client stream starts %r, "
+              "expected %r" % (pol, data[:20], want))
+    p = srtest.tshark(["-n", "-r", hcap, "-q", "-o", "safereasm.overlap_policy:linux"],
+                      check_rc=False)
+    check(p.returncode == 0 and p.stderr.strip() == "",
+          "-o safereasm.overlap_policy:linux: rc %d %r" % (p.returncode, p.stderr))
 
     # A preferences file goes through the same check.
     home = os.path.join(srtest.scratch(), "prefs-home")
