@@ -22,6 +22,15 @@
 
 #include "safereasm.h"
 
+/* Fail with the call's text and both error names unless expr == want. */
+#define SRT_ASSERT_ERR(expr, want)                                             \
+    do {                                                                       \
+        sr_error e_ = (expr);                                                  \
+        if (e_ != (want))                                                      \
+            g_error("%s returned %s, expected %s", #expr, sr_err_name(e_),     \
+                    sr_err_name(want));                                        \
+    } while (0)
+
 /* ------------------------------------------------------------ specs */
 
 /* Skipped bytes recorded at position pos of the delivered data. */

@@ -20,14 +20,6 @@
 #define T0 (1000 * SR_USEC_PER_SEC)
 #define MS (SR_USEC_PER_SEC / 1000)
 
-#define ASSERT_ERR(expr, want)                                                 \
-    do {                                                                       \
-        sr_error e_ = (expr);                                                  \
-        if (e_ != (want))                                                      \
-            g_error("%s returned %s, expected %s", #expr, sr_err_name(e_),     \
-                    sr_err_name(want));                                        \
-    } while (0)
-
 /* One segment with an acknowledgement number (srt_feed sends ack 0). */
 static sr_error feed_ack(srt_env *e, uint32_t conn, bool b_to_a, uint32_t seq, uint32_t ack,
                          uint8_t flags, const GByteArray *pl, sr_time ts)
@@ -49,23 +41,23 @@ static void late_syn_after_completion(uint32_t isn)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "hello", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "hello", T0, NULL), SR_OK);
     uint64_t id = e.last.conn_id;
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 6, FIN | ACK, NULL, T0 + 1, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, true, 500, FIN | ACK, NULL, T0 + 2, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 6, FIN | ACK, NULL, T0 + 1, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 500, FIN | ACK, NULL, T0 + 2, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_CLOSED);
     /* The connection's own SYN, late: its seq + 1 is where the stream began. */
-    ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0 + 3, NULL), SR_ERR_CONNECTION_CLOSED);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0 + 3, NULL), SR_ERR_CONNECTION_CLOSED);
     g_assert_cmpuint(e.last.status, ==, SR_SEG_AFTER_CLOSE);
     g_assert_cmpuint(e.last.conn_id, ==, id);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "hello", T0 + 4, NULL),
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "hello", T0 + 4, NULL),
                SR_ERR_CONNECTION_CLOSED);
     g_assert_cmpint(e.rec.new_calls, ==, 1);
     srt_stream *s = srt_env_stream(&e, id);
     srt_assert_dir(&s->dir[SR_DIR_CLIENT_TO_SERVER], "hello", "client, once");
     g_assert_cmpint(s->close_reason, ==, SR_CLOSE_FIN);
     /* Port reuse still works: a SYN with another sequence number. */
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 7000, SYN, NULL, T0 + 5, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 7000, SYN, NULL, T0 + 5, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
     g_assert_cmpuint(e.last.conn_id, !=, id);
     g_assert_cmpint(e.rec.new_calls, ==, 2);
@@ -76,17 +68,17 @@ static void late_syn_before_fin(uint32_t isn)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "hello", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "hello", T0, NULL), SR_OK);
     uint64_t id = e.last.conn_id;
     /* The SYN arrives between the data and the FINs: nothing happens... */
-    ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0 + 1, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0 + 1, NULL), SR_OK);
     g_assert_cmpuint(e.last.conn_id, ==, id);
     g_assert_false(e.last.status & SR_SEG_NEW_CONNECTION);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 6, FIN | ACK, NULL, T0 + 2, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, true, 500, FIN | ACK, NULL, T0 + 3, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 6, FIN | ACK, NULL, T0 + 2, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 500, FIN | ACK, NULL, T0 + 3, NULL), SR_OK);
     /* ...and its duplicate after the end is late, as is the data again. */
-    ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0 + 4, NULL), SR_ERR_CONNECTION_CLOSED);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "hello", T0 + 5, NULL),
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0 + 4, NULL), SR_ERR_CONNECTION_CLOSED);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "hello", T0 + 5, NULL),
                SR_ERR_CONNECTION_CLOSED);
     g_assert_cmpint(e.rec.new_calls, ==, 1);
     srt_assert_dir(&srt_env_stream(&e, id)->dir[SR_DIR_CLIENT_TO_SERVER], "hello", "client");
@@ -116,20 +108,20 @@ static void synack_twice(uint32_t c, bool ack_b)
     GByteArray *hello = srt_payload("{517:1}");
     GByteArray *srv[3] = {srt_payload("{1440:2}"), srt_payload("{4000:3}"),
                           srt_payload("{628:4}")};
-    ASSERT_ERR(feed_ack(&e, 1, false, c, 0, SYN, hello, T0), SR_OK);
-    ASSERT_ERR(feed_ack(&e, 1, true, ISN_A, c + 518, SYN | ACK, NULL, T0 + 1), SR_OK);
-    ASSERT_ERR(feed_ack(&e, 1, true, ISN_B, c + 518, SYN | ACK, NULL, T0 + 2), SR_OK);
-    ASSERT_ERR(feed_ack(&e, 1, false, c + 518, ack_b ? ISN_B + 1 : 0, ACK, NULL, T0 + 3), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, false, c, 0, SYN, hello, T0), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, true, ISN_A, c + 518, SYN | ACK, NULL, T0 + 1), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, true, ISN_B, c + 518, SYN | ACK, NULL, T0 + 2), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, false, c + 518, ack_b ? ISN_B + 1 : 0, ACK, NULL, T0 + 3), SR_OK);
     if (ack_b)
         g_assert_true(e.last.status & SR_SEG_ISN_CHANGED);
     uint32_t seq = ISN_B + 1;
     for (int i = 0; i < 3; i++) {
-        ASSERT_ERR(feed_ack(&e, 1, true, seq, c + 518, ACK, srv[i], T0 + 4 + i), SR_OK);
+        SRT_ASSERT_ERR(feed_ack(&e, 1, true, seq, c + 518, ACK, srv[i], T0 + 4 + i), SR_OK);
         g_assert_false(e.last.status & (SR_SEG_OUT_OF_WINDOW | SR_SEG_DROPPED));
         seq += srv[i]->len;
     }
-    ASSERT_ERR(feed_ack(&e, 1, true, seq, c + 518, FIN | ACK, NULL, T0 + 8), SR_OK);
-    ASSERT_ERR(feed_ack(&e, 1, false, c + 518, seq + 1, FIN | ACK, NULL, T0 + 9), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, true, seq, c + 518, FIN | ACK, NULL, T0 + 8), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, false, c + 518, seq + 1, FIN | ACK, NULL, T0 + 9), SR_OK);
     g_assert_true(e.last.status & SR_SEG_CLOSED);
     srt_stream *s = srt_env_stream(&e, e.last.conn_id);
     srt_assert_dir(&s->dir[SR_DIR_CLIENT_TO_SERVER], "{517:1}", "client");
@@ -150,11 +142,11 @@ static void synack_first_acked(uint32_t c)
     srt_env e;
     srt_env_open(&e, NULL, 16);
     GByteArray *d = srt_payload("server");
-    ASSERT_ERR(feed_ack(&e, 1, false, c, 0, SYN, NULL, T0), SR_OK);
-    ASSERT_ERR(feed_ack(&e, 1, true, ISN_A, c + 1, SYN | ACK, NULL, T0 + 1), SR_OK);
-    ASSERT_ERR(feed_ack(&e, 1, false, c + 1, ISN_A + 1, ACK, NULL, T0 + 2), SR_OK);
-    ASSERT_ERR(feed_ack(&e, 1, true, ISN_B, c + 1, SYN | ACK, NULL, T0 + 3), SR_OK);
-    ASSERT_ERR(feed_ack(&e, 1, true, ISN_A + 1, c + 1, ACK, d, T0 + 4), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, false, c, 0, SYN, NULL, T0), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, true, ISN_A, c + 1, SYN | ACK, NULL, T0 + 1), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, false, c + 1, ISN_A + 1, ACK, NULL, T0 + 2), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, true, ISN_B, c + 1, SYN | ACK, NULL, T0 + 3), SR_OK);
+    SRT_ASSERT_ERR(feed_ack(&e, 1, true, ISN_A + 1, c + 1, ACK, d, T0 + 4), SR_OK);
     g_assert_true(e.last.status & SR_SEG_IN_ORDER);
     srt_stream *s = srt_env_stream(&e, e.last.conn_id);
     srt_assert_dir(&s->dir[SR_DIR_SERVER_TO_CLIENT], "server", "server");
@@ -178,13 +170,13 @@ static void out_of_window(uint32_t isn)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "abc", T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 1 + 1500000000u, ACK, "far away", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "abc", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 1 + 1500000000u, ACK, "far away", T0, NULL), SR_OK);
     g_assert_cmpuint(e.last.status & (SR_SEG_OUT_OF_WINDOW | SR_SEG_DROPPED), ==,
                      SR_SEG_OUT_OF_WINDOW | SR_SEG_DROPPED);
     g_assert_cmpuint(e.last.dropped[SR_DIR_CLIENT_TO_SERVER], ==, 8);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 4, ACK, "def", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 4, ACK, "def", T0, NULL), SR_OK);
     size_t n = 0;
     g_assert_cmpint(sr_assembler_flush_all(e.a, NULL, &n), ==, SR_OK);
     srt_stream *s = srt_recorder_stream(&e.rec, 0);
@@ -203,15 +195,15 @@ static void before_start(uint32_t isn)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 1000, ACK, "{1000:2}", T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn, ACK, "{1000:1}", T0 + 1, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 1000, ACK, "{1000:2}", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn, ACK, "{1000:1}", T0 + 1, NULL), SR_OK);
     g_assert_cmpuint(e.last.status & (SR_SEG_BEFORE_START | SR_SEG_DROPPED), ==,
                      SR_SEG_BEFORE_START | SR_SEG_DROPPED);
     g_assert_cmpuint(e.last.dropped[SR_DIR_CLIENT_TO_SERVER], ==, 1000);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 2000, ACK, "{1000:3}", T0 + 2, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 2000, ACK, "{1000:3}", T0 + 2, NULL), SR_OK);
     /* Straddling the start: the part before it is dropped, the rest is a
      * retransmission. */
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 500, ACK, "{1000:9}", T0 + 3, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 500, ACK, "{1000:9}", T0 + 3, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_BEFORE_START);
     g_assert_cmpuint(e.last.dropped[SR_DIR_CLIENT_TO_SERVER], ==, 1500);
     g_assert_cmpint(sr_assembler_flush_all(e.a, NULL, NULL), ==, SR_OK);
@@ -229,14 +221,14 @@ static void beyond_fin(uint32_t isn)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 11, ACK, "zz", T0, NULL), SR_OK); /* buffered */
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "abc", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 11, ACK, "zz", T0, NULL), SR_OK); /* buffered */
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "abc", T0, NULL), SR_OK);
     /* FIN at offset 5: the buffered "zz" (offset 10) lies beyond it. */
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 4, FIN | ACK, "de", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 4, FIN | ACK, "de", T0, NULL), SR_OK);
     g_assert_cmpuint(e.last.dropped[0], ==, 2);
     /* Overlapping the end: "e" is a retransmission, "XYZ" lies beyond. */
-    ASSERT_ERR(srt_feed(&e, 1, false, isn + 5, ACK, "eXYZ", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 5, ACK, "eXYZ", T0, NULL), SR_OK);
     g_assert_cmpuint(e.last.dropped[0], ==, 5);
     g_assert_cmpint(sr_assembler_flush_all(e.a, NULL, NULL), ==, SR_OK);
     srt_stream *s = srt_recorder_stream(&e.rec, 0);
@@ -265,8 +257,8 @@ static void test_sweep_own_connections(void)
     srt_env_open(&e, NULL, 16);
     sr_assembler *ahead = NULL;
     g_assert_cmpint(sr_assembler_new(e.pool, &e.opt, &ahead), ==, SR_OK);
-    ASSERT_ERR(srt_feed(&e, 2, false, 100, SYN, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 2, false, 111, ACK, "later", T0, NULL), SR_OK); /* hole 0..10 */
+    SRT_ASSERT_ERR(srt_feed(&e, 2, false, 100, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, false, 111, ACK, "later", T0, NULL), SR_OK); /* hole 0..10 */
     g_assert_true(e.last.status & SR_SEG_OUT_OF_ORDER);
     uint64_t id = e.last.conn_id;
     sr_flow f;
@@ -277,7 +269,7 @@ static void test_sweep_own_connections(void)
         g_assert_cmpint(sr_assemble(ahead, &f, &s, NULL), ==, SR_OK);
     }
     /* The hole is filled on our own clock, in time. */
-    ASSERT_ERR(srt_feed(&e, 2, false, 101, ACK, "0123456789", T0 + 1, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, false, 101, ACK, "0123456789", T0 + 1, NULL), SR_OK);
     g_assert_cmpuint(e.last.conn_id, ==, id);
     srt_stream *s = srt_env_stream(&e, id);
     g_assert_cmpint(s->completes, ==, 0);
@@ -305,8 +297,8 @@ static void final_flush_error(int via)
     srt_env e;
     srt_env_open(&e, NULL, via == VIA_EVICTION ? 1 : 16);
     e.rec.data_hook = fail_on_data;
-    ASSERT_ERR(srt_feed(&e, 1, false, 10, SYN, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 21, ACK, "zzzz", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 10, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 21, ACK, "zzzz", T0, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_OUT_OF_ORDER);
     switch (via) {
     case VIA_FLUSH_ALL:
@@ -316,7 +308,7 @@ static void final_flush_error(int via)
         g_assert_cmpint(sr_assembler_flush_older_than(e.a, T0 + 1, NULL, NULL, NULL), ==, SR_OK);
         break;
     case VIA_EVICTION:
-        ASSERT_ERR(srt_feed(&e, 2, false, 10, SYN, NULL, T0 + 1, NULL), SR_OK);
+        SRT_ASSERT_ERR(srt_feed(&e, 2, false, 10, SYN, NULL, T0 + 1, NULL), SR_OK);
         g_assert_true(e.last.status & SR_SEG_EVICTED_OTHER);
         break;
     case VIA_POOL_CLOSE:
@@ -350,12 +342,12 @@ static void test_busy_hole_released(void)
     o.flush_interval = SR_USEC_PER_SEC;
     srt_env e;
     srt_env_open(&e, &o, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, 0, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 0, SYN, NULL, T0, NULL), SR_OK);
     uint32_t seq = 11; /* offset 10: bytes 0..9 missing */
     sr_time released_at = 0;
     for (int k = 0; k < 50; k++) {
         sr_time ts = T0 + k * 100 * MS;
-        ASSERT_ERR(srt_feed(&e, 1, false, seq, ACK, "data", ts, NULL), SR_OK);
+        SRT_ASSERT_ERR(srt_feed(&e, 1, false, seq, ACK, "data", ts, NULL), SR_OK);
         seq += 4;
         if (!released_at && e.last.skipped[0] == 10)
             released_at = ts;
@@ -382,14 +374,14 @@ static void test_young_hole_waits(void)
     o.flush_interval = SR_USEC_PER_SEC;
     srt_env e;
     srt_env_open(&e, &o, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, 0, SYN, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 11, ACK, "old-", T0, NULL), SR_OK);       /* 10..14 */
-    ASSERT_ERR(srt_feed(&e, 1, false, 21, ACK, "young", T0 + 900 * MS, NULL), SR_OK); /* 20..25 */
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 0, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 11, ACK, "old-", T0, NULL), SR_OK);       /* 10..14 */
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 21, ACK, "young", T0 + 900 * MS, NULL), SR_OK); /* 20..25 */
     /* At 1 s the first run is due; 14..20 is a younger hole. */
-    ASSERT_ERR(srt_feed(&e, 1, false, 26, ACK, "!", T0 + 1000 * MS, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 26, ACK, "!", T0 + 1000 * MS, NULL), SR_OK);
     g_assert_cmpuint(e.last.delivered[0], ==, 4);
     g_assert_cmpuint(e.last.skipped[0], ==, 10);
-    ASSERT_ERR(srt_feed(&e, 1, false, 15, ACK, "filler", T0 + 1200 * MS, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 15, ACK, "filler", T0 + 1200 * MS, NULL), SR_OK);
     g_assert_cmpuint(e.last.delivered[0], ==, 16);
     g_assert_cmpuint(e.last.skipped[0], ==, 10);
     g_assert_cmpint(sr_assembler_flush_all(e.a, NULL, NULL), ==, SR_OK);
@@ -403,20 +395,20 @@ static void test_idle_timeout_on_arrival(void)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, 100, ACK, "first", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 100, ACK, "first", T0, NULL), SR_OK);
     uint64_t id = e.last.conn_id;
     /* No sweep ran in between (nothing else happened), yet the connection
      * was idle longer than the timeout when this arrives. */
-    ASSERT_ERR(srt_feed(&e, 1, false, 105, ACK, "second", T0 + 200 * SR_USEC_PER_SEC, NULL),
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 105, ACK, "second", T0 + 200 * SR_USEC_PER_SEC, NULL),
                SR_OK);
     g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
     g_assert_cmpint(srt_env_stream(&e, id)->close_reason, ==, SR_CLOSE_TIMEOUT);
     uint64_t id2 = e.last.conn_id;
     /* A timestamp from the past counts as the latest one seen: no timeout
      * judged backwards, no new connection. */
-    ASSERT_ERR(srt_feed(&e, 1, false, 111, ACK, "third", T0 + 300 * SR_USEC_PER_SEC, NULL),
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 111, ACK, "third", T0 + 300 * SR_USEC_PER_SEC, NULL),
                SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 116, ACK, "fourth", T0 + 1, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 116, ACK, "fourth", T0 + 1, NULL), SR_OK);
     g_assert_cmpuint(e.last.conn_id, ==, id2);
     g_assert_false(e.last.status & SR_SEG_NEW_CONNECTION);
     srt_env_close(&e);

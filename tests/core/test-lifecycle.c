@@ -15,14 +15,6 @@
 #define RST SR_TCP_RST
 #define T0 (1000 * SR_USEC_PER_SEC)
 
-#define ASSERT_ERR(expr, want)                                                 \
-    do {                                                                       \
-        sr_error e_ = (expr);                                                  \
-        if (e_ != (want))                                                      \
-            g_error("%s returned %s, expected %s", #expr, sr_err_name(e_),     \
-                    sr_err_name(want));                                        \
-    } while (0)
-
 static srt_stream *only_stream(srt_env *e)
 {
     g_assert_cmpuint(srt_recorder_count(&e->rec), ==, 1);
@@ -36,13 +28,13 @@ static void test_syn_sender_is_client(void)
     srt_env e;
     srt_env_open(&e, NULL, 16);
     /* B opens towards A. */
-    ASSERT_ERR(srt_feed(&e, 1, true, 500, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 500, SYN, NULL, T0, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
     g_assert_cmpint(e.last.dir, ==, SR_DIR_CLIENT_TO_SERVER);
-    ASSERT_ERR(srt_feed(&e, 1, false, 9000, SYN | ACK, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 9000, SYN | ACK, NULL, T0, NULL), SR_OK);
     g_assert_cmpint(e.last.dir, ==, SR_DIR_SERVER_TO_CLIENT);
-    ASSERT_ERR(srt_feed(&e, 1, true, 501, ACK, "from B", T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 9001, ACK, "from A", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 501, ACK, "from B", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 9001, ACK, "from A", T0, NULL), SR_OK);
     srt_stream *s = only_stream(&e);
     sr_flow b_to_a;
     srt_flow_ab(&b_to_a, 1, true);
@@ -56,13 +48,13 @@ static void test_unordered_pair(void)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 3, false, 1, ACK, "ab", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 3, false, 1, ACK, "ab", T0, NULL), SR_OK);
     uint64_t id = e.last.conn_id;
     g_assert_cmpuint(id, !=, 0);
-    ASSERT_ERR(srt_feed(&e, 3, true, 77, ACK, "cd", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 3, true, 77, ACK, "cd", T0, NULL), SR_OK);
     g_assert_cmpuint(e.last.conn_id, ==, id);
     g_assert_false(e.last.status & SR_SEG_NEW_CONNECTION);
-    ASSERT_ERR(srt_feed(&e, 4, false, 1, ACK, "ef", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 4, false, 1, ACK, "ef", T0, NULL), SR_OK);
     g_assert_cmpuint(e.last.conn_id, !=, id);
     g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
     g_assert_cmpuint(srt_recorder_count(&e.rec), ==, 2);
@@ -84,12 +76,12 @@ static void test_zones_and_ipv6(void)
     f2.zone = 42;
     srt_flow_ab(&f1r, 5, true);
     f1r.zone = 42;
-    ASSERT_ERR(srt_feed_flow(&e, &f1, 10, ACK, "zone0", 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &f1, 10, ACK, "zone0", 0, T0, NULL), SR_OK);
     uint64_t id1 = e.last.conn_id;
-    ASSERT_ERR(srt_feed_flow(&e, &f2, 10, ACK, "zone42", 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &f2, 10, ACK, "zone42", 0, T0, NULL), SR_OK);
     uint64_t id2 = e.last.conn_id;
     g_assert_cmpuint(id1, !=, id2);
-    ASSERT_ERR(srt_feed_flow(&e, &f1r, 99, ACK, "reply42", 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &f1r, 99, ACK, "reply42", 0, T0, NULL), SR_OK);
     g_assert_cmpuint(e.last.conn_id, ==, id2);
 
     /* IPv6, and an IPv6 flow whose first 4 address bytes equal an IPv4
@@ -100,15 +92,15 @@ static void test_zones_and_ipv6(void)
     sr_flow g, gr;
     sr_flow_set_ipv6(&g, a6, f1.src.port, b6, f1.dst.port);
     sr_flow_set_ipv6(&gr, b6, f1.dst.port, a6, f1.src.port);
-    ASSERT_ERR(srt_feed_flow(&e, &g, 0xfffffff0u, SYN, NULL, 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &g, 0xfffffff0u, SYN, NULL, 0, T0, NULL), SR_OK);
     uint64_t id3 = e.last.conn_id;
     g_assert_cmpuint(id3, !=, id1);
     g_assert_cmpuint(id3, !=, id2);
-    ASSERT_ERR(srt_feed_flow(&e, &gr, 5, SYN | ACK, NULL, 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &gr, 5, SYN | ACK, NULL, 0, T0, NULL), SR_OK);
     /* 17 bytes from 2^32-15: the FIN is at sequence number 2. */
-    ASSERT_ERR(srt_feed_flow(&e, &g, 0xfffffff1u, ACK, "crossing the wrap", 0, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed_flow(&e, &gr, 6, FIN | ACK, "v6", 0, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed_flow(&e, &g, 2, FIN | ACK, NULL, 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &g, 0xfffffff1u, ACK, "crossing the wrap", 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &gr, 6, FIN | ACK, "v6", 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &g, 2, FIN | ACK, NULL, 0, T0, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_CLOSED);
     srt_stream *s = srt_env_stream(&e, id3);
     g_assert_true(srt_flow_endpoints_match(&s->flow, &g));
@@ -126,17 +118,17 @@ static void test_half_close(void)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, 100, SYN, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, true, 700, SYN | ACK, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 101, ACK | FIN, "bye", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 100, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 700, SYN | ACK, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 101, ACK | FIN, "bye", T0, NULL), SR_OK);
     srt_stream *s = only_stream(&e);
     /* The END chunk: A's FIN reached with its data. */
     g_assert_true(s->dir[0].ended);
     g_assert_cmpint(s->completes, ==, 0);
-    ASSERT_ERR(srt_feed(&e, 1, true, 701, ACK, "still ", T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, true, 707, ACK, "talking", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 701, ACK, "still ", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 707, ACK, "talking", T0, NULL), SR_OK);
     g_assert_cmpint(s->completes, ==, 0);
-    ASSERT_ERR(srt_feed(&e, 1, true, 714, ACK | FIN, NULL, T0 + 1, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 714, ACK | FIN, NULL, T0 + 1, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_CLOSED);
     g_assert_cmpint(e.last.close_reason, ==, SR_CLOSE_FIN);
     srt_assert_dir(&s->dir[0], "bye", "client");
@@ -160,16 +152,16 @@ static void test_fin_needs_all_data(void)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, 0xfffffffau, SYN, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, true, 50, SYN | ACK, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 0xfffffffbu, ACK, "abc", T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 0xfffffffbu + 6, ACK | FIN, "ghi", T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, true, 51, ACK | FIN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 0xfffffffau, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 50, SYN | ACK, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 0xfffffffbu, ACK, "abc", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 0xfffffffbu + 6, ACK | FIN, "ghi", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 51, ACK | FIN, NULL, T0, NULL), SR_OK);
     srt_stream *s = only_stream(&e);
     g_assert_cmpint(s->completes, ==, 0);
     g_assert_false(e.last.status & SR_SEG_CLOSED);
     g_assert_false(s->dir[0].ended);
-    ASSERT_ERR(srt_feed(&e, 1, false, 0xfffffffbu + 3, ACK, "def", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 0xfffffffbu + 3, ACK, "def", T0, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_CLOSED);
     g_assert_cmpint(e.last.close_reason, ==, SR_CLOSE_FIN);
     g_assert_cmpint(s->completes, ==, 1);
@@ -185,14 +177,14 @@ static void test_data_beyond_fin(void)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, 0, SYN, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 1, ACK, "abc", T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 10, ACK, "xyz", T0, NULL), SR_OK); /* buffered */
-    ASSERT_ERR(srt_feed(&e, 1, false, 4, ACK | FIN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 0, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 1, ACK, "abc", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 10, ACK, "xyz", T0, NULL), SR_OK); /* buffered */
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 4, ACK | FIN, NULL, T0, NULL), SR_OK);
     srt_stream *s = only_stream(&e);
     g_assert_true(s->dir[0].ended);
     srt_assert_dir(&s->dir[0], "abc", "client at FIN");
-    ASSERT_ERR(sr_assembler_flush_all(e.a, NULL, NULL), SR_OK);
+    SRT_ASSERT_ERR(sr_assembler_flush_all(e.a, NULL, NULL), SR_OK);
     srt_assert_dir(&s->dir[0], "abc", "client after flush"); /* no chunk after END */
     g_assert_cmpuint(s->final_info.delivered[0], ==, 3);
     g_assert_cmpuint(srt_asm_stats(e.a).pages_in_use, ==, 0);
@@ -205,9 +197,9 @@ static void test_rst_either_side(void)
     srt_env_open(&e, NULL, 16);
     for (uint32_t conn = 1; conn <= 2; conn++) {
         bool from_b = conn == 2;
-        ASSERT_ERR(srt_feed(&e, conn, false, 10, ACK, "data", T0, NULL), SR_OK);
-        ASSERT_ERR(srt_feed(&e, conn, true, 20, ACK, "resp", T0, NULL), SR_OK);
-        ASSERT_ERR(srt_feed(&e, conn, from_b, from_b ? 24 : 14, RST, NULL, T0, NULL), SR_OK);
+        SRT_ASSERT_ERR(srt_feed(&e, conn, false, 10, ACK, "data", T0, NULL), SR_OK);
+        SRT_ASSERT_ERR(srt_feed(&e, conn, true, 20, ACK, "resp", T0, NULL), SR_OK);
+        SRT_ASSERT_ERR(srt_feed(&e, conn, from_b, from_b ? 24 : 14, RST, NULL, T0, NULL), SR_OK);
         g_assert_true(e.last.status & SR_SEG_CLOSED);
         g_assert_cmpint(e.last.close_reason, ==, SR_CLOSE_RST);
         srt_stream *s = srt_env_stream(&e, e.last.conn_id);
@@ -235,20 +227,20 @@ static void test_rst_from_silent_side(void)
         srt_flow_ab(&fa, conn, false);
         srt_flow_ab(&fb, conn, true);
         sr_segment s = srt_seg(0xfffffffeu, SYN, NULL, 0, T0);
-        ASSERT_ERR(sr_assemble_ex(e.a, &fa, &s, NULL, &e.last), SR_OK);
+        SRT_ASSERT_ERR(sr_assemble_ex(e.a, &fa, &s, NULL, &e.last), SR_OK);
         uint64_t id = e.last.conn_id;
         s = srt_seg(777, RST | ACK, NULL, 0, T0);
         s.ack = 12345; /* not ISN + 1 */
-        ASSERT_ERR(sr_assemble_ex(e.a, &fb, &s, NULL, &e.last), SR_OK);
+        SRT_ASSERT_ERR(sr_assemble_ex(e.a, &fb, &s, NULL, &e.last), SR_OK);
         g_assert_false(e.last.status & SR_SEG_CLOSED);
         srt_stream *st = srt_env_stream(&e, id);
         g_assert_cmpint(st->completes, ==, 0);
         s = srt_seg(0xffffffffu, ACK, "still open", 10, T0);
-        ASSERT_ERR(sr_assemble_ex(e.a, &fa, &s, NULL, &e.last), SR_OK);
+        SRT_ASSERT_ERR(sr_assemble_ex(e.a, &fa, &s, NULL, &e.last), SR_OK);
         srt_assert_dir(&st->dir[0], "still open", "client");
         s = srt_seg(777, RST | ACK, NULL, 0, T0);
         s.ack = conn == 1 ? 0xffffffffu /* ISN + 1 */ : 0 /* unknown */;
-        ASSERT_ERR(sr_assemble_ex(e.a, &fb, &s, NULL, &e.last), SR_OK);
+        SRT_ASSERT_ERR(sr_assemble_ex(e.a, &fb, &s, NULL, &e.last), SR_OK);
         g_assert_true(e.last.status & SR_SEG_CLOSED);
         g_assert_cmpint(e.last.close_reason, ==, SR_CLOSE_RST);
         g_assert_cmpint(st->completes, ==, 1);
@@ -261,12 +253,12 @@ static void test_rst_from_silent_side(void)
 static uint64_t open_and_fin(srt_env *e, uint32_t conn, uint32_t isn_a, uint32_t isn_b,
                              sr_time t)
 {
-    ASSERT_ERR(srt_feed(e, conn, false, isn_a, SYN, NULL, t, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(e, conn, false, isn_a, SYN, NULL, t, NULL), SR_OK);
     uint64_t id = e->last.conn_id;
-    ASSERT_ERR(srt_feed(e, conn, true, isn_b, SYN | ACK, NULL, t, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(e, conn, false, isn_a + 1, ACK, "hello", t, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(e, conn, false, isn_a + 6, ACK | FIN, NULL, t, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(e, conn, true, isn_b + 1, ACK | FIN, NULL, t, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(e, conn, true, isn_b, SYN | ACK, NULL, t, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(e, conn, false, isn_a + 1, ACK, "hello", t, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(e, conn, false, isn_a + 6, ACK | FIN, NULL, t, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(e, conn, true, isn_b + 1, ACK | FIN, NULL, t, NULL), SR_OK);
     g_assert_true(e->last.status & SR_SEG_CLOSED);
     g_assert_cmpuint(e->last.conn_id, ==, id);
     return id;
@@ -281,14 +273,14 @@ static void test_port_reuse(void)
     int callbacks = e.rec.callbacks;
 
     /* Late segments of the old connection. */
-    ASSERT_ERR(srt_feed(&e, 1, false, 1001, ACK, "hello", T0 + 1, NULL),
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 1001, ACK, "hello", T0 + 1, NULL),
                SR_ERR_CONNECTION_CLOSED);
     g_assert_true(e.last.status & SR_SEG_AFTER_CLOSE);
-    ASSERT_ERR(srt_feed(&e, 1, true, 5001, ACK | FIN, NULL, T0 + 1, NULL),
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 5001, ACK | FIN, NULL, T0 + 1, NULL),
                SR_ERR_CONNECTION_CLOSED);
     /* The old SYN again (same ISN) is late too, so is a SYN+ACK. */
-    ASSERT_ERR(srt_feed(&e, 1, false, 1000, SYN, NULL, T0 + 2, NULL), SR_ERR_CONNECTION_CLOSED);
-    ASSERT_ERR(srt_feed(&e, 1, true, 7777, SYN | ACK, NULL, T0 + 2, NULL),
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 1000, SYN, NULL, T0 + 2, NULL), SR_ERR_CONNECTION_CLOSED);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, true, 7777, SYN | ACK, NULL, T0 + 2, NULL),
                SR_ERR_CONNECTION_CLOSED);
     g_assert_cmpint(e.rec.callbacks, ==, callbacks);
     sr_assembler_stats as = srt_asm_stats(e.a);
@@ -298,11 +290,11 @@ static void test_port_reuse(void)
     g_assert_cmpuint(ps.active_connections, ==, 1); /* lingering */
 
     /* A new SYN with a new ISN: a new connection on the same 4-tuple. */
-    ASSERT_ERR(srt_feed(&e, 1, false, 424242, SYN, NULL, T0 + 3, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 424242, SYN, NULL, T0 + 3, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
     uint64_t id2 = e.last.conn_id;
     g_assert_cmpuint(id2, !=, id1);
-    ASSERT_ERR(srt_feed(&e, 1, false, 424243, ACK, "again", T0 + 3, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 424243, ACK, "again", T0 + 3, NULL), SR_OK);
     g_assert_cmpuint(e.last.conn_id, ==, id2);
     srt_stream *s2 = srt_env_stream(&e, id2);
     srt_assert_dir(&s2->dir[0], "again", "new client");
@@ -317,15 +309,15 @@ static void test_port_reuse_after_rst_reversed(void)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 2, false, 10, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, false, 10, SYN, NULL, T0, NULL), SR_OK);
     uint64_t id1 = e.last.conn_id;
-    ASSERT_ERR(srt_feed(&e, 2, true, 20, RST | ACK, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, true, 20, RST | ACK, NULL, T0, NULL), SR_OK);
     g_assert_cmpint(e.last.close_reason, ==, SR_CLOSE_RST);
-    ASSERT_ERR(srt_feed(&e, 2, true, 999, SYN, NULL, T0 + 5, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, true, 999, SYN, NULL, T0 + 5, NULL), SR_OK);
     uint64_t id2 = e.last.conn_id;
     g_assert_cmpuint(id2, !=, id1);
     g_assert_cmpint(e.last.dir, ==, SR_DIR_CLIENT_TO_SERVER);
-    ASSERT_ERR(srt_feed(&e, 2, true, 1000, ACK, "B first", T0 + 5, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, true, 1000, ACK, "B first", T0 + 5, NULL), SR_OK);
     srt_stream *s2 = srt_env_stream(&e, id2);
     sr_flow b_to_a;
     srt_flow_ab(&b_to_a, 2, true);
@@ -345,7 +337,7 @@ static void test_linger_zero(void)
     sr_pool_stats ps = srt_pool_stats(e.pool);
     g_assert_cmpuint(ps.active_connections, ==, 0);
     /* Forgotten: a late segment starts a new connection (no SYN seen). */
-    ASSERT_ERR(srt_feed(&e, 1, false, 1001, ACK, "hello", T0 + 1, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 1001, ACK, "hello", T0 + 1, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
     g_assert_cmpuint(e.last.conn_id, !=, id1);
     srt_stream *s = srt_env_stream(&e, e.last.conn_id);
@@ -371,10 +363,10 @@ static void test_linger_expiry(void)
 
     /* Explicit: forget what closed before T0 + 1. */
     size_t closed = 99;
-    ASSERT_ERR(sr_assembler_flush_older_than(e.a, T0 + 1, NULL, NULL, &closed), SR_OK);
+    SRT_ASSERT_ERR(sr_assembler_flush_older_than(e.a, T0 + 1, NULL, NULL, &closed), SR_OK);
     g_assert_cmpuint(closed, ==, 0); /* nothing open was completed */
     g_assert_cmpuint(srt_pool_stats(e.pool).active_connections, ==, 0);
-    ASSERT_ERR(srt_feed(&e, 1, false, 1001, ACK, "late", T0 + 2, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 1001, ACK, "late", T0 + 2, NULL), SR_OK);
     g_assert_cmpuint(e.last.conn_id, !=, id1);
     g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
 
@@ -382,10 +374,10 @@ static void test_linger_expiry(void)
      * closed_linger (and several flush intervals) makes it forgotten. */
     const sr_time t1 = T0 + 100 * SR_USEC_PER_SEC;
     uint64_t id3 = open_and_fin(&e, 3, 1, 2, t1);
-    ASSERT_ERR(srt_feed(&e, 3, false, 2, ACK, "x", t1 + 1, NULL), SR_ERR_CONNECTION_CLOSED);
-    ASSERT_ERR(srt_feed(&e, 9, false, 1, ACK, "tick", t1 + 2 * SR_USEC_PER_SEC, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 9, false, 5, ACK, "tock", t1 + 20 * SR_USEC_PER_SEC, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 3, false, 2, ACK, "x", t1 + 21 * SR_USEC_PER_SEC, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 3, false, 2, ACK, "x", t1 + 1, NULL), SR_ERR_CONNECTION_CLOSED);
+    SRT_ASSERT_ERR(srt_feed(&e, 9, false, 1, ACK, "tick", t1 + 2 * SR_USEC_PER_SEC, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 9, false, 5, ACK, "tock", t1 + 20 * SR_USEC_PER_SEC, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 3, false, 2, ACK, "x", t1 + 21 * SR_USEC_PER_SEC, NULL), SR_OK);
     g_assert_cmpuint(e.last.conn_id, !=, id3);
     g_assert_cmpuint(e.last.conn_id, !=, id2);
     srt_env_close(&e);
@@ -398,7 +390,7 @@ static void test_nil_stream(void)
     srt_env e;
     srt_env_open(&e, NULL, 16);
     g_atomic_int_set(&e.rec.refuse_next, 1);
-    ASSERT_ERR(srt_feed(&e, 1, false, 100, SYN, NULL, T0, NULL), SR_ERR_NIL_STREAM);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 100, SYN, NULL, T0, NULL), SR_ERR_NIL_STREAM);
     sr_pool_stats ps = srt_pool_stats(e.pool);
     g_assert_cmpuint(ps.nil_streams, ==, 1);
     g_assert_cmpuint(ps.total_created, ==, 0);
@@ -407,7 +399,7 @@ static void test_nil_stream(void)
     g_assert_cmpint(e.rec.new_calls, ==, 1);
 
     /* Nothing was kept: the next segment asks again and starts there. */
-    ASSERT_ERR(srt_feed(&e, 1, false, 101, ACK, "data", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 101, ACK, "data", T0, NULL), SR_OK);
     g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
     g_assert_cmpint(e.rec.new_calls, ==, 2);
     srt_stream *s = only_stream(&e);
@@ -416,8 +408,8 @@ static void test_nil_stream(void)
 
     /* Refusing both directions' first segments of another connection. */
     g_atomic_int_set(&e.rec.refuse_next, 2);
-    ASSERT_ERR(srt_feed(&e, 2, false, 1, ACK, "x", T0, NULL), SR_ERR_NIL_STREAM);
-    ASSERT_ERR(srt_feed(&e, 2, true, 1, ACK, "y", T0, NULL), SR_ERR_NIL_STREAM);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, false, 1, ACK, "x", T0, NULL), SR_ERR_NIL_STREAM);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, true, 1, ACK, "y", T0, NULL), SR_ERR_NIL_STREAM);
     ps = srt_pool_stats(e.pool);
     g_assert_cmpuint(ps.nil_streams, ==, 3);
     g_assert_cmpuint(ps.active_connections, ==, 1);
@@ -440,10 +432,10 @@ static void test_callback_error(void)
 {
     srt_env e;
     srt_env_open(&e, NULL, 16);
-    ASSERT_ERR(srt_feed(&e, 1, false, 100, SYN, NULL, T0, NULL), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 104, ACK, "def", T0, NULL), SR_OK); /* buffered */
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 100, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 104, ACK, "def", T0, NULL), SR_OK); /* buffered */
     e.rec.data_hook = fail_first_data;
-    ASSERT_ERR(srt_feed(&e, 1, false, 101, ACK, "abc", T0, NULL), SR_ERR_CALLBACK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 101, ACK, "abc", T0, NULL), SR_ERR_CALLBACK);
     g_assert_true(e.last.status & SR_SEG_CLOSED);
     g_assert_cmpint(e.last.close_reason, ==, SR_CLOSE_CALLBACK_ERROR);
     srt_stream *s = only_stream(&e);
@@ -544,7 +536,7 @@ static void test_reentrant(void)
     e.rec.refuse_hook = reent_new;
     e.rec.complete_hook = reent_complete;
 
-    ASSERT_ERR(srt_feed_flow(&e, &x.self, 1000, SR_TCP_ACK, "first", 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &x.self, 1000, SR_TCP_ACK, "first", 0, T0, NULL), SR_OK);
     g_assert_cmpint(x.in_new, ==, 1);
     g_assert_cmpint(x.in_data, >=, 1);
     g_assert_cmpstr(sr_err_name(x.from_new), ==, "SR_ERR_REENTRANT");
@@ -556,7 +548,7 @@ static void test_reentrant(void)
     srt_stream *s = srt_env_stream(&e, e.last.conn_id);
     srt_assert_dir(&s->dir[0], "first", "self");
     /* The refused reentrant segment was not delivered later either. */
-    ASSERT_ERR(srt_feed_flow(&e, &x.self, 1005, SR_TCP_ACK, "!", 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &x.self, 1005, SR_TCP_ACK, "!", 0, T0, NULL), SR_OK);
     srt_assert_dir(&s->dir[0], "first!", "self");
     bool found_other = false;
     for (unsigned i = 0; i < srt_recorder_count(&e.rec); i++) {
@@ -568,7 +560,7 @@ static void test_reentrant(void)
     }
     g_assert_true(found_other);
     /* The pool and assembler still work: the refused closes did nothing. */
-    ASSERT_ERR(srt_feed_flow(&e, &x.self, 1006, SR_TCP_RST, NULL, 0, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_flow(&e, &x.self, 1006, SR_TCP_RST, NULL, 0, T0, NULL), SR_OK);
     g_assert_cmpint(x.in_complete, ==, 1);
     g_assert_cmpstr(sr_err_name(x.from_complete), ==, "SR_ERR_REENTRANT");
     srt_env_close(&e);
@@ -586,9 +578,9 @@ static void test_packet_ctx(void)
     e.rec.keep_ctx = true;
     int c1, c2, c3, c4, c5;
 
-    ASSERT_ERR(srt_feed(&e, 1, false, 100, SYN, NULL, T0, &c1), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 1, false, 104, ACK, "def", T0, &c2), SR_OK); /* buffered */
-    ASSERT_ERR(srt_feed(&e, 1, false, 101, ACK, "abc", T0, &c3), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 100, SYN, NULL, T0, &c1), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 104, ACK, "def", T0, &c2), SR_OK); /* buffered */
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 101, ACK, "abc", T0, &c3), SR_OK);
     srt_stream *s = only_stream(&e);
     g_assert_true(s->ctx_new == &c1);
     g_assert_cmpuint(s->ctx_data->len, >=, 2);
@@ -596,19 +588,19 @@ static void test_packet_ctx(void)
         g_assert_true(g_ptr_array_index(s->ctx_data, i) == &c3);
 
     /* Buffered data released by flush_all carries flush_all's ctx. */
-    ASSERT_ERR(srt_feed(&e, 1, false, 120, ACK, "xyz", T0, &c1), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, 120, ACK, "xyz", T0, &c1), SR_OK);
     guint before = s->ctx_data->len;
-    ASSERT_ERR(sr_assembler_flush_all(e.a, &c4, NULL), SR_OK);
+    SRT_ASSERT_ERR(sr_assembler_flush_all(e.a, &c4, NULL), SR_OK);
     g_assert_cmpuint(s->ctx_data->len, >, before);
     for (guint i = before; i < s->ctx_data->len; i++)
         g_assert_true(g_ptr_array_index(s->ctx_data, i) == &c4);
     g_assert_true(s->ctx_complete == &c4);
 
     /* A timeout found by the sweep of another connection's segment. */
-    ASSERT_ERR(srt_feed(&e, 2, false, 1, ACK, "a", T0 + 100 * SR_USEC_PER_SEC, &c1), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, false, 1, ACK, "a", T0 + 100 * SR_USEC_PER_SEC, &c1), SR_OK);
     uint64_t id2 = e.last.conn_id;
-    ASSERT_ERR(srt_feed(&e, 2, false, 5, ACK, "c", T0 + 100 * SR_USEC_PER_SEC, &c1), SR_OK);
-    ASSERT_ERR(srt_feed(&e, 3, false, 1, ACK, "b", T0 + 200 * SR_USEC_PER_SEC, &c5), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 2, false, 5, ACK, "c", T0 + 100 * SR_USEC_PER_SEC, &c1), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 3, false, 1, ACK, "b", T0 + 200 * SR_USEC_PER_SEC, &c5), SR_OK);
     srt_stream *s2 = srt_env_stream(&e, id2);
     g_assert_cmpint(s2->completes, ==, 1);
     g_assert_cmpstr(sr_close_reason_name(s2->close_reason), ==, "TIMEOUT");
@@ -617,7 +609,7 @@ static void test_packet_ctx(void)
     g_assert_true(g_ptr_array_index(s2->ctx_data, s2->ctx_data->len - 1) == &c5);
 
     /* flush_older_than's ctx. */
-    ASSERT_ERR(sr_assembler_flush_older_than(e.a, T0 + 300 * SR_USEC_PER_SEC, &c2, NULL, NULL),
+    SRT_ASSERT_ERR(sr_assembler_flush_older_than(e.a, T0 + 300 * SR_USEC_PER_SEC, &c2, NULL, NULL),
                SR_OK);
     srt_stream *s3 = srt_recorder_stream(&e.rec, 2);
     g_assert_true(s3->ctx_complete == &c2);
@@ -633,17 +625,17 @@ static void test_two_assemblers(void)
     srt_env e;
     srt_env_open(&e, NULL, 16);
     sr_assembler *b = NULL;
-    ASSERT_ERR(sr_assembler_new(e.pool, &e.opt, &b), SR_OK);
+    SRT_ASSERT_ERR(sr_assembler_new(e.pool, &e.opt, &b), SR_OK);
     sr_flow f;
     srt_flow_ab(&f, 1, false);
     sr_segment s = srt_seg(10, SYN, NULL, 0, T0);
-    ASSERT_ERR(sr_assemble(e.a, &f, &s, NULL), SR_OK);
+    SRT_ASSERT_ERR(sr_assemble(e.a, &f, &s, NULL), SR_OK);
     s = srt_seg(11, ACK, "abc", 3, T0);
-    ASSERT_ERR(sr_assemble(b, &f, &s, NULL), SR_OK);
+    SRT_ASSERT_ERR(sr_assemble(b, &f, &s, NULL), SR_OK);
     s = srt_seg(14, ACK, "def", 3, T0);
-    ASSERT_ERR(sr_assemble(e.a, &f, &s, NULL), SR_OK);
+    SRT_ASSERT_ERR(sr_assemble(e.a, &f, &s, NULL), SR_OK);
     s = srt_seg(20, ACK, "jkl", 3, T0); /* buffered by b */
-    ASSERT_ERR(sr_assemble(b, &f, &s, NULL), SR_OK);
+    SRT_ASSERT_ERR(sr_assemble(b, &f, &s, NULL), SR_OK);
     srt_stream *st = only_stream(&e);
     srt_assert_dir(&st->dir[0], "abcdef", "client");
     sr_assembler_stats sa = srt_asm_stats(e.a), sb = srt_asm_stats(b);
@@ -652,7 +644,7 @@ static void test_two_assemblers(void)
     g_assert_cmpuint(sa.pages_in_use, ==, 0);
     g_assert_cmpuint(sb.pages_in_use, >=, 1);
 
-    ASSERT_ERR(sr_assembler_close(b), SR_OK);
+    SRT_ASSERT_ERR(sr_assembler_close(b), SR_OK);
     /* b's pages were flushed: the gap skipped, the data delivered. */
     srt_assert_dir(&st->dir[0], "abcdef<3>jkl", "client after close");
     g_assert_true(st->dir[0].flags_or & SR_CHUNK_FLUSHED);
@@ -661,7 +653,7 @@ static void test_two_assemblers(void)
         g_assert_cmpuint(sb2.pages_in_use, ==, 0);
     /* The connection lives on through a. */
     s = srt_seg(23, ACK, "mno", 3, T0);
-    ASSERT_ERR(sr_assemble(e.a, &f, &s, NULL), SR_OK);
+    SRT_ASSERT_ERR(sr_assemble(e.a, &f, &s, NULL), SR_OK);
     srt_assert_dir(&st->dir[0], "abcdef<3>jklmno", "client via a");
     sr_assembler_free(b);
     srt_env_close(&e);
