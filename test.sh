@@ -39,4 +39,10 @@ if [ ! -e build/plugins/4.0/epan/safereasm.so ]; then
 fi
 ctest --test-dir build --output-on-failure -j"$J" -L 'plugin'
 
+step "Packaging: installed tree, consumers, plugin folder, Debian packages"
+# The .deb test installs packages system-wide: it runs only when
+# SR_TEST_SYSTEM_INSTALL=1 (CI sets it; its machine is thrown away) and as
+# root, and is skipped otherwise.
+ctest --test-dir build --output-on-failure -L packaging
+
 step "all tests passed"
