@@ -23,7 +23,8 @@ on captures built here, so every expectation is known by construction:
             gzip data"; exit codes in --help and the man page.
   order     a connection that completes first is printed first (output as
             connections complete), --threads 2 prints the same sorted lines.
-  man       every option --help lists is in tools/safereasm-pcap.1.
+  man       every option --help lists is in tools/safereasm-pcap.1, and the
+            tools/ install script puts it at share/man/man1.
 """
 
 import gzip
@@ -297,6 +298,22 @@ def test_man(c):
     missing = [o for o in opts if o not in man]
     c.need(len(opts) > 30 and not missing, "options of --help not in the man page: %s (of %d)" % (missing, len(opts)))
     print("man: %d options of --help all in safereasm-pcap.1" % len(opts))
+    # cmake --install puts it under share/man/man1 (the tools/ part of the
+    # install script only: nothing else of the build is installed here).
+    script, cmake = os.environ.get("SR_TOOL_INSTALL_SCRIPT"), os.environ.get("SR_CMAKE")
+    if not (script and cmake and os.path.exists(script)):
+        c.need(False, "SR_TOOL_INSTALL_SCRIPT/SR_CMAKE not set: cannot check the man page install")
+        return
+    tmp = tempfile.mkdtemp(prefix="sr-cli-inst-")
+    try:
+        p = subprocess.run([cmake, "-DCMAKE_INSTALL_PREFIX=" + tmp, "-P", script],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        inst = os.path.join(tmp, "share", "man", "man1", "safereasm-pcap.1")
+        c.need(p.returncode == 0 and os.path.exists(inst) and open(inst).read() == open(MAN).read(),
+               "cmake --install: man page not at share/man/man1 (%s)" % p.stdout.decode()[-300:])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("man: installed as share/man/man1/safereasm-pcap.1")
 
 
 def main():
