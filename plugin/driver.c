@@ -21,7 +21,44 @@ typedef struct srp_builder {
     GArray *chunks;            /* srp_chunk */
     GArray *closes;            /* srp_close */
     GByteArray *data;
+    GArray *divs;              /* srp_div */
+    GByteArray *div_data;
 } srp_builder;
+
+/* detect_divergence: a core per other overlap policy, fed the same segments.
+ * Its callbacks only copy what it releases into the driver's comparison
+ * list; its connection ids equal the shown core's, because connections are
+ * created, evicted and closed alike under every policy (a policy decides
+ * only which bytes a buffered page keeps, never how many pages). */
+typedef struct srp_alt {
+    srp_driver *d;
+    guint policy;              /* sr_overlap_policy */
+    sr_pool *pool;
+    sr_assembler *assembler;
+} srp_alt;
+
+/* One chunk some policy's core released in the current step (a frame, or
+ * the end-of-capture flush), for the comparison. */
+typedef struct srp_dv_chunk {
+    guint64 conn_id;
+    guint64 offset;
+    guint64 len;
+    guint32 bytes_off;         /* in srp_driver.dv_bytes */
+    guint32 frame;             /* the shown policy's: the record it went to */
+    guint32 seq;               /* arrival order, to keep the sort stable */
+    guint8 dir;
+    guint8 policy;
+    guint8 has_bytes;
+} srp_dv_chunk;
+
+/* Per direction: segments that overlapped seen data while something was
+ * buffered, i.e. the candidates for a later divergence of this direction. */
+typedef struct srp_dv_dir {
+    guint64 key;               /* conn_id << 1 | dir */
+    guint32 frames[SRP_DIV_MAX_FRAMES];
+    guint n_frames;
+    gboolean diverged;
+} srp_dv_dir;
 
 /* Our per-connection handle, returned by new_stream. */
 typedef struct srp_stream {
@@ -60,6 +97,14 @@ struct srp_driver {
     guint32 last_frame;
     gboolean ended;
     gboolean closing;          /* being freed: callbacks only release handles */
+    /* detect_divergence */
+    guint policy;              /* the shown policy */
+    gboolean divergence;
+    srp_alt alt[SR_POLICY_COUNT_]; /* [policy]; alt[policy] of the shown one unused */
+    GArray *dv_chunks;         /* srp_dv_chunk of the current step */
+    GByteArray *dv_bytes;
+    GHashTable *dv_dirs;       /* guint64 key -> srp_dv_dir (owned) */
+    guint32 dv_seq;
 };
 
 /* ------------------------------------------------------------ builders */
@@ -71,6 +116,8 @@ builder_init(srp_builder *b, guint32 frame)
     b->chunks = g_array_new(FALSE, FALSE, (guint)sizeof(srp_chunk));
     b->closes = g_array_new(FALSE, FALSE, (guint)sizeof(srp_close));
     b->data = g_byte_array_new();
+    b->divs = g_array_new(FALSE, FALSE, (guint)sizeof(srp_div));
+    b->div_data = g_byte_array_new();
 }
 
 static void
@@ -82,6 +129,10 @@ builder_clear(srp_builder *b)
         g_array_free(b->closes, TRUE);
     if (b->data)
         g_byte_array_free(b->data, TRUE);
+    if (b->divs)
+        g_array_free(b->divs, TRUE);
+    if (b->div_data)
+        g_byte_array_free(b->div_data, TRUE);
     memset(b, 0, sizeof *b);
 }
 
@@ -99,6 +150,8 @@ builder_reset(srp_builder *b, guint32 frame)
     g_array_set_size(b->chunks, 0);
     g_array_set_size(b->closes, 0);
     g_byte_array_set_size(b->data, 0);
+    g_array_set_size(b->divs, 0);
+    g_byte_array_set_size(b->div_data, 0);
 }
 
 /* Does the chunk lie inside the payload of the segment being fed? Then it
@@ -188,6 +241,11 @@ builder_freeze(const srp_builder *b, srp_record_kind kind)
     r->data_len = b->data->len;
     if (r->data_len)
         r->data = wmem_memdup(fs, b->data->data, r->data_len);
+    r->n_divs = b->divs->len;
+    if (r->n_divs)
+        r->divs = wmem_memdup(fs, b->divs->data, r->n_divs * sizeof(srp_div));
+    if (b->div_data->len)
+        r->div_data = wmem_memdup(fs, b->div_data->data, b->div_data->len);
     return r;
 }
 
@@ -210,6 +268,276 @@ builder_for(srp_driver *d, srp_ctx *ctx, const srp_stream *s)
         g_hash_table_insert(d->end_builders, GUINT_TO_POINTER(frame), b);
     }
     return b;
+}
+
+/* ------------------------------------------------------------ divergence */
+
+static void
+dv_add_chunk(srp_driver *d, guint policy, guint32 frame, guint64 conn_id, const sr_chunk *c)
+{
+    srp_dv_chunk e;
+
+    if (c->len == 0)
+        return;
+    /* A run released by one call in several pieces (the core hands over a
+     * page at a time, and where a policy replaced bytes the pieces differ
+     * between policies) is one run here. */
+    if (d->dv_chunks->len > 0 && c->skipped == 0 && c->data != NULL) {
+        srp_dv_chunk *l = &g_array_index(d->dv_chunks, srp_dv_chunk, d->dv_chunks->len - 1);
+
+        if (l->policy == policy && l->conn_id == conn_id && l->dir == (guint8)c->dir &&
+            l->has_bytes && l->offset + l->len == c->offset &&
+            l->bytes_off + l->len == d->dv_bytes->len &&
+            c->len <= SRP_MAX_RECORD_DATA - d->dv_bytes->len) {
+            g_byte_array_append(d->dv_bytes, c->data, (guint)c->len);
+            l->len += c->len;
+            return;
+        }
+    }
+    memset(&e, 0, sizeof e);
+    e.conn_id = conn_id;
+    e.offset = c->offset;
+    e.len = c->len;
+    e.frame = frame;
+    e.seq = d->dv_seq++;
+    e.dir = (guint8)c->dir;
+    e.policy = (guint8)policy;
+    /* Borrowed for the callback only: copy now. */
+    if (c->data != NULL && c->len <= SRP_MAX_RECORD_DATA - d->dv_bytes->len) {
+        e.bytes_off = d->dv_bytes->len;
+        e.has_bytes = 1;
+        g_byte_array_append(d->dv_bytes, c->data, (guint)c->len);
+    }
+    g_array_append_val(d->dv_chunks, e);
+}
+
+static gint
+dv_cmp(gconstpointer pa, gconstpointer pb)
+{
+    const srp_dv_chunk *a = pa, *b = pb;
+
+    if (a->conn_id != b->conn_id)
+        return a->conn_id < b->conn_id ? -1 : 1;
+    if (a->dir != b->dir)
+        return a->dir < b->dir ? -1 : 1;
+    if (a->policy != b->policy)
+        return a->policy < b->policy ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static srp_dv_dir *
+dv_dir(srp_driver *d, guint64 conn_id, guint dir, gboolean create)
+{
+    guint64 key = conn_id << 1 | (dir & 1);
+    srp_dv_dir *e = g_hash_table_lookup(d->dv_dirs, &key);
+
+    if (e == NULL && create) {
+        e = g_new0(srp_dv_dir, 1);
+        e->key = key;
+        /* replace, not insert: the key lives inside the value. */
+        g_hash_table_replace(d->dv_dirs, &e->key, e);
+    }
+    return e;
+}
+
+/* The byte at stream offset off of one policy's chunks c[0..n), or -1. */
+static int
+dv_byte(const srp_driver *d, const srp_dv_chunk *c, guint n, guint64 off)
+{
+    for (guint i = 0; i < n; i++)
+        if (off >= c[i].offset && off - c[i].offset < c[i].len)
+            return c[i].has_bytes ? d->dv_bytes->data[c[i].bytes_off + (off - c[i].offset)]
+                                  : -1;
+    return -1;
+}
+
+/* Compare what every policy released in this step, per direction. The
+ * policies release the same extents at the same frame (they differ only in
+ * which copy of a byte a page keeps); a direction where that does not hold
+ * is not compared. get_builder gives the record a divergence goes to: the
+ * one the shown policy's chunk went to. */
+static void
+dv_compare(srp_driver *d, srp_builder *(*get_builder)(srp_driver *, guint32))
+{
+    srp_dv_chunk *all;
+    guint n, i = 0;
+
+    if (!d->divergence || d->dv_chunks->len == 0)
+        goto done;
+    g_array_sort(d->dv_chunks, dv_cmp);
+    all = (srp_dv_chunk *)(void *)d->dv_chunks->data;
+    n = d->dv_chunks->len;
+    while (i < n) {
+        const srp_dv_chunk *pc[SR_POLICY_COUNT_];
+        guint pn[SR_POLICY_COUNT_];
+        guint j = i, ok = TRUE;
+        guint64 first = G_MAXUINT64, last = 0;
+        guint8 group_of[SR_POLICY_COUNT_];
+        guint rep[SR_POLICY_COUNT_];
+        guint n_groups = 0;
+
+        memset(pn, 0, sizeof pn);
+        memset(pc, 0, sizeof pc);
+        while (j < n && all[j].conn_id == all[i].conn_id && all[j].dir == all[i].dir) {
+            if (pn[all[j].policy]++ == 0)
+                pc[all[j].policy] = &all[j];
+            j++;
+        }
+        /* Same extents under every policy, else skip. */
+        for (guint p = 0; p < SR_POLICY_COUNT_ && ok; p++) {
+            if (pn[p] != pn[d->policy])
+                ok = FALSE;
+            for (guint k = 0; ok && k < pn[p]; k++)
+                if (pc[p][k].offset != pc[d->policy][k].offset ||
+                    pc[p][k].len != pc[d->policy][k].len || !pc[p][k].has_bytes)
+                    ok = FALSE;
+        }
+        if (!ok || pn[d->policy] == 0) {
+            i = j;
+            continue;
+        }
+        /* Group the policies by the bytes they kept; group 0 is the shown one. */
+        for (guint p = 0; p < SR_POLICY_COUNT_; p++)
+            group_of[p] = 0xff;
+        rep[n_groups++] = d->policy;
+        group_of[d->policy] = 0;
+        for (guint p = 0; p < SR_POLICY_COUNT_; p++) {
+            if (p == d->policy)
+                continue;
+            for (guint g = 0; g < n_groups && group_of[p] == 0xff; g++) {
+                gboolean same = TRUE;
+
+                for (guint k = 0; k < pn[p] && same; k++)
+                    same = memcmp(d->dv_bytes->data + pc[p][k].bytes_off,
+                                  d->dv_bytes->data + pc[rep[g]][k].bytes_off,
+                                  (size_t)pc[p][k].len) == 0;
+                if (same)
+                    group_of[p] = (guint8)g;
+            }
+            if (group_of[p] == 0xff) {
+                group_of[p] = (guint8)n_groups;
+                rep[n_groups++] = p;
+            }
+        }
+        if (n_groups > 1) {
+            const srp_dv_chunk *m = pc[d->policy];
+            srp_builder *b = get_builder(d, m[0].frame);
+            srp_dv_dir *dd = dv_dir(d, m[0].conn_id, m[0].dir, TRUE);
+            srp_div dv;
+
+            /* First and last byte on which any group differs from the shown one. */
+            for (guint k = 0; k < pn[d->policy]; k++) {
+                for (guint64 o = 0; o < m[k].len; o++) {
+                    guint8 v = d->dv_bytes->data[m[k].bytes_off + o];
+
+                    for (guint g = 1; g < n_groups; g++) {
+                        if (d->dv_bytes->data[pc[rep[g]][k].bytes_off + o] != v) {
+                            first = MIN(first, m[k].offset + o);
+                            last = MAX(last, m[k].offset + o);
+                            break;
+                        }
+                    }
+                }
+            }
+            memset(&dv, 0, sizeof dv);
+            dv.conn_id = m[0].conn_id;
+            dv.dir = m[0].dir;
+            dv.offset = first;
+            dv.len = last - first + 1;
+            dv.n_groups = (guint8)n_groups;
+            memcpy(dv.group_of, group_of, sizeof dv.group_of);
+            dv.first_in_dir = !dd->diverged;
+            dd->diverged = TRUE;
+            dv.n_frames = (guint8)dd->n_frames;
+            memcpy(dv.frames, dd->frames, sizeof dv.frames);
+            dd->n_frames = 0;
+            if (b != NULL) {
+                dv.data_len = (guint32)MIN(dv.len, SRP_DIV_MAX_BYTES);
+                for (guint g = 0; g < n_groups; g++) {
+                    dv.data_off[g] = b->div_data->len;
+                    for (guint64 o = 0; o < dv.data_len; o++) {
+                        int v = dv_byte(d, pc[rep[g]], pn[rep[g]], first + o);
+                        guint8 byte = (guint8)(v < 0 ? 0 : v);
+
+                        g_byte_array_append(b->div_data, &byte, 1);
+                    }
+                }
+                g_array_append_val(b->divs, dv);
+            }
+        }
+        i = j;
+    }
+done:
+    g_array_set_size(d->dv_chunks, 0);
+    g_byte_array_set_size(d->dv_bytes, 0);
+}
+
+static srp_builder *
+dv_frame_builder(srp_driver *d, guint32 frame _U_)
+{
+    return &d->frame_builder;
+}
+
+static srp_builder *
+dv_end_builder(srp_driver *d, guint32 frame)
+{
+    return d->end_builders ? g_hash_table_lookup(d->end_builders, GUINT_TO_POINTER(frame))
+                           : NULL;
+}
+
+/* The other policies' cores: a handle per connection is required (NULL
+ * refuses the connection); the alt itself serves. */
+static void *
+alt_new_stream(void *user_data, const sr_conn_info *info _U_, void *packet_ctx _U_)
+{
+    return user_data;
+}
+
+static int
+alt_on_data(void *user_data, void *stream _U_, const sr_conn_info *info,
+            const sr_chunk *chunk, void *packet_ctx)
+{
+    srp_alt *a = user_data;
+
+    /* No ctx: being torn down. */
+    if (a == NULL || a->d->closing || packet_ctx == NULL || info == NULL || chunk == NULL)
+        return 0;
+    dv_add_chunk(a->d, a->policy, 0, info->id, chunk);
+    return 0;
+}
+
+static void
+alt_on_complete(void *user_data _U_, void *stream _U_, const sr_conn_info *info _U_,
+                sr_close_reason reason _U_, void *packet_ctx _U_)
+{
+}
+
+static void
+alt_setup(srp_driver *d, const sr_options *options, size_t max_connections)
+{
+    for (guint p = 0; p < SR_POLICY_COUNT_; p++) {
+        srp_alt *a = &d->alt[p];
+        sr_stream_factory f = {
+            .new_stream = alt_new_stream,
+            .on_data = alt_on_data,
+            .on_complete = alt_on_complete,
+            .user_data = a,
+        };
+        sr_options o = *options;
+        sr_error err = SR_OK;
+
+        a->d = d;
+        a->policy = p;
+        if (p == d->policy)
+            continue;
+        o.overlap_policy = (sr_overlap_policy)p;
+        a->pool = sr_pool_new(&f, max_connections, &err);
+        if (a->pool == NULL || sr_assembler_new(a->pool, &o, &a->assembler) != SR_OK) {
+            /* Without every policy there is nothing to compare. */
+            d->divergence = FALSE;
+            return;
+        }
+    }
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -245,8 +573,11 @@ cb_on_data(void *user_data, void *stream, const sr_conn_info *info,
     if (d == NULL || d->closing || ctx == NULL || info == NULL || chunk == NULL)
         return 0;
     b = builder_for(d, ctx, stream);
-    if (b != NULL)
+    if (b != NULL) {
         builder_add_chunk(b, ctx, info->id, chunk);
+        if (d->divergence)
+            dv_add_chunk(d, d->policy, b->frame, info->id, chunk);
+    }
     return 0;
 }
 
@@ -273,7 +604,7 @@ cb_on_complete(void *user_data, void *stream, const sr_conn_info *info,
 /* ------------------------------------------------------------ driver */
 
 srp_driver *
-srp_driver_new(const sr_options *options, size_t max_connections)
+srp_driver_new(const sr_options *options, size_t max_connections, gboolean divergence)
 {
     srp_driver *d = g_new0(srp_driver, 1);
     sr_stream_factory factory = {
@@ -298,7 +629,15 @@ srp_driver_new(const sr_options *options, size_t max_connections)
     if (err != SR_OK || d->assembler == NULL) {
         d->setup_error = err != SR_OK ? err : SR_ERR_NO_MEMORY;
         d->assembler = NULL;
+        return d;
     }
+    d->policy = options->overlap_policy < SR_POLICY_COUNT_ ? options->overlap_policy : 0;
+    d->divergence = divergence;
+    d->dv_chunks = g_array_new(FALSE, FALSE, (guint)sizeof(srp_dv_chunk));
+    d->dv_bytes = g_byte_array_new();
+    d->dv_dirs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+    if (divergence)
+        alt_setup(d, options, max_connections);
     return d;
 }
 
@@ -310,6 +649,16 @@ srp_driver_free(srp_driver *d)
     d->closing = TRUE;
     sr_assembler_free(d->assembler);
     sr_pool_free(d->pool);
+    for (guint p = 0; p < SR_POLICY_COUNT_; p++) {
+        sr_assembler_free(d->alt[p].assembler);
+        sr_pool_free(d->alt[p].pool);
+    }
+    if (d->dv_chunks)
+        g_array_free(d->dv_chunks, TRUE);
+    if (d->dv_bytes)
+        g_byte_array_free(d->dv_bytes, TRUE);
+    if (d->dv_dirs)
+        g_hash_table_destroy(d->dv_dirs);
     g_hash_table_destroy(d->streams);
     g_hash_table_destroy(d->drop_tallies);
     if (d->end_builders)
@@ -357,6 +706,33 @@ take_snapshot(srp_driver *d, srp_record *r)
     r->has_snapshot = 1;
     r->prev = d->last_snap;
     d->last_snap = r;
+}
+
+/* Feed one segment to the other policies' cores, and remember it as a
+ * candidate for a later divergence when some policy saw it overlap. */
+static void
+dv_feed_alts(srp_driver *d, const srp_seg_input *si, const sr_result *main_res,
+             guint32 frame)
+{
+    unsigned status = main_res->status;
+    int ctx_token = 1; /* non-NULL packet_ctx: not a teardown */
+
+    for (guint p = 0; p < SR_POLICY_COUNT_; p++) {
+        sr_result res;
+
+        if (p == d->policy || d->alt[p].assembler == NULL)
+            continue;
+        memset(&res, 0, sizeof res);
+        (void)sr_assemble_ex(d->alt[p].assembler, &si->flow, &si->seg, &ctx_token, &res);
+        status |= res.status;
+    }
+    if ((status & SR_SEG_OVERLAP) && main_res->conn_id != 0) {
+        srp_dv_dir *dd = dv_dir(d, main_res->conn_id, main_res->dir, TRUE);
+
+        if (dd->n_frames < SRP_DIV_MAX_FRAMES &&
+            (dd->n_frames == 0 || dd->frames[dd->n_frames - 1] != frame))
+            dd->frames[dd->n_frames++] = frame;
+    }
 }
 
 const srp_record *
@@ -409,6 +785,21 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
         if (res.conn_id != 0 &&
             (st = g_hash_table_lookup(d->streams, &res.conn_id)) != NULL)
             st->last_frame = pinfo->num;
+        if (d->divergence)
+            dv_feed_alts(d, si, &res, pinfo->num);
+    }
+    if (d->divergence) {
+        dv_compare(d, dv_frame_builder);
+        /* Nothing buffered any more: earlier overlaps can no longer matter. */
+        for (guint i = 0; i < n; i++) {
+            srp_dv_dir *dd;
+
+            if (segs[i].conn_id == 0 || segs[i].conn_pages != 0)
+                continue;
+            for (guint dir = 0; dir < 2; dir++)
+                if ((dd = dv_dir(d, segs[i].conn_id, dir, FALSE)) != NULL)
+                    dd->n_frames = 0;
+        }
     }
 
     r = builder_freeze(b, SRP_REC_FRAME);
@@ -443,6 +834,14 @@ srp_driver_end_flush(srp_driver *d)
     g_hash_table_insert(d->end_builders, GUINT_TO_POINTER(d->last_frame), last);
 
     (void)sr_assembler_flush_all(d->assembler, &ctx, NULL);
+    if (d->divergence) {
+        int ctx_token = 1;
+
+        for (guint p = 0; p < SR_POLICY_COUNT_; p++)
+            if (p != d->policy && d->alt[p].assembler != NULL)
+                (void)sr_assembler_flush_all(d->alt[p].assembler, &ctx_token, NULL);
+        dv_compare(d, dv_end_builder);
+    }
 
     g_hash_table_iter_init(&it, d->end_builders);
     while (g_hash_table_iter_next(&it, &key, &value)) {

@@ -19,8 +19,11 @@
 typedef struct srp_driver srp_driver;
 
 /* Never NULL. If the core cannot be set up, every record says so
- * (setup_error) and nothing is reassembled. */
-srp_driver *srp_driver_new(const sr_options *options, size_t max_connections);
+ * (setup_error) and nothing is reassembled. divergence: also run a core
+ * per other overlap policy and record where the released bytes differ
+ * (srp_record.divs). */
+srp_driver *srp_driver_new(const sr_options *options, size_t max_connections,
+                           gboolean divergence);
 
 /* Frees the core (whose final callbacks are ignored) and the driver.
  * Records stay valid: they live in wmem_file_scope(). NULL is a no-op. */

@@ -15,6 +15,7 @@
 #include <epan/packet.h>
 #include <epan/proto.h>
 #include <epan/proto_data.h>
+#include <epan/strutil.h>
 #include <epan/tap.h>
 
 #include "counters.h"
@@ -99,6 +100,16 @@ static int hf_closed_dropped_s2c = -1;
 static int hf_closed_dropped_segs_c2s = -1;
 static int hf_closed_dropped_segs_s2c = -1;
 static int hf_end_flush = -1;
+static int hf_div = -1;
+static int hf_div_conn_id = -1;
+static int hf_div_dir = -1;
+static int hf_div_offset = -1;
+static int hf_div_len = -1;
+static int hf_div_groups = -1;
+static int hf_div_group = -1;
+static int hf_div_policies = -1;
+static int hf_div_bytes = -1;
+static int hf_div_segment = -1;
 static int hf_global = -1;
 static int hf_change = -1;
 static int hf_global_ctr[SRP_N_COUNTERS];
@@ -113,6 +124,8 @@ static gint ett_closed = -1;
 static gint ett_end_flush = -1;
 static gint ett_global = -1;
 static gint ett_change = -1;
+static gint ett_div = -1;
+static gint ett_div_group = -1;
 
 static expert_field ei_conflict = EI_INIT;
 static expert_field ei_limit_connection = EI_INIT;
@@ -124,6 +137,7 @@ static expert_field ei_evicted = EI_INIT;
 static expert_field ei_timeout = EI_INIT;
 static expert_field ei_dropped = EI_INIT;
 static expert_field ei_isn_changed = EI_INIT;
+static expert_field ei_divergence = EI_INIT;
 
 /* The record keeps the status in 16 bits. */
 G_STATIC_ASSERT(SR_SEG_ISN_CHANGED <= G_MAXUINT16 && SR_SEG_BEFORE_START <= G_MAXUINT16);
@@ -184,6 +198,12 @@ static const char *
 dir_abbrev(guint8 dir)
 {
     return dir == SR_DIR_SERVER_TO_CLIENT ? "s2c" : "c2s";
+}
+
+static const char *
+dir_words(guint8 dir)
+{
+    return dir == SR_DIR_SERVER_TO_CLIENT ? "server\u2192client" : "client\u2192server";
 }
 
 /* The expert texts stay below ITEM_LABEL_LENGTH (240), so the tree shows
@@ -426,6 +446,63 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
     }
 }
 
+/* Where the overlap policies kept different bytes (detect_divergence). */
+static void
+draw_divs(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
+          const srp_record *r)
+{
+    for (guint i = 0; i < r->n_divs; i++) {
+        const srp_div *dv = &r->divs[i];
+        proto_item *di, *gi;
+        proto_tree *dt, *gt;
+
+        di = proto_tree_add_item(tree, hf_div, tvb, 0, 0, ENC_NA);
+        proto_item_set_generated(di);
+        proto_item_append_text(di, ": connection %" PRIu64 " %s, %" PRIu64 " bytes from "
+                               "offset %" PRIu64 ", %u versions", dv->conn_id,
+                               dir_words(dv->dir), dv->len, dv->offset, dv->n_groups);
+        dt = proto_item_add_subtree(di, ett_div);
+        add_u64(dt, hf_div_conn_id, tvb, dv->conn_id);
+        add_uint(dt, hf_div_dir, tvb, dv->dir);
+        add_u64(dt, hf_div_offset, tvb, dv->offset);
+        add_u64(dt, hf_div_len, tvb, dv->len);
+        add_uint(dt, hf_div_groups, tvb, dv->n_groups);
+        for (guint g = 0; g < dv->n_groups; g++) {
+            wmem_strbuf_t *names = wmem_strbuf_new(pinfo->pool, "");
+            const guint8 *bytes = r->div_data ? r->div_data + dv->data_off[g] : NULL;
+
+            for (guint p = 0; p < SR_POLICY_COUNT_; p++)
+                if (dv->group_of[p] == g)
+                    wmem_strbuf_append_printf(names, "%s%s",
+                                              wmem_strbuf_get_len(names) ? ", " : "",
+                                              sr_overlap_policy_name((sr_overlap_policy)p));
+            gi = proto_tree_add_item(dt, hf_div_group, tvb, 0, 0, ENC_NA);
+            proto_item_set_generated(gi);
+            proto_item_append_text(gi, " %u%s: %s kept \"%s\"%s", g + 1,
+                                   g == 0 ? " (shown)" : "", wmem_strbuf_get_str(names),
+                                   bytes ? format_text(pinfo->pool, bytes, dv->data_len) : "",
+                                   dv->data_len < dv->len ? "..." : "");
+            gt = proto_item_add_subtree(gi, ett_div_group);
+            proto_item_set_generated(proto_tree_add_string(gt, hf_div_policies, tvb, 0, 0,
+                                                           wmem_strbuf_get_str(names)));
+            if (bytes)
+                proto_item_set_generated(proto_tree_add_bytes_with_length(
+                    gt, hf_div_bytes, tvb, 0, 0, bytes, (gint)dv->data_len));
+        }
+        for (guint k = 0; k < dv->n_frames; k++)
+            proto_item_set_generated(proto_tree_add_uint(dt, hf_div_segment, tvb, 0, 0,
+                                                         dv->frames[k]));
+        expert_add_info_format(pinfo, di, &ei_divergence,
+                               "Stream content depends on the receiver's TCP stack: "
+                               "connection %" PRIu64 " %s, %" PRIu64 " bytes at offset %"
+                               PRIu64 " differ between %u groups of overlap policies",
+                               dv->conn_id, dir_words(dv->dir), dv->len, dv->offset,
+                               dv->n_groups);
+        if (i == 0)
+            proto_item_append_text(top, ", content depends on the receiver's TCP stack");
+    }
+}
+
 static void
 draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_record *r)
 {
@@ -549,6 +626,7 @@ draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
     }
     draw_frame_totals(tvb, t, top, r);
     draw_chunks(tvb, pinfo, root, t, r);
+    draw_divs(tvb, pinfo, t, top, r);
     draw_closes(tvb, pinfo, t, r);
     draw_snapshot(tvb, t, r);
 }
@@ -602,7 +680,7 @@ sr_init(void)
 
     srp_driver_free(sr_driver);
     srp_prefs_get(&o, &max_connections);
-    sr_driver = srp_driver_new(&o, max_connections);
+    sr_driver = srp_driver_new(&o, max_connections, srp_prefs_detect_divergence());
     /* Ask for the TCP/IP fields only while enabled (as transum does):
      * wanting fields forces a tree on the first pass. */
     if (proto_is_protocol_enabled(find_protocol_by_id(proto_sr)))
@@ -821,6 +899,36 @@ srp_proto_register(void)
             "safereasm.closed.dropped_segments_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
         { &hf_end_flush, { "End-of-capture flush", "safereasm.end_flush", FT_NONE, BASE_NONE,
             NULL, 0x0, "Released when the capture ended (two-pass only), filed at the connection's last frame", HFILL } },
+        { &hf_div, { "Overlap policy divergence", "safereasm.divergence", FT_NONE, BASE_NONE,
+            NULL, 0x0, "Bytes released at this frame that the overlap policies resolve "
+            "differently: what the receiving application got depends on its TCP stack "
+            "(detect_divergence; present only then)", HFILL } },
+        { &hf_div_conn_id, { "Divergent connection", "safereasm.divergence.conn_id", FT_UINT64,
+            BASE_DEC, NULL, 0x0, "Connection whose released bytes the policies resolve "
+            "differently", HFILL } },
+        { &hf_div_dir, { "Divergent direction", "safereasm.divergence.dir", FT_UINT8, BASE_DEC,
+            VALS(dir_vals), 0x0, "Direction whose released bytes the policies resolve "
+            "differently", HFILL } },
+        { &hf_div_offset, { "Divergence offset", "safereasm.divergence.offset", FT_UINT64,
+            BASE_DEC, NULL, 0x0, "Stream offset of the first byte the policies resolve "
+            "differently", HFILL } },
+        { &hf_div_len, { "Divergence length", "safereasm.divergence.len", FT_UINT64, BASE_DEC,
+            NULL, 0x0, "Bytes from the first to the last byte the policies resolve "
+            "differently in this release", HFILL } },
+        { &hf_div_groups, { "Versions", "safereasm.divergence.groups", FT_UINT8, BASE_DEC,
+            NULL, 0x0, "Number of different contents (groups of agreeing policies)", HFILL } },
+        { &hf_div_group, { "Version", "safereasm.divergence.group", FT_NONE, BASE_NONE,
+            NULL, 0x0, "One content and the policies that keep it; the first is the shown "
+            "policy's", HFILL } },
+        { &hf_div_policies, { "Policies", "safereasm.divergence.policies", FT_STRING,
+            BASE_NONE, NULL, 0x0, "Overlap policies that keep this content", HFILL } },
+        { &hf_div_bytes, { "Kept bytes", "safereasm.divergence.bytes", FT_BYTES, BASE_NONE,
+            NULL, 0x0, "What these policies keep from the divergence offset (at most "
+            "4096 bytes)", HFILL } },
+        { &hf_div_segment, { "Overlapping segment", "safereasm.divergence.segment",
+            FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_NONE), 0x0,
+            "A segment of this direction that overlapped seen data while bytes were buffered, "
+            "since its previous divergence (at most 16)", HFILL } },
         { &hf_global, { "Global statistics after this frame", "safereasm.global", FT_NONE,
             BASE_NONE, NULL, 0x0, NULL, HFILL } },
         { &hf_change, { "Changed at this frame", "safereasm.change", FT_NONE, BASE_NONE,
@@ -828,7 +936,7 @@ srp_proto_register(void)
     };
     static gint *ett[] = {
         &ett_sr, &ett_segment, &ett_status, &ett_chunk, &ett_chunk_flags,
-        &ett_closed, &ett_end_flush, &ett_global, &ett_change,
+        &ett_closed, &ett_end_flush, &ett_global, &ett_change, &ett_div, &ett_div_group,
     };
     static ei_register_info ei[] = {
         { &ei_conflict, { "safereasm.expert.conflict", PI_SECURITY, PI_WARN,
@@ -851,6 +959,8 @@ srp_proto_register(void)
             "Bytes dropped: neither delivered nor counted as a gap", EXPFILL } },
         { &ei_isn_changed, { "safereasm.expert.isn_changed", PI_SEQUENCE, PI_NOTE,
             "Server ISN changed: a later SYN-ACK replaced an unacknowledged one", EXPFILL } },
+        { &ei_divergence, { "safereasm.expert.divergence", PI_SECURITY, PI_WARN,
+            "Stream content depends on the receiver's TCP stack", EXPFILL } },
     };
 
     for (int r = 0; r < SR_CLOSE_REASON_COUNT_; r++) {

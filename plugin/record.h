@@ -88,6 +88,28 @@ typedef struct srp_close {
     guint8 reason;            /* sr_close_reason */
 } srp_close;
 
+/* Overlapping segments a divergence names at most. */
+#define SRP_DIV_MAX_FRAMES 16
+/* Bytes of each policy group a divergence keeps at most. */
+#define SRP_DIV_MAX_BYTES 4096u
+
+/* Stream bytes released at this frame that the overlap policies resolve
+ * differently (detect_divergence): within one released run of one
+ * direction, from the first to the last byte on which they disagree. */
+typedef struct srp_div {
+    guint64 conn_id;
+    guint64 offset;           /* stream offset of the first differing byte */
+    guint64 len;              /* up to and including the last differing byte */
+    guint32 data_len;         /* bytes kept per group: MIN(len, SRP_DIV_MAX_BYTES) */
+    guint32 data_off[SR_POLICY_COUNT_]; /* group -> its bytes in srp_record.div_data */
+    guint32 frames[SRP_DIV_MAX_FRAMES]; /* overlapping segments buffered for this run */
+    guint8 n_frames;
+    guint8 n_groups;
+    guint8 group_of[SR_POLICY_COUNT_]; /* policy -> group (0: the shown policy's) */
+    guint8 dir;
+    guint8 first_in_dir;      /* the direction's first divergence */
+} srp_div;
+
 typedef enum srp_record_kind {
     SRP_REC_FRAME = 0,        /* built while the frame itself was dissected */
     SRP_REC_END_FLUSH = 1,    /* built by the end-of-capture flush */
@@ -108,6 +130,9 @@ struct srp_record {
     srp_chunk *chunks;
     srp_close *closes;
     const guint8 *data;       /* copied chunk bytes (SRP_BYTES_RECORD), concatenated */
+    guint32 n_divs;
+    const srp_div *divs;
+    const guint8 *div_data;   /* the groups' bytes of divs */
     /* The previous record that has a snapshot, in first-pass order: the
      * statistics tap adds snap - prev->snap, so summing over all records
      * gives the last snapshot. */

@@ -17,6 +17,7 @@
 #include <epan/tap.h>
 
 #include "counters.h"
+#include "prefs.h"
 #include "record.h"
 #include "safereasm-plugin.h"
 
@@ -58,7 +59,19 @@ static const struct {
 
 static const char *const groups[] = { "Connections", "Memory", "Anomalies", "Other" };
 
+/* detect_divergence: what the plugin counts itself, from the records. */
+enum { DIV_RELEASES, DIV_DIRECTIONS, DIV_OVERLAPS, DIV_N };
+static const char *const div_label[DIV_N] = {
+    "Releases whose content depends on the receiver's TCP stack (divergent_releases)",
+    "Directions whose content depends on it (divergent_directions)",
+    "Overlapping segments behind them (divergent_overlaps)",
+};
+#define DIV_GROUP "Overlap policies"
+
 typedef struct srp_tree_state {
+    gboolean div;                 /* the divergence rows exist */
+    int div_parent;
+    gint div_acc[DIV_N];
     gint64 acc[SRP_N_COUNTERS];
     gint shown[SRP_N_COUNTERS];   /* value last set on the node */
     int parent[SRP_N_COUNTERS];
@@ -144,6 +157,12 @@ st_init(stats_tree *st)
             }
         }
     }
+    if (srp_prefs_detect_divergence()) {
+        s->div = TRUE;
+        s->div_parent = stats_tree_create_node(st, DIV_GROUP, 0, STAT_DT_INT, TRUE);
+        for (int k = 0; k < DIV_N; k++)
+            stats_tree_create_node(st, div_label[k], s->div_parent, STAT_DT_INT, FALSE);
+    }
     g_hash_table_replace(tree_states, st, s);
 }
 
@@ -161,8 +180,20 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
     const srp_record *r = p;
     srp_tree_state *s = tree_states ? g_hash_table_lookup(tree_states, st) : NULL;
 
-    if (r == NULL || s == NULL || !r->has_snapshot)
+    if (r == NULL || s == NULL)
         return TAP_PACKET_DONT_REDRAW;
+    if (s->div && r->n_divs > 0) {
+        for (guint i = 0; i < r->n_divs; i++) {
+            s->div_acc[DIV_RELEASES]++;
+            s->div_acc[DIV_DIRECTIONS] += r->divs[i].first_in_dir;
+            s->div_acc[DIV_OVERLAPS] += r->divs[i].n_frames;
+        }
+        for (int k = 0; k < DIV_N; k++)
+            stats_tree_manip_node_int(MN_SET, st, div_label[k], s->div_parent, FALSE,
+                                      s->div_acc[k]);
+    }
+    if (!r->has_snapshot)
+        return TAP_PACKET_REDRAW;
     for (int i = 0; i < SRP_N_COUNTERS; i++) {
         guint64 before = r->prev ? r->prev->snap.v[i] : 0;
         gint64 v;

@@ -66,6 +66,16 @@ FIXED = {
     "safereasm.end_flush": "FT_NONE",
     "safereasm.global": "FT_NONE",
     "safereasm.change": "FT_NONE",
+    "safereasm.divergence": "FT_NONE",
+    "safereasm.divergence.conn_id": "FT_UINT64",
+    "safereasm.divergence.dir": "FT_UINT8",
+    "safereasm.divergence.offset": "FT_UINT64",
+    "safereasm.divergence.len": "FT_UINT64",
+    "safereasm.divergence.groups": "FT_UINT8",
+    "safereasm.divergence.group": "FT_NONE",
+    "safereasm.divergence.policies": "FT_STRING",
+    "safereasm.divergence.bytes": "FT_BYTES",
+    "safereasm.divergence.segment": "FT_FRAMENUM",
 }
 STATUS_BITS = ["in_order", "out_of_order", "retransmission", "overlap", "conflict",
                "limit_connection", "limit_total", "evicted_other", "after_close",
@@ -73,7 +83,7 @@ STATUS_BITS = ["in_order", "out_of_order", "retransmission", "overlap", "conflic
                "isn_changed"]
 CHUNK_FLAGS = ["start", "end", "conflict", "buffered", "flushed"]
 EXPERT = ["conflict", "limit_connection", "limit_total", "limit_table", "gap", "error",
-          "evicted", "timeout", "dropped", "isn_changed"]
+          "evicted", "timeout", "dropped", "isn_changed", "divergence"]
 
 
 def expected():
