@@ -16,6 +16,7 @@
 #include <epan/proto.h>
 #include <epan/proto_data.h>
 #include <epan/strutil.h>
+#include <epan/tfs.h>
 #include <epan/tap.h>
 
 #include "counters.h"
@@ -268,8 +269,11 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
 
     it = add_uint(st, hf_status, tvb, s->status);
     bt = proto_item_add_subtree(it, ett_status);
+    /* Like tcp.analysis.*: a flag is there only when set, so its bare name
+     * is a filter for exactly the segments it describes. */
     for (size_t i = 0; i < G_N_ELEMENTS(status_bits); i++)
-        add_bool(bt, *status_bits[i], tvb, s->status);
+        if (s->status & proto_registrar_get_nth(*status_bits[i])->bitmask)
+            add_bool(bt, *status_bits[i], tvb, s->status);
 
     if (s->error != SR_OK) {
         it = add_uint(st, hf_error, tvb, s->error);
@@ -434,7 +438,8 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
         it = add_uint(ct, hf_chunk_flags, tvb, c->flags);
         ft = proto_item_add_subtree(it, ett_chunk_flags);
         for (size_t k = 0; k < G_N_ELEMENTS(flag_bits); k++)
-            add_bool(ft, *flag_bits[k], tvb, c->flags);
+            if (c->flags & proto_registrar_get_nth(*flag_bits[k])->bitmask)
+                add_bool(ft, *flag_bits[k], tvb, c->flags);
         if (c->len == 0)
             continue;
         if (data_tvb != NULL && pos[i] >= 0)
@@ -541,7 +546,7 @@ static void
 draw_snapshot(tvbuff_t *tvb, proto_tree *tree, const srp_record *r)
 {
     proto_item *it;
-    proto_tree *gt;
+    proto_tree *gt, *gt_top;
     gboolean any = FALSE;
 
     if (!r->has_snapshot)
@@ -549,18 +554,20 @@ draw_snapshot(tvbuff_t *tvb, proto_tree *tree, const srp_record *r)
     it = proto_tree_add_item(tree, hf_global, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(it);
     gt = proto_item_add_subtree(it, ett_global);
+    gt_top = gt;
     for (int i = 0; i < SRP_N_COUNTERS; i++)
         add_u64(gt, hf_global_ctr[i], tvb, r->snap.v[i]);
 
     /* What changed at this frame: lets a filter pick exactly the frames
-     * where a counter moved (safereasm.change.evictions, ...). */
+     * where a counter moved (safereasm.change.evictions, ...). Inside the
+     * one statistics subtree, so a frame shows a single collapsed item. */
     for (int i = 0; i < SRP_N_COUNTERS; i++) {
         guint64 before = r->prev ? r->prev->snap.v[i] : 0;
 
         if (r->snap.v[i] == before)
             continue;
         if (!any) {
-            it = proto_tree_add_item(tree, hf_change, tvb, 0, 0, ENC_NA);
+            it = proto_tree_add_item(gt_top, hf_change, tvb, 0, 0, ENC_NA);
             proto_item_set_generated(it);
             gt = proto_item_add_subtree(it, ett_change);
             any = TRUE;
@@ -706,9 +713,9 @@ sr_postseq(void)
 /* ------------------------------------------------------------ registration */
 
 #define BOOL_BIT(var, name, abbrev, mask, desc) \
-    { &var, { name, abbrev, FT_BOOLEAN, 16, NULL, mask, desc, HFILL } }
+    { &var, { name, abbrev, FT_BOOLEAN, 16, TFS(&tfs_set_notset), mask, desc, HFILL } }
 #define FLAG_BIT(var, name, abbrev, mask, desc) \
-    { &var, { name, abbrev, FT_BOOLEAN, 8, NULL, mask, desc, HFILL } }
+    { &var, { name, abbrev, FT_BOOLEAN, 8, TFS(&tfs_set_notset), mask, desc, HFILL } }
 
 static void
 register_counter_fields(void)

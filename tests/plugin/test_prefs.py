@@ -73,7 +73,7 @@ REFUSED = [
 
 
 def limit_hit_frames(cap, opts, home=None):
-    out = srtest.tshark(["-n", "-r", cap, "-Y", "safereasm.limit.connection == 1",
+    out = srtest.tshark(["-n", "-r", cap, "-Y", "safereasm.limit.connection",
                          "-T", "fields", "-e", "frame.number"] + opts, home=home)
     return [int(x) for x in out.stdout.split()], out.stderr
 
@@ -152,10 +152,10 @@ def main():
     ccap = srtest.stage(os.path.join(srtest.CAPTURES, "crafted", "conflict.pcap"))
     with open(os.path.join(srtest.CAPTURES, "crafted", "expected.json")) as f:
         cexp = json.load(f)["conflict.pcap"]
-    for opts, want in (([], cexp["filters"]["safereasm.status.conflict == 1"]),
+    for opts, want in (([], cexp["filters"]["safereasm.status.conflict"]),
                        (["-o", "safereasm.conflict_history:0"],
                         cexp["conflicts_without_history"])):
-        got = srtest.tshark(["-n", "-r", ccap, "-Y", "safereasm.status.conflict == 1",
+        got = srtest.tshark(["-n", "-r", ccap, "-Y", "safereasm.status.conflict",
                              "-T", "fields", "-e", "frame.number"] + opts).stdout.split()
         check([int(x) for x in got] == want, "conflict.pcap %s: conflicts at %s, expected "
               "%s" % (opts, got, want))
