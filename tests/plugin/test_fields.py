@@ -10,6 +10,7 @@ README.md must name each of them.
 """
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -134,6 +135,26 @@ def main():
         check(pattern in doc, "README.md does not explain %s" % pattern)
     for name in srtest.counter_names():
         check("`%s`" % name in doc, "README.md does not list counter %s" % name)
+    # Expert infos in Wireshark's groups: a gap is a Warning in Reassemble
+    # (as TCP's lost segment), a timeout a Note in Reassemble.
+    gap = srtest.stage(os.path.join(srtest.CAPTURES, "crafted", "gap.pcap"))
+    text = srtest.tshark(["-n", "-r", gap, "-2", "-q", "-z", "expert,safereasm"]).stdout
+    sev = None
+    seen = {}
+    for line in text.splitlines():
+        m = re.match(r"^(Errors|Warns|Notes|Chats) \(", line)
+        if m:
+            sev = m.group(1)
+        m = re.match(r"^\s+\d+\s+(\S+)\s+SafeReasm\s+(.*)$", line)
+        if m:
+            what = "gap" if "skipped as a gap" in m.group(2) else \
+                   "timeout" if "idle timeout" in m.group(2) else m.group(2)
+            seen.setdefault(what, set()).add((sev, m.group(1)))
+    check(seen.get("gap") == {("Warns", "Reassemble")},
+          "gap.pcap: gap expert infos are %s, expected Warning / Reassemble" % seen.get("gap"))
+    check(seen.get("timeout") == {("Notes", "Reassemble")},
+          "gap.pcap: timeout expert infos are %s, expected Note / Reassemble"
+          % seen.get("timeout"))
     srtest.finish("plugin/fields")
 
 
