@@ -41,6 +41,7 @@ var (
 	pagesConn        = flag.Int("pages-conn", 0, "MaxBufferedPagesPerConnection (0 = unlimited, gopacket's default)")
 	timeout          = flag.Duration("timeout", 120*time.Second, "close connections idle this long (capture time)")
 	noStats          = flag.Bool("no-stats", false, "do not print the counters")
+	digest           = flag.String("digest", "sha256", "per-direction digest: sha256 (crypto/sha256) or none (count bytes only; the column is \"-\")")
 )
 
 type dirState struct {
@@ -79,8 +80,10 @@ func (factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembl
 		key:  epString(src, tcp.SrcPort) + ">" + epString(dst, tcp.DstPort),
 		rkey: epString(dst, tcp.DstPort) + ">" + epString(src, tcp.SrcPort),
 	}
-	s.d[0].sha = sha256.New()
-	s.d[1].sha = sha256.New()
+	if *digest != "none" {
+		s.d[0].sha = sha256.New()
+		s.d[1].sha = sha256.New()
+	}
 	return s
 }
 
@@ -107,7 +110,9 @@ func (s *stream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemb
 		d.skipped += uint64(skip)
 	}
 	if n > 0 {
-		d.sha.Write(sg.Fetch(n))
+		if d.sha != nil {
+			d.sha.Write(sg.Fetch(n))
+		}
 		d.delivered += uint64(n)
 	}
 }
@@ -120,7 +125,11 @@ func (s *stream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		if !*showEmpty && d.delivered == 0 && d.skipped == 0 {
 			continue
 		}
-		res.lines = append(res.lines, fmt.Sprintf("%s %d %d - %s", k, d.delivered, d.skipped, hex.EncodeToString(d.sha.Sum(nil))))
+		sum := "-"
+		if d.sha != nil {
+			sum = hex.EncodeToString(d.sha.Sum(nil))
+		}
+		res.lines = append(res.lines, fmt.Sprintf("%s %d %d - %s", k, d.delivered, d.skipped, sum))
 	}
 	return true
 }

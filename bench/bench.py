@@ -1,0 +1,548 @@
+#!/usr/bin/python3
+"""bench.py - the safereasm benchmark (bench/run.sh runs it; see docs/benchmarks.md).
+
+Generates the captures (cached), runs every program on every capture
+interleaved (repeat r runs all programs of a capture in a rotated order before
+repeat r+1), measures wall time, user+sys CPU and peak RSS of each run with
+wait4(), records the load average, checks that the outputs agree, and writes:
+
+  OUT/results/runs.csv       one row per run
+  OUT/results/summary.json   medians, paired ratios, agreement, load, sizes
+  OUT/results/summary.md     the table of medians and ratios (also printed)
+  DOCS/bench-time.png, bench-memory.png, bench-scaling.png   the charts
+
+Fairness rules (docs/benchmarks.md explains them):
+- the same limits: gopacket runs with safereasm's page caps (pages of 1900
+  bytes, 50,000 total, 1,000 per connection) and its 120 s timeout; for the
+  scaling captures every program gets room for all connections; libnids has
+  no limits to set (its out-of-order queue is pruned at 64 KiB per half);
+- the same digest work: every reassembler SHA-256s every delivered byte per
+  direction (safereasm-pcap's default output has the digest), each with its
+  own SHA-256 (OpenSSL for libnids, crypto/sha256 for Go, GLib's for ours);
+  rows with no digest at all, and libnids with GLib's SHA-256, show the cost;
+- interleaved runs, medians, paired ratios (ratio of the same repeat);
+- a run that fails (exit status, signal, timeout) fails the benchmark, and so
+  do outputs that disagree where they must agree.
+"""
+
+import argparse
+import csv
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- captures
+
+def capture_specs(a):
+    """name -> dict(gen=argv or callable, conns=concurrent connections, group)."""
+    q = a.quick
+    gen = os.path.join(a.build, "bench", "bench-gen")
+    bulk_mb = a.bulk_mb or (50 if q else 200)
+    many_n = a.many_conns or (25000 if q else 100000)
+    scale_mb = a.scale_mb or (100 if q else 200)
+    ooo_n = a.ooo_segs or 1000000
+    specs = {}
+    specs["bulk"] = dict(file="bulk-%d.pcap" % bulk_mb, gen=[gen, "bulk", None, str(bulk_mb)],
+                         conns=20, kind="main",
+                         desc="%d MB, 20 connections, ~10 %% reordered, 1 %% duplicated" % bulk_mb)
+    specs["many"] = dict(file="many-%d.pcap" % many_n, gen=[gen, "many", None, str(many_n), "1000"],
+                         conns=1000, kind="main",
+                         desc="%d connections x 4 KB (1000 open at once)" % many_n)
+    for n, tag in ((10000, "10k"), (100000, "100k"), (1000000, "1M")):
+        specs["scale-" + tag] = dict(file="scale-%s-%d.pcap" % (tag, scale_mb),
+                                     gen=[gen, "scale", None, str(n), str(scale_mb)],
+                                     conns=n, kind="scale", nconns=n,
+                                     desc="%s connections all open, %d MB payload in total" % (tag, scale_mb))
+    for order in ("reversed", "random"):
+        specs["ooo-" + order[:3]] = dict(file="ooo-%s-%d.pcap" % (order, ooo_n),
+                                         gen=[gen, "ooo", None, order, str(ooo_n)],
+                                         conns=1, kind="ooo",
+                                         desc="1 connection, %d one-byte segments, %s" % (ooo_n, order))
+    specs["real"] = dict(file="real-%dx%d.pcapng" % (a.real_n, a.real_mb),
+                         gen=[os.path.join(ROOT, "bench", "gen", "make-real.sh"), None,
+                              str(a.real_mb), str(a.real_n)],
+                         conns=a.real_n, kind="real", min_bytes=a.real_n * a.real_mb * 1048576,
+                         desc="real: %d parallel HTTP downloads of %d MiB over a 1500-MTU loopback"
+                         % (a.real_n, a.real_mb))
+    specs["plugin-synth"] = dict(file="plugin-synth-%d.pcap" % a.synth_mib,
+                                 gen=["python3", os.path.join(ROOT, "captures", "crafted", "make-big.py"),
+                                      None, str(a.synth_mib)],
+                                 conns=200, kind="plugin",
+                                 desc="captures/crafted/make-big.py, %d MiB of payload" % a.synth_mib)
+    return specs
+
+
+def prepare(name, spec, a):
+    path = os.path.join(a.out, spec["file"])
+    meta_path = path + ".meta.json"
+    if os.path.exists(path) and os.path.exists(meta_path):
+        meta = json.load(open(meta_path))
+        if meta.get("bytes") == os.path.getsize(path):
+            return path, meta
+    log("bench: generating %s (%s)" % (name, spec["file"]))
+    argv = [path if x is None else x for x in spec["gen"]]
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0 or not os.path.exists(path):
+        raise BenchError("generating %s failed: %s" % (name, r.stderr.strip()))
+    size = os.path.getsize(path)
+    if size < spec.get("min_bytes", 1 << 20):
+        raise BenchError("%s: only %d bytes" % (path, size))
+    fl = subprocess.run([a.floor, path], stdout=subprocess.PIPE, text=True, check=True).stdout
+    frames = int([l.split()[2] for l in fl.splitlines() if l.startswith("# frames")][0])
+    meta = dict(bytes=size, frames=frames, generator=r.stderr.strip())
+    json.dump(meta, open(meta_path, "w"))
+    return path, meta
+
+
+# ---------------------------------------------------------------- programs
+
+def programs(name, spec, a):
+    """The rows for one capture: list of (label, argv-builder, output kind)."""
+    tool, nids, gop = a.tool, a.nids, a.gop
+    kind = spec["kind"]
+    conns = spec["conns"]
+    ours_opts = []
+    nids_opts = ["--streams", str(max(conns * 11 // 10, 10000))]
+    if conns > 8000:  # room for every connection (the tool's default is 10,000)
+        ours_opts = ["--max-connections", str(conns * 11 // 10)]
+    gop_opts = ["-pages-total", "50000", "-pages-conn", "1000", "-timeout", "120s"]
+    P = []
+
+    def add(label, argv, out="none", env=None, plugin=None, write=None):
+        P.append(dict(label=label, argv=argv, out=out, env=env, plugin=plugin, write=write))
+
+    add("read floor (libpcap)", [a.floor, "{cap}"])
+    add("safereasm-pcap", [tool, "--no-progress"] + ours_opts + ["{cap}"], out="ours")
+    if kind in ("main", "real"):
+        add("safereasm-pcap --threads 2", [tool, "--no-progress", "--threads", "2"] + ours_opts + ["{cap}"],
+            out="ours")
+        add("safereasm-pcap --no-stats", [tool, "--no-progress", "--no-stats"] + ours_opts + ["{cap}"],
+            out="ours")
+    if kind == "plugin":
+        P.extend(plugin_rows(a))
+        return P
+    add("libnids (SHA-256)", [nids, "--digest", "sha256"] + nids_opts + ["{cap}"], out="nids")
+    if kind in ("main", "real"):
+        add("libnids (GLib SHA-256)", [nids, "--digest", "glib"] + nids_opts + ["{cap}"], out="nids")
+        add("libnids (no digest)", [nids, "--digest", "none"] + nids_opts + ["{cap}"], out="nids-nodigest")
+    add("gopacket (SHA-256)", [gop, "-no-stats"] + gop_opts + ["{cap}"], out="gop")
+    if kind in ("main", "real"):
+        add("gopacket (no digest)", [gop, "-no-stats", "-digest", "none"] + gop_opts + ["{cap}"],
+            out="gop-nodigest")
+    if kind in ("main", "real") and (name != "many" or a.tshark_all):
+        add("tcpflow (writes files)", ["tcpflow", "-r", "{cap}", "-o", "{wdir}"], out="tcpflow", write=True)
+        add("safereasm-pcap --write", [tool, "--no-progress", "--no-stats"] + ours_opts
+            + ["-w", "{wdir}", "{cap}"], out="ours-write", write=True)
+        if not a.no_tshark:
+            add("tshark -z conv,tcp", ["tshark", "-n", "-q", "-r", "{cap}", "-z", "conv,tcp"])
+            add("tshark -z follow (stream 0)", ["tshark", "-n", "-q", "-r", "{cap}", "-z", "follow,tcp,raw,0"])
+    if kind == "real" and not a.no_plugin:
+        P.extend(plugin_rows(a))
+    return P
+
+
+def plugin_rows(a):
+    if a.no_plugin or a.no_tshark:
+        return []
+    wrap = os.path.join(ROOT, "tests", "lib", "tshark-as-user.sh")
+    rows = []
+    for label, plugin, args in (("plugin: tshark -z safereasm,tree", a.plugin, ["-z", "safereasm,tree"]),
+                                ("tshark -Y tcp.payload (no plugin)", "none", ["-Y", "tcp.payload"]),
+                                ("tshark -z conv,tcp (no plugin)", "none", ["-z", "conv,tcp"])):
+        rows.append(dict(label=label, argv=[wrap, "-n", "-q", "-r", "{cap}"] + args, out="none",
+                         env={"SR_PLUGIN": plugin}, plugin=plugin, write=None))
+    return rows
+
+
+# ---------------------------------------------------------------- running
+
+def run_one(p, cap, a, keep_output):
+    wdir = None
+    argv = list(p["argv"])
+    if p["write"]:
+        wdir = tempfile.mkdtemp(prefix="sr-bench-w-", dir=a.wtmp)
+        os.rmdir(wdir)  # both programs create it; safereasm-pcap wants it new
+        if argv[0] == "tcpflow":
+            os.mkdir(wdir)
+    argv = [cap if x == "{cap}" else wdir if x == "{wdir}" else x for x in argv]
+    env = dict(os.environ)
+    env.update(p["env"] or {})
+    outf = tempfile.TemporaryFile(dir=a.wtmp) if keep_output else subprocess.DEVNULL
+    errf = tempfile.TemporaryFile(dir=a.wtmp)
+    load = os.getloadavg()[0]
+    # GNU time measures user/sys/peak RSS: wait4() on our own child would
+    # report the RSS of the forked Python image if the program is smaller.
+    tfile = os.path.join(a.wtmp, "time.out")
+    argv = ["/usr/bin/time", "-f", "%e %U %S %M %x", "-o", tfile] + argv
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=outf, stderr=errf, env=env, cwd=a.wtmp)
+    status = None
+    ru = None
+    deadline = t0 + a.timeout
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            raise BenchError("%s timed out after %d s on %s" % (p["label"], a.timeout, cap))
+        time.sleep(0.005)
+    wall = time.monotonic() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    errf.seek(0)
+    err = errf.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise BenchError("%s failed (exit %d) on %s: %s\n%s" % (p["label"], proc.returncode, cap,
+                                                               " ".join(argv), err[-2000:]))
+    if p["env"] and "tshark" in " ".join(argv) and ("Couldn't load" in err or "was compiled for" in err):
+        raise BenchError("%s: plugin not loaded: %s" % (p["label"], err))
+    output = None
+    if keep_output:
+        outf.seek(0)
+        output = outf.read().decode(errors="replace")
+    if wdir:
+        output = written_bytes(wdir)
+        shutil.rmtree(wdir, ignore_errors=True)
+    # CPU from our own children's rusage (microseconds; GNU time prints
+    # 10 ms steps), peak RSS from GNU time (per process).
+    rss_kib = open(tfile).read().split()[-2]
+    user, sys_ = c1.ru_utime - c0.ru_utime, c1.ru_stime - c0.ru_stime
+    return dict(wall=wall, user=user, sys=sys_, cpu=user + sys_, rss_mib=int(rss_kib) / 1024.0,
+                load=load, output=output)
+
+
+def written_bytes(d):
+    total = 0
+    for root, _, files in os.walk(d):
+        for f in files:
+            if f in ("report.xml", "streams.tsv") or f.endswith(".tsv"):
+                continue
+            total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+def normalise(kind, text):
+    """-> (set of (key, delivered, digest-or-None), total delivered)."""
+    if kind in ("tcpflow", "ours-write"):
+        return None, text
+    rows = set()
+    total = 0
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        f = line.split()
+        if len(f) < 5:
+            raise BenchError("unexpected %s output line: %r" % (kind, line))
+        key, delivered = f[0], int(f[1])
+        digest = f[-1] if kind in ("ours", "nids", "gop") else None
+        rows.add((key, delivered, digest))
+        total += delivered
+    return rows, total
+
+
+def check_agreement(name, spec, outs):
+    """outs: label -> (kind, text). Returns notes; raises on a required mismatch."""
+    notes = []
+    ref_rows, ref_total = normalise("ours", outs["safereasm-pcap"][1])
+    ref_nodigest = {(k, d) for k, d, _ in ref_rows}
+    required = spec["kind"] in ("main", "scale", "real", "plugin")
+    for label, (kind, text) in outs.items():
+        if label == "safereasm-pcap" or kind == "none":
+            continue
+        rows, total = normalise(kind, text)
+        if rows is None:  # files written: compare byte totals
+            ok = total == ref_total
+            what = "bytes written %d vs delivered %d" % (total, ref_total)
+        elif kind.endswith("nodigest"):
+            ok = {(k, d) for k, d, _ in rows} == ref_nodigest
+            what = "%d directions, delivered bytes" % len(rows)
+        elif kind == "ours" and label.startswith("safereasm-pcap --threads"):
+            a_lines = sorted(l for l in text.splitlines() if l and not l.startswith("#"))
+            b_lines = sorted(l for l in outs["safereasm-pcap"][1].splitlines() if l and not l.startswith("#"))
+            ok = a_lines == b_lines
+            what = "%d lines identical to --threads 1" % len(a_lines)
+        else:
+            ok = rows == ref_rows
+            what = "%d directions, delivered bytes and SHA-256" % len(rows)
+        must = required and not (spec["kind"] == "ooo")
+        if label.startswith("tcpflow") and spec["kind"] == "real":
+            must = False  # tcpflow writes what it saw, retransmitted copies too
+        notes.append(dict(program=label, agrees=ok, what=what, required=must))
+        if not ok and must:
+            raise BenchError("%s: %s disagrees with safereasm-pcap (%s)" % (name, label, what))
+    return notes
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
+    ap.add_argument("--docs", default=os.path.join(ROOT, "docs"))
+    ap.add_argument("--quick", action="store_true", help="smaller bulk/many/scale captures")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--scale-repeats", type=int, default=0, help="repeats for the scaling captures (default: --repeats)")
+    ap.add_argument("--captures", default="bulk,many,scale-10k,scale-100k,scale-1M,ooo-rev,ooo-ran,real,plugin-synth")
+    ap.add_argument("--bulk-mb", type=int, default=0)
+    ap.add_argument("--many-conns", type=int, default=0)
+    ap.add_argument("--scale-mb", type=int, default=0)
+    ap.add_argument("--ooo-segs", type=int, default=0)
+    ap.add_argument("--real-mb", type=int, default=20)
+    ap.add_argument("--real-n", type=int, default=5)
+    ap.add_argument("--synth-mib", type=int, default=60)
+    ap.add_argument("--no-tshark", action="store_true")
+    ap.add_argument("--no-plugin", action="store_true")
+    ap.add_argument("--tshark-all", action="store_true", help="also tshark and tcpflow on many")
+    ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--no-charts", action="store_true")
+    a = ap.parse_args()
+    a.build = os.path.abspath(a.build)
+    a.out = os.path.abspath(a.out)
+
+    a.tool = os.path.join(a.build, "tools", "safereasm-pcap")
+    a.floor = os.path.join(a.build, "bench", "pcap-floor")
+    a.nids = os.path.join(a.build, "bench", "nids-reasm")
+    a.gop = os.path.join(a.build, "bench", "gopacket-reasm")
+    a.plugin = os.path.join(a.build, "plugins", "4.0", "epan", "safereasm.so")
+    need = [a.tool, a.floor, a.nids, a.gop] + ([] if a.no_plugin else [a.plugin])
+    for x in need:
+        if not os.access(x, os.X_OK if not x.endswith(".so") else os.R_OK):
+            raise BenchError("%s is not built (cmake --build %s)" % (x, a.build))
+    for x in ["tcpflow"] + ([] if a.no_tshark else ["tshark"]):
+        if not shutil.which(x):
+            raise BenchError("%s not installed (bench/debian-packages.txt)" % x)
+    os.makedirs(a.out, exist_ok=True)
+    res_dir = os.path.join(a.out, "results")
+    os.makedirs(res_dir, exist_ok=True)
+    a.wtmp = tempfile.mkdtemp(prefix="sr-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    os.chmod(a.wtmp, 0o755)
+
+    specs = capture_specs(a)
+    wanted = [c for c in a.captures.split(",") if c]
+    for c in wanted:
+        if c not in specs:
+            raise BenchError("unknown capture %s (one of %s)" % (c, ",".join(specs)))
+    caps = {}
+    for c in wanted:
+        caps[c] = prepare(c, specs[c], a)
+
+    runs = []
+    summary = dict(host=os.uname().nodename, cpus=os.cpu_count(), quick=a.quick, repeats=a.repeats,
+                   started=time.strftime("%Y-%m-%d %H:%M:%S %Z"), load_start=os.getloadavg(),
+                   tool_version=subprocess.run([a.tool, "--version"], stdout=subprocess.PIPE,
+                                               text=True).stdout.strip(),
+                   captures={}, argv=sys.argv[1:])
+    for c in wanted:
+        path, meta = caps[c]
+        spec = specs[c]
+        P = programs(c, spec, a)
+        reps = a.scale_repeats if (spec["kind"] == "scale" and a.scale_repeats) else a.repeats
+        log("bench: %s: %s, %d frames, %d programs x %d repeats" % (c, human(meta["bytes"]), meta["frames"],
+                                                                     len(P), reps))
+        outs = {}
+        per = {p["label"]: [] for p in P}
+        for r in range(reps):
+            order = P[r % len(P):] + P[:r % len(P)]  # rotate: no program always first or last
+            for p in order:
+                keep = r == 0 and p["out"] != "none"
+                m = run_one(p, path, a, keep)
+                if keep:
+                    outs[p["label"]] = (p["out"], m["output"])
+                m.pop("output")
+                m.update(capture=c, program=p["label"], repeat=r)
+                per[p["label"]].append(m)
+                runs.append(m)
+                log("  %-36s r%d wall %7.3f s  cpu %7.3f s  rss %8.1f MiB  load %.2f"
+                    % (p["label"], r, m["wall"], m["cpu"], m["rss_mib"], m["load"]))
+            if r == 0:
+                agreement = check_agreement(c, spec, outs)
+                for n in agreement:
+                    log("  agree: %-30s %s (%s)" % (n["program"], "yes" if n["agrees"] else "NO", n["what"]))
+                outs = {}
+        summary["captures"][c] = dict(desc=spec["desc"], file=spec["file"], kind=spec["kind"],
+                                      nconns=spec.get("nconns"), repeats=reps, agreement=agreement,
+                                      rows=summarise(per, meta), **meta)
+    summary["load_end"] = os.getloadavg()
+    loads = [m["load"] for m in runs]
+    summary["load_median"] = median(loads)
+    summary["load_max"] = max(loads) if loads else None
+    summary["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    shutil.rmtree(a.wtmp, ignore_errors=True)
+
+    with open(os.path.join(res_dir, "runs.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["capture", "program", "repeat", "wall", "user", "sys", "cpu",
+                                          "rss_mib", "load"])
+        w.writeheader()
+        for m in runs:
+            w.writerow(m)
+    json.dump(summary, open(os.path.join(res_dir, "summary.json"), "w"), indent=1)
+    md = table(summary)
+    open(os.path.join(res_dir, "summary.md"), "w").write(md)
+    print(md)
+    if not a.no_charts:
+        charts(summary, a.docs)
+
+
+def summarise(per, meta):
+    ref = per["safereasm-pcap"]
+    floor = per.get("read floor (libpcap)")
+    rows = {}
+    for label, ms in per.items():
+        n = len(ms)
+        row = dict(n=n)
+        for k in ("wall", "cpu", "user", "sys", "rss_mib", "load"):
+            row[k] = median([m[k] for m in ms])
+        # paired ratios: this program / safereasm-pcap in the same repeat
+        row["wall_ratio"] = median([ms[i]["wall"] / max(ref[i]["wall"], 1e-3) for i in range(n)])
+        row["cpu_ratio"] = median([ms[i]["cpu"] / max(ref[i]["cpu"], 1e-3) for i in range(n)])
+        if floor:
+            row["wall_x_floor"] = median([ms[i]["wall"] / max(floor[i]["wall"], 1e-3) for i in range(n)])
+            row["cpu_x_floor"] = median([ms[i]["cpu"] / max(floor[i]["cpu"], 1e-3) for i in range(n)])
+        row["cpu_ns_per_frame"] = row["cpu"] / meta["frames"] * 1e9
+        rows[label] = row
+    # the plugin's targets: paired ratios against tshark without it
+    pl = per.get("plugin: tshark -z safereasm,tree")
+    if pl:
+        for base in ("tshark -Y tcp.payload (no plugin)", "tshark -z conv,tcp (no plugin)"):
+            b = per[base]
+            rows["plugin: tshark -z safereasm,tree"]["vs " + base] = dict(
+                wall=median([pl[i]["wall"] / b[i]["wall"] for i in range(len(pl))]),
+                cpu=median([pl[i]["cpu"] / b[i]["cpu"] for i in range(len(pl))]),
+                rss=median([pl[i]["rss_mib"] / b[i]["rss_mib"] for i in range(len(pl))]))
+    return rows
+
+
+def human(n):
+    return "%.0f MB" % (n / 1e6)
+
+
+def table(s):
+    out = ["# safereasm benchmark", "",
+           "started %s, %d CPUs, %s mode, load average median %.2f (max %.2f) over the runs; %s" % (
+               s["started"], s["cpus"], "quick" if s["quick"] else "full", s["load_median"], s["load_max"],
+               s["tool_version"]), "",
+           "Medians over the repeats; ratios are paired (same repeat) medians of program / safereasm-pcap;"
+           " x floor = program / read floor. CPU = user+sys.", ""]
+    for c, cs in s["captures"].items():
+        out.append("## %s: %s (%s, %d frames, %d repeats)" % (c, cs["desc"], human(cs["bytes"]), cs["frames"],
+                                                              cs["repeats"]))
+        out.append("")
+        out.append("| program | wall s | CPU s | peak RSS MiB | wall / ours | CPU / ours | ours... x floor (wall) | CPU ns/frame |")
+        out[-1] = "| program | wall s | CPU s | peak RSS MiB | wall / ours | CPU / ours | wall x floor | CPU ns/frame |"
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for label, r in cs["rows"].items():
+            out.append("| %s | %.3f | %.3f | %.1f | %.2f | %.2f | %s | %.0f |" % (
+                label, r["wall"], r["cpu"], r["rss_mib"], r["wall_ratio"], r["cpu_ratio"],
+                "%.1f" % r["wall_x_floor"] if "wall_x_floor" in r else "-", r["cpu_ns_per_frame"]))
+            for k, v in r.items():
+                if k.startswith("vs "):
+                    out.append("| &nbsp;&nbsp;plugin %s | %.2f× | %.2f× | %.2f× | | | | |" % (
+                        k, v["wall"], v["cpu"], v["rss"]))
+        bad = [n for n in cs["agreement"] if not n["agrees"]]
+        out.append("")
+        out.append("Outputs: " + "; ".join("%s %s%s" % (n["program"], "agrees" if n["agrees"] else "DIFFERS",
+                                                        "" if n["required"] else " (not required)")
+                                           for n in cs["agreement"]) + ".")
+        if bad:
+            out.append("")
+        out.append("")
+    return "\n".join(out)
+
+
+def charts(s, docs):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("bench: matplotlib missing (apt-get install python3-matplotlib): no charts")
+        return
+    os.makedirs(docs, exist_ok=True)
+    caps = [c for c in s["captures"] if s["captures"][c]["kind"] != "scale"]
+    progs = []
+    for c in caps:
+        for p in s["captures"][c]["rows"]:
+            if p not in progs:
+                progs.append(p)
+    for metric, fname, ylabel in (("wall", "bench-time.png", "wall time, s (median, log scale)"),
+                                  ("rss_mib", "bench-memory.png", "peak RSS, MiB (median, log scale)")):
+        fig, ax = plt.subplots(figsize=(14, 6.5))
+        width = 0.8 / len(progs)
+        cmap = plt.get_cmap("tab20")
+        for j, p in enumerate(progs):
+            xs, ys = [], []
+            for i, c in enumerate(caps):
+                r = s["captures"][c]["rows"].get(p)
+                if r:
+                    xs.append(i + (j - len(progs) / 2) * width + width / 2)
+                    ys.append(max(r[metric], 1e-3))
+            ax.bar(xs, ys, width, label=p, color=cmap(j % 20))
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(caps)))
+        ax.set_xticklabels(["%s\n%s" % (c, human(s["captures"][c]["bytes"])) for c in caps])
+        ax.set_ylabel(ylabel)
+        ax.set_title("safereasm benchmark (%s mode, load avg median %.1f)" % (
+            "quick" if s["quick"] else "full", s["load_median"]))
+        ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        fig.tight_layout()
+        fig.savefig(os.path.join(docs, fname), dpi=90)
+        plt.close(fig)
+    sc = sorted([c for c in s["captures"] if s["captures"][c]["kind"] == "scale"],
+                key=lambda c: s["captures"][c]["nconns"])
+    if sc:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5))
+        labels = []
+        for c in sc:
+            for p in s["captures"][c]["rows"]:
+                if p not in labels:
+                    labels.append(p)
+        for p in labels:
+            xs = [s["captures"][c]["nconns"] for c in sc if p in s["captures"][c]["rows"]]
+            ns = [s["captures"][c]["rows"][p]["cpu_ns_per_frame"] for c in sc if p in s["captures"][c]["rows"]]
+            rss = [s["captures"][c]["rows"][p]["rss_mib"] for c in sc if p in s["captures"][c]["rows"]]
+            ax1.plot(xs, ns, marker="o", label=p)
+            ax2.plot(xs, rss, marker="o", label=p)
+        for ax in (ax1, ax2):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("concurrent connections (same total payload)")
+            ax.grid(True, which="both", alpha=0.3)
+        ax1.set_ylabel("CPU ns per segment (user+sys / frames)")
+        ax2.set_ylabel("peak RSS, MiB")
+        ax1.legend(fontsize=8)
+        fig.suptitle("Per-segment cost and memory against connection count")
+        fig.tight_layout()
+        fig.savefig(os.path.join(docs, "bench-scaling.png"), dpi=90)
+        plt.close(fig)
+    log("bench: charts in %s" % docs)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BenchError as e:
+        log("bench: FAILED: %s" % e)
+        sys.exit(1)
