@@ -60,6 +60,7 @@
 #endif
 
 #include "decode.h"
+#include "digest.h"
 #include "jsonw.h"
 #include "safereasm.h"
 #include "seqset.h"
@@ -99,7 +100,7 @@ typedef struct creg {
 } creg;
 
 typedef struct dir_state {
-    GChecksum *sha;    /* until completion */
+    sp_digest *sha;    /* until completion (NULL: no memory, digest empty) */
     char sha_hex[65];  /* after it */
     GArray *gaps;      /* range: stream offset and length of each skip */
     GArray *conflicts; /* range: chunks the core flagged SR_CHUNK_CONFLICT */
@@ -427,7 +428,7 @@ static void *cb_new_stream(void *user_data, const sr_conn_info *info, void *pack
     st->selected = ap->stream_id == 0 || ap->stream_id == st->id;
     for (int d = 0; d < 2; d++) {
         dir_state *ds = &st->d[d];
-        ds->sha = g_checksum_new(G_CHECKSUM_SHA256);
+        ds->sha = sp_digest_new();
         ds->gaps = g_array_new(FALSE, FALSE, sizeof(range));
         ds->conflicts = g_array_new(FALSE, FALSE, sizeof(range));
         if (ap->write_dir && st->selected) {
@@ -567,7 +568,7 @@ static int cb_on_data(void *user_data, void *strm, const sr_conn_info *info,
         content_chunk(w, st, chunk);
     if (chunk->len == 0)
         return 0;
-    g_checksum_update(ds->sha, chunk->data, (gssize)chunk->len);
+    sp_digest_update(ds->sha, chunk->data, chunk->len);
     if (chunk->flags & SR_CHUNK_CONFLICT) {
         range_add(ds->conflicts, chunk->offset, chunk->len);
         if (ds->cregs)
@@ -602,8 +603,7 @@ static void cb_on_complete(void *user_data, void *strm, const sr_conn_info *info
                                             ds->delivered, ds->skipped, ds->got_data,
                                             ds->got_skipped));
         }
-        g_strlcpy(ds->sha_hex, g_checksum_get_string(ds->sha), sizeof ds->sha_hex);
-        g_checksum_free(ds->sha);
+        sp_digest_finish(ds->sha, ds->sha_hex);
         ds->sha = NULL;
     }
     /* Its output is made after the call that completed it, which may still
@@ -616,8 +616,7 @@ static void stream_release(worker *w, stream *st)
 {
     for (int d = 0; d < 2; d++) {
         dir_state *ds = &st->d[d];
-        if (ds->sha)
-            g_checksum_free(ds->sha);
+        sp_digest_free(ds->sha);
         if (ds->gaps)
             g_array_free(ds->gaps, TRUE);
         if (ds->conflicts)
@@ -1826,7 +1825,8 @@ static int parse_args(app *ap, int argc, char **argv)
             usage(stdout);
             return -1;
         case 'V':
-            printf(PROG " %s (libpcap: %s)\n", SR_VERSION_STRING, pcap_lib_version());
+            printf(PROG " %s (libpcap: %s; SHA-256: %s)\n", SR_VERSION_STRING,
+                   pcap_lib_version(), sp_digest_backend());
             return -1;
         default:
             usage(stderr);
