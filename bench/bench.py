@@ -95,6 +95,7 @@ def prepare(name, spec, a):
     if os.path.exists(path) and os.path.exists(meta_path):
         meta = json.load(open(meta_path))
         if meta.get("bytes") == os.path.getsize(path):
+            os.chmod(path, 0o644)
             return path, meta
     log("bench: generating %s (%s)" % (name, spec["file"]))
     argv = [path if x is None else x for x in spec["gen"]]
@@ -106,6 +107,7 @@ def prepare(name, spec, a):
         raise BenchError("%s: only %d bytes" % (path, size))
     fl = subprocess.run([a.floor, path], stdout=subprocess.PIPE, text=True, check=True).stdout
     frames = int([l.split()[2] for l in fl.splitlines() if l.startswith("# frames")][0])
+    os.chmod(path, 0o644)  # the plugin rows read it as an unprivileged user
     meta = dict(bytes=size, frames=frames, generator=r.stderr.strip())
     json.dump(meta, open(meta_path, "w"))
     return path, meta
@@ -385,8 +387,11 @@ def main():
         summary["captures"][c] = dict(desc=spec["desc"], file=spec["file"], kind=spec["kind"],
                                       nconns=spec.get("nconns"), repeats=reps, agreement=agreement,
                                       rows=summarise(per, meta), **meta)
+        json.dump(summary, open(os.path.join(res_dir, "partial.json"), "w"), indent=1)
     summary["load_end"] = os.getloadavg()
     loads = [m["load"] for m in runs]
+    if os.path.exists(os.path.join(res_dir, "partial.json")):
+        os.remove(os.path.join(res_dir, "partial.json"))
     summary["load_median"] = median(loads)
     summary["load_max"] = max(loads) if loads else None
     summary["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")

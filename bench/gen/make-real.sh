@@ -54,6 +54,7 @@ done
 sleep 1
 kill -INT $cap; wait $cap 2>/dev/null || true
 cap=
+chmod 644 "$out"
 size=$(stat -c %s "$out")
 want=$((n * mb * 1024 * 1024))
 if [ "$size" -lt "$want" ]; then
