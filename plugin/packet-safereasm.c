@@ -10,6 +10,9 @@
  *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: GPL-2.0-or-later
  */
+/* Trace with: wireshark --log-debug safereasm (the GUI tests read it). */
+#define WS_LOG_DOMAIN "safereasm"
+
 #include <wireshark.h>
 #include <epan/expert.h>
 #include <epan/packet.h>
@@ -659,6 +662,8 @@ dissect_safereasm(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
             r = srp_driver_process(sr_driver, pinfo, &in);
             p_add_proto_data(wmem_file_scope(), pinfo, proto_sr, 0, (void *)r);
         }
+        ws_debug("first pass: frame %u, tree %s, %u segment(s) fed", pinfo->num,
+                 tree != NULL ? "yes" : "no", in.n_segs);
     }
     end = srp_driver_end_record(sr_driver, pinfo->num);
     if (r == NULL && end == NULL)
@@ -679,24 +684,57 @@ dissect_safereasm(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
 
 /* ------------------------------------------------------------ routines */
 
+/* See sr_init. */
+static gboolean was_enabled = TRUE;
+static int force_tree_listener;
+static gboolean force_tree_registered;
+
 static void
 sr_init(void)
 {
     sr_options o;
     size_t max_connections;
+    gboolean enabled = proto_is_protocol_enabled(find_protocol_by_id(proto_sr));
 
     srp_driver_free(sr_driver);
     srp_prefs_get(&o, &max_connections);
     sr_driver = srp_driver_new(&o, max_connections, srp_prefs_detect_divergence());
     /* Ask for the TCP/IP fields only while enabled (as transum does):
-     * wanting fields forces a tree on the first pass. */
-    if (proto_is_protocol_enabled(find_protocol_by_id(proto_sr)))
+     * wanting fields forces a tree on the first pass, even for a disabled
+     * postdissector. */
+    if (enabled)
         set_postdissector_wanted_hfids(sr_handle, srp_extract_wanted_hfids());
+    /* Enabled Protocols off -> on (or a profile switch that enables us)
+     * re-dissects the file, but Wireshark decides whether that pass builds a
+     * tree (rescan_packets in file.c) before it runs the init routines,
+     * when nobody wanted fields yet: the pass would run without a tree, we
+     * could read no field and the plugin stayed empty until a reload. A tap
+     * listener with a filter registered here is checked again after the
+     * init routines ("a new Lua tap listener may be registered") and makes
+     * that pass build a tree. Only for the pass after the switch: it is
+     * removed by the next cleanup. */
+    if (enabled && !was_enabled) {
+        GString *err = register_tap_listener(SRP_TAP_NAME, &force_tree_listener, "frame",
+                                             TL_REQUIRES_NOTHING, NULL, NULL, NULL, NULL);
+
+        if (err != NULL)
+            g_string_free(err, TRUE);
+        else
+            force_tree_registered = TRUE;
+    }
+    was_enabled = enabled;
+    ws_debug("init: enabled %d, tree forced %d, policy %s, divergence %d", enabled,
+             force_tree_registered, sr_overlap_policy_name(o.overlap_policy),
+             srp_prefs_detect_divergence());
 }
 
 static void
 sr_cleanup(void)
 {
+    if (force_tree_registered) {
+        remove_tap_listener(&force_tree_listener);
+        force_tree_registered = FALSE;
+    }
     set_postdissector_wanted_hfids(sr_handle, NULL);
     srp_driver_free(sr_driver);
     sr_driver = NULL;

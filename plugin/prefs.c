@@ -6,6 +6,7 @@
 
 #include <wireshark.h>
 #include <epan/prefs.h>
+#include <wsutil/filesystem.h>
 #include <wsutil/report_message.h>
 
 #include "prefs.h"
@@ -128,13 +129,61 @@ valid(const guint v[PREF_COUNT], char *msg, size_t msg_len)
     return TRUE;
 }
 
+/* Does the personal preferences file have the line "safereasm.NAME: VALUE"? */
+static gboolean
+prefs_file_has(const char *name, guint value)
+{
+    char *path = get_persconffile_path("preferences", TRUE);
+    char *text = NULL, *want;
+    gboolean found = FALSE;
+
+    if (path != NULL && g_file_get_contents(path, &text, NULL, NULL)) {
+        char **lines = g_strsplit(text, "\n", -1);
+
+        want = g_strdup_printf("safereasm.%s: %u", name, value);
+        for (char **l = lines; *l != NULL && !found; l++)
+            found = strcmp(g_strstrip(*l), want) == 0;
+        g_free(want);
+        g_strfreev(lines);
+    }
+    g_free(text);
+    g_free(path);
+    return found;
+}
+
+/* Wireshark's Preferences dialog writes the preferences file *before* it
+ * runs the apply callbacks (prefs_main_write(), then prefs_apply_all()), so
+ * a value refused here is already in the file, and every later start would
+ * warn again. Only the GUI writes preferences: there, write the file again
+ * with the value in force. tshark and sharkd never write it (a refused -o
+ * value or a bad line in the file is refused on every run instead). */
+static void
+rewrite_refused(const gboolean refused[PREF_COUNT], const guint bad[PREF_COUNT])
+{
+    gboolean in_file = FALSE;
+
+    if (g_ascii_strncasecmp(g_get_prgname() ? g_get_prgname() : "", "wireshark", 9) != 0)
+        return;
+    for (int i = 0; i < PREF_COUNT; i++)
+        in_file = in_file || (refused[i] && prefs_file_has(pref_table[i].name, bad[i]));
+    if (in_file) {
+        char *path = NULL;
+
+        /* (NULL would write to stdout) */
+        if (write_prefs(&path) != 0)
+            report_warning("safereasm: could not write the preferences file %s again",
+                           path ? path : "");
+        g_free(path);
+    }
+}
+
 /* Accept every changed value the core takes. All changes are tried
  * together first (per_connection and total may only be valid together),
  * then one by one until nothing more is accepted; the rest are refused. */
 static void
 apply_prefs(void)
 {
-    guint cand[PREF_COUNT];
+    guint cand[PREF_COUNT], bad[PREF_COUNT];
     gboolean pending[PREF_COUNT];
     gboolean any = FALSE, progress;
     char msg[256];
@@ -175,6 +224,7 @@ apply_prefs(void)
     for (int i = 0; i < PREF_COUNT; i++) {
         guint trial[PREF_COUNT];
 
+        bad[i] = pref_value[i];
         if (!pending[i])
             continue;
         memcpy(trial, cand, sizeof trial);
@@ -182,9 +232,12 @@ apply_prefs(void)
         (void)valid(trial, msg, sizeof msg);
         report_warning("safereasm.%s: value %u refused (%s); keeping %u",
                        pref_table[i].name, pref_value[i], msg, cand[i]);
+        /* The variable Wireshark writes to the preferences file keeps the
+         * value in force. */
         pref_value[i] = cand[i];
     }
     memcpy(pref_accepted, cand, sizeof cand);
+    rewrite_refused(pending, bad);
 }
 
 void
