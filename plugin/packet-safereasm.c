@@ -689,6 +689,13 @@ static gboolean was_enabled = TRUE;
 static int force_tree_listener;
 static gboolean force_tree_registered;
 
+static tap_packet_status
+force_tree_packet(void *tapdata _U_, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
+                  const void *data _U_, tap_flags_t flags _U_)
+{
+    return TAP_PACKET_DONT_REDRAW;
+}
+
 static void
 sr_init(void)
 {
@@ -715,7 +722,8 @@ sr_init(void)
      * removed by the next cleanup. */
     if (enabled && !was_enabled) {
         GString *err = register_tap_listener(SRP_TAP_NAME, &force_tree_listener, "frame",
-                                             TL_REQUIRES_NOTHING, NULL, NULL, NULL, NULL);
+                                             TL_REQUIRES_NOTHING, NULL, force_tree_packet,
+                                             NULL, NULL);
 
         if (err != NULL)
             g_string_free(err, TRUE);
