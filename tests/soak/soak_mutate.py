@@ -7,7 +7,7 @@ tshark with the plugin.
 
 Each capture gets VARIANTS seeded variants (soaklib.variants: random byte
 errors -E at 0.0005..0.1, a snaplen -s of 14..200 bytes, or both; default
-5 for the tool, 2 for the plugin, the first 2 of the tool's, so both read
+8 for the tool, 3 for the plugin, the first 3 of the tool's, so both read
 the same files). SR_SOAK_SEED picks another set (default 1); a variant is
 named by its capture, its editcap arguments and the seed, so it can be
 made again.
@@ -43,7 +43,7 @@ TIMEOUT = 60
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "tool"
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else (5 if mode == "tool" else 2)
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else (8 if mode == "tool" else 3)
     caps = S.all_captures()
     S.check(len(caps) >= 50, "only %d captures under %s" % (len(caps), S.CAPTURES))
     if mode == "plugin":
