@@ -23,7 +23,31 @@ typedef struct srp_builder {
     GByteArray *data;
     GArray *divs;              /* srp_div */
     GByteArray *div_data;
+    GArray *srcs;              /* srp_src of the chunks */
 } srp_builder;
+
+/* Per direction: where its stream offsets are in sequence space, and the
+ * segments whose bytes are buffered, so a released run can name the
+ * frames it came from and a buffered segment the frame that released it.
+ *
+ *   seq:     base_seq ......... seq ......... seq+len
+ *   offset:  0 ................ start ....... end      (64-bit, see to_offset)
+ *
+ * base_seq comes from the SYN (ISN + 1), else from the first segment seen,
+ * and is corrected by every in-order run taken straight from a segment
+ * (its offset and its place in that segment's payload are both known). */
+typedef struct srp_piece {
+    guint32 frame;
+    guint64 start, end;        /* stream offsets of the segment's bytes */
+} srp_piece;
+
+typedef struct srp_track {
+    guint64 key;               /* conn_id << 1 | dir */
+    guint32 base_seq;
+    gboolean have_base;
+    guint64 hi;                /* highest offset seen, to extend 32-bit offsets */
+    GArray *pieces;            /* srp_piece, buffered segments, arrival order */
+} srp_track;
 
 /* detect_divergence: a core per other overlap policy, fed the same segments.
  * Its callbacks only copy what it releases into the driver's comparison
@@ -105,6 +129,9 @@ struct srp_driver {
     GByteArray *dv_bytes;
     GHashTable *dv_dirs;       /* guint64 key -> srp_dv_dir (owned) */
     guint32 dv_seq;
+    /* frame links */
+    GHashTable *tracks;        /* guint64 key -> srp_track (owned) */
+    GHashTable *released_in;   /* frame of a buffered segment -> frame that released it */
 };
 
 /* ------------------------------------------------------------ builders */
@@ -118,6 +145,7 @@ builder_init(srp_builder *b, guint32 frame)
     b->data = g_byte_array_new();
     b->divs = g_array_new(FALSE, FALSE, (guint)sizeof(srp_div));
     b->div_data = g_byte_array_new();
+    b->srcs = g_array_new(FALSE, FALSE, (guint)sizeof(srp_src));
 }
 
 static void
@@ -133,6 +161,8 @@ builder_clear(srp_builder *b)
         g_array_free(b->divs, TRUE);
     if (b->div_data)
         g_byte_array_free(b->div_data, TRUE);
+    if (b->srcs)
+        g_array_free(b->srcs, TRUE);
     memset(b, 0, sizeof *b);
 }
 
@@ -152,6 +182,7 @@ builder_reset(srp_builder *b, guint32 frame)
     g_byte_array_set_size(b->data, 0);
     g_array_set_size(b->divs, 0);
     g_byte_array_set_size(b->div_data, 0);
+    g_array_set_size(b->srcs, 0);
 }
 
 /* Does the chunk lie inside the payload of the segment being fed? Then it
@@ -170,10 +201,193 @@ in_segment(const srp_seg_input *cur, const sr_chunk *c)
            (uintptr_t)c->data - (uintptr_t)p <= cur->seg.payload_len - c->len;
 }
 
+/* ------------------------------------------------------------ tracks */
+
+static void
+track_free(gpointer p)
+{
+    srp_track *t = p;
+
+    g_array_free(t->pieces, TRUE);
+    g_free(t);
+}
+
+static srp_track *
+track_get(srp_driver *d, guint64 conn_id, guint dir)
+{
+    guint64 key = conn_id << 1 | (dir & 1);
+    srp_track *t = g_hash_table_lookup(d->tracks, &key);
+
+    if (t == NULL) {
+        t = g_new0(srp_track, 1);
+        t->key = key;
+        t->pieces = g_array_new(FALSE, FALSE, (guint)sizeof(srp_piece));
+        /* replace, not insert: the key lives inside the value. */
+        g_hash_table_replace(d->tracks, &t->key, t);
+    }
+    return t;
+}
+
+/* The 64-bit stream offset of sequence number seq: the 32-bit distance
+ * from base_seq, taken as the value nearest to the highest offset seen. */
+static guint64
+to_offset(const srp_track *t, guint32 seq)
+{
+    guint32 off32 = seq - t->base_seq;
+    gint32 delta = (gint32)(off32 - (guint32)t->hi);
+
+    if (delta < 0 && (guint64)(-(gint64)delta) > t->hi)
+        return off32;
+    return (guint64)((gint64)t->hi + delta);
+}
+
+/* Which frames supplied the run [off, off+len) of a direction: the pieces
+ * it covers, each byte credited to the piece that starts first (the frame
+ * that carried it first); the pieces released in full are forgotten and
+ * linked to the releasing frame. */
+static void
+track_release(srp_driver *d, srp_track *t, guint64 off, guint64 len, guint32 frame,
+              GArray *srcs)
+{
+    guint64 end = off + len, cursor = off;
+    GArray *p = t->pieces;
+
+    /* Few pieces: a simple selection of the next start is enough. */
+    while (cursor < end) {
+        guint best = G_MAXUINT;
+
+        for (guint i = 0; i < p->len; i++) {
+            const srp_piece *pc = &g_array_index(p, srp_piece, i);
+
+            if (pc->end > cursor && pc->start < end &&
+                (best == G_MAXUINT ||
+                 MAX(pc->start, cursor) < MAX(g_array_index(p, srp_piece, best).start, cursor)))
+                best = i;
+        }
+        if (best == G_MAXUINT)
+            break;
+        {
+            const srp_piece *pc = &g_array_index(p, srp_piece, best);
+            guint64 s0 = MAX(pc->start, cursor), e0 = MIN(pc->end, end);
+            srp_src src = { pc->frame, (guint32)MIN(e0 - s0, G_MAXUINT32) };
+
+            if (srcs->len > 0 && g_array_index(srcs, srp_src, srcs->len - 1).frame == src.frame)
+                g_array_index(srcs, srp_src, srcs->len - 1).bytes += src.bytes;
+            else
+                g_array_append_val(srcs, src);
+            cursor = e0;
+        }
+    }
+    for (guint i = 0; i < p->len;) {
+        srp_piece *pc = &g_array_index(p, srp_piece, i);
+
+        if (pc->end <= end && pc->start < end) {
+            if (frame != 0 && pc->frame != frame &&
+                !g_hash_table_contains(d->released_in, GUINT_TO_POINTER(pc->frame)))
+                g_hash_table_insert(d->released_in, GUINT_TO_POINTER(pc->frame),
+                                    GUINT_TO_POINTER(frame));
+            g_array_remove_index(p, i);
+        } else {
+            if (pc->start < end)
+                pc->start = end;
+            i++;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ chunks */
+
+/* Join the chunk to the last one when it continues it: same direction,
+ * no gap between. The bytes are copied into the record when they cannot
+ * both stay in the frame. Returns FALSE if the chunk starts a new run. */
+static gboolean
+builder_join(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_chunk *c,
+             gboolean own, guint32 rel, const GArray *srcs)
+{
+    srp_chunk *l;
+
+    if (b->chunks->len == 0 || c->skipped != 0)
+        return FALSE;
+    l = &g_array_index(b->chunks, srp_chunk, b->chunks->len - 1);
+    /* A change of the conflict flag starts a new run too, so the flag
+     * marks exactly the bytes that came again with other content. */
+    if (c->len > 0 && ((l->flags ^ c->flags) & SR_CHUNK_CONFLICT))
+        return FALSE;
+    if (l->conn_id != conn_id || l->dir != (guint8)c->dir || l->offset + l->len != c->offset ||
+        l->source == SRP_BYTES_NONE || (l->flags & SR_CHUNK_END) ||
+        l->src_first + l->n_src != b->srcs->len)
+        return FALSE;
+    if (c->len == 0) {
+        /* An END marker alone: a flag of the run. */
+    } else if (own && l->source == SRP_BYTES_FRAME && l->tcp_ordinal == ctx->cur->tcp_ordinal &&
+               l->data_off + l->len == rel) {
+        /* Both are this frame's own, next to each other. */
+    } else {
+        const guint8 *prev = NULL;
+
+        if (c->data == NULL || l->len + c->len > SRP_MAX_RECORD_DATA - b->data->len)
+            return FALSE;
+        if (l->source == SRP_BYTES_FRAME) {
+            /* Its bytes are in the segment being fed (a run that starts in
+             * this segment and goes on in buffered pages). */
+            if (ctx->cur == NULL || l->tcp_ordinal != ctx->cur->tcp_ordinal ||
+                l->data_off < ctx->cur->payload_rel ||
+                l->data_off - ctx->cur->payload_rel + l->len > ctx->cur->seg.payload_len)
+                return FALSE;
+            prev = ctx->cur->seg.payload + (l->data_off - ctx->cur->payload_rel);
+            l->source = SRP_BYTES_RECORD;
+            l->data_off = b->data->len;
+            g_byte_array_append(b->data, prev, (guint)l->len);
+        } else if (l->data_off + l->len != b->data->len) {
+            return FALSE;
+        }
+        g_byte_array_append(b->data, c->data, (guint)c->len);
+    }
+    l->len += c->len;
+    l->flags |= (guint8)(c->flags & ~SR_CHUNK_START);
+    for (guint i = 0; i < srcs->len; i++) {
+        srp_src s = g_array_index(srcs, srp_src, i);
+
+        if (l->n_src > 0 && g_array_index(b->srcs, srp_src, b->srcs->len - 1).frame == s.frame) {
+            g_array_index(b->srcs, srp_src, b->srcs->len - 1).bytes += s.bytes;
+        } else {
+            g_array_append_val(b->srcs, s);
+            l->n_src++;
+        }
+    }
+    return TRUE;
+}
+
 static void
 builder_add_chunk(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_chunk *c)
 {
+    srp_driver *d = ctx->d;
     srp_chunk ch;
+    GArray *srcs = g_array_sized_new(FALSE, FALSE, (guint)sizeof(srp_src), 4);
+    gboolean own = c->len > 0 && in_segment(ctx->cur, c);
+    guint64 rel = 0;
+    srp_track *t = track_get(d, conn_id, c->dir);
+
+    if (own) {
+        guint64 k = (guint64)((uintptr_t)c->data - (uintptr_t)ctx->cur->seg.payload);
+        srp_src src = { b->frame, (guint32)MIN(c->len, G_MAXUINT32) };
+
+        rel = ctx->cur->payload_rel + k;
+        /* The segment's own bytes: its offset fixes where the stream
+         * starts in sequence space. */
+        t->base_seq = ctx->cur->seg.seq + (guint32)k - (guint32)c->offset;
+        t->have_base = TRUE;
+        t->hi = MAX(t->hi, c->offset + c->len);
+        g_array_append_val(srcs, src);
+        track_release(d, t, c->offset, c->len, 0, srcs);
+        g_array_set_size(srcs, 1);
+    } else if (c->len > 0) {
+        track_release(d, t, c->offset, c->len, b->frame, srcs);
+    }
+    if (builder_join(b, ctx, conn_id, c, own, (guint32)MIN(rel, G_MAXUINT32), srcs)) {
+        g_array_free(srcs, TRUE);
+        return;
+    }
 
     memset(&ch, 0, sizeof ch);
     ch.conn_id = conn_id;
@@ -183,13 +397,12 @@ builder_add_chunk(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_
     ch.dir = (guint8)c->dir;
     ch.flags = (guint8)c->flags;
     ch.source = SRP_BYTES_RECORD;
+    ch.src_first = b->srcs->len;
+    ch.n_src = srcs->len;
+    g_array_append_vals(b->srcs, srcs->data, srcs->len);
+    g_array_free(srcs, TRUE);
     if (c->len > 0) {
-        guint64 rel = 0;
-
-        if (in_segment(ctx->cur, c))
-            rel = ctx->cur->payload_rel +
-                  (guint64)((uintptr_t)c->data - (uintptr_t)ctx->cur->seg.payload);
-        if (in_segment(ctx->cur, c) && rel <= G_MAXINT32) {
+        if (own && rel <= G_MAXINT32) {
             ch.source = SRP_BYTES_FRAME;
             ch.tcp_ordinal = ctx->cur->tcp_ordinal;
             ch.data_off = (guint32)rel;
@@ -246,6 +459,9 @@ builder_freeze(const srp_builder *b, srp_record_kind kind)
         r->divs = wmem_memdup(fs, b->divs->data, r->n_divs * sizeof(srp_div));
     if (b->div_data->len)
         r->div_data = wmem_memdup(fs, b->div_data->data, b->div_data->len);
+    r->n_srcs = b->srcs->len;
+    if (r->n_srcs)
+        r->srcs = wmem_memdup(fs, b->srcs->data, r->n_srcs * sizeof(srp_src));
     return r;
 }
 
@@ -597,6 +813,13 @@ cb_on_complete(void *user_data, void *stream, const sr_conn_info *info,
         if (b != NULL)
             builder_add_close(b, info, reason);
     }
+    if (info != NULL && !d->closing) {
+        for (guint64 dir = 0; dir < 2; dir++) {
+            guint64 key = info->id << 1 | dir;
+
+            g_hash_table_remove(d->tracks, &key);
+        }
+    }
     if (s != NULL)
         g_hash_table_remove(d->streams, &s->id); /* frees s */
 }
@@ -618,6 +841,8 @@ srp_driver_new(const sr_options *options, size_t max_connections, gboolean diver
     d->streams = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
     d->drop_tallies = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
     d->end_records = g_hash_table_new(g_direct_hash, g_direct_equal);
+    d->tracks = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, track_free);
+    d->released_in = g_hash_table_new(g_direct_hash, g_direct_equal);
     builder_init(&d->frame_builder, 0);
 
     d->pool = sr_pool_new(&factory, max_connections, &err);
@@ -664,6 +889,8 @@ srp_driver_free(srp_driver *d)
     if (d->end_builders)
         g_hash_table_destroy(d->end_builders);
     g_hash_table_destroy(d->end_records);
+    g_hash_table_destroy(d->tracks);
+    g_hash_table_destroy(d->released_in);
     builder_clear(&d->frame_builder);
     g_free(d);
 }
@@ -706,6 +933,51 @@ take_snapshot(srp_driver *d, srp_record *r)
     r->has_snapshot = 1;
     r->prev = d->last_snap;
     d->last_snap = r;
+}
+
+/* After the core took a segment: where its direction starts, and, if some
+ * of its bytes wait in a page, which stream range it covers. */
+static void
+track_segment(srp_driver *d, const srp_seg_input *si, const sr_result *res, guint32 frame)
+{
+    srp_track *t;
+    guint32 len = (guint32)MIN(si->seg.payload_len, G_MAXUINT32);
+
+    if (g_hash_table_lookup(d->streams, &res->conn_id) == NULL)
+        return; /* completed by this segment */
+    t = track_get(d, res->conn_id, res->dir);
+    if ((si->seg.flags & SR_TCP_SYN) &&
+        (!t->have_base || (res->status & (SR_SEG_NEW_CONNECTION | SR_SEG_ISN_CHANGED)))) {
+        t->base_seq = si->seg.seq + 1;
+        t->have_base = TRUE;
+        t->hi = 0;
+        return;
+    }
+    if (!t->have_base) {
+        t->base_seq = si->seg.seq;
+        t->have_base = TRUE;
+    }
+    if ((res->status & SR_SEG_OUT_OF_ORDER) && len > 0) {
+        srp_piece pc;
+
+        pc.frame = frame;
+        pc.start = to_offset(t, si->seg.seq);
+        pc.end = pc.start + len;
+        t->hi = MAX(t->hi, pc.end);
+        g_array_append_val(t->pieces, pc);
+    }
+}
+
+gboolean
+srp_driver_released_in(const srp_driver *d, guint32 frame, guint32 *release)
+{
+    gpointer v;
+
+    if (d == NULL || !g_hash_table_lookup_extended(d->released_in, GUINT_TO_POINTER(frame),
+                                                   NULL, &v))
+        return FALSE;
+    *release = GPOINTER_TO_UINT(v);
+    return TRUE;
 }
 
 /* Feed one segment to the other policies' cores, and remember it as a
@@ -758,6 +1030,7 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
         s->zone = si->flow.zone;
         s->captured_len = (guint32)MIN(si->seg.payload_len, G_MAXUINT32);
         s->claimed_len = si->claimed_len;
+        s->tcp_stream = si->tcp_stream;
         s->payload_source = si->payload_source;
         s->close_reason = -1;
         if (d->assembler == NULL) {
@@ -785,6 +1058,8 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
         if (res.conn_id != 0 &&
             (st = g_hash_table_lookup(d->streams, &res.conn_id)) != NULL)
             st->last_frame = pinfo->num;
+        if (res.conn_id != 0 && (err == SR_OK))
+            track_segment(d, si, &res, pinfo->num);
         if (d->divergence)
             dv_feed_alts(d, si, &res, pinfo->num);
     }

@@ -41,6 +41,11 @@ const srp_record *srp_driver_process(srp_driver *d, const packet_info *pinfo,
  * the last frame the driver processed. Runs once; later calls do nothing. */
 void srp_driver_end_flush(srp_driver *d);
 
+/* The frame that released (or skipped) the buffered bytes of frame's
+ * segment, once that frame has been processed: in two-pass runs and in the
+ * GUI, not while a one-pass run prints frame. */
+gboolean srp_driver_released_in(const srp_driver *d, guint32 frame, guint32 *release);
+
 /* The end-of-capture record of a frame, or NULL. */
 const srp_record *srp_driver_end_record(const srp_driver *d, guint32 frame);
 

@@ -21,7 +21,7 @@
 typedef enum srp_field {
     F_IP_SRC, F_IP_DST, F_IPV6_SRC, F_IPV6_DST,
     F_TCP_SRCPORT, F_TCP_DSTPORT, F_TCP_SEQ_RAW, F_TCP_ACK_RAW, F_TCP_FLAGS,
-    F_TCP_LEN, F_TCP_HDR_LEN, F_TCP_PAYLOAD,
+    F_TCP_LEN, F_TCP_HDR_LEN, F_TCP_PAYLOAD, F_TCP_STREAM,
     F_VLAN_ID, F_8021AD_ID, F_VXLAN_VNI,
     F_COUNT
 } srp_field;
@@ -43,6 +43,7 @@ static struct {
     [F_TCP_LEN] = { "tcp.len", TRUE, -1 },
     [F_TCP_HDR_LEN] = { "tcp.hdr_len", FALSE, -1 },
     [F_TCP_PAYLOAD] = { "tcp.payload", TRUE, -1 },
+    [F_TCP_STREAM] = { "tcp.stream", FALSE, -1 },
     [F_VLAN_ID] = { "vlan.id", FALSE, -1 },
     [F_8021AD_ID] = { "ieee8021ad.id", FALSE, -1 },
     [F_VXLAN_VNI] = { "vxlan.vni", FALSE, -1 },
@@ -287,6 +288,8 @@ make_segment(const proto_node *tcp, const proto_node *ip, int ip_proto,
         !get_uint(f[F_TCP_LEN], &len))
         return FALSE;
     (void)get_uint(f[F_TCP_ACK_RAW], &ack);
+    if (!get_uint(f[F_TCP_STREAM], &out->tcp_stream))
+        out->tcp_stream = G_MAXUINT32;
 
     collect(ip, ipf);
     if (ip_proto == P_IP) {

@@ -20,6 +20,7 @@ typedef struct srp_seg_input {
     sr_flow flow;
     sr_segment seg;           /* seg.payload points into a tvb of this frame */
     guint32 claimed_len;      /* tcp.len */
+    guint32 tcp_stream;       /* tcp.stream, G_MAXUINT32 if absent */
     guint32 payload_rel;      /* payload start minus the tcp item's start, in
                                  the tcp item's data source */
     guint8 payload_source;    /* srp_payload_source */

@@ -77,7 +77,12 @@ static int hf_limit_connection = -1;
 static int hf_limit_total = -1;
 static int hf_limit_table = -1;
 static int hf_delivered = -1;
-static int hf_gap = -1;
+static int hf_skipped = -1;
+static int hf_tcp_stream = -1;
+static int hf_released_in = -1;
+static int hf_chunk_frames = -1;
+static int hf_chunk_frame = -1;
+static int hf_chunk_frame_count = -1;
 static int hf_chunk = -1;
 static int hf_chunk_conn_id = -1;
 static int hf_chunk_dir = -1;
@@ -129,13 +134,14 @@ static gint ett_end_flush = -1;
 static gint ett_global = -1;
 static gint ett_change = -1;
 static gint ett_div = -1;
+static gint ett_chunk_frames = -1;
 static gint ett_div_group = -1;
 
 static expert_field ei_conflict = EI_INIT;
 static expert_field ei_limit_connection = EI_INIT;
 static expert_field ei_limit_total = EI_INIT;
 static expert_field ei_limit_table = EI_INIT;
-static expert_field ei_gap = EI_INIT;
+static expert_field ei_skipped = EI_INIT;
 static expert_field ei_error = EI_INIT;
 static expert_field ei_evicted = EI_INIT;
 static expert_field ei_timeout = EI_INIT;
@@ -199,12 +205,6 @@ add_bool(proto_tree *t, int hf, tvbuff_t *tvb, guint64 v)
 }
 
 static const char *
-dir_abbrev(guint8 dir)
-{
-    return dir == SR_DIR_SERVER_TO_CLIENT ? "s2c" : "c2s";
-}
-
-static const char *
 dir_words(guint8 dir)
 {
     return dir == SR_DIR_SERVER_TO_CLIENT ? "server\u2192client" : "client\u2192server";
@@ -238,9 +238,45 @@ dropped_why(const srp_seg *s)
     return "beyond this direction's FIN, or buffering them failed (out of memory)";
 }
 
+/* What happened to a segment, in the words of its summary. */
+static void
+append_what(wmem_strbuf_t *sb, const srp_seg *s, guint32 lost, gboolean lost_any,
+            gboolean real_error)
+{
+    const char *sep = "";
+
+#define SRP__ADD(cond, text) \
+    do { if (cond) { wmem_strbuf_append_printf(sb, "%s%s", sep, text); sep = ", "; } } while (0)
+    SRP__ADD(s->status & SR_SEG_NEW_CONNECTION, "new connection");
+    SRP__ADD(s->status & SR_SEG_IN_ORDER, "in order");
+    SRP__ADD(s->status & SR_SEG_OUT_OF_ORDER, "buffered (out of order)");
+    SRP__ADD(s->status & SR_SEG_RETRANSMISSION, "retransmission");
+    SRP__ADD((s->status & SR_SEG_OVERLAP) && !(s->status & SR_SEG_RETRANSMISSION), "overlap");
+    SRP__ADD(s->status & SR_SEG_CONFLICT, "with different content");
+    SRP__ADD(s->status & SR_SEG_AFTER_CLOSE, "after the connection closed");
+    SRP__ADD(s->status & SR_SEG_ISN_CHANGED, "server ISN changed");
+    if (lost > 0) {
+        wmem_strbuf_append_printf(sb, "%s%u bytes dropped", sep, lost);
+        sep = ", ";
+    } else {
+        SRP__ADD(lost_any, "bytes dropped");
+    }
+    if (s->close_reason >= 0) {
+        wmem_strbuf_append_printf(sb, "%sclosed (%s)", sep,
+                                  sr_close_reason_name((sr_close_reason)s->close_reason));
+        sep = ", ";
+    }
+    if (real_error) {
+        wmem_strbuf_append_printf(sb, "%s%s", sep, sr_err_name((sr_error)s->error));
+        sep = ", ";
+    }
+    SRP__ADD(*sep == '\0', "no payload");
+#undef SRP__ADD
+}
+
 static void
 draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
-             const srp_seg *s, guint idx)
+             const srp_seg *s, guint idx, const srp_record *r)
 {
     static int *const status_bits[] = {
         &hf_status_in_order, &hf_status_out_of_order, &hf_status_retransmission,
@@ -255,15 +291,24 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
     gboolean lost_any = (s->status & SR_SEG_DROPPED) ||
                         ((s->status & SR_SEG_OUT_OF_WINDOW) && s->claimed_len > 0);
     guint32 lost = lost_any ? dropped_bytes(s) : 0;
+    wmem_strbuf_t *what = wmem_strbuf_new(pinfo->pool, "");
+    guint32 release;
 
+    append_what(what, s, lost, lost_any, real_error);
     si = proto_tree_add_item(tree, hf_segment, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(si);
-    proto_item_append_text(si, " %u: connection %" PRIu64 ", %s", idx + 1,
-                           s->conn_id, dir_abbrev(s->dir));
+    if (s->conn_id != 0)
+        proto_item_append_text(si, " %u: connection %" PRIu64 " %s, %s", idx + 1, s->conn_id,
+                               dir_words(s->dir), wmem_strbuf_get_str(what));
+    else
+        proto_item_append_text(si, " %u: no connection, %s", idx + 1,
+                               wmem_strbuf_get_str(what));
     st = proto_item_add_subtree(si, ett_segment);
 
     add_u64(st, hf_conn_id, tvb, s->conn_id);
     add_uint(st, hf_dir, tvb, s->dir);
+    if (s->tcp_stream != G_MAXUINT32)
+        add_uint(st, hf_tcp_stream, tvb, s->tcp_stream);
     add_uint(st, hf_zone, tvb, s->zone);
     add_uint(st, hf_captured_len, tvb, s->captured_len);
     add_uint(st, hf_claimed_len, tvb, s->claimed_len);
@@ -277,6 +322,15 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
     for (size_t i = 0; i < G_N_ELEMENTS(status_bits); i++)
         if (s->status & proto_registrar_get_nth(*status_bits[i])->bitmask)
             add_bool(bt, *status_bits[i], tvb, s->status);
+
+    /* Like tcp.reassembled_in: where this segment's buffered bytes came
+     * out. Known once that frame has been processed, so in two passes and
+     * in the GUI, not in a one-pass run (the only field that differs). */
+    if ((s->status & SR_SEG_OUT_OF_ORDER) && idx == 0 &&
+        srp_driver_released_in(sr_driver, r->frame, &release)) {
+        it = proto_tree_add_uint(st, hf_released_in, tvb, 0, 0, release);
+        proto_item_set_generated(it);
+    }
 
     if (s->error != SR_OK) {
         it = add_uint(st, hf_error, tvb, s->error);
@@ -307,11 +361,11 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
         expert_add_info(pinfo, si, &ei_limit_table);
     if (lost_any)
         expert_add_info_format(pinfo, si, &ei_dropped,
-                               "%s of connection %" PRIu64 " %s dropped (not delivered, not a "
-                               "gap): %s",
+                               "%s of connection %" PRIu64 " %s dropped (not delivered, not "
+                               "skipped): %s",
                                lost > 0 ? wmem_strdup_printf(pinfo->pool, "%u bytes", lost)
                                         : "Bytes",
-                               s->conn_id, dir_abbrev(s->dir), dropped_why(s));
+                               s->conn_id, dir_words(s->dir), dropped_why(s));
     if (s->status & SR_SEG_ISN_CHANGED)
         expert_add_info_format(pinfo, si, &ei_isn_changed,
                                "Connection %" PRIu64 ": the server's initial sequence number "
@@ -319,29 +373,13 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
                                "one; its stream counts from the later one",
                                s->conn_id);
 
+    /* The summary names this frame's own segment (the first one). */
     if (idx == 0) {
-        proto_item_append_text(top, ", Connection %" PRIu64 " %s", s->conn_id,
-                               dir_abbrev(s->dir));
-        if (s->status & SR_SEG_IN_ORDER)
-            proto_item_append_text(top, ", in order");
-        if (s->status & SR_SEG_OUT_OF_ORDER)
-            proto_item_append_text(top, ", out of order");
-        if (s->status & SR_SEG_RETRANSMISSION)
-            proto_item_append_text(top, ", retransmission");
-        else if (s->status & SR_SEG_OVERLAP)
-            proto_item_append_text(top, ", overlap");
-        if (s->status & SR_SEG_CONFLICT)
-            proto_item_append_text(top, " (conflicting)");
-        if (s->status & SR_SEG_AFTER_CLOSE)
-            proto_item_append_text(top, ", after close");
-        if (lost > 0)
-            proto_item_append_text(top, ", %u bytes dropped", lost);
-        else if (lost_any)
-            proto_item_append_text(top, ", bytes dropped");
-        if (s->status & SR_SEG_ISN_CHANGED)
-            proto_item_append_text(top, ", server ISN changed");
-        if (real_error)
-            proto_item_append_text(top, ", %s", sr_err_name((sr_error)s->error));
+        if (s->conn_id != 0)
+            proto_item_append_text(top, ", connection %" PRIu64 " %s: %s", s->conn_id,
+                                   dir_words(s->dir), wmem_strbuf_get_str(what));
+        else
+            proto_item_append_text(top, ": %s", wmem_strbuf_get_str(what));
     }
 }
 
@@ -422,11 +460,17 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
 
         ci = proto_tree_add_item(tree, hf_chunk, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(ci);
-        proto_item_append_text(ci, ": connection %" PRIu64 " %s, offset %" PRIu64
-                               ", %" PRIu64 " bytes", c->conn_id, dir_abbrev(c->dir),
-                               c->offset, c->len);
+        if (c->len > 0)
+            proto_item_append_text(ci, ": connection %" PRIu64 " %s, %" PRIu64 " bytes at "
+                                   "offset %" PRIu64, c->conn_id, dir_words(c->dir), c->len,
+                                   c->offset);
+        else
+            proto_item_append_text(ci, ": connection %" PRIu64 " %s, offset %" PRIu64,
+                                   c->conn_id, dir_words(c->dir), c->offset);
         if (c->skipped)
-            proto_item_append_text(ci, " after a gap of %" PRIu64, c->skipped);
+            proto_item_append_text(ci, ", after %" PRIu64 " bytes skipped", c->skipped);
+        if (c->flags & SR_CHUNK_END)
+            proto_item_append_text(ci, ", end of the direction");
         ct = proto_item_add_subtree(ci, ett_chunk);
         add_u64(ct, hf_chunk_conn_id, tvb, c->conn_id);
         add_uint(ct, hf_chunk_dir, tvb, c->dir);
@@ -434,23 +478,49 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
         add_u64(ct, hf_chunk_len, tvb, c->len);
         it = add_u64(ct, hf_chunk_skipped, tvb, c->skipped);
         if (c->skipped)
-            expert_add_info_format(pinfo, it, &ei_gap,
-                                   "%" PRIu64 " bytes skipped as a gap before offset %"
-                                   PRIu64 " (connection %" PRIu64 " %s)",
-                                   c->skipped, c->offset, c->conn_id, dir_abbrev(c->dir));
+            expert_add_info_format(pinfo, it, &ei_skipped,
+                                   "%" PRIu64 " bytes missing, skipped before offset %" PRIu64
+                                   " (connection %" PRIu64 " %s)", c->skipped, c->offset,
+                                   c->conn_id, dir_words(c->dir));
         it = add_uint(ct, hf_chunk_flags, tvb, c->flags);
         ft = proto_item_add_subtree(it, ett_chunk_flags);
         for (size_t k = 0; k < G_N_ELEMENTS(flag_bits); k++)
             if (c->flags & proto_registrar_get_nth(*flag_bits[k])->bitmask)
                 add_bool(ft, *flag_bits[k], tvb, c->flags);
-        if (c->len == 0)
-            continue;
-        if (data_tvb != NULL && pos[i] >= 0)
-            proto_item_set_generated(proto_tree_add_item(ct, hf_chunk_data, data_tvb,
-                                                         (gint)pos[i], (gint)c->len,
-                                                         ENC_NA));
-        else if (data_tvb != NULL || c->source == SRP_BYTES_NONE)
-            add_bool(ct, hf_chunk_data_dropped, tvb, 1);
+        if (c->len > 0) {
+            if (data_tvb != NULL && pos[i] >= 0)
+                proto_item_set_generated(proto_tree_add_item(ct, hf_chunk_data, data_tvb,
+                                                             (gint)pos[i], (gint)c->len,
+                                                             ENC_NA));
+            else if (data_tvb != NULL || c->source == SRP_BYTES_NONE)
+                add_bool(ct, hf_chunk_data_dropped, tvb, 1);
+        }
+        /* Like tcp.segments: the frames the run came from, with the bytes
+         * each supplied; a link each (Go to Linked Packet). */
+        if (c->n_src > 0 && r->srcs != NULL && c->src_first + c->n_src <= r->n_srcs) {
+            wmem_strbuf_t *sb = wmem_strbuf_new(pinfo->pool, "");
+            proto_tree *fst;
+
+            for (guint k = 0; k < c->n_src; k++)
+                wmem_strbuf_append_printf(sb, "%s#%u(%u)", k ? ", " : "",
+                                          r->srcs[c->src_first + k].frame,
+                                          r->srcs[c->src_first + k].bytes);
+            it = proto_tree_add_item(ct, hf_chunk_frames, tvb, 0, 0, ENC_NA);
+            proto_item_set_generated(it);
+            proto_item_set_text(it, "%u Reassembled TCP Segment%s (%" PRIu64 " bytes): %s",
+                                c->n_src, c->n_src == 1 ? "" : "s", c->len,
+                                wmem_strbuf_get_str(sb));
+            fst = proto_item_add_subtree(it, ett_chunk_frames);
+            for (guint k = 0; k < c->n_src; k++) {
+                const srp_src *src = &r->srcs[c->src_first + k];
+
+                it = proto_tree_add_uint_format_value(fst, hf_chunk_frame, tvb, 0, 0,
+                                                      src->frame, "%u (%u bytes)",
+                                                      src->frame, src->bytes);
+                proto_item_set_generated(it);
+            }
+            add_uint(fst, hf_chunk_frame_count, tvb, c->n_src);
+        }
     }
 }
 
@@ -581,20 +651,37 @@ draw_snapshot(tvbuff_t *tvb, proto_tree *tree, const srp_record *r)
 }
 
 static void
-draw_frame_totals(tvbuff_t *tvb, proto_tree *tree, proto_item *top, const srp_record *r)
+draw_frame_totals(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
+                  const srp_record *r)
 {
-    guint64 delivered = 0, gap = 0;
+    guint64 delivered = 0, skipped = 0, own = 0, own_skipped = 0;
+    guint64 own_conn = r->kind == SRP_REC_FRAME && r->n_segs > 0 ? r->segs[0].conn_id : 0;
+    wmem_strbuf_t *others = wmem_strbuf_new(pinfo->pool, "");
 
     for (guint i = 0; i < r->n_chunks; i++) {
-        delivered += r->chunks[i].len;
-        gap += r->chunks[i].skipped;
+        const srp_chunk *c = &r->chunks[i];
+
+        delivered += c->len;
+        skipped += c->skipped;
+        if (c->conn_id == own_conn) {
+            own += c->len;
+            own_skipped += c->skipped;
+        } else if (c->len > 0 || c->skipped > 0) {
+            /* Released here for another connection (an idle flush, an
+             * eviction): named as that connection's, not this segment's. */
+            wmem_strbuf_append_printf(others, "%sconnection %" PRIu64 " %s %" PRIu64 " bytes",
+                                      wmem_strbuf_get_len(others) ? ", " : "", c->conn_id,
+                                      dir_words(c->dir), c->len);
+        }
     }
     add_u64(tree, hf_delivered, tvb, delivered);
-    add_u64(tree, hf_gap, tvb, gap);
-    if (delivered)
-        proto_item_append_text(top, ", %" PRIu64 " bytes delivered", delivered);
-    if (gap)
-        proto_item_append_text(top, ", %" PRIu64 " bytes skipped", gap);
+    add_u64(tree, hf_skipped, tvb, skipped);
+    if (own)
+        proto_item_append_text(top, "; %" PRIu64 " bytes released", own);
+    if (own_skipped)
+        proto_item_append_text(top, "; %" PRIu64 " bytes skipped", own_skipped);
+    if (wmem_strbuf_get_len(others))
+        proto_item_append_text(top, "; also released: %s", wmem_strbuf_get_str(others));
 }
 
 static void
@@ -618,7 +705,7 @@ draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
         t = proto_item_add_subtree(top, ett_end_flush);
     } else {
         for (guint i = 0; i < r->n_segs; i++)
-            draw_segment(tvb, pinfo, tree, top, &r->segs[i], i);
+            draw_segment(tvb, pinfo, tree, top, &r->segs[i], i, r);
         if (r->segs_ignored)
             add_uint(tree, hf_segs_ignored, tvb, r->segs_ignored);
         /* Like tcp.analysis.*: present only when true, so the bare field
@@ -634,7 +721,7 @@ draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
         if (table)
             add_bool(tree, hf_limit_table, tvb, 1);
     }
-    draw_frame_totals(tvb, t, top, r);
+    draw_frame_totals(tvb, pinfo, t, top, r);
     draw_chunks(tvb, pinfo, root, t, r);
     draw_divs(tvb, pinfo, t, top, r);
     draw_closes(tvb, pinfo, t, r);
@@ -817,7 +904,7 @@ srp_proto_register(void)
             NULL, 0x0, "Bytes of this segment neither delivered nor skipped (out of window, "
             "before the direction's start, beyond its FIN, out of memory)", HFILL } },
         { &hf_payload_source, { "Payload source", "safereasm.payload_source", FT_UINT8, BASE_DEC,
-            VALS(payload_source_vals), 0x0, NULL, HFILL } },
+            VALS(payload_source_vals), 0x0, "Where the payload handed to the core was read: none captured, tcp.payload, or after the header of a RST", HFILL } },
         { &hf_status, { "Status", "safereasm.status", FT_UINT16, BASE_HEX, NULL, 0x0,
             "What the core reported for this segment (SR_SEG_*)", HFILL } },
         BOOL_BIT(hf_status_in_order, "In order", "safereasm.status.in_order",
@@ -857,18 +944,18 @@ srp_proto_register(void)
         BOOL_BIT(hf_status_isn_changed, "Server ISN changed", "safereasm.status.isn_changed",
                  SR_SEG_ISN_CHANGED,
                  "A later SYN-ACK's ISN replaced the unacknowledged earlier one's here"),
-        { &hf_error, { "Core error", "safereasm.error", FT_UINT8, BASE_DEC, VALS(error_vals), 0x0,
+        { &hf_error, { "Core error code", "safereasm.error", FT_UINT8, BASE_DEC, VALS(error_vals), 0x0,
             "What sr_assemble_ex() returned, when not SR_OK", HFILL } },
         { &hf_conn_pages, { "Connection pages buffered", "safereasm.conn.pages", FT_UINT32, BASE_DEC,
             NULL, 0x0, "Pages the connection holds after this segment", HFILL } },
         { &hf_conn_delivered_c2s, { "Connection bytes delivered (client to server)",
-            "safereasm.conn.delivered_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.conn.delivered_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, "Bytes the connection delivered client to server so far", HFILL } },
         { &hf_conn_delivered_s2c, { "Connection bytes delivered (server to client)",
-            "safereasm.conn.delivered_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.conn.delivered_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, "Bytes the connection delivered server to client so far", HFILL } },
         { &hf_conn_skipped_c2s, { "Connection bytes skipped (client to server)",
-            "safereasm.conn.skipped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.conn.skipped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, "Bytes missing from the capture the connection skipped client to server so far", HFILL } },
         { &hf_conn_skipped_s2c, { "Connection bytes skipped (server to client)",
-            "safereasm.conn.skipped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.conn.skipped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, "Bytes missing from the capture the connection skipped server to client so far", HFILL } },
         { &hf_conn_dropped_c2s, { "Connection bytes dropped (client to server)",
             "safereasm.conn.dropped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0,
             "Bytes neither delivered nor skipped so far: out of window, before the start, "
@@ -878,9 +965,9 @@ srp_proto_register(void)
             "Bytes neither delivered nor skipped so far: out of window, before the start, "
             "beyond the FIN, out of memory", HFILL } },
         { &hf_conn_dropped_segs_c2s, { "Connection segments with dropped bytes (client to server)",
-            "safereasm.conn.dropped_segments_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.conn.dropped_segments_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, "Client to server segments that dropped bytes so far", HFILL } },
         { &hf_conn_dropped_segs_s2c, { "Connection segments with dropped bytes (server to client)",
-            "safereasm.conn.dropped_segments_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.conn.dropped_segments_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, "Server to client segments that dropped bytes so far", HFILL } },
         { &hf_conn_close_reason, { "Connection close reason", "safereasm.conn.close_reason",
             FT_UINT8, BASE_DEC, VALS(close_reason_vals), 0x0,
             "Present when this segment completed its connection", HFILL } },
@@ -898,21 +985,37 @@ srp_proto_register(void)
             "A connection was evicted, or refused, because the table was full (present only then)", HFILL } },
         { &hf_delivered, { "Bytes delivered at this frame", "safereasm.delivered", FT_UINT64,
             BASE_DEC, NULL, 0x0, "Sum of the chunk lengths below (any connection)", HFILL } },
-        { &hf_gap, { "Bytes skipped at this frame", "safereasm.gap", FT_UINT64, BASE_DEC, NULL, 0x0,
-            "Sum of the gaps before the chunks below", HFILL } },
-        { &hf_chunk, { "Stream data", "safereasm.chunk", FT_NONE, BASE_NONE, NULL, 0x0,
-            "In-order stream data the core released while this frame was processed", HFILL } },
-        { &hf_chunk_conn_id, { "Connection", "safereasm.chunk.conn_id", FT_UINT64, BASE_DEC,
-            NULL, 0x0, NULL, HFILL } },
-        { &hf_chunk_dir, { "Direction", "safereasm.chunk.dir", FT_UINT8, BASE_DEC, VALS(dir_vals),
-            0x0, NULL, HFILL } },
+        { &hf_skipped, { "Bytes skipped at this frame", "safereasm.skipped", FT_UINT64,
+            BASE_DEC, NULL, 0x0, "Bytes missing from the capture that the runs below skip "
+            "(sum of their safereasm.chunk.skipped)", HFILL } },
+        { &hf_tcp_stream, { "TCP stream index", "safereasm.tcp_stream", FT_UINT32, BASE_DEC,
+            NULL, 0x0, "Wireshark's tcp.stream of this segment: for Follow TCP Stream and "
+            "conversation filters", HFILL } },
+        { &hf_released_in, { "Released in", "safereasm.released_in", FT_FRAMENUM, BASE_NONE,
+            FRAMENUM_TYPE(FT_FRAMENUM_NONE), 0x0, "The frame where the bytes this segment "
+            "left in a page were released, like tcp.reassembled_in (two passes and the GUI "
+            "only)", HFILL } },
+        { &hf_chunk_frames, { "Source segments", "safereasm.chunk.frames", FT_NONE, BASE_NONE,
+            NULL, 0x0, "The frames whose segments supplied this run, with the bytes each "
+            "supplied", HFILL } },
+        { &hf_chunk_frame, { "Source segment", "safereasm.chunk.frame", FT_FRAMENUM, BASE_NONE,
+            FRAMENUM_TYPE(FT_FRAMENUM_NONE), 0x0, "A frame whose segment supplied bytes of "
+            "this run (the first copy of each byte)", HFILL } },
+        { &hf_chunk_frame_count, { "Source segment count", "safereasm.chunk.frame_count",
+            FT_UINT32, BASE_DEC, NULL, 0x0, "How many frames supplied this run", HFILL } },
+        { &hf_chunk, { "Released stream data", "safereasm.chunk", FT_NONE, BASE_NONE, NULL, 0x0,
+            "One contiguous run of in-order stream data the core released while this frame was processed (any connection)", HFILL } },
+        { &hf_chunk_conn_id, { "Released for connection", "safereasm.chunk.conn_id", FT_UINT64, BASE_DEC,
+            NULL, 0x0, "The connection this run belongs to (not necessarily this frame's)", HFILL } },
+        { &hf_chunk_dir, { "Released direction", "safereasm.chunk.dir", FT_UINT8, BASE_DEC, VALS(dir_vals),
+            0x0, "The direction this run belongs to", HFILL } },
         { &hf_chunk_offset, { "Stream offset", "safereasm.chunk.offset", FT_UINT64, BASE_DEC,
             NULL, 0x0, "Offset of the first byte in the direction's stream (64-bit, no wrap)", HFILL } },
-        { &hf_chunk_len, { "Length", "safereasm.chunk.len", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
-        { &hf_chunk_skipped, { "Gap before", "safereasm.chunk.skipped", FT_UINT64, BASE_DEC,
-            NULL, 0x0, "Bytes skipped just before this chunk", HFILL } },
-        { &hf_chunk_flags, { "Flags", "safereasm.chunk.flags", FT_UINT8, BASE_HEX, NULL, 0x0,
-            NULL, HFILL } },
+        { &hf_chunk_len, { "Run length", "safereasm.chunk.len", FT_UINT64, BASE_DEC, NULL, 0x0, "Bytes in this run", HFILL } },
+        { &hf_chunk_skipped, { "Skipped before", "safereasm.chunk.skipped", FT_UINT64, BASE_DEC,
+            NULL, 0x0, "Bytes missing from the capture, skipped just before this run", HFILL } },
+        { &hf_chunk_flags, { "Run flags", "safereasm.chunk.flags", FT_UINT8, BASE_HEX, NULL, 0x0,
+            "The core's SR_CHUNK_* bits of this run", HFILL } },
         FLAG_BIT(hf_chunk_flag_start, "Start", "safereasm.chunk.flags.start", SR_CHUNK_START,
                  "First bytes of a direction whose SYN was seen"),
         FLAG_BIT(hf_chunk_flag_end, "End", "safereasm.chunk.flags.end", SR_CHUNK_END,
@@ -923,33 +1026,33 @@ srp_proto_register(void)
                  SR_CHUNK_BUFFERED, "Released from buffered pages"),
         FLAG_BIT(hf_chunk_flag_flushed, "Flushed", "safereasm.chunk.flags.flushed",
                  SR_CHUNK_FLUSHED, "Released by a limit, timeout or flush"),
-        { &hf_chunk_data, { "Data", "safereasm.chunk.data", FT_BYTES, BASE_NONE, NULL, 0x0,
+        { &hf_chunk_data, { "Run bytes", "safereasm.chunk.data", FT_BYTES, BASE_NONE, NULL, 0x0,
             "The bytes (also in the \"Reassembled stream\" tab)", HFILL } },
         { &hf_chunk_data_dropped, { "Bytes not available", "safereasm.chunk.data_dropped",
             FT_BOOLEAN, BASE_NONE, NULL, 0x0,
             "The bytes cannot be shown (more than 256 MiB released at one frame); length and offset are right", HFILL } },
         { &hf_closed, { "Connection closed", "safereasm.closed", FT_NONE, BASE_NONE, NULL, 0x0,
             "A connection the core completed while this frame was processed", HFILL } },
-        { &hf_closed_conn_id, { "Connection", "safereasm.closed.conn_id", FT_UINT64, BASE_DEC,
-            NULL, 0x0, NULL, HFILL } },
-        { &hf_closed_reason, { "Reason", "safereasm.closed.reason", FT_UINT8, BASE_DEC,
-            VALS(close_reason_vals), 0x0, NULL, HFILL } },
+        { &hf_closed_conn_id, { "Closed connection", "safereasm.closed.conn_id", FT_UINT64, BASE_DEC,
+            NULL, 0x0, "A connection the core completed while this frame was processed", HFILL } },
+        { &hf_closed_reason, { "Close reason", "safereasm.closed.reason", FT_UINT8, BASE_DEC,
+            VALS(close_reason_vals), 0x0, "Why it was completed", HFILL } },
         { &hf_closed_delivered_c2s, { "Bytes delivered (client to server)",
-            "safereasm.closed.delivered_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.closed.delivered_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, "Its bytes delivered client to server", HFILL } },
         { &hf_closed_delivered_s2c, { "Bytes delivered (server to client)",
-            "safereasm.closed.delivered_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.closed.delivered_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, "Its bytes delivered server to client", HFILL } },
         { &hf_closed_skipped_c2s, { "Bytes skipped (client to server)",
-            "safereasm.closed.skipped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.closed.skipped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, "Its bytes skipped client to server", HFILL } },
         { &hf_closed_skipped_s2c, { "Bytes skipped (server to client)",
-            "safereasm.closed.skipped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.closed.skipped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, "Its bytes skipped server to client", HFILL } },
         { &hf_closed_dropped_c2s, { "Bytes dropped (client to server)",
-            "safereasm.closed.dropped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.closed.dropped_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, "Its bytes dropped client to server", HFILL } },
         { &hf_closed_dropped_s2c, { "Bytes dropped (server to client)",
-            "safereasm.closed.dropped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.closed.dropped_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, "Its bytes dropped server to client", HFILL } },
         { &hf_closed_dropped_segs_c2s, { "Segments with dropped bytes (client to server)",
-            "safereasm.closed.dropped_segments_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.closed.dropped_segments_c2s", FT_UINT64, BASE_DEC, NULL, 0x0, "Its client to server segments that dropped bytes", HFILL } },
         { &hf_closed_dropped_segs_s2c, { "Segments with dropped bytes (server to client)",
-            "safereasm.closed.dropped_segments_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+            "safereasm.closed.dropped_segments_s2c", FT_UINT64, BASE_DEC, NULL, 0x0, "Its server to client segments that dropped bytes", HFILL } },
         { &hf_end_flush, { "End-of-capture flush", "safereasm.end_flush", FT_NONE, BASE_NONE,
             NULL, 0x0, "Released when the capture ended (two-pass only), filed at the connection's last frame", HFILL } },
         { &hf_div, { "Overlap policy divergence", "safereasm.divergence", FT_NONE, BASE_NONE,
@@ -983,13 +1086,13 @@ srp_proto_register(void)
             "A segment of this direction that overlapped seen data while bytes were buffered, "
             "since its previous divergence (at most 16)", HFILL } },
         { &hf_global, { "Global statistics after this frame", "safereasm.global", FT_NONE,
-            BASE_NONE, NULL, 0x0, NULL, HFILL } },
+            BASE_NONE, NULL, 0x0, "The core's counters right after this frame (safereasm.global.*), and what changed at it (safereasm.change.*)", HFILL } },
         { &hf_change, { "Changed at this frame", "safereasm.change", FT_NONE, BASE_NONE,
-            NULL, 0x0, NULL, HFILL } },
+            NULL, 0x0, "The counters that changed at this frame, by how much", HFILL } },
     };
     static gint *ett[] = {
         &ett_sr, &ett_segment, &ett_status, &ett_chunk, &ett_chunk_flags,
-        &ett_closed, &ett_end_flush, &ett_global, &ett_change, &ett_div, &ett_div_group,
+        &ett_closed, &ett_end_flush, &ett_global, &ett_change, &ett_div, &ett_div_group, &ett_chunk_frames,
     };
     static ei_register_info ei[] = {
         { &ei_conflict, { "safereasm.expert.conflict", PI_SECURITY, PI_WARN,
@@ -1000,8 +1103,8 @@ srp_proto_register(void)
             "Total page limit hit: connection flushed", EXPFILL } },
         { &ei_limit_table, { "safereasm.expert.limit_table", PI_REASSEMBLE, PI_WARN,
             "Connection table full", EXPFILL } },
-        { &ei_gap, { "safereasm.expert.gap", PI_REASSEMBLE, PI_WARN,
-            "Bytes missing: skipped as a gap", EXPFILL } },
+        { &ei_skipped, { "safereasm.expert.skipped", PI_REASSEMBLE, PI_WARN,
+            "Bytes missing from the capture, skipped", EXPFILL } },
         { &ei_error, { "safereasm.expert.error", PI_PROTOCOL, PI_ERROR,
             "Core error", EXPFILL } },
         { &ei_evicted, { "safereasm.expert.evicted", PI_REASSEMBLE, PI_NOTE,

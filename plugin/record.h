@@ -43,6 +43,7 @@ typedef struct srp_seg {
     guint32 conn_pages;
     guint32 captured_len;     /* payload bytes handed to the core */
     guint32 claimed_len;      /* tcp.len */
+    guint32 tcp_stream;       /* Wireshark's tcp.stream, G_MAXUINT32 if absent */
     guint16 status;           /* SR_SEG_* */
     guint8 dir;               /* sr_direction */
     guint8 error;             /* sr_error */
@@ -58,8 +59,11 @@ typedef enum srp_chunk_source {
     SRP_BYTES_NONE = 2,       /* not kept (SRP_MAX_RECORD_DATA); len still right */
 } srp_chunk_source;
 
-/* One piece of stream data the core released while this frame was
- * processed; it may belong to any connection.
+/* One run of stream data the core released while this frame was
+ * processed; it may belong to any connection. The core hands data over a
+ * page at a time; contiguous pieces of one direction released at one frame
+ * are joined into one run here (a gap starts a new one), so the page size
+ * never shows.
  *
  * In-order data comes straight from the segment being fed (the core does
  * not copy it), so it is the frame's own payload: the record points at it
@@ -72,11 +76,20 @@ typedef struct srp_chunk {
     guint64 skipped;          /* gap just before it */
     guint64 len;              /* bytes released */
     guint32 data_off;         /* see source */
+    guint32 src_first;        /* its source frames: srp_record.srcs[src_first..] */
+    guint32 n_src;
     guint8 dir;
     guint8 flags;             /* SR_CHUNK_* */
     guint8 source;            /* srp_chunk_source */
     guint8 tcp_ordinal;       /* for SRP_BYTES_FRAME */
 } srp_chunk;
+
+/* A frame whose segment carried bytes of a released run, and how many of
+ * the run's bytes it supplied (the first copy of each byte, by offset). */
+typedef struct srp_src {
+    guint32 frame;
+    guint32 bytes;
+} srp_src;
 
 /* A connection the core completed while this frame was processed. */
 typedef struct srp_close {
@@ -130,6 +143,8 @@ struct srp_record {
     srp_chunk *chunks;
     srp_close *closes;
     const guint8 *data;       /* copied chunk bytes (SRP_BYTES_RECORD), concatenated */
+    guint32 n_srcs;
+    const srp_src *srcs;      /* the chunks' source frames */
     guint32 n_divs;
     const srp_div *divs;
     const guint8 *div_data;   /* the groups' bytes of divs */

@@ -21,43 +21,48 @@
 #include "record.h"
 #include "safereasm-plugin.h"
 
-/* Where a counter goes in the tree. Counters not listed go to "Other",
- * and closed_<reason> counters go under "closed". */
+/* Where a counter goes in the tree, in this order (the README lists it
+ * the same way). A row is a counter; its children are counted among it
+ * (segments that were out of order among all segments, bytes delivered
+ * among payload bytes), so every row shows a real total and the percent
+ * column means something. closed_<reason> counters go under "closed";
+ * counters not listed go to the top level, after these. label NULL: the
+ * core's description. */
 static const struct {
     const char *counter;
-    const char *group; /* NULL: top level */
+    const char *parent;   /* NULL: top level */
+    const char *label;
 } placement[] = {
-    { "packets_processed", NULL },
-    { "bytes_processed", NULL },
-    { "bytes_delivered", NULL },
-    { "errors", NULL },
-    { "active_connections", "Connections" },
-    { "total_created", "Connections" },
-    { "peak_connections", "Connections" },
-    { "connections_flushed", "Connections" },
-    { "evictions", "Connections" },
-    { "timeouts", "Connections" },
-    { "closed", "Connections" },
-    { "nil_streams", "Connections" },
-    { "after_close", "Connections" },
-    { "pages_in_use", "Memory" },
-    { "pages_peak", "Memory" },
-    { "limit_hits_connection", "Memory" },
-    { "limit_hits_total", "Memory" },
-    { "no_memory", "Memory" },
-    { "out_of_order_segments", "Anomalies" },
-    { "retransmissions", "Anomalies" },
-    { "overlaps", "Anomalies" },
-    { "overlap_conflicts", "Anomalies" },
-    { "bytes_skipped", "Anomalies" },
-    { "out_of_window", "Anomalies" },
-    { "before_start", "Anomalies" },
-    { "bytes_dropped", "Anomalies" },
-    { "isn_changes", "Anomalies" },
-    { "callback_errors", "Anomalies" },
+    { "packets_processed", NULL, "Segments" },
+    { "out_of_order_segments", "packets_processed", NULL },
+    { "retransmissions", "packets_processed", NULL },
+    { "overlaps", "packets_processed", NULL },
+    { "overlap_conflicts", "packets_processed", NULL },
+    { "out_of_window", "packets_processed", NULL },
+    { "before_start", "packets_processed", NULL },
+    { "isn_changes", "packets_processed", NULL },
+    { "after_close", "packets_processed",
+      "Late segments for completed connections, e.g. the last ACK of a clean close" },
+    { "bytes_processed", NULL, "Payload bytes" },
+    { "bytes_delivered", "bytes_processed", NULL },
+    { "bytes_dropped", "bytes_processed", NULL },
+    { "bytes_skipped", NULL, "Bytes missing from the capture, skipped" },
+    { "total_created", NULL, NULL },
+    { "active_connections", "total_created", NULL },
+    { "peak_connections", "total_created", NULL },
+    { "closed", "total_created", NULL },
+    { "connections_flushed", NULL, NULL },
+    { "evictions", "total_created", NULL },
+    { "timeouts", "total_created", NULL },
+    { "nil_streams", "total_created", NULL },
+    { "pages_peak", NULL, NULL },
+    { "pages_in_use", "pages_peak", NULL },
+    { "limit_hits_connection", "pages_peak", NULL },
+    { "limit_hits_total", "pages_peak", NULL },
+    { "errors", NULL, "Calls that failed (late segments aside)" },
+    { "no_memory", "errors", NULL },
+    { "callback_errors", "errors", NULL },
 };
-
-static const char *const groups[] = { "Connections", "Memory", "Anomalies", "Other" };
 
 /* detect_divergence: what the plugin counts itself, from the records. */
 enum { DIV_RELEASES, DIV_DIRECTIONS, DIV_OVERLAPS, DIV_N };
@@ -66,12 +71,12 @@ static const char *const div_label[DIV_N] = {
     "Directions whose content depends on it (divergent_directions)",
     "Overlapping segments behind them (divergent_overlaps)",
 };
-#define DIV_GROUP "Overlap policies"
 
 typedef struct srp_tree_state {
     gboolean div;                 /* the divergence rows exist */
     int div_parent;
     gint div_acc[DIV_N];
+    int node[SRP_N_COUNTERS];     /* stats_tree node ids */
     gint64 acc[SRP_N_COUNTERS];
     gint shown[SRP_N_COUNTERS];   /* value last set on the node */
     int parent[SRP_N_COUNTERS];
@@ -100,67 +105,67 @@ is_level(const char *counter)
            strcmp(counter, "active_connections") == 0 || strstr(counter, "peak") != NULL;
 }
 
-static const char *
-group_of(const char *counter)
+static int
+placement_of(const char *counter)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(placement); i++)
         if (strcmp(placement[i].counter, counter) == 0)
-            return placement[i].group;
-    return "Other";
+            return (int)i;
+    return -1;
+}
+
+static int
+counter_index(const char *counter)
+{
+    for (int i = 0; i < SRP_N_COUNTERS; i++)
+        if (strcmp(srp_counters[i].name, counter) == 0)
+            return i;
+    return -1;
+}
+
+static void
+make_node(stats_tree *st, srp_tree_state *s, int i, int parent_counter)
+{
+    int pl = placement_of(srp_counters[i].name);
+    const char *label = pl >= 0 && placement[pl].label ? placement[pl].label
+                                                         : srp_counters[i].desc;
+
+    if (s->node[i] != 0 || s->label[i] != NULL)
+        return;
+    s->label[i] = g_strdup_printf("%s (%s)", label, srp_counters[i].name);
+    s->parent[i] = parent_counter >= 0 ? s->node[parent_counter] : 0;
+    s->node[i] = stats_tree_create_node(st, s->label[i], s->parent[i], STAT_DT_INT, TRUE);
 }
 
 static void
 st_init(stats_tree *st)
 {
     srp_tree_state *s = g_new0(srp_tree_state, 1);
-    int group_id[G_N_ELEMENTS(groups)];
-    int closed_id = -1;
+    int closed = counter_index("closed");
 
     if (tree_states == NULL)
         tree_states = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                             tree_state_free);
-    /* Groups are made when first used, so "Other" shows only if the core
-     * has a counter not placed above. */
-    for (size_t g = 0; g < G_N_ELEMENTS(groups); g++)
-        group_id[g] = -1;
+    /* In the table's order; a parent always comes before its children. */
+    for (size_t k = 0; k < G_N_ELEMENTS(placement); k++) {
+        int i = counter_index(placement[k].counter);
 
-    /* Two passes so that "closed" exists before its closed_* children. */
-    for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < SRP_N_COUNTERS; i++) {
-            const char *name = srp_counters[i].name;
-            gboolean child_of_closed = g_str_has_prefix(name, "closed_");
-            const char *group;
-            int parent = 0;
-
-            if (child_of_closed != (pass == 1))
-                continue;
-            s->label[i] = g_strdup_printf("%s (%s)", srp_counters[i].desc, name);
-            if (child_of_closed && closed_id >= 0) {
-                parent = closed_id;
-            } else if ((group = child_of_closed ? "Connections" : group_of(name)) != NULL) {
-                for (size_t g = 0; g < G_N_ELEMENTS(groups); g++) {
-                    if (strcmp(groups[g], group) != 0)
-                        continue;
-                    if (group_id[g] < 0)
-                        group_id[g] = stats_tree_create_node(st, groups[g], 0,
-                                                             STAT_DT_INT, TRUE);
-                    parent = group_id[g];
-                }
-            }
-            s->parent[i] = parent;
-            {
-                int id = stats_tree_create_node(st, s->label[i], parent, STAT_DT_INT,
-                                                strcmp(name, "closed") == 0);
-
-                if (strcmp(name, "closed") == 0)
-                    closed_id = id;
-            }
-        }
+        if (i < 0)
+            continue;
+        make_node(st, s, i, placement[k].parent ? counter_index(placement[k].parent) : -1);
+        if (i == closed)
+            for (int j = 0; j < SRP_N_COUNTERS; j++)
+                if (g_str_has_prefix(srp_counters[j].name, "closed_"))
+                    make_node(st, s, j, closed);
     }
+    /* A counter the core adds later: at the top level. */
+    for (int i = 0; i < SRP_N_COUNTERS; i++)
+        make_node(st, s, i, -1);
     if (srp_prefs_detect_divergence()) {
         s->div = TRUE;
-        s->div_parent = stats_tree_create_node(st, DIV_GROUP, 0, STAT_DT_INT, TRUE);
-        for (int k = 0; k < DIV_N; k++)
+        s->div_parent = stats_tree_create_node(st, div_label[DIV_RELEASES], 0, STAT_DT_INT,
+                                               TRUE);
+        for (int k = 1; k < DIV_N; k++)
             stats_tree_create_node(st, div_label[k], s->div_parent, STAT_DT_INT, FALSE);
     }
     g_hash_table_replace(tree_states, st, s);
@@ -189,7 +194,7 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
             s->div_acc[DIV_OVERLAPS] += r->divs[i].n_frames;
         }
         for (int k = 0; k < DIV_N; k++)
-            stats_tree_manip_node_int(MN_SET, st, div_label[k], s->div_parent, FALSE,
+            stats_tree_manip_node_int(MN_SET, st, div_label[k], k ? s->div_parent : 0, FALSE,
                                       s->div_acc[k]);
     }
     if (!r->has_snapshot)
@@ -202,6 +207,15 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
             s->acc[i] = (gint64)MIN(r->snap.v[i], (guint64)G_MAXINT64);
         else
             s->acc[i] += (gint64)(r->snap.v[i] - before);
+        if (i == SRP_CTR_errors) {
+            /* The core counts a late segment for a completed connection
+             * (the last ACK of every clean close) as an error call; it has
+             * its own row (after_close), so "errors" shows real failures. */
+            guint64 late = r->snap.v[SRP_CTR_after_close] -
+                           (r->prev ? r->prev->snap.v[SRP_CTR_after_close] : 0);
+
+            s->acc[i] -= (gint64)MIN(late, r->snap.v[i] - before);
+        }
         /* stats_tree counters are gint. Setting a node looks it up by
          * name, so only nodes whose value changed are touched. */
         v = CLAMP(s->acc[i], (gint64)G_MININT, (gint64)G_MAXINT);

@@ -4,9 +4,11 @@
 #
 # Usage: scripts/screenshot-gui.sh [capture [frame [output-folder]]]
 #   defaults: captures/crafted/gap.pcap, frame 6, docs/
-# Writes <output>/plugin-gui.png (the packet details with the plugin's
-# tree and its "Reassembled stream" bytes tab) and <output>/plugin-stats.png
-# (Statistics -> Safe TCP Reassembly).
+# Writes <output>/plugin-gui-buffered.png (a buffered segment, frame
+# SR_BUFFERED_FRAME (default 5), with its "Released in" link),
+# <output>/plugin-gui.png (the release frame: its run with the source
+# segments and the "Reassembled stream" bytes tab) and
+# <output>/plugin-stats.png (Statistics -> Safe TCP Reassembly).
 #
 # Needs: wireshark-qt xvfb xdotool imagemagick (Debian packages), a built
 # plugin (SR_PLUGIN, default build-plugin/plugins/4.0/epan/safereasm.so).
@@ -18,6 +20,7 @@ set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 capture=${1:-$here/captures/crafted/gap.pcap}
 frame=${2:-6}
+buffered=${SR_BUFFERED_FRAME:-5}
 out=${3:-$here/docs}
 plugin=${SR_PLUGIN:-$here/build-plugin/plugins/4.0/epan/safereasm.so}
 display=${SR_DISPLAY:-:97}
@@ -61,34 +64,58 @@ xvfb_pid=$!
 sleep 2
 export DISPLAY="$display"
 
-SR_PLUGIN=$plugin SR_PROGRAM=wireshark SR_TSHARK_HOME=$home XDG_RUNTIME_DIR=$work/run \
-    setsid "$here/tests/lib/tshark-as-user.sh" -r "$cap" -g "$frame" \
-    >"$work/wireshark.log" 2>&1 &
-ws_pgid=$!
+# One Wireshark per screenshot, each opened at its frame (-g).
+start_ws() {
+    SR_PLUGIN=$plugin SR_PROGRAM=wireshark SR_TSHARK_HOME=$home XDG_RUNTIME_DIR=$work/run \
+        setsid "$here/tests/lib/tshark-as-user.sh" -r "$cap" -g "$1" \
+        >>"$work/wireshark.log" 2>&1 &
+    ws_pgid=$!
+    timeout 60 xdotool search --sync --onlyvisible --name "^$(basename "$cap")\$" >/dev/null
+    sleep 3
+}
+stop_ws() {
+    kill -- "-$ws_pgid" 2>/dev/null || true
+    wait "$ws_pgid" 2>/dev/null || true
+    ws_pgid=
+    sleep 1
+}
+mkdir -p "$out"
 
-main=$(timeout 60 xdotool search --sync --onlyvisible --name "^$(basename "$cap")\$" | head -1)
-sleep 3
+# 1. The buffered segment (frame 5 of gap.pcap): the plugin's tree is the
+# last top-level item, the 5th row of the details pane for a plain
+# Ethernet/IPv4/TCP frame. Open it and its segment, and select the
+# "Released in" link (10th child of the segment).
+start_ws "$buffered"
+xdotool mousemove 100 351 click 1
+sleep 0.5
+xdotool key Right Down Right
+for i in 1 2 3 4 5 6 7 8 9 10; do xdotool key Down; done
+sleep 1
+import -window root "$out/plugin-gui-buffered.png"
+stop_ws
 
-# The plugin's tree is the last top-level item, the 5th row of the details
-# pane for a plain Ethernet/IPv4/TCP frame: select it, open one level, go
-# down to the first "Stream data" item (7th child of a frame record), open
-# it, and select its Data item, which shows the "Reassembled stream" tab.
+# 2. The release frame: open the plugin's tree, its first released run
+# (4th child: segment, bytes delivered, bytes skipped, run), the run's
+# source segments (8th child of the run), and select the run's bytes
+# (7th), which shows the "Reassembled stream" bytes tab.
+start_ws "$frame"
 xdotool mousemove 100 351 click 1
 sleep 0.5
 xdotool key Right
-for i in 1 2 3 4 5 6 7; do xdotool key Down; done
+for i in 1 2 3 4; do xdotool key Down; done
 xdotool key Right
-for i in 1 2 3 4 5 6 7; do xdotool key Down; done
+for i in 1 2 3 4 5 6 7 8; do xdotool key Down; done
+xdotool key Right Up
 sleep 1
-mkdir -p "$out"
 import -window root "$out/plugin-gui.png"
 
-# Statistics -> Safe TCP Reassembly (the last entry of the menu).
+# 3. Statistics -> Safe TCP Reassembly (the last entry of the menu).
 xdotool mousemove 325 10 click 1
 sleep 1
 xdotool key Up Return
 dialog=$(timeout 30 xdotool search --sync --onlyvisible --name "Safe TCP Reassembly" | head -1)
-xdotool windowsize "$dialog" 900 820 windowmove "$dialog" 350 90
+xdotool windowsize "$dialog" 1100 820 windowmove "$dialog" 250 90
 sleep 2
 import -window "$dialog" "$out/plugin-stats.png"
-echo "wrote $out/plugin-gui.png and $out/plugin-stats.png"
+stop_ws
+echo "wrote $out/plugin-gui-buffered.png, $out/plugin-gui.png and $out/plugin-stats.png"

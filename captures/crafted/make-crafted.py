@@ -389,13 +389,13 @@ def gap():
         },
         "filters_one_pass": {
             "safereasm.chunk.skipped > 0": [b_syn],
-            "safereasm.expert.gap": [b_syn],
+            "safereasm.expert.skipped": [b_syn],
             "safereasm.end_flush": [],
             "safereasm.change.connections_flushed": [b_syn, c_syn],
         },
         "filters_two_pass": {
             "safereasm.chunk.skipped > 0": [b_syn, last],
-            "safereasm.expert.gap": [b_syn, last],
+            "safereasm.expert.skipped": [b_syn, last],
             "safereasm.end_flush": [last],
             "safereasm.end_flush && safereasm.chunk.conn_id == 3": [last],
             # The snapshot after the end flush (at the last frame) counts
@@ -487,7 +487,7 @@ def edge():
             "8": {"c2s": stream([b"ok"], 0), "s2c": stream([], 0)},
         },
         "dropped": {"8": {"c2s": [4, 1], "s2c": [0, 0]}},
-        "expert_text": [[far, "4 bytes of connection 8 c2s dropped"], [far, "out of window"]],
+        "expert_text": [[far, "4 bytes of connection 8 client→server dropped"], [far, "out of window"]],
         "about": "RST with 13 bytes in frame %d; ICMP quote in frame %d; VLAN 100/200 and "
                  "tunnel twins are conns 3-5; frame %d keeps 20 of 100 payload bytes; "
                  "frame %d is out of window" % (rst, icmp, cut, far),
@@ -584,7 +584,7 @@ def midstream_reorder():
         },
         "streams": {"1": {"c2s": stream(seg[1:], 0), "s2c": stream([], 0)}},
         "dropped": {"1": {"c2s": [1000, 1], "s2c": [0, 0]}},
-        "expert_text": [[before, "1000 bytes of connection 1 c2s dropped"],
+        "expert_text": [[before, "1000 bytes of connection 1 client→server dropped"],
                         [before, "before the start of this direction"]],
         "about": "no SYN; seq+1000 in frame %d starts the direction, seq+0 in frame %d "
                  "lies before it (1000 bytes dropped), seq+2000 in frame %d continues it"

@@ -195,11 +195,17 @@ def _walk(field, fr, end, ctx):
                 seg[n[len("safereasm."):]] = c.get("show")
         fr.segs.append(seg)
     elif name == "safereasm.chunk":
-        ch = {"end": end, "data": b""}
+        ch = {"end": end, "data": b"", "srcs": []}
         for c in field.iter("field"):
             n = c.get("name", "")
             if n == "safereasm.chunk.data":
                 ch["data"] = bytes.fromhex(c.get("value", ""))
+            elif n == "safereasm.chunk.frame":
+                # show is the frame number; the label adds "(N bytes)".
+                b = re.search(r"\((\d+) bytes\)", c.get("showname", ""))
+                ch["srcs"].append((int(c.get("show")), int(b.group(1)) if b else None))
+            elif n in ("safereasm.chunk.frames", "safereasm.chunk.frame_count"):
+                continue
             elif n.startswith("safereasm.chunk.") and n.count(".") == 2:
                 ch[n.split(".")[2]] = _int(c.get("show"))
         fr.chunks.append(ch)

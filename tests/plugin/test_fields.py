@@ -43,7 +43,12 @@ FIXED = {
     "safereasm.limit.total": "FT_BOOLEAN",
     "safereasm.limit.table": "FT_BOOLEAN",
     "safereasm.delivered": "FT_UINT64",
-    "safereasm.gap": "FT_UINT64",
+    "safereasm.skipped": "FT_UINT64",
+    "safereasm.tcp_stream": "FT_UINT32",
+    "safereasm.released_in": "FT_FRAMENUM",
+    "safereasm.chunk.frames": "FT_NONE",
+    "safereasm.chunk.frame": "FT_FRAMENUM",
+    "safereasm.chunk.frame_count": "FT_UINT32",
     "safereasm.chunk": "FT_NONE",
     "safereasm.chunk.conn_id": "FT_UINT64",
     "safereasm.chunk.dir": "FT_UINT8",
@@ -83,7 +88,7 @@ STATUS_BITS = ["in_order", "out_of_order", "retransmission", "overlap", "conflic
                "out_of_window", "new_connection", "closed", "dropped", "before_start",
                "isn_changed"]
 CHUNK_FLAGS = ["start", "end", "conflict", "buffered", "flushed"]
-EXPERT = ["conflict", "limit_connection", "limit_total", "limit_table", "gap", "error",
+EXPERT = ["conflict", "limit_connection", "limit_total", "limit_table", "skipped", "error",
           "evicted", "timeout", "dropped", "isn_changed", "divergence"]
 
 
@@ -118,6 +123,19 @@ def main():
     for name, ftype in sorted(exp.items()):
         if check(name in got, "field %s is not registered" % name):
             check(got[name] == ftype, "field %s is %s, expected %s" % (name, got[name], ftype))
+    # Distinct labels (columns read unambiguously) and a blurb on every
+    # field (expert pseudo-fields aside: Wireshark fills those).
+    labels, blurbs = {}, {}
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if len(cols) >= 8 and cols[0] == "F" and cols[4] == "safereasm" and \
+                not cols[2].startswith("safereasm.expert."):
+            labels.setdefault(cols[1], []).append(cols[2])
+            blurbs[cols[2]] = cols[7]
+    check(not {k: v for k, v in labels.items() if len(v) > 1},
+          "fields sharing a label: %s" % {k: v for k, v in labels.items() if len(v) > 1})
+    check(not [n for n, b in blurbs.items() if not b.strip()],
+          "fields without a blurb: %s" % [n for n, b in blurbs.items() if not b.strip()])
     for name in sorted(set(got) - set(exp)):
         check(False, "field %s is registered but not expected (add it here and to "
                      "README.md)" % name)
@@ -147,7 +165,7 @@ def main():
             sev = m.group(1)
         m = re.match(r"^\s+\d+\s+(\S+)\s+SafeReasm\s+(.*)$", line)
         if m:
-            what = "gap" if "skipped as a gap" in m.group(2) else \
+            what = "gap" if "bytes missing, skipped" in m.group(2) else \
                    "timeout" if "idle timeout" in m.group(2) else m.group(2)
             seen.setdefault(what, set()).add((sev, m.group(1)))
     check(seen.get("gap") == {("Warns", "Reassemble")},

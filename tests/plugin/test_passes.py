@@ -38,7 +38,7 @@ def plugin_xml(cap, two_pass, prefs):
     if two_pass:
         args.append("-2")
     root = ET.fromstring(srtest.tshark(args).stdout)
-    out, ends = {}, {}
+    out, ends, released = {}, {}, {}
     for pkt in root.findall("packet"):
         num = None
         for proto in pkt.findall("proto"):
@@ -52,10 +52,17 @@ def plugin_xml(cap, two_pass, prefs):
                 if f.get("name") == "safereasm.end_flush":
                     proto.remove(f)
                     ends[num] = True
+            # safereasm.released_in is known only once the releasing frame
+            # was seen: two-pass only (README), like the end flush.
+            for seg in list(proto.iter("field")):
+                for f in list(seg.findall("field")):
+                    if f.get("name") == "safereasm.released_in":
+                        seg.remove(f)
+                        released[num] = True
             out[num] = [(proto.get("showname"),)] + [
                 (f.get("name"), f.get("showname"), f.get("show"), f.get("value"))
                 for f in proto.iter("field")]
-    return out, ends
+    return out, ends, released
 
 
 def pdml_labels(cap, prefs):
@@ -117,7 +124,7 @@ def sharkd_labels(cap, prefs, frames, before=None):
         def walk(nodes, inside):
             for node in nodes or []:
                 f = node.get("f", "").split(" ")[0]
-                if f == "safereasm.end_flush":
+                if f in ("safereasm.end_flush", "safereasm.released_in"):
                     continue
                 mine = inside or f == "safereasm"
                 if mine and not f.startswith("_ws.expert"):
@@ -132,12 +139,15 @@ def sharkd_labels(cap, prefs, frames, before=None):
 def main():
     caps = srtest.all_captures()
     check(len(caps) >= 35, "only %d captures" % len(caps))
-    with_end = 0
+    with_end = with_released = 0
     for rel in caps:
         cap = srtest.stage(os.path.join(srtest.CAPTURES, rel), rel.replace("/", "__"))
         prefs = prefs_for(rel)
-        one, one_ends = plugin_xml(cap, False, prefs)
-        two, two_ends = plugin_xml(cap, True, prefs)
+        one, one_ends, one_rel = plugin_xml(cap, False, prefs)
+        two, two_ends, two_rel = plugin_xml(cap, True, prefs)
+        check(not one_rel, "%s: one-pass output has safereasm.released_in at %s"
+              % (rel, sorted(one_rel)[:5]))
+        with_released += bool(two_rel)
         check(not one_ends, "%s: one-pass output has an end-of-capture flush at %s"
               % (rel, sorted(one_ends)[:5]))
         with_end += bool(two_ends)
@@ -147,6 +157,7 @@ def main():
         diff = [n for n in sorted(set(one) & set(two)) if one[n] != two[n]]
         check(not diff, "%s: one-pass and two-pass differ at frames %s" % (rel, diff[:10]))
     check(with_end >= 5, "only %d captures had an end-of-capture flush" % with_end)
+    check(with_released >= 5, "only %d captures had safereasm.released_in" % with_released)
 
     # Random access (sharkd, the GUI's engine): frames asked for in a
     # shuffled order show what the sequential one-pass run showed.
