@@ -27,21 +27,41 @@ static sr__page *first_page(const sr__half *h)
 }
 
 /* Remember the tail of delivered bytes for conflict checks (see
- * sr_options.conflict_history). The ring is allocated on first use; if that
- * fails, conflicts against delivered data simply go undetected. */
+ * sr_options.conflict_history). The ring grows with what the direction has
+ * delivered (doubling, from 64 bytes up to conflict_history), so a short
+ * connection pays for its few bytes, not for the whole ring; what it
+ * remembers is the same as with the full ring from the start. If an
+ * allocation fails, the ring stays as it is (or none: conflicts against
+ * delivered data then go undetected) and no_memory counts it. */
 static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, size_t len,
                         uint64_t offset)
 {
+    size_t max = x->opt ? x->opt->conflict_history : h->hist_cap;
     if (!h->hist) {
-        if (!x->opt || x->opt->conflict_history == 0)
+        if (max == 0)
             return;
-        h->hist = sr__alloc(&c->pool->alloc, x->opt->conflict_history);
-        if (!h->hist) {
-            SR__COUNT(x->acct, no_memory, 1);
-            return;
-        }
-        h->hist_cap = x->opt->conflict_history;
         h->hist_from = offset;
+    }
+    /* Remembered so far: [max(hist_from, offset - hist_cap), offset). */
+    uint64_t have = offset - h->hist_from;
+    size_t want = (size_t)MIN((uint64_t)max, have + len);
+    if (want > h->hist_cap) {
+        size_t ncap = MIN(max, MAX(want, MAX(h->hist_cap * 2, (size_t)64)));
+        uint8_t *n = sr__alloc(&c->pool->alloc, ncap);
+        if (!n) {
+            SR__COUNT(x->acct, no_memory, 1);
+            if (!h->hist)
+                return;
+        } else {
+            if (h->hist) {
+                uint64_t lo = MAX(h->hist_from, offset > h->hist_cap ? offset - h->hist_cap : 0);
+                for (uint64_t o = lo; o < offset; o++)
+                    n[o % ncap] = h->hist[o % h->hist_cap];
+                sr__free(&c->pool->alloc, h->hist, h->hist_cap);
+            }
+            h->hist = n;
+            h->hist_cap = ncap;
+        }
     }
     size_t n = MIN(len, h->hist_cap);
     uint64_t o = offset + len - n;
