@@ -8,10 +8,13 @@ under Xvfb (skipped when wireshark-qt, xvfb or xdotool are missing).
    plugin's trace, --log-debug safereasm, says "tree yes" and the segments
    it fed for every TCP frame), as after opening the file. View -> Reload
    (Ctrl+R) must do the same.
-2. A refused preference is not kept in the preferences file: Wireshark
-   started with "safereasm.page_size: 0" in it refuses the value, and the
-   file no longer holds it afterwards (Wireshark writes that file before it
-   runs the apply callback, so the plugin writes it again).
+2. A refused preference is not kept in the preferences file: page size 0
+   entered in Edit -> Preferences (reached through the packet details'
+   Protocol Preferences menu), OK: refused with a dialog, and the file does
+   not hold 0 (Wireshark writes that file before it runs the apply
+   callback, so the plugin writes it again). Wireshark started with
+   "safereasm.page_size: 0" already in the file refuses it and repairs the
+   file.
 """
 
 import os
@@ -90,7 +93,45 @@ def main():
     finally:
         g.close()
 
-    # A refused value does not stay in the preferences file.
+    # The defect as reported: the Preferences dialog (here opened from the
+    # packet details: right-click SafeReasm -> Protocol Preferences -> Page
+    # size -> Open SafeReasm preferences...), page size 0, OK: refused with
+    # a dialog, and the preferences file must not keep 0 (the dialog writes
+    # the file before the plugin's apply callback runs).
+    g = srgui.Gui(cap)
+    try:
+        g.xdo("mousemove", "200", "205", "click", "1")       # frame 6
+        time.sleep(1)
+        g.xdo("mousemove", "115", "613", "click", "1")       # its SafeReasm item
+        time.sleep(0.5)
+        g.xdo("click", "3")
+        time.sleep(1)
+        g.xdo("mousemove", "209", "523", "click", "1")       # Protocol Preferences
+        time.sleep(1.5)
+        g.xdo("mousemove", "603", "600", "click", "1")       # Page size (bytes): 1900...
+        time.sleep(2)
+        g.xdo("mousemove", "119", "101", "click", "1")       # Open SafeReasm preferences...
+        g.wait_window("Preferences")
+        time.sleep(2)
+        g.xdo("mousemove", "516", "116", "click", "--repeat", "3", "1")  # the page size field
+        g.xdo("key", "ctrl+a")
+        g.type("0")
+        g.xdo("mousemove", "617", "518", "click", "1")       # OK
+        path = os.path.join(g.conf, "preferences")
+        end = time.time() + 20
+        while time.time() < end and not os.path.exists(path):
+            time.sleep(0.5)
+        time.sleep(3)
+        g.screenshot(os.path.join(srtest.scratch(), "refused-dialog.png"))
+        lines = open(path).read().splitlines() if os.path.exists(path) else []
+        check(os.path.exists(path), "the Preferences dialog wrote no preferences file")
+        check("safereasm.page_size: 0" not in lines,
+              "Preferences dialog: the refused page size 0 was saved (%s)"
+              % [x for x in lines if "page_size" in x])
+    finally:
+        g.close()
+
+    # A refused value already in the file is repaired at start.
     # (The warning dialog holds the file back until OK; the file is
     # written before it shows.)
     g = srgui.Gui(cap, prefs_text="safereasm.page_size: 0\n"
