@@ -7,7 +7,8 @@ under Xvfb (skipped when wireshark-qt, xvfb or xdotool are missing).
    after the second OK must feed the core again with a protocol tree (the
    plugin's trace, --log-debug safereasm, says "tree yes" and the segments
    it fed for every TCP frame), as after opening the file. View -> Reload
-   (Ctrl+R) must do the same.
+   (Ctrl+R), switching to a profile that disables the plugin and back, and
+   opening a second file must do the same.
 2. A refused preference is not kept in the preferences file: page size 0
    entered in Edit -> Preferences (reached through the packet details'
    Protocol Preferences menu), OK: refused with a dialog, and the file does
@@ -90,6 +91,38 @@ def main():
         g.xdo("windowfocus", "--sync", g.main)
         g.keys("ctrl+r")
         check_refed(g, pos, frames, "View -> Reload")
+        # A profile that disables the plugin, and back to Default (status
+        # bar: right-click the profile, Switch to).
+        pdir = os.path.join(g.conf, "profiles", "off")
+        os.makedirs(pdir)
+        with open(os.path.join(pdir, "disabled_protos"), "w") as f:
+            f.write("safereasm\n")
+        os.system("chmod -R a+rwX '%s'" % g.conf)
+        for target, y, enabled in (("off", "910", 0), ("Default", "885", 1)):
+            pos = g.mark()
+            g.xdo("mousemove", "1520", "988", "click", "3")
+            time.sleep(1.5)
+            g.xdo("mousemove", "1479", "975", "click", "1")      # Switch to
+            time.sleep(1.5)
+            g.xdo("mousemove", "1280", y, "click", "1")
+            check(g.wait_trace(pos, r"init: enabled %d" % enabled, 15),
+                  "switching to profile %s: no init with the plugin %s"
+                  % (target, "enabled" if enabled else "disabled"))
+            if enabled:
+                check_refed(g, pos, frames, "profile switch back to Default")
+            else:
+                time.sleep(2)
+                check(not srgui.first_pass_frames(g.lines_since(pos)),
+                      "profile 'off': the plugin dissected while disabled")
+        # A second file (File -> Open): an empty core, fed from frame 1.
+        cap2 = srtest.stage(os.path.join(srtest.CAPTURES, "crafted", "conflict.pcap"))
+        pos = g.mark()
+        g.xdo("windowfocus", "--sync", g.main)
+        g.keys("ctrl+o")
+        time.sleep(2)
+        g.type(cap2)
+        g.keys("Return")
+        check_refed(g, pos, tcp_frames(cap2), "a second file")
     finally:
         g.close()
 
