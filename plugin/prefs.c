@@ -47,7 +47,7 @@ static const struct {
     [PREF_FLUSH_INTERVAL] = { "flush_interval",
         "Flush interval (seconds of capture time)",
         "Every interval, idle connections are closed and data buffered this "
-        "long is released with its gaps skipped. At most the timeout." },
+        "long is released, the missing bytes before it skipped. At most the timeout." },
     [PREF_CLOSED_LINGER] = { "closed_linger",
         "Closed connection linger (seconds of capture time)",
         "A completed connection is remembered this long, so late segments "
