@@ -681,7 +681,9 @@ draw_frame_totals(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
     if (own_skipped)
         proto_item_append_text(top, "; %" PRIu64 " bytes skipped", own_skipped);
     if (wmem_strbuf_get_len(others))
-        proto_item_append_text(top, "; also released: %s", wmem_strbuf_get_str(others));
+        proto_item_append_text(top, r->kind == SRP_REC_END_FLUSH ? ": released %s"
+                                                                 : "; also released: %s",
+                               wmem_strbuf_get_str(others));
 }
 
 static void
