@@ -672,6 +672,8 @@ draw_frame_totals(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
             wmem_strbuf_append_printf(others, "%sconnection %" PRIu64 " %s %" PRIu64 " bytes",
                                       wmem_strbuf_get_len(others) ? ", " : "", c->conn_id,
                                       dir_words(c->dir), c->len);
+            if (c->skipped)
+                wmem_strbuf_append_printf(others, " after %" PRIu64 " skipped", c->skipped);
         }
     }
     add_u64(tree, hf_delivered, tvb, delivered);
