@@ -25,7 +25,9 @@ import xml.etree.ElementTree as ET
 SOURCE_DIR = os.environ.get("SR_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.environ.get("SR_BUILD_DIR", os.path.join(SOURCE_DIR, "build-plugin"))
-PLUGIN = os.environ.get("SR_PLUGIN", os.path.join(BUILD_DIR, "plugins", "4.0", "epan",
+# The Wireshark major.minor the plugin was built for (its plugin folder).
+ABI = os.environ.get("SR_PLUGIN_ABI", "4.0")
+PLUGIN = os.environ.get("SR_PLUGIN", os.path.join(BUILD_DIR, "plugins", ABI, "epan",
                                                   "safereasm.so"))
 HELPER = os.path.join(SOURCE_DIR, "tests", "lib", "tshark-as-user.sh")
 CAPTURES = os.path.join(SOURCE_DIR, "captures")
