@@ -25,6 +25,7 @@
 
 #if SRP_WS_AT_LEAST(4, 4)
 #include <wsutil/inet_cidr.h>
+#include <wsutil/plugins.h>
 
 typedef bool srp_pref_bool;
 #define SRP_PLUGIN_DESCRIBE 1
