@@ -1147,4 +1147,9 @@ srp_proto_handoff(void)
     /* Built-in dissectors are registered before plugins, so their field
      * ids are known here. */
     (void)srp_extract_init();
+    /* Wanted from the start too: tshark 4.6 decides which fields to prime
+     * before the init routines run (sr_init adjusts it per file after). */
+    GArray *wanted = srp_extract_wanted_hfids();
+    if (wanted != NULL)
+        set_postdissector_wanted_hfids(sr_handle, wanted);
 }
