@@ -69,11 +69,23 @@ if(WIRESHARK_VERSION)
   string(REGEX REPLACE "^([0-9]+)\\..*" "\\1" _sr_wsmaj "${WIRESHARK_VERSION}")
   string(REGEX REPLACE "^[0-9]+\\.([0-9]+).*" "\\1" _sr_wsmin "${WIRESHARK_VERSION}")
   math(EXPR _sr_wsmin1 "${_sr_wsmin} + 1")
+  # The package that ships the libwireshark we built against (its soname
+  # differs per release: libwireshark16 for 4.0, 18 for 4.4, 19 for 4.6).
+  set(_sr_libws libwireshark16)
+  find_library(_sr_libws_path wireshark HINTS ${WIRESHARK_LIBRARY_DIRS})
+  if(_sr_libws_path)
+    get_filename_component(_sr_libws_real "${_sr_libws_path}" REALPATH)
+    execute_process(COMMAND dpkg-query -S "${_sr_libws_real}" OUTPUT_VARIABLE _sr_owner
+                    ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(_sr_owner MATCHES "^(libwireshark[0-9]+)[:]")
+      set(_sr_libws "${CMAKE_MATCH_1}")
+    endif()
+  endif()
   set(CPACK_DEBIAN_PLUGIN_PACKAGE_DEPENDS
-      "libwireshark16 (>= ${_sr_wsv}), libwireshark16 (<< ${_sr_wsmaj}.${_sr_wsmin1}~)")
+      "${_sr_libws} (>= ${_sr_wsv}), ${_sr_libws} (<< ${_sr_wsmaj}.${_sr_wsmin1}~)")
 endif()
 set(CPACK_DEBIAN_PLUGIN_PACKAGE_RECOMMENDS "tshark | wireshark")
-set(CPACK_DEBIAN_PLUGIN_DESCRIPTION "Wireshark 4.0 plugin: safe, bounded TCP stream reassembly
+set(CPACK_DEBIAN_PLUGIN_DESCRIPTION "Wireshark ${SR_WS_MAJMIN} plugin: safe, bounded TCP stream reassembly
 A post-dissector (filter prefix safereasm) that feeds every TCP segment to
 libsafereasm and shows the reassembled data, gaps, overlaps, limit hits and
 statistics as fields, expert info and Statistics > Safe TCP Reassembly.

@@ -15,6 +15,7 @@
 #include <epan/proto.h>
 
 #include "extract.h"
+#include "ws-compat.h"
 
 /* ------------------------------------------------------------ the tables */
 
@@ -154,7 +155,7 @@ get_uint(field_info *fi, guint32 *v)
 {
     if (fi == NULL || fi->hfinfo == NULL || !is_uint_type(fi->hfinfo->type))
         return FALSE;
-    *v = fvalue_get_uinteger(&fi->value);
+    *v = srp_fvalue_uint(fi);
     return TRUE;
 }
 
@@ -164,7 +165,7 @@ get_ipv4(field_info *fi, guint32 *be)
 {
     if (fi == NULL || fi->hfinfo == NULL || fi->hfinfo->type != FT_IPv4)
         return FALSE;
-    *be = fvalue_get_uinteger(&fi->value);
+    *be = srp_fvalue_ipv4_be(fi);
     return TRUE;
 }
 
@@ -175,7 +176,7 @@ get_ipv6(field_info *fi, guint8 out[16])
 
     if (fi == NULL || fi->hfinfo == NULL || fi->hfinfo->type != FT_IPv6)
         return FALSE;
-    p = fvalue_get_bytes(&fi->value);
+    p = srp_fvalue_ipv6(fi);
     if (p == NULL)
         return FALSE;
     memcpy(out, p, 16);

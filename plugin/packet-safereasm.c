@@ -29,6 +29,7 @@
 #include "record.h"
 #include "safereasm-plugin.h"
 #include "safereasm.h"
+#include "ws-compat.h"
 
 static int proto_sr = -1;
 static int sr_tap = -1;
@@ -558,7 +559,7 @@ draw_divs(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
             proto_item_set_generated(gi);
             proto_item_append_text(gi, " %u%s: %s kept \"%s\"%s", g + 1,
                                    g == 0 ? " (shown)" : "", wmem_strbuf_get_str(names),
-                                   bytes ? format_text(pinfo->pool, bytes, dv->data_len) : "",
+                                   bytes ? SRP_FORMAT_TEXT(pinfo->pool, bytes, dv->data_len) : "",
                                    dv->data_len < dv->len ? "..." : "");
             gt = proto_item_add_subtree(gi, ett_div_group);
             proto_item_set_generated(proto_tree_add_string(gt, hf_div_policies, tvb, 0, 0,
@@ -1150,4 +1151,9 @@ srp_proto_handoff(void)
     /* Built-in dissectors are registered before plugins, so their field
      * ids are known here. */
     (void)srp_extract_init();
+    /* Wanted from the start too: tshark 4.6 decides which fields to prime
+     * before the init routines run (sr_init adjusts it per file after). */
+    GArray *wanted = srp_extract_wanted_hfids();
+    if (wanted != NULL)
+        set_postdissector_wanted_hfids(sr_handle, wanted);
 }

@@ -1,8 +1,9 @@
-/* plugin.c - what Wireshark 4.0's plugin loader looks up, and nothing else.
+/* plugin.c - what Wireshark's plugin loader looks up, and nothing else.
  *
- * wsutil/plugins.c opens every .so in <plugindir>/4.0/epan and resolves
- * plugin_version, plugin_want_major, plugin_want_minor and plugin_register.
- * The dissector itself lives in packet-safereasm.c.
+ * wsutil/plugins.c opens every .so in <plugindir>/<major>.<minor>/epan and
+ * resolves plugin_version, plugin_want_major, plugin_want_minor and
+ * plugin_register (and, from 4.2 on, plugin_describe). The dissector itself
+ * lives in packet-safereasm.c; version differences in ws-compat.h.
  *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -13,6 +14,7 @@
 #include <epan/tap.h>
 
 #include "safereasm-plugin.h"
+#include "ws-compat.h"
 
 #ifndef SR_PLUGIN_VERSION
 #define SR_PLUGIN_VERSION "0.1.0"
@@ -23,6 +25,16 @@ WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
 WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
 
 WS_DLL_PUBLIC void plugin_register(void);
+
+#if SRP_PLUGIN_DESCRIBE
+WS_DLL_PUBLIC uint32_t plugin_describe(void);
+
+uint32_t
+plugin_describe(void)
+{
+    return WS_PLUGIN_DESC_DISSECTOR | WS_PLUGIN_DESC_TAP_LISTENER;
+}
+#endif
 
 void
 plugin_register(void)

@@ -10,6 +10,7 @@
 #include <wsutil/report_message.h>
 
 #include "prefs.h"
+#include "ws-compat.h"
 
 typedef enum srp_pref {
     PREF_MAX_PAGES_TOTAL,
@@ -72,7 +73,7 @@ static guint pref_accepted[PREF_COUNT];
  * it does not know). Names are the core's (sr_overlap_policy_name). */
 static gint pref_policy = SR_POLICY_FIRST;
 static enum_val_t policy_vals[SR_POLICY_COUNT_ + 1];
-static gboolean pref_divergence;
+static srp_pref_bool pref_divergence;
 
 
 static void

@@ -25,7 +25,9 @@ import xml.etree.ElementTree as ET
 SOURCE_DIR = os.environ.get("SR_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.environ.get("SR_BUILD_DIR", os.path.join(SOURCE_DIR, "build-plugin"))
-PLUGIN = os.environ.get("SR_PLUGIN", os.path.join(BUILD_DIR, "plugins", "4.0", "epan",
+# The Wireshark major.minor the plugin was built for (its plugin folder).
+ABI = os.environ.get("SR_PLUGIN_ABI", "4.0")
+PLUGIN = os.environ.get("SR_PLUGIN", os.path.join(BUILD_DIR, "plugins", ABI, "epan",
                                                   "safereasm.so"))
 HELPER = os.path.join(SOURCE_DIR, "tests", "lib", "tshark-as-user.sh")
 CAPTURES = os.path.join(SOURCE_DIR, "captures")
@@ -179,9 +181,16 @@ def _int(s):
     return int(s, 0) if s.startswith("0x") else int(s)
 
 
+def _show(field):
+    """A PDML field's value; booleans as 1/0 whatever the release prints
+    (4.0 writes 1/0, 4.4 and later True/False)."""
+    v = field.get("show", "")
+    return {"True": "1", "False": "0"}.get(v, v)
+
+
 def _walk(field, fr, end, ctx):
     name = field.get("name", "")
-    show = field.get("show", "")
+    show = _show(field)
     if name.startswith("safereasm"):
         fr.fields.setdefault(name, []).append(show)
     if name == "safereasm.end_flush":
@@ -191,8 +200,8 @@ def _walk(field, fr, end, ctx):
         seg = {}
         for c in field.iter("field"):
             n = c.get("name", "")
-            if n.startswith("safereasm.") and c is not field and c.get("show", "") != "":
-                seg[n[len("safereasm."):]] = c.get("show")
+            if n.startswith("safereasm.") and c is not field and _show(c) != "":
+                seg[n[len("safereasm."):]] = _show(c)
         fr.segs.append(seg)
     elif name == "safereasm.chunk":
         ch = {"end": end, "data": b"", "srcs": []}
@@ -203,18 +212,18 @@ def _walk(field, fr, end, ctx):
             elif n == "safereasm.chunk.frame":
                 # show is the frame number; the label adds "(N bytes)".
                 b = re.search(r"\((\d+) bytes\)", c.get("showname", ""))
-                ch["srcs"].append((int(c.get("show")), int(b.group(1)) if b else None))
+                ch["srcs"].append((int(_show(c)), int(b.group(1)) if b else None))
             elif n in ("safereasm.chunk.frames", "safereasm.chunk.frame_count"):
                 continue
             elif n.startswith("safereasm.chunk.") and n.count(".") == 2:
-                ch[n.split(".")[2]] = _int(c.get("show"))
+                ch[n.split(".")[2]] = _int(_show(c))
         fr.chunks.append(ch)
     elif name == "safereasm.closed":
         cl = {"end": end}
         for c in field.iter("field"):
             n = c.get("name", "")
             if n.startswith("safereasm.closed."):
-                cl[n.split(".")[2]] = int(c.get("show"))
+                cl[n.split(".")[2]] = int(_show(c))
         fr.closes.append(cl)
     elif name.startswith("safereasm.global."):
         (fr.end_glob if end else fr.glob)[name.split(".", 2)[2]] = int(show)

@@ -164,22 +164,34 @@ def follow_raw(cap, stream, prefs):
 
 def check_follow(name, cap, frames, exp):
     """Each listed connection delivers, per direction, exactly the bytes
-    tshark's Follow TCP Stream shows for the mapped tcp.stream."""
+    tshark's Follow TCP Stream shows for the tcp.streams its frames are in
+    (one in 4.0; Wireshark 4.2 and later start a new tcp.stream at a
+    SYN-ACK with another ISN, so synack-isn.pcap's server data is in the
+    second one there: each endpoint's bytes are those streams' in order)."""
     if not exp.get("follow"):
         return
     got = srtest.streams(frames)
     out = srtest.tshark(["-n", "-r", cap, "-T", "fields", "-e", "frame.number", "-e", "ip.src",
-                         "-e", "tcp.srcport"] + srtest.pref_args(exp.get("prefs"))).stdout
-    sender = {}
+                         "-e", "tcp.srcport", "-e", "tcp.stream"]
+                        + srtest.pref_args(exp.get("prefs"))).stdout
+    sender, tcp_stream = {}, {}
     for line in out.splitlines():
         parts = line.split("\t")
-        if len(parts) == 3 and parts[2]:
+        if len(parts) == 4 and parts[2]:
             sender[int(parts[0])] = (parts[1], int(parts[2]))
-    for conn, stream in sorted(exp["follow"].items()):
-        conn = int(conn)
-        fol = follow_raw(cap, stream, exp.get("prefs"))
-        check(len(fol) == 2, "%s: follow of tcp.stream %d shows nodes %s"
-              % (name, stream, sorted(fol)))
+            tcp_stream[int(parts[0])] = int(parts[3])
+    for conn in sorted(int(c) for c in exp["follow"]):
+        ids = sorted({tcp_stream[num] for num in frames for s in frames[num].segs
+                      if int(s.get("conn_id", 0)) == conn and num in tcp_stream})
+        check(exp["follow"][str(conn)] in ids, "%s: conn %d is not in tcp.stream %s (%s)"
+              % (name, conn, exp["follow"][str(conn)], ids))
+        fol = {}
+        for stream in ids:
+            part = follow_raw(cap, stream, exp.get("prefs"))
+            check(len(part) == 2, "%s: follow of tcp.stream %d shows nodes %s"
+                  % (name, stream, sorted(part)))
+            for ep, data in part.items():
+                fol[ep] = fol.get(ep, b"") + data
         for dn in (0, 1):
             ends = {sender.get(num) for num in frames for s in frames[num].segs
                     if int(s.get("conn_id", 0)) == conn and int(s.get("dir", -1)) == dn}

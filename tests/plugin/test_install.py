@@ -65,7 +65,7 @@ def main():
     opts = ["-DSR_BUILD_TESTS=OFF", "-DSR_BUILD_TOOLS=OFF", "-DSR_BUILD_BENCH=OFF"]
     home = os.path.join(srtest.scratch(), "some home")
     for name, extra, want in (
-            ("default", [], os.path.join(home, ".local/lib/wireshark/plugins/4.0/epan")),
+            ("default", [], os.path.join(home, ".local/lib/wireshark/plugins/%s/epan" % srtest.ABI)),
             ("override", ["-DSR_PLUGIN_INSTALL_DIR=" + os.path.join(home, "mine")],
              os.path.join(home, "mine"))):
         alt = os.path.join(srtest.scratch(), "build-" + name)

@@ -1,0 +1,75 @@
+/* ws-compat.h - every Wireshark API difference between the releases the
+ * plugin supports (4.0, 4.4, 4.6), in one place, keyed on Wireshark's own
+ * version macros. The rest of the plugin is written once against these.
+ *
+ *   what                         4.0                     4.4 / 4.6
+ *   field_info.value             fvalue_t (embedded)     fvalue_t * (pointer)
+ *   IPv4 field value             uinteger, network order ipv4_addr_and_mask, host order
+ *   IPv6 field value             bytes                   ipv6_addr_and_prefix
+ *   bool preference variable     gboolean (4 bytes)      bool (1 byte)
+ *   format_text() data           const guchar *          const char *
+ *   plugin_describe()            absent                  exported by the plugin
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SRP_WS_COMPAT_H
+#define SRP_WS_COMPAT_H
+
+#include <stdbool.h>
+
+#include <epan/proto.h>
+#include <ws_version.h>
+
+#define SRP_WS_AT_LEAST(maj, min)                                              \
+    (WIRESHARK_VERSION_MAJOR > (maj) ||                                        \
+     (WIRESHARK_VERSION_MAJOR == (maj) && WIRESHARK_VERSION_MINOR >= (min)))
+
+#if SRP_WS_AT_LEAST(4, 4)
+#include <wsutil/inet_cidr.h>
+#include <wsutil/plugins.h>
+
+typedef bool srp_pref_bool;
+#define SRP_PLUGIN_DESCRIBE 1
+
+static inline guint32 srp_fvalue_uint(field_info *fi)
+{
+    return fvalue_get_uinteger(fi->value);
+}
+
+/* Network byte order, as 4.0 gives it. */
+static inline guint32 srp_fvalue_ipv4_be(field_info *fi)
+{
+    const ipv4_addr_and_mask *a = fvalue_get_ipv4(fi->value);
+    return a ? g_htonl(a->addr) : 0;
+}
+
+static inline const guint8 *srp_fvalue_ipv6(field_info *fi)
+{
+    const ipv6_addr_and_prefix *a = fvalue_get_ipv6(fi->value);
+    return a ? a->addr.bytes : NULL;
+}
+#elif WIRESHARK_VERSION_MAJOR == 4 && WIRESHARK_VERSION_MINOR == 0
+typedef gboolean srp_pref_bool;
+#define SRP_PLUGIN_DESCRIBE 0
+
+static inline guint32 srp_fvalue_uint(field_info *fi)
+{
+    return fvalue_get_uinteger(&fi->value);
+}
+
+static inline guint32 srp_fvalue_ipv4_be(field_info *fi)
+{
+    return fvalue_get_uinteger(&fi->value);
+}
+
+static inline const guint8 *srp_fvalue_ipv6(field_info *fi)
+{
+    return fvalue_get_bytes(&fi->value);
+}
+#else
+#error "safereasm supports Wireshark 4.0, 4.4 and 4.6"
+#endif
+
+/* format_text() of bytes, whichever pointer type this release takes. */
+#define SRP_FORMAT_TEXT(scope, data, len) format_text((scope), (const void *)(data), (len))
+
+#endif /* SRP_WS_COMPAT_H */
