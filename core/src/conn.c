@@ -398,14 +398,24 @@ static void note_overlap(sr__ctx *x, sr__conn *c, sr_direction dir, bool conflic
  * buffered page that ends inside or exactly at `from`, if there is one. */
 static void note_cut_tail(sr__half *h, uint64_t from, uint64_t to)
 {
-    if (!h->pages || to <= from || from == 0)
+    if (to <= from)
         return;
-    uint64_t key = from - 1;
-    GTreeNode *n = g_tree_upper_bound(h->pages, &key);
-    GTreeNode *pn = n ? g_tree_node_previous(n) : g_tree_node_last(h->pages);
-    sr__page *p = pn ? g_tree_node_value(pn) : NULL;
-    if (p && p->offset + p->len >= from && p->offset + p->len < to)
+    sr__page *p = NULL;
+    if (h->pages && from > 0) {
+        uint64_t key = from - 1;
+        GTreeNode *n = g_tree_upper_bound(h->pages, &key);
+        GTreeNode *pn = n ? g_tree_node_previous(n) : g_tree_node_last(h->pages);
+        p = pn ? g_tree_node_value(pn) : NULL;
+    }
+    if (p && p->offset + p->len >= from && p->offset + p->len < to) {
         p->gap_end = MAX(p->gap_end, to);
+    } else if (p == NULL || p->offset + p->len < from) {
+        /* No page to hang it on: remember where such bytes were claimed,
+         * so a FIN below them counts them as dropped (the extent covers
+         * them otherwise, and they end as a gap). */
+        h->cut_lo = h->cut_hi ? MIN(h->cut_lo, from) : from;
+        h->cut_hi = MAX(h->cut_hi, to);
+    }
 }
 
 /* Buffer captured bytes [off, off + len) beyond the edge. */
@@ -554,6 +564,12 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
             p->gap_end = 0;
             break;
         }
+    }
+    /* Claimed bytes beyond the FIN that no page noted (the hull of them,
+     * which may include holes between such segments: counted, not lost). */
+    if (h->cut_hi > fin) {
+        lost += h->cut_hi - MAX(h->cut_lo, fin);
+        h->cut_hi = h->cut_lo < fin ? fin : 0;
     }
     if (lost)
         drop_bytes(x, c, dir, lost, 0);

@@ -121,6 +121,9 @@ typedef struct sr__half {
     uint32_t isn;            /* SYN's sequence number, if syn_seen */
     uint32_t alt_isn;        /* a later SYN(-ACK) with another ISN, kept while
                                 the direction is fresh (see conn.c) */
+    uint64_t cut_lo, cut_hi; /* hull of claimed, uncaptured bytes no page
+                                could note (a segment cut to its headers
+                                beyond a hole); empty when cut_hi == 0 */
     sr_time oldest_at;       /* no page is older than this (a lower bound of
                                 their `at`, exact after each release) */
     uint64_t next;           /* delivery edge: delivered + skipped */

@@ -238,12 +238,32 @@ static void beyond_fin(uint32_t isn)
     srt_env_close(&e);
 }
 
+/* A segment cut to its headers (12 bytes claimed, none captured) beyond a
+ * hole, then a FIN below it: its claimed bytes are dropped, not lost (found
+ * by the mutation soak: tests/soak/repro/make-fin-before-cut.py). */
+static void cut_beyond_fin(uint32_t isn)
+{
+    srt_env e;
+    srt_env_open(&e, NULL, 16);
+    sr_flow f;
+    srt_flow_ab(&f, 1, false);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn, SYN, NULL, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 1, ACK, "0123456789", T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed_raw(&e, &f, isn + 101, ACK, NULL, 0, 12, T0, NULL), SR_OK);
+    SRT_ASSERT_ERR(srt_feed(&e, 1, false, isn + 11, FIN | ACK, NULL, T0, NULL), SR_OK);
+    g_assert_cmpuint(e.last.dropped[0], ==, 12);
+    g_assert_cmpint(sr_assembler_flush_all(e.a, NULL, NULL), ==, SR_OK);
+    srt_assert_dir(&srt_recorder_stream(&e.rec, 0)->dir[0], "0123456789", "client");
+    srt_env_close(&e);
+}
+
 static void test_dropped(void)
 {
     for (int i = 0; i < 4; i++) {
         out_of_window(srt_isns[i]);
         before_start(srt_isns[i]);
         beyond_fin(srt_isns[i]);
+        cut_beyond_fin(srt_isns[i]);
     }
 }
 

@@ -13,8 +13,6 @@ Environment (set by tests/soak/CMakeLists.txt):
                   tests/plugin/srtest.py)
   EDITCAP         editcap
   SR_SOAK_SEED    seed of the mutations (default 1)
-  SR_SOAK_STRICT  1: fail on the known --verify violation of snaplen-cut
-                  variants too (tests/soak/repro/; the long soak sets it)
 """
 
 import fcntl
@@ -48,8 +46,6 @@ PLUGIN_BAD = ("Dissector bug, protocol SafeReasm", "safereasm", "SafeReasm", "CR
 
 _failures = []
 # Violations tolerated as the known open issue (see check_tool), by name.
-KNOWN = []
-STRICT = os.environ.get("SR_SOAK_STRICT", "") not in ("", "0")
 
 
 def check(cond, msg):
@@ -199,10 +195,10 @@ def run_tool(path, args, timeout):
 
 def check_tool(path, args, timeout, caps, what, known_cut=False):
     """One tool run: exits 0 (or 1 when the file is damaged past some
-    point), no sanitizer report, no --verify violation (known_cut: one on a
-    snaplen-cut variant is the known open issue of tests/soak/repro/,
-    reported but not failed unless SR_SOAK_STRICT=1), and the core's
-    peaks within the caps ({'assembler.pages_peak': cap, ...}). Returns the
+    point), no sanitizer report, no --verify violation (known_cut is
+    accepted and ignored: the snaplen-cut violation it once excused,
+    tests/soak/repro/, is fixed in the core), and the core's peaks within
+    the caps ({'assembler.pages_peak': cap, ...}). Returns the
     statistics; a failing input is kept."""
     rc, out, err = run_tool(path, args, timeout)
     st = stats_of(out)
@@ -217,14 +213,7 @@ def check_tool(path, args, timeout, caps, what, known_cut=False):
     if rc is not None and rc >= 0 and "verify.violations" not in st:
         problems.append("no statistics printed")
     if st.get("verify.violations", 0):
-        if known_cut and not STRICT and not problems:
-            # Known, open: tests/soak/repro/make-fin-before-cut.py.
-            print("KNOWN: %s: %d verify violations on a snaplen-cut variant (claimed bytes "
-                  "of a cut segment beyond the FIN counted nowhere; tests/soak/repro/); "
-                  "SR_SOAK_STRICT=1 fails on it" % (what, st["verify.violations"]), flush=True)
-            KNOWN.append(what)
-        else:
-            problems.append("%d verify violations" % st["verify.violations"])
+        problems.append("%d verify violations" % st["verify.violations"])
     for key, cap in caps.items():
         if st.get(key, 0) > cap:
             problems.append("%s %d > cap %d" % (key, st[key], cap))

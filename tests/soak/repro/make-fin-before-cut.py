@@ -12,8 +12,9 @@ fin-before-cut-cut.pcap: the same, with that segment cut to its headers
 (12 bytes claimed, 0 captured): the 12 claimed bytes are counted neither as
 skipped nor as dropped, so --verify reports 22 distinct bytes seen against
 delivered 10 + skipped 0 + dropped 0. (An out-of-window segment cut the
-same way is counted as dropped.) Kept outside captures/ so the suite's
---verify over every capture stays green until the core decides.
+same way is counted as dropped.) Fixed: the core now counts such claimed
+bytes beyond a FIN as dropped (tests/core/test-correctness.c,
+cut_beyond_fin); both captures pass --verify.
 """
 
 import importlib.util
