@@ -3,22 +3,20 @@
 # the library, tool and Wireshark plugin, and run the demo on a bundled
 # capture.
 #   as a user: into ~/.local, the plugin into the personal plugin folder
-#              ~/.local/lib/wireshark/plugins/4.0/epan
+#              ~/.local/lib/wireshark/plugins/<major.minor>/epan
 #   as root:   into /usr/local, the plugin into Wireshark's global plugin
 #              folder (root's Wireshark ignores personal plugin folders)
 set -eu
 cd "$(dirname "$0")"
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-$SUDO apt-get update
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    $(cat scripts/debian-packages.txt)
+scripts/install-packages.sh scripts/debian-packages.txt
+# The plugin folder is named after the Wireshark major.minor it is built for.
+wsabi=$(pkg-config --modversion wireshark | cut -d. -f1,2)
 if [ "$(id -u)" -eq 0 ]; then
     prefix=/usr/local
     plugindir=$(pkg-config --variable=plugindir wireshark)/epan
 else
     prefix=$HOME/.local
-    plugindir=$HOME/.local/lib/wireshark/plugins/4.0/epan
+    plugindir=$HOME/.local/lib/wireshark/plugins/$wsabi/epan
 fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$prefix" \
       -DSR_PLUGIN_INSTALL_DIR="$plugindir"

@@ -18,6 +18,11 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
 
 step() { printf '\n===== %s =====\n' "$*"; }
 
+# What the build and the tests need (apt-get, with sudo unless root; nothing
+# when all is there): the gopacket oracle, the packaging tools, wireshark-qt
+# and Xvfb for the GUI tests.
+scripts/install-packages.sh scripts/debian-packages.txt scripts/test-packages.txt
+
 step "ASan+UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=address,undefined \
       -DSR_BUILD_PLUGIN=OFF
