@@ -6,7 +6,7 @@ core header's SR_POOL_STATS_MAP and SR_ASSEMBLER_STATS_MAP (parsed from
 core/include/safereasm.h, not from the plugin), safereasm.global.<name>
 (FT_UINT64) and safereasm.change.<name> (FT_INT64). tshark -G fields must
 list exactly these under the safereasm protocol, each once, and
-README.md must name each of them.
+docs/plugin.md must name each of them.
 """
 
 import os
@@ -138,21 +138,21 @@ def main():
           "fields without a blurb: %s" % [n for n, b in blurbs.items() if not b.strip()])
     for name in sorted(set(got) - set(exp)):
         check(False, "field %s is registered but not expected (add it here and to "
-                     "README.md)" % name)
+                     "docs/plugin.md)" % name)
 
     # Every field appears in the documentation (generated ones by pattern).
-    doc_path = os.path.join(srtest.SOURCE_DIR, "README.md")
+    doc_path = os.path.join(srtest.SOURCE_DIR, "docs", "plugin.md")
     doc = open(doc_path).read() if os.path.exists(doc_path) else ""
-    check(doc != "", "README.md is missing")
+    check(doc != "", "docs/plugin.md is missing")
     for name in sorted(exp):
         if name.startswith(("safereasm.global.", "safereasm.change.")):
             continue
         check("`%s`" % name in doc or "`%s`" % name.rsplit(".", 1)[-1] in doc,
-              "README.md does not name field %s" % name)
+              "docs/plugin.md does not name field %s" % name)
     for pattern in ("safereasm.global.<counter>", "safereasm.change.<counter>"):
-        check(pattern in doc, "README.md does not explain %s" % pattern)
+        check(pattern in doc, "docs/plugin.md does not explain %s" % pattern)
     for name in srtest.counter_names():
-        check("`%s`" % name in doc, "README.md does not list counter %s" % name)
+        check("`%s`" % name in doc, "docs/plugin.md does not list counter %s" % name)
     # Expert infos in Wireshark's groups: a gap is a Warning in Reassemble
     # (as TCP's lost segment), a timeout a Note in Reassemble.
     gap = srtest.stage(os.path.join(srtest.CAPTURES, "crafted", "gap.pcap"))
