@@ -38,49 +38,8 @@ T0 = 1_700_000_000  # capture start, seconds (2023-11-14)
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def ip4(a):
-    return bytes(int(x) for x in a.split("."))
-
-
-def ip6(a):
-    # Only the "prefix::suffix" forms used here.
-    head, _, tail = a.partition("::")
-    h = [int(x, 16) for x in head.split(":") if x]
-    t = [int(x, 16) for x in tail.split(":") if x]
-    words = h + [0] * (8 - len(h) - len(t)) + t
-    return struct.pack("!8H", *words)
-
-
-def tcp_segment(src, dst, sport, dport, seq, ack, flags, payload, v6):
-    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                      5 << 4, flags, 65535, 0, 0)
-    if v6:
-        pseudo = src + dst + struct.pack("!IxxxB", len(hdr) + len(payload), 6)
-    else:
-        pseudo = src + dst + struct.pack("!BBH", 0, 6, len(hdr) + len(payload))
-    c = csum(pseudo + hdr + payload)
-    return hdr[:16] + struct.pack("!H", c) + hdr[18:] + payload
-
-
-def ipv4_packet(src, dst, proto, payload, ident=1):
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident & 0xFFFF, 0,
-                      64, proto, 0, src, dst)
-    hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
-    return hdr + payload
-
-
-def ipv6_packet(src, dst, nh, payload):
-    return struct.pack("!IHBB16s16s", 6 << 28, len(payload), nh, 64, src, dst) + payload
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from packets import csum, ip4, ip6, ipv4_packet, ipv6_packet, tcp_segment  # noqa: E402
 
 
 def ethernet(payload, ethertype, vlans=(), to_server=True):

@@ -46,6 +46,9 @@ LINKTYPE_ETHERNET = 1
 T0 = 1_700_000_000
 FIN, SYN, PSH, ACK = 0x01, 0x02, 0x08, 0x10
 
+sys.path.insert(0, os.path.join(HERE, ".."))
+from packets import ip4 as addr, ipv4_packet, tcp_segment  # noqa: E402
+
 # The evasion's two copies of the request after "GET /" (same length).
 HTTP_PREFIX = b"GET /"
 HTTP_BENIGN = b"index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
@@ -53,31 +56,13 @@ HTTP_EVIL = b"evil.php HTTP/1.1\r\nHost:   www.example.com\r\n\r\n"
 assert len(HTTP_BENIGN) == len(HTTP_EVIL), (len(HTTP_BENIGN), len(HTTP_EVIL))
 
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def addr(a):
-    return bytes(int(x) for x in a.split("."))
-
-
 def packet(src, dst, sport, dport, seq, ack, flags, payload=b""):
     """Ethernet + IPv4 + TCP with both checksums."""
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                      5 << 4, flags, 65535, 0, 0)
-    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(payload))
-    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp + payload)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0x4000, 64, 6,
-                     0, src, dst)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    ip = ipv4_packet(src, dst, 6, tcp_segment(src, dst, sport, dport, seq, ack, flags, payload),
+                     ident=0, frag=0x4000)
     # Locally administered MACs derived from the last address byte.
     eth = bytes([2, 0, 0, 0, 0, dst[3]]) + bytes([2, 0, 0, 0, 0, src[3]]) + b"\x08\x00"
-    return eth + ip + tcp + payload
+    return eth + ip
 
 
 class Conn:

@@ -40,30 +40,13 @@ LINKTYPE_RAW = 101
 T0 = 1_700_000_000
 FIN, SYN, PSH, ACK = 0x01, 0x02, 0x08, 0x10
 
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def addr(a):
-    return bytes(int(x) for x in a.split("."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from packets import ip4 as addr, ipv4_packet, tcp_segment  # noqa: E402
 
 
 def frame(src, dst, sport, dport, seq, ack, flags, payload=b""):
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                      5 << 4, flags, 65535, 0, 0)
-    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(payload))
-    c = csum(pseudo + tcp + payload)
-    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0x4000, 64, 6, 0,
-                     src, dst)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    return ip + tcp + payload
+    return ipv4_packet(src, dst, 6, tcp_segment(src, dst, sport, dport, seq, ack, flags, payload),
+                       ident=0, frag=0x4000)
 
 
 class Conn:

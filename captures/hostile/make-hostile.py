@@ -54,17 +54,8 @@ SCALES = {
 }
 
 
-def _csum(data):
-    if len(data) & 1:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def _addr(a):
-    return bytes(int(x) for x in a.split("."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from packets import ip4, ipv4_packet, tcp_segment  # noqa: E402
 
 
 class Writer:
@@ -84,17 +75,10 @@ class Writer:
     def tcp(self, src, dst, sport, dport, seq, ack, flags, payload=b"", dt_us=10):
         self.us += dt_us
         self.ident = (self.ident + 1) & 0xFFFF
-        s, d = _addr(src), _addr(dst)
-        tcph = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                           0x50, flags, 65535, 0, 0)
-        pseudo = s + d + struct.pack("!BBH", 0, 6, 20 + len(payload))
-        c = _csum(pseudo + tcph + payload)
-        tcph = tcph[:16] + struct.pack("!H", c) + tcph[18:]
-        iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), self.ident, 0x4000, 64, 6,
-                          0, s, d)
-        iph = iph[:10] + struct.pack("!H", _csum(iph)) + iph[12:]
-        frame = (b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + iph + tcph +
-                 payload)
+        s, d = ip4(src), ip4(dst)
+        iph = ipv4_packet(s, d, 6, tcp_segment(s, d, sport, dport, seq, ack, flags, payload),
+                          ident=self.ident, frag=0x4000)
+        frame = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + iph
         t = T0 * 1_000_000 + self.us
         self.f.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(frame), len(frame)))
         self.f.write(frame)
