@@ -3,6 +3,7 @@
  * flush), explicit flushes, and the optional wall-clock flush thread. */
 #include "sr-internal.h"
 
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,6 +12,7 @@ struct sr_assembler {
     sr__acct *acct;
     sr_options opt;
     atomic_bool closed;
+    atomic_int inflight;          /* sr_assemble calls inside right now */
     _Atomic sr_time clock;        /* latest capture time seen (monotonic) */
     _Atomic sr_time last_sweep;   /* capture time of the last sweep */
     atomic_bool swept_once;
@@ -253,13 +255,23 @@ sr_error sr_assemble_ex(sr_assembler *a, const sr_flow *flow, const sr_segment *
         return SR_ERR_INVALID_ARGUMENT;
     if (!flow || !seg || !flow_ok(flow) || !segment_ok(seg))
         return count_err(a, SR_ERR_INVALID_ARGUMENT);
-    if (atomic_load(&a->closed))
+    /* Increment, then check: sr_assembler_close() sets `closed` first and
+     * then waits for inflight == 0, so one of the two sees the other and
+     * no call can buffer pages after close has flushed them. */
+    atomic_fetch_add(&a->inflight, 1);
+    if (atomic_load(&a->closed)) {
+        atomic_fetch_sub(&a->inflight, 1);
         return count_err(a, SR_ERR_ASSEMBLER_CLOSED);
+    }
     sr_pool *p = a->pool;
-    if (!sr__pool_enter(p))
-        return count_err(a, SR_ERR_POOL_CLOSED);
-    sr_error ret = assemble_entered(a, flow, seg, packet_ctx, result);
-    sr__pool_leave(p);
+    sr_error ret;
+    if (!sr__pool_enter(p)) {
+        ret = SR_ERR_POOL_CLOSED;
+    } else {
+        ret = assemble_entered(a, flow, seg, packet_ctx, result);
+        sr__pool_leave(p);
+    }
+    atomic_fetch_sub(&a->inflight, 1);
     return count_err(a, ret);
 }
 
@@ -468,6 +480,9 @@ sr_error sr_assembler_close(sr_assembler *a)
     if (atomic_exchange(&a->closed, true))
         return SR_OK;
     stop_bg(a);
+    /* Calls already past their `closed` check finish first. */
+    while (atomic_load(&a->inflight) > 0)
+        sched_yield();
     /* From now on other assemblers' sweeps adopt its connections. */
     atomic_store(&a->acct->orphan, true);
     /* Release what this assembler buffered: its pages would otherwise
