@@ -460,8 +460,9 @@ SR_API sr_error sr_assembler_flush_older_than(sr_assembler *a, sr_time older_tha
  * buffered data with its gaps skipped. */
 SR_API sr_error sr_assembler_flush_all(sr_assembler *a, void *packet_ctx,
                                        size_t *closed);
-/* Stop the background thread, flush every connection holding pages this
- * assembler buffered, and refuse further calls (SR_ERR_ASSEMBLER_CLOSED).
+/* Refuse further calls (SR_ERR_ASSEMBLER_CLOSED), wait for the calls in
+ * flight on this assembler, stop the background thread, and flush every
+ * connection holding pages this assembler buffered.
  * Idempotent. Must not be called from a callback. */
 SR_API sr_error sr_assembler_close(sr_assembler *a);
 /* Close (if needed) and free. NULL is a no-op. */
