@@ -22,20 +22,7 @@ import tooltest as T
 SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
 
 
-def tcp(sport, dport, seq, ack, flags, payload=b""):
-    return struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack, 5 << 4, flags, 65535, 0, 0) + payload
-
-
-def ipv4(src, dst, body):
-    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0, 64, 6, 0, bytes(src), bytes(dst)) + body
-
-
-def pcap(path, frames, t0=1000):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))  # raw IP
-        for i, fr in enumerate(frames):
-            f.write(struct.pack("<IIII", t0 + i, 0, len(fr), len(fr)))
-            f.write(fr)
+from tooltest import ipv4, pcap, tcp  # noqa: E402,F401
 
 
 C, S = [10, 0, 0, 1], [10, 0, 0, 2]

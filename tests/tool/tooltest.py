@@ -4,6 +4,7 @@ Python 3 standard library only. The tool comes from SR_PCAP_TOOL (CMake
 passes the built binary)."""
 
 import os
+import struct
 import subprocess
 import sys
 
@@ -94,3 +95,21 @@ class Checks:
     def done(self, summary):
         print("%s: %d failures" % (summary, len(self.fails)))
         return 1 if self.fails else 0
+
+
+# Tiny raw-IP captures for the tests that build their own (no checksums:
+# the tool does not check them).
+def tcp(sport, dport, seq, ack, flags, payload=b""):
+    return struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack, 5 << 4, flags, 65535, 0, 0) + payload
+
+
+def ipv4(src, dst, body):
+    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0, 64, 6, 0, bytes(src), bytes(dst)) + body
+
+
+def pcap(path, frames, t0=1000):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))  # raw IP
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", t0 + i, 0, len(fr), len(fr)))
+            f.write(fr)
