@@ -113,6 +113,7 @@ typedef struct dir_state {
     sr_time first_ts, last_ts;      /* capture clock of its first/last segment */
     sp_seqset seen;                 /* --verify: sequence numbers taken */
     uint64_t delivered, skipped, dropped, conflict_count; /* at completion */
+    uint64_t dropped_segments;
     GArray *cregs;       /* --policy all: creg */
     GByteArray *cbytes;  /* their bytes */
     bool c_truncated;    /* a bound was hit; nothing kept from c_trunc_off on */
@@ -590,6 +591,7 @@ static void cb_on_complete(void *user_data, void *strm, const sr_conn_info *info
         ds->delivered = info->delivered[d];
         ds->skipped = info->skipped[d];
         ds->dropped = info->dropped[d];
+        ds->dropped_segments = info->dropped_segments[d];
         ds->conflict_count = info->conflicts[d];
         if (ap->verify && (ds->delivered != ds->got_data || ds->skipped != ds->got_skipped)) {
             char key[256];
@@ -796,6 +798,8 @@ static GString *json_dir(const app *ap, stream *const *s, int d, const divergenc
     sp_jsonw_u64(&j, ds->skipped);
     sp_jsonw_key(&j, "dropped");
     sp_jsonw_u64(&j, ds->dropped);
+    sp_jsonw_key(&j, "dropped_segments");
+    sp_jsonw_u64(&j, ds->dropped_segments);
     sp_jsonw_key(&j, "conflicts");
     sp_jsonw_u64(&j, ds->conflict_count);
     sp_jsonw_key(&j, "gaps");

@@ -22,6 +22,7 @@ does not exist yet):
 Each also passes --verify. Runs with 1 and 2 threads (same lines)."""
 
 import hashlib
+import json
 import os
 import sys
 
@@ -50,6 +51,12 @@ def midstream(c, name, lines):
     got = [(l.delivered, l.skipped, l.dropped) for l in lines]
     c.need(got == [(2000, 0, 1000)],
            "%s: %s, expected one direction (c2s) delivered 2000 skipped 0 dropped 1000" % (name, lines))
+    # The dropped segments too, per direction, in the JSON output.
+    rc, out, err = T.run(os.path.join(T.CAPTURES, "crafted", name), "--json")
+    objs = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    got = [(o["dropped"], o["dropped_segments"]) for o in objs if o["delivered"] or o["dropped"]]
+    c.need(rc == T.EXIT_OK and got == [(1000, 1)],
+           "%s --json: dropped/dropped_segments %s, expected [(1000, 1)]" % (name, got))
 
 
 def synack(c, name, lines):
