@@ -75,14 +75,33 @@ typedef struct srp_dv_chunk {
     guint8 has_bytes;
 } srp_dv_chunk;
 
-/* Per direction: segments that overlapped seen data while something was
- * buffered, i.e. the candidates for a later divergence of this direction. */
+/* A segment of a direction that was buffered, or overlapped seen data, while
+ * something was buffered: a candidate carrier of bytes the policies keep
+ * differently. */
+typedef struct srp_dv_seg {
+    guint32 frame;
+    guint64 start, end;        /* stream offsets of its payload */
+} srp_dv_seg;
+
+/* Candidate segments a direction remembers at most while it has buffered
+ * data (beyond it, the oldest are forgotten and a divergence may name
+ * fewer segments than carried its bytes). */
+#define SRP_DV_MAX_SEGS 4096u
+
+/* Per direction: the candidate segments since nothing was buffered. */
 typedef struct srp_dv_dir {
     guint64 key;               /* conn_id << 1 | dir */
-    guint32 frames[SRP_DIV_MAX_FRAMES];
-    guint n_frames;
+    GArray *segs;              /* srp_dv_seg, arrival order */
     gboolean diverged;
 } srp_dv_dir;
+
+/* A segment whose bytes the policies resolve differently: where that
+ * divergence is shown (its release record) and which one it is. */
+typedef struct srp_dv_link {
+    guint32 release;           /* frame of the record holding the divergence */
+    guint32 index;             /* in that record's divs */
+    gboolean end_flush;        /* the record is the release frame's end-flush one */
+} srp_dv_link;
 
 /* Our per-connection handle, returned by new_stream. */
 typedef struct srp_stream {
@@ -128,6 +147,8 @@ struct srp_driver {
     GArray *dv_chunks;         /* srp_dv_chunk of the current step */
     GByteArray *dv_bytes;
     GHashTable *dv_dirs;       /* guint64 key -> srp_dv_dir (owned) */
+    GHashTable *dv_links;      /* segment frame -> srp_dv_link (owned) */
+    GHashTable *div_records;   /* frame -> its frame record, when it has divs */
     guint32 dv_seq;
     /* frame links */
     GHashTable *tracks;        /* guint64 key -> srp_track (owned) */
@@ -488,6 +509,8 @@ builder_for(srp_driver *d, srp_ctx *ctx, const srp_stream *s)
 
 /* ------------------------------------------------------------ divergence */
 
+static srp_builder *dv_end_builder(srp_driver *d, guint32 frame);
+
 static void
 dv_add_chunk(srp_driver *d, guint policy, guint32 frame, guint64 conn_id, const sr_chunk *c)
 {
@@ -550,10 +573,73 @@ dv_dir(srp_driver *d, guint64 conn_id, guint dir, gboolean create)
     if (e == NULL && create) {
         e = g_new0(srp_dv_dir, 1);
         e->key = key;
+        e->segs = g_array_new(FALSE, FALSE, (guint)sizeof(srp_dv_seg));
         /* replace, not insert: the key lives inside the value. */
         g_hash_table_replace(d->dv_dirs, &e->key, e);
     }
     return e;
+}
+
+static void
+dv_dir_free(gpointer p)
+{
+    srp_dv_dir *e = p;
+
+    g_array_free(e->segs, TRUE);
+    g_free(e);
+}
+
+/* Forget the candidates wholly before stream offset end (released). */
+static void
+dv_dir_prune(srp_dv_dir *dd, guint64 end)
+{
+    for (guint i = 0; i < dd->segs->len;) {
+        if (g_array_index(dd->segs, srp_dv_seg, i).end <= end)
+            g_array_remove_index(dd->segs, i);
+        else
+            i++;
+    }
+}
+
+/* The candidates of dd that carry a byte of one of the differing ranges
+ * diff[0..n) ([start, end) pairs): at most SRP_DIV_MAX_FRAMES of them go
+ * into dv->frames, in frame order; every one is linked to the divergence. */
+static void
+dv_name_segments(srp_driver *d, srp_dv_dir *dd, const guint64 *diff, guint n, srp_div *dv,
+                 guint32 release, guint index, gboolean end_flush)
+{
+    for (guint i = 0; i < dd->segs->len; i++) {
+        const srp_dv_seg *sg = &g_array_index(dd->segs, srp_dv_seg, i);
+        gboolean hit = FALSE;
+
+        for (guint k = 0; k < n && !hit; k++)
+            hit = sg->start < diff[2 * k + 1] && diff[2 * k] < sg->end;
+        if (!hit)
+            continue;
+        if (!g_hash_table_contains(d->dv_links, GUINT_TO_POINTER(sg->frame))) {
+            srp_dv_link *l = g_new0(srp_dv_link, 1);
+
+            l->release = release;
+            l->index = index;
+            l->end_flush = end_flush;
+            g_hash_table_insert(d->dv_links, GUINT_TO_POINTER(sg->frame), l);
+        }
+        /* Insert in frame order, once. */
+        {
+            guint k = 0;
+
+            while (k < dv->n_frames && dv->frames[k] < sg->frame)
+                k++;
+            if (k < dv->n_frames && dv->frames[k] == sg->frame)
+                continue;
+            if (dv->n_frames < SRP_DIV_MAX_FRAMES) {
+                memmove(&dv->frames[k + 1], &dv->frames[k],
+                        (dv->n_frames - k) * sizeof dv->frames[0]);
+                dv->frames[k] = sg->frame;
+                dv->n_frames++;
+            }
+        }
+    }
 }
 
 /* The byte at stream offset off of one policy's chunks c[0..n), or -1. */
@@ -587,7 +673,7 @@ dv_compare(srp_driver *d, srp_builder *(*get_builder)(srp_driver *, guint32))
         const srp_dv_chunk *pc[SR_POLICY_COUNT_];
         guint pn[SR_POLICY_COUNT_];
         guint j = i, ok = TRUE;
-        guint64 first = G_MAXUINT64, last = 0;
+        guint64 first = G_MAXUINT64, last = 0, released_end;
         guint8 group_of[SR_POLICY_COUNT_];
         guint rep[SR_POLICY_COUNT_];
         guint n_groups = 0;
@@ -612,6 +698,9 @@ dv_compare(srp_driver *d, srp_builder *(*get_builder)(srp_driver *, guint32))
             i = j;
             continue;
         }
+        released_end = 0;
+        for (guint k = 0; k < pn[d->policy]; k++)
+            released_end = MAX(released_end, pc[d->policy][k].offset + pc[d->policy][k].len);
         /* Group the policies by the bytes they kept; group 0 is the shown one. */
         for (guint p = 0; p < SR_POLICY_COUNT_; p++)
             group_of[p] = 0xff;
@@ -640,16 +729,27 @@ dv_compare(srp_driver *d, srp_builder *(*get_builder)(srp_driver *, guint32))
             srp_builder *b = get_builder(d, m[0].frame);
             srp_dv_dir *dd = dv_dir(d, m[0].conn_id, m[0].dir, TRUE);
             srp_div dv;
+            GArray *diff = g_array_new(FALSE, FALSE, (guint)sizeof(guint64));
 
-            /* First and last byte on which any group differs from the shown one. */
+            /* First and last byte on which any group differs from the
+             * shown one, and the ranges of differing bytes. */
             for (guint k = 0; k < pn[d->policy]; k++) {
                 for (guint64 o = 0; o < m[k].len; o++) {
                     guint8 v = d->dv_bytes->data[m[k].bytes_off + o];
+                    guint64 at = m[k].offset + o;
 
                     for (guint g = 1; g < n_groups; g++) {
                         if (d->dv_bytes->data[pc[rep[g]][k].bytes_off + o] != v) {
-                            first = MIN(first, m[k].offset + o);
-                            last = MAX(last, m[k].offset + o);
+                            first = MIN(first, at);
+                            last = MAX(last, at);
+                            if (diff->len > 0 &&
+                                g_array_index(diff, guint64, diff->len - 1) == at) {
+                                g_array_index(diff, guint64, diff->len - 1) = at + 1;
+                            } else {
+                                guint64 range[2] = { at, at + 1 };
+
+                                g_array_append_vals(diff, range, 2);
+                            }
                             break;
                         }
                     }
@@ -664,9 +764,10 @@ dv_compare(srp_driver *d, srp_builder *(*get_builder)(srp_driver *, guint32))
             memcpy(dv.group_of, group_of, sizeof dv.group_of);
             dv.first_in_dir = !dd->diverged;
             dd->diverged = TRUE;
-            dv.n_frames = (guint8)dd->n_frames;
-            memcpy(dv.frames, dd->frames, sizeof dv.frames);
-            dd->n_frames = 0;
+            if (b != NULL)
+                dv_name_segments(d, dd, (const guint64 *)(void *)diff->data, diff->len / 2,
+                                 &dv, b->frame, b->divs->len, get_builder == dv_end_builder);
+            g_array_free(diff, TRUE);
             if (b != NULL) {
                 dv.data_len = (guint32)MIN(dv.len, SRP_DIV_MAX_BYTES);
                 for (guint g = 0; g < n_groups; g++) {
@@ -680,6 +781,12 @@ dv_compare(srp_driver *d, srp_builder *(*get_builder)(srp_driver *, guint32))
                 }
                 g_array_append_val(b->divs, dv);
             }
+        }
+        {
+            srp_dv_dir *dd = dv_dir(d, all[i].conn_id, all[i].dir, FALSE);
+
+            if (dd != NULL)
+                dv_dir_prune(dd, released_end);
         }
         i = j;
     }
@@ -860,7 +967,9 @@ srp_driver_new(const sr_options *options, size_t max_connections, gboolean diver
     d->divergence = divergence;
     d->dv_chunks = g_array_new(FALSE, FALSE, (guint)sizeof(srp_dv_chunk));
     d->dv_bytes = g_byte_array_new();
-    d->dv_dirs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+    d->dv_dirs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, dv_dir_free);
+    d->dv_links = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    d->div_records = g_hash_table_new(g_direct_hash, g_direct_equal);
     if (divergence)
         alt_setup(d, options, max_connections);
     return d;
@@ -884,6 +993,10 @@ srp_driver_free(srp_driver *d)
         g_byte_array_free(d->dv_bytes, TRUE);
     if (d->dv_dirs)
         g_hash_table_destroy(d->dv_dirs);
+    if (d->dv_links)
+        g_hash_table_destroy(d->dv_links);
+    if (d->div_records)
+        g_hash_table_destroy(d->div_records);
     g_hash_table_destroy(d->streams);
     g_hash_table_destroy(d->drop_tallies);
     if (d->end_builders)
@@ -998,12 +1111,22 @@ dv_feed_alts(srp_driver *d, const srp_seg_input *si, const sr_result *main_res,
         (void)sr_assemble_ex(d->alt[p].assembler, &si->flow, &si->seg, &ctx_token, &res);
         status |= res.status;
     }
-    if ((status & SR_SEG_OVERLAP) && main_res->conn_id != 0) {
-        srp_dv_dir *dd = dv_dir(d, main_res->conn_id, main_res->dir, TRUE);
+    if ((status & (SR_SEG_OVERLAP | SR_SEG_OUT_OF_ORDER)) && main_res->conn_id != 0 &&
+        si->seg.payload_len > 0) {
+        guint64 key = main_res->conn_id << 1 | (main_res->dir & 1);
+        const srp_track *t = g_hash_table_lookup(d->tracks, &key);
+        srp_dv_dir *dd;
+        srp_dv_seg sg;
 
-        if (dd->n_frames < SRP_DIV_MAX_FRAMES &&
-            (dd->n_frames == 0 || dd->frames[dd->n_frames - 1] != frame))
-            dd->frames[dd->n_frames++] = frame;
+        if (t == NULL || !t->have_base)
+            return;
+        dd = dv_dir(d, main_res->conn_id, main_res->dir, TRUE);
+        sg.frame = frame;
+        sg.start = to_offset(t, si->seg.seq + ((si->seg.flags & SR_TCP_SYN) ? 1u : 0u));
+        sg.end = sg.start + si->seg.payload_len;
+        if (dd->segs->len >= SRP_DV_MAX_SEGS)
+            g_array_remove_index(dd->segs, 0);
+        g_array_append_val(dd->segs, sg);
     }
 }
 
@@ -1073,11 +1196,13 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
                 continue;
             for (guint dir = 0; dir < 2; dir++)
                 if ((dd = dv_dir(d, segs[i].conn_id, dir, FALSE)) != NULL)
-                    dd->n_frames = 0;
+                    g_array_set_size(dd->segs, 0);
         }
     }
 
     r = builder_freeze(b, SRP_REC_FRAME);
+    if (r->n_divs > 0)
+        g_hash_table_insert(d->div_records, GUINT_TO_POINTER(r->frame), r);
     r->n_segs = (guint8)n;
     if (n > 0)
         r->segs = wmem_memdup(wmem_file_scope(), segs, n * sizeof(srp_seg));
@@ -1136,4 +1261,23 @@ srp_driver_end_record(const srp_driver *d, guint32 frame)
     if (d == NULL)
         return NULL;
     return g_hash_table_lookup(d->end_records, GUINT_TO_POINTER(frame));
+}
+
+gboolean
+srp_driver_divergence_of(const srp_driver *d, guint32 frame, const srp_record **rec,
+                         guint *index)
+{
+    const srp_dv_link *l;
+    const srp_record *r;
+
+    if (d == NULL || d->dv_links == NULL ||
+        (l = g_hash_table_lookup(d->dv_links, GUINT_TO_POINTER(frame))) == NULL)
+        return FALSE;
+    r = l->end_flush ? srp_driver_end_record(d, l->release)
+                     : g_hash_table_lookup(d->div_records, GUINT_TO_POINTER(l->release));
+    if (r == NULL || l->index >= r->n_divs)
+        return FALSE;
+    *rec = r;
+    *index = l->index;
+    return TRUE;
 }

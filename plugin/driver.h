@@ -46,6 +46,15 @@ void srp_driver_end_flush(srp_driver *d);
  * GUI, not while a one-pass run prints frame. */
 gboolean srp_driver_released_in(const srp_driver *d, guint32 frame, guint32 *release);
 
+/* detect_divergence: when frame's segment carried bytes that the overlap
+ * policies resolve differently, the record that shows that divergence
+ * (the frame that released the bytes, or its end-flush record) and its
+ * index in rec->divs. Known once the releasing frame has been processed:
+ * in two-pass runs and in the GUI (and in one pass when a frame releases
+ * its own contested bytes). */
+gboolean srp_driver_divergence_of(const srp_driver *d, guint32 frame,
+                                  const srp_record **rec, guint *index);
+
 /* The end-of-capture record of a frame, or NULL. */
 const srp_record *srp_driver_end_record(const srp_driver *d, guint32 frame);
 

@@ -111,6 +111,8 @@ static int hf_closed_dropped_segs_c2s = -1;
 static int hf_closed_dropped_segs_s2c = -1;
 static int hf_end_flush = -1;
 static int hf_div = -1;
+static int hf_div_release = -1;
+static int hf_div_released_in = -1;
 static int hf_div_conn_id = -1;
 static int hf_div_dir = -1;
 static int hf_div_offset = -1;
@@ -525,52 +527,63 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
     }
 }
 
-/* Where the overlap policies kept different bytes (detect_divergence). */
+/* What one divergence says: which bytes, the policy groups and what each
+ * kept, the segments that carried them. */
+static void
+draw_div_body(tvbuff_t *tvb, packet_info *pinfo, proto_tree *dt, const srp_record *r,
+              const srp_div *dv)
+{
+    proto_item *gi;
+    proto_tree *gt;
+
+    add_u64(dt, hf_div_conn_id, tvb, dv->conn_id);
+    add_uint(dt, hf_div_dir, tvb, dv->dir);
+    add_u64(dt, hf_div_offset, tvb, dv->offset);
+    add_u64(dt, hf_div_len, tvb, dv->len);
+    add_uint(dt, hf_div_groups, tvb, dv->n_groups);
+    for (guint g = 0; g < dv->n_groups; g++) {
+        wmem_strbuf_t *names = wmem_strbuf_new(pinfo->pool, "");
+        const guint8 *bytes = r->div_data ? r->div_data + dv->data_off[g] : NULL;
+
+        for (guint p = 0; p < SR_POLICY_COUNT_; p++)
+            if (dv->group_of[p] == g)
+                wmem_strbuf_append_printf(names, "%s%s",
+                                          wmem_strbuf_get_len(names) ? ", " : "",
+                                          sr_overlap_policy_name((sr_overlap_policy)p));
+        gi = proto_tree_add_item(dt, hf_div_group, tvb, 0, 0, ENC_NA);
+        proto_item_set_generated(gi);
+        proto_item_append_text(gi, " %u%s: %s kept \"%s\"%s", g + 1,
+                               g == 0 ? " (shown)" : "", wmem_strbuf_get_str(names),
+                               bytes ? SRP_FORMAT_TEXT(pinfo->pool, bytes, dv->data_len) : "",
+                               dv->data_len < dv->len ? "..." : "");
+        gt = proto_item_add_subtree(gi, ett_div_group);
+        proto_item_set_generated(proto_tree_add_string(gt, hf_div_policies, tvb, 0, 0,
+                                                       wmem_strbuf_get_str(names)));
+        if (bytes)
+            proto_item_set_generated(proto_tree_add_bytes_with_length(
+                gt, hf_div_bytes, tvb, 0, 0, bytes, (gint)dv->data_len));
+    }
+    for (guint k = 0; k < dv->n_frames; k++)
+        proto_item_set_generated(proto_tree_add_uint(dt, hf_div_segment, tvb, 0, 0,
+                                                     dv->frames[k]));
+}
+
+/* Where the overlap policies kept different bytes (detect_divergence), at
+ * the frame that released them. */
 static void
 draw_divs(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
           const srp_record *r)
 {
     for (guint i = 0; i < r->n_divs; i++) {
         const srp_div *dv = &r->divs[i];
-        proto_item *di, *gi;
-        proto_tree *dt, *gt;
+        proto_item *di;
 
-        di = proto_tree_add_item(tree, hf_div, tvb, 0, 0, ENC_NA);
+        di = proto_tree_add_item(tree, hf_div_release, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(di);
         proto_item_append_text(di, ": connection %" PRIu64 " %s, %" PRIu64 " bytes from "
                                "offset %" PRIu64 ", %u versions", dv->conn_id,
                                dir_words(dv->dir), dv->len, dv->offset, dv->n_groups);
-        dt = proto_item_add_subtree(di, ett_div);
-        add_u64(dt, hf_div_conn_id, tvb, dv->conn_id);
-        add_uint(dt, hf_div_dir, tvb, dv->dir);
-        add_u64(dt, hf_div_offset, tvb, dv->offset);
-        add_u64(dt, hf_div_len, tvb, dv->len);
-        add_uint(dt, hf_div_groups, tvb, dv->n_groups);
-        for (guint g = 0; g < dv->n_groups; g++) {
-            wmem_strbuf_t *names = wmem_strbuf_new(pinfo->pool, "");
-            const guint8 *bytes = r->div_data ? r->div_data + dv->data_off[g] : NULL;
-
-            for (guint p = 0; p < SR_POLICY_COUNT_; p++)
-                if (dv->group_of[p] == g)
-                    wmem_strbuf_append_printf(names, "%s%s",
-                                              wmem_strbuf_get_len(names) ? ", " : "",
-                                              sr_overlap_policy_name((sr_overlap_policy)p));
-            gi = proto_tree_add_item(dt, hf_div_group, tvb, 0, 0, ENC_NA);
-            proto_item_set_generated(gi);
-            proto_item_append_text(gi, " %u%s: %s kept \"%s\"%s", g + 1,
-                                   g == 0 ? " (shown)" : "", wmem_strbuf_get_str(names),
-                                   bytes ? SRP_FORMAT_TEXT(pinfo->pool, bytes, dv->data_len) : "",
-                                   dv->data_len < dv->len ? "..." : "");
-            gt = proto_item_add_subtree(gi, ett_div_group);
-            proto_item_set_generated(proto_tree_add_string(gt, hf_div_policies, tvb, 0, 0,
-                                                           wmem_strbuf_get_str(names)));
-            if (bytes)
-                proto_item_set_generated(proto_tree_add_bytes_with_length(
-                    gt, hf_div_bytes, tvb, 0, 0, bytes, (gint)dv->data_len));
-        }
-        for (guint k = 0; k < dv->n_frames; k++)
-            proto_item_set_generated(proto_tree_add_uint(dt, hf_div_segment, tvb, 0, 0,
-                                                         dv->frames[k]));
+        draw_div_body(tvb, pinfo, proto_item_add_subtree(di, ett_div), r, dv);
         expert_add_info_format(pinfo, di, &ei_divergence,
                                "Stream content depends on the receiver's TCP stack: "
                                "connection %" PRIu64 " %s, %" PRIu64 " bytes at offset %"
@@ -580,6 +593,39 @@ draw_divs(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
         if (i == 0)
             proto_item_append_text(top, ", content depends on the receiver's TCP stack");
     }
+}
+
+/* On a segment whose bytes the policies resolve differently: the
+ * divergence, linked to the frame that released them. Known once that
+ * frame has been processed (two passes, the GUI). */
+static void
+draw_segment_div(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
+                 const srp_record *r)
+{
+    const srp_record *rel;
+    const srp_div *dv;
+    guint index;
+    proto_item *di;
+    proto_tree *dt;
+
+    if (!srp_driver_divergence_of(sr_driver, r->frame, &rel, &index))
+        return;
+    dv = &rel->divs[index];
+    di = proto_tree_add_item(tree, hf_div, tvb, 0, 0, ENC_NA);
+    proto_item_set_generated(di);
+    proto_item_append_text(di, ": this segment carries bytes that the overlap policies "
+                           "resolve differently (connection %" PRIu64 " %s, offset %"
+                           PRIu64 ", %u versions)", dv->conn_id, dir_words(dv->dir),
+                           dv->offset, dv->n_groups);
+    dt = proto_item_add_subtree(di, ett_div);
+    proto_item_set_generated(proto_tree_add_uint(dt, hf_div_released_in, tvb, 0, 0,
+                                                 rel->frame));
+    draw_div_body(tvb, pinfo, dt, rel, dv);
+    expert_add_info_format(pinfo, di, &ei_divergence,
+                           "Stream content depends on the receiver's TCP stack: this "
+                           "segment's bytes are kept by some overlap policies and not by "
+                           "others (released in frame %u)", rel->frame);
+    proto_item_append_text(top, ", its bytes depend on the receiver's TCP stack");
 }
 
 static void
@@ -728,6 +774,8 @@ draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
     }
     draw_frame_totals(tvb, pinfo, t, top, r);
     draw_chunks(tvb, pinfo, root, t, r);
+    if (r->kind == SRP_REC_FRAME)
+        draw_segment_div(tvb, pinfo, tree, top, r);
     draw_divs(tvb, pinfo, t, top, r);
     draw_closes(tvb, pinfo, t, r);
     draw_snapshot(tvb, t, r);
@@ -1061,9 +1109,17 @@ srp_proto_register(void)
         { &hf_end_flush, { "End-of-capture flush", "safereasm.end_flush", FT_NONE, BASE_NONE,
             NULL, 0x0, "Released when the capture ended (two-pass only), filed at the connection's last frame", HFILL } },
         { &hf_div, { "Overlap policy divergence", "safereasm.divergence", FT_NONE, BASE_NONE,
-            NULL, 0x0, "Bytes released at this frame that the overlap policies resolve "
+            NULL, 0x0, "This segment carries bytes that the overlap policies resolve "
             "differently: what the receiving application got depends on its TCP stack "
-            "(detect_divergence; present only then)", HFILL } },
+            "(detect_divergence; present only then, and known once the releasing frame "
+            "has been seen: two passes and the GUI)", HFILL } },
+        { &hf_div_release, { "Divergent release", "safereasm.divergent_release", FT_NONE,
+            BASE_NONE, NULL, 0x0, "Bytes released at this frame that the overlap policies "
+            "resolve differently (detect_divergence; present only then)", HFILL } },
+        { &hf_div_released_in, { "Contested bytes released in", "safereasm.divergence.released_in",
+            FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_NONE), 0x0,
+            "The frame that released this segment's contested bytes, where the divergence "
+            "is shown", HFILL } },
         { &hf_div_conn_id, { "Divergent connection", "safereasm.divergence.conn_id", FT_UINT64,
             BASE_DEC, NULL, 0x0, "Connection whose released bytes the policies resolve "
             "differently", HFILL } },
@@ -1086,10 +1142,10 @@ srp_proto_register(void)
         { &hf_div_bytes, { "Kept bytes", "safereasm.divergence.bytes", FT_BYTES, BASE_NONE,
             NULL, 0x0, "What these policies keep from the divergence offset (at most "
             "4096 bytes)", HFILL } },
-        { &hf_div_segment, { "Overlapping segment", "safereasm.divergence.segment",
+        { &hf_div_segment, { "Contested segment", "safereasm.divergence.segment",
             FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_NONE), 0x0,
-            "A segment of this direction that overlapped seen data while bytes were buffered, "
-            "since its previous divergence (at most 16)", HFILL } },
+            "A segment that carried at least one of the bytes the policies resolve "
+            "differently (at most 16 listed)", HFILL } },
         { &hf_global, { "Global statistics after this frame", "safereasm.global", FT_NONE,
             BASE_NONE, NULL, 0x0, "The core's counters right after this frame (safereasm.global.*), and what changed at it (safereasm.change.*)", HFILL } },
         { &hf_change, { "Changed at this frame", "safereasm.change", FT_NONE, BASE_NONE,

@@ -69,7 +69,7 @@ enum { DIV_RELEASES, DIV_DIRECTIONS, DIV_OVERLAPS, DIV_N };
 static const char *const div_label[DIV_N] = {
     "Releases whose content depends on the receiver's TCP stack (divergent_releases)",
     "Directions whose content depends on it (divergent_directions)",
-    "Overlapping segments behind them (divergent_overlaps)",
+    "Contested segments they name (divergent_segments)",
 };
 
 typedef struct srp_tree_state {

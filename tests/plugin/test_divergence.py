@@ -6,15 +6,23 @@ On the overlap-policy captures of captures/crafted/make-policy.py:
 1. For every policy, the plugin's per-direction stream (-2, every byte,
    overlap_policy NAME) has the SHA-256 and length that
    `safereasm-pcap --policy NAME --json` reports for that direction.
-2. With detect_divergence, safereasm.divergence is present at exactly the
-   frames where six separate single-policy runs (no detect_divergence)
-   released different bytes for the same direction and offsets, with the
-   same policy groups; and only where the issue expects it on
-   policy-http.pcap (the hole-filling frame 6, naming the overlapping
-   retransmission, frame 5, as its segment).
-3. One pass equals two passes for every divergence field, and the
+2. With detect_divergence, safereasm.divergent_release is present at
+   exactly the frames where six separate single-policy runs (no
+   detect_divergence) released different bytes for the same direction and
+   offsets, with the same policy groups; and only where the issue expects
+   it on policy-http.pcap (the hole-filling frame 6).
+3. safereasm.divergence marks exactly the segments that matter: in two
+   passes, the frames whose TCP payload (read from tshark's own tcp.seq /
+   tcp.payload, not from the plugin) covers a stream offset where the
+   single-policy runs released different bytes -- on policy-http.pcap the
+   original request bytes (frame 4) and the overlapping retransmission
+   (frame 5), not the hole-filling frame 6 -- each linked to its release
+   frame (safereasm.divergence.released_in) and listed there as
+   safereasm.divergence.segment. One pass shows it only where a frame
+   releases its own contested bytes.
+4. One pass equals two passes for every release divergence field, and the
    statistics tree counts the divergent releases and directions.
-4. Without detect_divergence (the default) no divergence field appears.
+5. Without detect_divergence (the default) no divergence field appears.
 """
 
 import hashlib
@@ -73,9 +81,38 @@ def releases(frames):
     return out
 
 
-def div_items(cap, two_pass, prefs):
+def segments(cap, conn_ports):
+    """[(frame, (src port, dst port), stream start, payload)] from tshark
+    alone (relative sequence numbers: the stream starts at tcp.seq 1)."""
+    out = []
+    text = srtest.tshark(["-n", "-r", cap, "-T", "fields", "-e", "frame.number",
+                          "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.seq",
+                          "-e", "tcp.payload"], plugin="none").stdout
+    for line in text.splitlines():
+        num, sp, dp, seq, pl = (line.split("\t") + [""] * 5)[:5]
+        if pl:
+            out.append((int(num), (int(sp), int(dp)), int(seq) - 1, bytes.fromhex(pl)))
+    return out
+
+
+def contested(rel, pols, key):
+    """Stream offsets where the single-policy runs released different bytes
+    in release key."""
+    views = []
+    for pol in pols:
+        m = {}
+        for off, data in rel[pol].get(key, []):
+            for i, b in enumerate(data):
+                m[off + i] = b
+        views.append(m)
+    offs = set().union(*[set(v) for v in views])
+    return {o for o in offs if len({v.get(o) for v in views}) > 1}
+
+
+def div_items(cap, two_pass, prefs, name="safereasm.divergent_release"):
     """{frame: [(conn, dir, offset, len, groups{policies: bytes}, segments)]},
-    the end-flush ones marked."""
+    the end-flush ones marked; name: safereasm.divergent_release (at the
+    release) or safereasm.divergence (at a contested segment)."""
     import xml.etree.ElementTree as ET
     args = ["-n", "-r", cap, "-T", "pdml", "-J", "safereasm"] + srtest.pref_args(prefs)
     if two_pass:
@@ -90,7 +127,7 @@ def div_items(cap, two_pass, prefs):
                 n = f.get("name")
                 if n == "safereasm.end_flush":
                     walk(f, True)
-                elif n == "safereasm.divergence":
+                elif n == name:
                     v = {"end": end, "groups": {}, "segments": []}
                     for c in f.iter("field"):
                         cn = c.get("name")
@@ -107,6 +144,8 @@ def div_items(cap, two_pass, prefs):
                             v["groups"][pol] = bytes.fromhex(data.replace(":", ""))
                         elif cn == "safereasm.divergence.segment":
                             v["segments"].append(int(c.get("show")))
+                        elif cn == "safereasm.divergence.released_in":
+                            v["released_in"] = int(c.get("show"))
                     out.setdefault(num, []).append(v)
                 else:
                     walk(f, end)
@@ -141,13 +180,18 @@ def main():
             check(got == tool, "%s, policy %s: plugin %s, safereasm-pcap %s"
                   % (name, pol, got, tool))
             # No divergence field unless asked for.
-            check(not any("safereasm.divergence" in f.fields for f in frames.values()),
-                  "%s, policy %s: safereasm.divergence without detect_divergence"
+            check(not any(k.startswith("safereasm.diverge") for f in frames.values()
+                          for k in f.fields),
+                  "%s, policy %s: a divergence field without detect_divergence"
                   % (name, pol))
 
         # 2. Where the single-policy runs released different bytes.
         rel = {pol: releases(per_policy[pol]) for pol in pols}
         expect = {}
+        # 3. The segments that matter, from tshark's own view of the packets.
+        segs = segments(cap, conn_ports)
+        expect_segs = {}   # segment frame -> release frame
+        expect_named = {}  # (release frame, end) -> [segment frames]
         for key in rel["first"]:
             versions = {}
             for pol in pols:
@@ -155,6 +199,16 @@ def main():
                                     []).append(pol)
             if len(versions) > 1:
                 expect[(key[0], key[1])] = sorted(", ".join(v) for v in versions.values())
+                offs = contested(rel, pols, key)
+                cp, sp = conn_ports[key[2]]
+                want = (cp, sp) if key[3] == 0 else (sp, cp)
+                hit = sorted(num for num, pp, start, pl in segs
+                             if pp == want and any(start <= o < start + len(pl) for o in offs))
+                check(hit, "%s: no segment covers the contested offsets %s of release %s"
+                      % (name, sorted(offs)[:8], key))
+                expect_named[(key[0], key[1])] = hit[:16]
+                for num in hit:
+                    expect_segs.setdefault(num, key[0])
         for shown in ("first", "last"):
             prefs = dict(DIV, overlap_policy=shown)
             two = div_items(cap, True, prefs)
@@ -167,7 +221,20 @@ def main():
                           "not the shown policy %s" % (name, first_group, shown))
             check(got == expect, "%s (shown %s): divergence at %s, single-policy runs "
                   "differ at %s" % (name, shown, got, expect))
-            # 3. One pass: the same, the end flush aside.
+            named = {(num, v["end"]): sorted(v["segments"]) for num, items in two.items()
+                     for v in items}
+            check(named == expect_named, "%s (shown %s): releases name segments %s, the "
+                  "packets' payloads say %s" % (name, shown, named, expect_named))
+            seg_two = div_items(cap, True, prefs, "safereasm.divergence")
+            got_segs = {num: items[0].get("released_in") for num, items in seg_two.items()}
+            check(got_segs == expect_segs, "%s (shown %s): safereasm.divergence at %s "
+                  "(-> release), the packets' payloads say %s"
+                  % (name, shown, got_segs, expect_segs))
+            seg_one = div_items(cap, False, prefs, "safereasm.divergence")
+            check(all(items[0].get("released_in") == num for num, items in seg_one.items()),
+                  "%s: one pass marks segments %s before their release"
+                  % (name, {n: i[0].get("released_in") for n, i in seg_one.items()}))
+            # 4. One pass: the same, the end flush aside.
             one = div_items(cap, False, prefs)
             two_no_end = {n: [v for v in items if not v["end"]] for n, items in two.items()}
             two_no_end = {n: items for n, items in two_no_end.items() if items}
@@ -186,10 +253,13 @@ def main():
             if name == "policy-http.pcap":
                 check(sorted(two) == [6], "policy-http.pcap: divergence at %s, expected "
                       "[6] (the frame that fills the hole)" % sorted(two))
+                check(sorted(seg_two) == [4, 5], "policy-http.pcap: safereasm.divergence "
+                      "at %s, expected [4, 5] (the request and its overlapping "
+                      "retransmission)" % sorted(seg_two))
                 if 6 in two:
                     v = two[6][0]
-                    check(v["segments"] == [5], "policy-http.pcap: overlapping segments %s, "
-                          "expected [5]" % v["segments"])
+                    check(v["segments"] == [4, 5], "policy-http.pcap: contested segments %s, "
+                          "expected [4, 5]" % v["segments"])
                     kept = {g: b for g, b in v["groups"].items()}
                     check(any(b.startswith(b"index.html") for b in kept.values()) and
                           any(b.startswith(b"evil.php") for b in kept.values()),

@@ -73,6 +73,8 @@ FIXED = {
     "safereasm.global": "FT_NONE",
     "safereasm.change": "FT_NONE",
     "safereasm.divergence": "FT_NONE",
+    "safereasm.divergence.released_in": "FT_FRAMENUM",
+    "safereasm.divergent_release": "FT_NONE",
     "safereasm.divergence.conn_id": "FT_UINT64",
     "safereasm.divergence.dir": "FT_UINT8",
     "safereasm.divergence.offset": "FT_UINT64",
