@@ -5,9 +5,11 @@
 #      fidelity checks).
 #   2. TSan build: the concurrency tests again (core, and safereasm-pcap
 #      --threads: tests/tool, label concurrency).
+#   2b. libFuzzer build (clang, ASan+UBSan): each fuzz target for 60 s.
 #   3. Plain build with the Wireshark plugin: the tests that drive tshark
 #      (tshark is not instrumented, so the plugin cannot be either).
-# Run it from the source tree; it builds into build-asan/, build-tsan/, build/.
+# Run it from the source tree; it builds into build-asan/, build-tsan/,
+# build-fuzz/, build/.
 set -eu
 cd "$(dirname "$0")"
 J=$(nproc 2>/dev/null || echo 2)
@@ -34,6 +36,15 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_SANITIZE=thread 
       -DSR_BUILD_PLUGIN=OFF -DSR_BUILD_TOOLS=ON -DSR_BUILD_BENCH=OFF
 cmake --build build-tsan -j"$J"
 ctest --test-dir build-tsan --output-on-failure -L concurrency
+
+step "libFuzzer build (ASan+UBSan, the core instrumented): 60 s per target"
+# The corpus replays and seeded runs already ran in the ASan build; this
+# fuzzes each target from the committed corpus (label fuzz-long).
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSR_LIBFUZZER=ON \
+      -DSR_SANITIZE=address,undefined -DSR_BUILD_PLUGIN=OFF -DSR_BUILD_BENCH=OFF \
+      -DSR_FUZZ_SECONDS="${SR_FUZZ_SECONDS:-60}"
+cmake --build build-fuzz -j"$J" --target fuzz-core fuzz-decode
+ctest --test-dir build-fuzz --output-on-failure -j"$J" -L fuzz-long
 
 step "Plain build with the Wireshark plugin"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
