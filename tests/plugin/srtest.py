@@ -22,6 +22,9 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from capturelist import list_captures  # noqa: E402
+
 SOURCE_DIR = os.environ.get("SR_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.environ.get("SR_BUILD_DIR", os.path.join(SOURCE_DIR, "build-plugin"))
@@ -73,14 +76,8 @@ def scratch():
 def all_captures():
     """Every capture the plugin tests read (crafted and third-party), as
     paths relative to CAPTURES, sorted."""
-    out = []
-    for sub in ("crafted", "fidelity"):
-        root = os.path.join(CAPTURES, sub)
-        for d, _, files in os.walk(root):
-            for f in files:
-                if f.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")):
-                    out.append(os.path.relpath(os.path.join(d, f), CAPTURES))
-    return sorted(out)
+    return [os.path.relpath(p, CAPTURES)
+            for p in list_captures(CAPTURES, ("crafted", "fidelity"))]
 
 
 def stage(path, name=None):

@@ -25,6 +25,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from capturelist import list_captures  # noqa: E402
+
 SRC = os.environ.get("SR_SOURCE_DIR") or os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 CAPTURES = os.path.join(SRC, "captures")
@@ -34,7 +37,6 @@ TOOL = os.environ.get("SR_PCAP_TOOL", "")
 EDITCAP = os.environ.get("EDITCAP") or "editcap"
 SEED = int(os.environ.get("SR_SOAK_SEED", "1"))
 
-CAPTURE_ENDINGS = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 
 # What a sanitizer or a crash leaves on stderr.
 CRASH_WORDS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
@@ -107,12 +109,7 @@ def hostile(scale):
 
 def all_captures():
     """Every capture under captures/, recursively, as absolute paths, sorted."""
-    out = []
-    for d, _, files in os.walk(CAPTURES):
-        for f in files:
-            if f.endswith(CAPTURE_ENDINGS):
-                out.append(os.path.join(d, f))
-    return sorted(out)
+    return list_captures(CAPTURES)
 
 
 def rel(path):

@@ -8,12 +8,14 @@ import struct
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from capturelist import list_captures  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 CAPTURES = os.path.join(SRC, "captures")
 TOOL = os.environ.get("SR_PCAP_TOOL", "")
 
-CAPTURE_ENDINGS = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 
 # Exit codes of safereasm-pcap (its --help).
 EXIT_OK, EXIT_IO, EXIT_USAGE, EXIT_VERIFY = 0, 1, 2, 3
@@ -27,12 +29,7 @@ def need_tool():
 
 def all_captures():
     """Every capture under captures/, recursively, as absolute paths, sorted."""
-    out = []
-    for d, _, files in os.walk(CAPTURES):
-        for f in files:
-            if f.endswith(CAPTURE_ENDINGS):
-                out.append(os.path.join(d, f))
-    return sorted(out)
+    return list_captures(CAPTURES)
 
 
 def rel(path):
