@@ -27,7 +27,9 @@ Checks:
      sent, server-to-client = bytes the client received (a lost frame or
      byte would show here);
   4. the statistics tree: bytes_delivered = the sum of safereasm.delivered
-     over the frames, no errors, no allocation failures;
+     over the frames = the bytes the programs moved, one connection created
+     and closed per transfer, nothing skipped, no errors, no allocation
+     failures;
   5. memory, after the warm-up (the first minute; a quarter of the run when
      shorter), as the growth of the plugin tshark's peak RSS minus the
      baseline tshark's over the same time ("extra"). Both curves are printed.
@@ -412,6 +414,15 @@ def report(work, f, duration, samples, t0_wall):
     check(ls.get("bytes_delivered") == delivered_sum,
           "tree bytes_delivered %s != sum of safereasm.delivered %d"
           % (ls.get("bytes_delivered"), delivered_sum))
+    if len(done) == len(transfers):
+        # Every connection of the run is one transfer, all complete.
+        sent = sum(t["c2s"] + t["s2c"] for t in done)
+        check(ls.get("total_created") == len(done) and ls.get("closed") == len(done),
+              "tree: %s connections created, %s closed, for %d transfers"
+              % (ls.get("total_created"), ls.get("closed"), len(done)))
+        check(ls.get("bytes_delivered") == sent and ls.get("bytes_skipped") == 0,
+              "tree: %s bytes delivered, %s skipped; the programs moved %d"
+              % (ls.get("bytes_delivered"), ls.get("bytes_skipped"), sent))
     check(ls.get("errors", 0) == 0 and ls.get("no_memory", 0) == 0,
           "tree errors %s, no_memory %s" % (ls.get("errors"), ls.get("no_memory")))
     print("tree: segments %s, bytes_delivered %s, bytes_skipped %s, total_created %s, "
