@@ -4,8 +4,9 @@
 
 For each capture: one counting run (SAFEREASM_FAULT_NTH=0) gives the number
 of core allocations A; then runs with N = 1..A (every N up to 400, a seeded
-sample beyond; SR_FAULT_FULL=1: every N) and once with "1+" (every
-allocation fails). Each run must:
+sample beyond; SR_FAULT_FULL=1: every N), "1+" (every allocation fails)
+and "A/2+"; on the real captures also 8 sampled N and "1+" with --threads 2
+(the count is process-wide). Each run must:
   - exit 0, or exit 1 with "out of memory" on stderr (the core's pool could
     not be set up: the documented "cannot run" status), never anything else;
   - print the injector's line, and when an allocation failed while
@@ -55,9 +56,9 @@ def no_memory(out):
     return int(m.group(1)) if m else None
 
 
-def one(cap, nth, name):
-    rc, out, err = run(cap, nth)
-    where = "%s N=%s" % (name, nth)
+def one(cap, nth, name, *extra):
+    rc, out, err = run(cap, nth, *extra)
+    where = "%s N=%s %s" % (name, nth, " ".join(extra))
     check(not SANITIZER.search(err), "%s: sanitizer report:\n%s" % (where, err[-3000:]))
     m = INJ.search(err)
     if not check(m is not None, "%s: no injector line (rc %d):\n%s" % (where, rc, err[-1000:])):
@@ -95,6 +96,14 @@ def main():
             if r is not None:
                 survived += r[0] == 0
                 setup_fail += r[0] == 1
+        if rel.startswith("real/"):
+            # Two worker threads share the process-wide count.
+            for n in sorted(rng.sample(range(1, total + 1), min(8, total))) + ["1+"]:
+                r = one(cap, str(n), rel, "--threads", "2")
+                runs += 1
+                if r is not None:
+                    survived += r[0] == 0
+                    setup_fail += r[0] == 1
         print("%s: %d allocations, %d runs so far" % (rel, total, runs), flush=True)
     print("test_faults: %d runs: %d ran to the end (failure reported), %d stopped at setup "
           "(exit 1, out of memory)" % (runs, survived, setup_fail))
