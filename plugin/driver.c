@@ -14,6 +14,7 @@
 #include <epan/packet.h>
 
 #include "driver.h"
+#include "sr-fault.h"
 
 /* What a record is built from; reset and reused for every frame. */
 typedef struct srp_builder {
@@ -854,7 +855,7 @@ alt_setup(srp_driver *d, const sr_options *options, size_t max_connections)
         if (p == d->policy)
             continue;
         o.overlap_policy = (sr_overlap_policy)p;
-        a->pool = sr_pool_new(&f, max_connections, &err);
+        a->pool = sr_pool_new_with_allocator(&f, max_connections, sr_fault_allocator(), &err);
         if (a->pool == NULL || sr_assembler_new(a->pool, &o, &a->assembler) != SR_OK) {
             /* Without every policy there is nothing to compare. */
             d->divergence = FALSE;
@@ -952,7 +953,7 @@ srp_driver_new(const sr_options *options, size_t max_connections, gboolean diver
     d->released_in = g_hash_table_new(g_direct_hash, g_direct_equal);
     builder_init(&d->frame_builder, 0);
 
-    d->pool = sr_pool_new(&factory, max_connections, &err);
+    d->pool = sr_pool_new_with_allocator(&factory, max_connections, sr_fault_allocator(), &err);
     if (d->pool == NULL) {
         d->setup_error = err != SR_OK ? err : SR_ERR_NO_MEMORY;
         return d;

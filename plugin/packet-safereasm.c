@@ -906,24 +906,26 @@ sr_postseq(void)
 static void
 register_counter_fields(void)
 {
-    /* Kept for the life of the process: Wireshark keeps pointers into it. */
-    hf_register_info *hf = g_new0(hf_register_info, 2 * SRP_N_COUNTERS);
+    /* Kept for the life of the process: Wireshark keeps pointers into it.
+     * In the epan scope, which Wireshark frees at exit after the fields. */
+    wmem_allocator_t *ep = wmem_epan_scope();
+    hf_register_info *hf = wmem_alloc0_array(ep, hf_register_info, 2 * SRP_N_COUNTERS);
 
     for (int i = 0; i < SRP_N_COUNTERS; i++) {
         const srp_counter_info *c = &srp_counters[i];
         header_field_info g = {
-            c->desc, g_strdup_printf("safereasm.global.%s", c->name), FT_UINT64,
+            c->desc, wmem_strdup_printf(ep, "safereasm.global.%s", c->name), FT_UINT64,
             BASE_DEC, NULL, 0x0,
-            g_strdup_printf("Core %s counter %s after this frame",
-                            c->from_pool ? "pool" : "assembler", c->name),
+            wmem_strdup_printf(ep, "Core %s counter %s after this frame",
+                               c->from_pool ? "pool" : "assembler", c->name),
             HFILL
         };
         header_field_info d = {
-            g_strdup_printf("%s (change)", c->desc),
-            g_strdup_printf("safereasm.change.%s", c->name), FT_INT64, BASE_DEC, NULL,
+            wmem_strdup_printf(ep, "%s (change)", c->desc),
+            wmem_strdup_printf(ep, "safereasm.change.%s", c->name), FT_INT64, BASE_DEC, NULL,
             0x0,
-            g_strdup_printf("How much core counter %s changed at this frame "
-                            "(present only when it changed)", c->name),
+            wmem_strdup_printf(ep, "How much core counter %s changed at this frame "
+                               "(present only when it changed)", c->name),
             HFILL
         };
 

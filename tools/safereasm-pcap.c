@@ -64,6 +64,7 @@
 #include "jsonw.h"
 #include "safereasm.h"
 #include "seqset.h"
+#include "sr-fault.h"
 
 #define PROG "safereasm-pcap"
 #define SP_MAX_THREADS 64
@@ -2109,7 +2110,8 @@ static bool worker_start(app *ap, worker *w, unsigned index, const sr_stream_fac
     }
     for (unsigned p = 0; p < ap->npol; p++) {
         sr_error e = SR_OK;
-        w->pool[p] = sr_pool_new(&f, w->max_connections, &e);
+        w->pool[p] = sr_pool_new_with_allocator(&f, w->max_connections,
+                                                sr_fault_allocator(), &e);
         if (!w->pool[p]) {
             msg("sr_pool_new: %s", sr_strerror(e));
             return false;
