@@ -4,8 +4,9 @@
 #
 # Usage: bench/plugin-mem.sh PLUGIN.so CAPTURE... [-- extra tshark args for the plugin run]
 # Prints one line per (capture, mode): mode, max RSS (KiB), wall (s), exit status.
-# Modes: none (no plugin, -q -z conv,tcp: tshark's own TCP analysis) and
-# plugin (-q -z safereasm,tree). Captures must be readable by uid 65534
+# Modes: none (no plugin, -q -z conv,tcp: tshark's own TCP analysis),
+# plugin+conv (the same command with the plugin loaded: it runs whatever the
+# tap) and plugin (-q -z safereasm,tree). Captures must be readable by uid 65534
 # (tests/lib/tshark-as-user.sh drops to it when run as root).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,11 +21,12 @@ run() { # label plugin args...
     SR_PLUGIN=$so /usr/bin/time -v -o "$t" sh "$here/tests/lib/tshark-as-user.sh" "$@" >/dev/null 2>&1 || rc=$?
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$t")
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$t")
-    printf '%-28s %-8s rss_kib=%-9s wall=%-9s rc=%s\n' "$(basename "$cap")" "$label" "$rss" "$wall" "$rc"
+    printf '%-28s %-11s rss_kib=%-9s wall=%-9s rc=%s\n' "$(basename "$cap")" "$label" "$rss" "$wall" "$rc"
     rm -f "$t"
 }
 for cap in $caps; do
     cap=$(cd "$(dirname "$cap")" && pwd)/$(basename "$cap")
     run none none -n -r "$cap" -q -z conv,tcp
+    run plugin+conv "$plugin" -n -r "$cap" -q -z conv,tcp "$@"
     run plugin "$plugin" -n -r "$cap" -q -z safereasm,tree "$@"
 done
