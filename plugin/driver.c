@@ -473,17 +473,26 @@ static void
 builder_add_close(srp_builder *b, const sr_conn_info *info, sr_close_reason reason)
 {
     srp_close cl;
+    srp_close_totals t;
 
     memset(&cl, 0, sizeof cl);
+    memset(&t, 0, sizeof t);
     cl.conn_id = info->id;
-    cl.delivered[0] = info->delivered[0];
-    cl.delivered[1] = info->delivered[1];
-    cl.skipped[0] = info->skipped[0];
-    cl.skipped[1] = info->skipped[1];
-    cl.dropped[0] = info->dropped[0];
-    cl.dropped[1] = info->dropped[1];
-    cl.dropped_segs[0] = info->dropped_segments[0];
-    cl.dropped_segs[1] = info->dropped_segments[1];
+    t.delivered[0] = info->delivered[0];
+    t.delivered[1] = info->delivered[1];
+    t.skipped[0] = info->skipped[0];
+    t.skipped[1] = info->skipped[1];
+    t.dropped[0] = info->dropped[0];
+    t.dropped[1] = info->dropped[1];
+    t.dropped_segs[0] = info->dropped_segments[0];
+    t.dropped_segs[1] = info->dropped_segments[1];
+    {
+        static const srp_close_totals zero;
+
+        /* Every builder becomes a record, so file scope is right here. */
+        if (memcmp(&t, &zero, sizeof t) != 0)
+            cl.totals = wmem_memdup(wmem_file_scope(), &t, sizeof t);
+    }
     cl.reason = (guint8)reason;
     g_array_append_val(b->closes, cl);
 }

@@ -597,17 +597,19 @@ static void
 draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_record *r)
 {
     for (guint i = 0; i < r->n_closes; i++) {
-        const srp_close *c = &r->closes[i];
+        static const srp_close_totals zero;
+        const srp_close *cl = &r->closes[i];
+        const srp_close_totals *c = cl->totals != NULL ? cl->totals : &zero;
         proto_item *ci, *it;
         proto_tree *ct;
 
         ci = proto_tree_add_item(tree, hf_closed, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(ci);
-        proto_item_append_text(ci, ": connection %" PRIu64 ", %s", c->conn_id,
-                               sr_close_reason_name((sr_close_reason)c->reason));
+        proto_item_append_text(ci, ": connection %" PRIu64 ", %s", cl->conn_id,
+                               sr_close_reason_name((sr_close_reason)cl->reason));
         ct = proto_item_add_subtree(ci, ett_closed);
-        add_u64(ct, hf_closed_conn_id, tvb, c->conn_id);
-        it = add_uint(ct, hf_closed_reason, tvb, c->reason);
+        add_u64(ct, hf_closed_conn_id, tvb, cl->conn_id);
+        it = add_uint(ct, hf_closed_reason, tvb, cl->reason);
         add_u64(ct, hf_closed_delivered_c2s, tvb, c->delivered[0]);
         add_u64(ct, hf_closed_delivered_s2c, tvb, c->delivered[1]);
         add_u64(ct, hf_closed_skipped_c2s, tvb, c->skipped[0]);
@@ -616,14 +618,14 @@ draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_recor
         add_u64(ct, hf_closed_dropped_s2c, tvb, c->dropped[1]);
         add_u64(ct, hf_closed_dropped_segs_c2s, tvb, c->dropped_segs[0]);
         add_u64(ct, hf_closed_dropped_segs_s2c, tvb, c->dropped_segs[1]);
-        if (c->reason == SR_CLOSE_EVICTED)
+        if (cl->reason == SR_CLOSE_EVICTED)
             expert_add_info_format(pinfo, it, &ei_evicted,
                                    "Connection %" PRIu64 " evicted at the connection limit",
-                                   c->conn_id);
-        else if (c->reason == SR_CLOSE_TIMEOUT)
+                                   cl->conn_id);
+        else if (cl->reason == SR_CLOSE_TIMEOUT)
             expert_add_info_format(pinfo, it, &ei_timeout,
                                    "Connection %" PRIu64 " closed by idle timeout",
-                                   c->conn_id);
+                                   cl->conn_id);
     }
 }
 

@@ -103,13 +103,20 @@ typedef struct srp_src {
     guint32 bytes;
 } srp_src;
 
-/* A connection the core completed while this frame was processed. */
-typedef struct srp_close {
-    guint64 conn_id;
+/* A completed connection's totals (in wmem_file_scope()). */
+typedef struct srp_close_totals {
     guint64 delivered[2];
     guint64 skipped[2];
     guint64 dropped[2];
     guint64 dropped_segs[2];
+} srp_close_totals;
+
+/* A connection the core completed while this frame was processed. */
+typedef struct srp_close {
+    guint64 conn_id;
+    /* NULL while all are zero: a connection evicted or timed out before it
+     * carried data (every frame of a SYN flood closes one) costs 24 bytes. */
+    const srp_close_totals *totals;
     guint8 reason;            /* sr_close_reason */
 } srp_close;
 
