@@ -29,10 +29,41 @@ typedef struct srp_counter_info {
 
 extern const srp_counter_info srp_counters[SRP_N_COUNTERS];
 
-/* Every counter of the pool and the assembler at one moment. */
+/* The plugin's own level kept with the core's counters (so it costs
+ * nothing on a frame where it does not change): released bytes copied
+ * into records so far. Not a core counter: no safereasm.global.<name>. */
+#define SRP_SNAP_RETAINED SRP_N_COUNTERS
+#define SRP_N_SNAP (SRP_N_COUNTERS + 1)
+
+/* Every counter of the pool and the assembler at one moment, plus the
+ * plugin's slot. */
 typedef struct srp_snapshot {
-    guint64 v[SRP_N_COUNTERS];
+    guint64 v[SRP_N_SNAP];
 } srp_snapshot;
+
+/* Delta encoding of a snapshot against the one before it, so a frame
+ * where little changes stores a few bytes:
+ *
+ *   flags (1 byte: bit 0 = key)
+ *   varint mask of the slots that changed
+ *   zigzag varint of (cur - prev) for each slot in the mask, in slot order
+ *   key only: varint of every slot's absolute value (SRP_N_SNAP of them)
+ *
+ * A key snapshot every SRP_SNAP_KEY_EVERY bounds the walk back that
+ * rebuilds absolute values (srp_record_snapshot). */
+#define SRP_SNAP_KEY_EVERY 32
+#define SRP_SNAP_ENC_MAX (1 + 10 + 2 * 10 * SRP_N_SNAP)
+
+/* Encode cur against prev (NULL: all zero) into out (SRP_SNAP_ENC_MAX
+ * bytes); returns the length used. */
+gsize srp_snap_encode(const srp_snapshot *cur, const srp_snapshot *prev, gboolean key,
+                      guint8 *out);
+
+/* The change of every slot (mod 2^64) an encoding holds. */
+void srp_snap_delta(const guint8 *enc, srp_snapshot *delta);
+
+/* The absolute values of a key encoding; FALSE if enc is not a key. */
+gboolean srp_snap_absolute(const guint8 *enc, srp_snapshot *abs);
 
 /* Fill *out from the core; on an error *out is left all zero and the
  * error returned. Either handle may be NULL (its counters stay 0). */

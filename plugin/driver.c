@@ -25,6 +25,7 @@ typedef struct srp_builder {
     GArray *divs;              /* srp_div */
     GByteArray *div_data;
     GArray *srcs;              /* srp_src of the chunks */
+    gboolean limit_hit;        /* the retained-bytes limit refused bytes here */
 } srp_builder;
 
 /* Per direction: where its stream offsets are in sequence space, and the
@@ -120,6 +121,7 @@ typedef struct srp_drop_tally {
     guint64 id;                /* key in srp_driver.drop_tallies */
     guint64 dropped[2];        /* the core's totals after its last segment */
     guint64 segs[2];           /* segments with SR_SEG_DROPPED */
+    srp_seg_drops *shown;      /* the file-scope copy segments point at */
 } srp_drop_tally;
 
 typedef struct srp_ctx {
@@ -138,6 +140,14 @@ struct srp_driver {
     GHashTable *end_builders;  /* frame -> srp_builder (during the end flush) */
     GHashTable *end_records;   /* frame -> const srp_record (file scope) */
     const srp_record *last_snap;
+    srp_snapshot last_abs;     /* last_snap's absolute values */
+    guint64 n_snaps;           /* snapshots taken (every SRP_SNAP_KEY_EVERY-th a key) */
+    /* Released bytes copied into records (SRP_BYTES_RECORD) so far, and
+     * the preference that bounds them; beyond it a chunk keeps its offset
+     * and length only (SRP_BYTES_OVER_LIMIT). */
+    guint64 retained;
+    guint64 max_retained;
+    gboolean retained_hit;     /* the limit refused bytes once already */
     guint32 last_frame;
     gboolean ended;
     gboolean closing;          /* being freed: callbacks only release handles */
@@ -199,6 +209,7 @@ static void
 builder_reset(srp_builder *b, guint32 frame)
 {
     b->frame = frame;
+    b->limit_hit = FALSE;
     g_array_set_size(b->chunks, 0);
     g_array_set_size(b->closes, 0);
     g_byte_array_set_size(b->data, 0);
@@ -221,6 +232,23 @@ in_segment(const srp_seg_input *cur, const sr_chunk *c)
     return (uintptr_t)c->data >= (uintptr_t)p &&
            c->len <= cur->seg.payload_len &&
            (uintptr_t)c->data - (uintptr_t)p <= cur->seg.payload_len - c->len;
+}
+
+/* May n more released bytes be copied into a record? Counts them if so.
+ * Otherwise notes, once per capture, the record where bytes were first
+ * refused (its expert info says why). */
+static gboolean
+retain(srp_driver *d, srp_builder *b, guint64 n)
+{
+    if (n <= d->max_retained && d->retained <= d->max_retained - n) {
+        d->retained += n;
+        return TRUE;
+    }
+    if (!d->retained_hit) {
+        d->retained_hit = TRUE;
+        b->limit_hit = TRUE;
+    }
+    return FALSE;
 }
 
 /* ------------------------------------------------------------ tracks */
@@ -344,18 +372,37 @@ builder_join(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_chunk
     } else if (own && l->source == SRP_BYTES_FRAME && l->tcp_ordinal == ctx->cur->tcp_ordinal &&
                l->data_off + l->len == rel) {
         /* Both are this frame's own, next to each other. */
+    } else if (l->source == SRP_BYTES_OVER_LIMIT) {
+        /* The run's bytes are not kept: it only grows, and is cut where a
+         * run without the limit would be. */
+        if (c->data == NULL || l->len + c->len > SRP_MAX_RECORD_DATA - b->data->len)
+            return FALSE;
     } else {
         const guint8 *prev = NULL;
 
         if (c->data == NULL || l->len + c->len > SRP_MAX_RECORD_DATA - b->data->len)
             return FALSE;
+        if (l->source == SRP_BYTES_RECORD && l->data_off + l->len != b->data->len)
+            return FALSE;
+        /* A run that starts in the segment being fed and goes on in
+         * buffered pages: its first bytes are in that segment. */
+        if (l->source == SRP_BYTES_FRAME &&
+            (ctx->cur == NULL || l->tcp_ordinal != ctx->cur->tcp_ordinal ||
+             l->data_off < ctx->cur->payload_rel ||
+             l->data_off - ctx->cur->payload_rel + l->len > ctx->cur->seg.payload_len))
+            return FALSE;
+        if (!retain(ctx->d, b, (l->source == SRP_BYTES_FRAME ? l->len : 0) + c->len)) {
+            /* Over the limit: the whole run is not kept (its bytes so far
+             * given back), so it joins exactly as without the limit. */
+            if (l->source == SRP_BYTES_RECORD) {
+                ctx->d->retained -= l->len;
+                g_byte_array_set_size(b->data, l->data_off);
+            }
+            l->source = SRP_BYTES_OVER_LIMIT;
+            l->data_off = 0;
+            goto grow;
+        }
         if (l->source == SRP_BYTES_FRAME) {
-            /* Its bytes are in the segment being fed (a run that starts in
-             * this segment and goes on in buffered pages). */
-            if (ctx->cur == NULL || l->tcp_ordinal != ctx->cur->tcp_ordinal ||
-                l->data_off < ctx->cur->payload_rel ||
-                l->data_off - ctx->cur->payload_rel + l->len > ctx->cur->seg.payload_len)
-                return FALSE;
             prev = ctx->cur->seg.payload + (l->data_off - ctx->cur->payload_rel);
             l->source = SRP_BYTES_RECORD;
             l->data_off = b->data->len;
@@ -365,6 +412,7 @@ builder_join(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_chunk
         }
         g_byte_array_append(b->data, c->data, (guint)c->len);
     }
+grow:
     l->len += c->len;
     l->flags |= (guint8)(c->flags & ~SR_CHUNK_START);
     for (guint i = 0; i < srcs->len; i++) {
@@ -429,9 +477,13 @@ builder_add_chunk(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_
             ch.tcp_ordinal = ctx->cur->tcp_ordinal;
             ch.data_off = (guint32)rel;
         } else if (c->data != NULL && c->len <= SRP_MAX_RECORD_DATA - b->data->len) {
-            /* Borrowed for the callback only: copy now. */
-            ch.data_off = b->data->len;
-            g_byte_array_append(b->data, c->data, (guint)c->len);
+            /* Borrowed for the callback only: copy now (if the limit allows). */
+            if (retain(d, b, c->len)) {
+                ch.data_off = b->data->len;
+                g_byte_array_append(b->data, c->data, (guint)c->len);
+            } else {
+                ch.source = SRP_BYTES_OVER_LIMIT;
+            }
         } else {
             ch.source = SRP_BYTES_NONE;
         }
@@ -443,30 +495,73 @@ static void
 builder_add_close(srp_builder *b, const sr_conn_info *info, sr_close_reason reason)
 {
     srp_close cl;
+    srp_close_totals t;
 
     memset(&cl, 0, sizeof cl);
+    memset(&t, 0, sizeof t);
     cl.conn_id = info->id;
-    cl.delivered[0] = info->delivered[0];
-    cl.delivered[1] = info->delivered[1];
-    cl.skipped[0] = info->skipped[0];
-    cl.skipped[1] = info->skipped[1];
-    cl.dropped[0] = info->dropped[0];
-    cl.dropped[1] = info->dropped[1];
-    cl.dropped_segs[0] = info->dropped_segments[0];
-    cl.dropped_segs[1] = info->dropped_segments[1];
+    t.delivered[0] = info->delivered[0];
+    t.delivered[1] = info->delivered[1];
+    t.skipped[0] = info->skipped[0];
+    t.skipped[1] = info->skipped[1];
+    t.dropped[0] = info->dropped[0];
+    t.dropped[1] = info->dropped[1];
+    t.dropped_segs[0] = info->dropped_segments[0];
+    t.dropped_segs[1] = info->dropped_segments[1];
+    {
+        static const srp_close_totals zero;
+
+        /* Every builder becomes a record, so file scope is right here. */
+        if (memcmp(&t, &zero, sizeof t) != 0)
+            cl.totals = wmem_memdup(wmem_file_scope(), &t, sizeof t);
+    }
     cl.reason = (guint8)reason;
     g_array_append_val(b->closes, cl);
 }
 
-/* A file-scope record with copies of what the builder holds. */
+/* A file-scope record with copies of what the builder holds, the frame's
+ * segments, and (snapshot) the global counters now, delta-encoded against
+ * the last snapshot. Segments and snapshot share the record's block: most
+ * frames need no other allocation. */
 static srp_record *
-builder_freeze(const srp_builder *b, srp_record_kind kind)
+builder_freeze(srp_driver *d, const srp_builder *b, srp_record_kind kind,
+               const srp_seg *segs, guint n_segs, gboolean snapshot)
 {
     wmem_allocator_t *fs = wmem_file_scope();
-    srp_record *r = wmem_new0(fs, srp_record);
+    guint8 enc[SRP_SNAP_ENC_MAX];
+    gsize enc_len = 0, segs_size = (gsize)n_segs * sizeof(srp_seg);
+    srp_snapshot cur;
+    srp_record *r;
 
+    if (snapshot) {
+        /* On an error the core's counters read as 0, as before. */
+        (void)srp_snapshot_take(d->pool, d->assembler, &cur);
+        cur.v[SRP_SNAP_RETAINED] = d->retained;
+        enc_len = srp_snap_encode(&cur, &d->last_abs, d->n_snaps % SRP_SNAP_KEY_EVERY == 0,
+                                  enc);
+    }
+    /* sizeof(srp_record) is a multiple of its pointers' alignment, so the
+     * segments after it are aligned. */
+    r = wmem_alloc0(fs, sizeof *r + segs_size + enc_len);
     r->frame = b->frame;
     r->kind = (guint8)kind;
+    r->retained_limit_hit = b->limit_hit ? 1 : 0;
+    if (n_segs > 0) {
+        r->segs = (srp_seg *)(void *)(r + 1);
+        memcpy(r->segs, segs, segs_size);
+        r->n_segs = (guint8)n_segs;
+    }
+    if (snapshot) {
+        guint8 *e = (guint8 *)(r + 1) + segs_size;
+
+        memcpy(e, enc, enc_len);
+        r->snap = e;
+        r->has_snapshot = 1;
+        r->prev = d->last_snap;
+        d->last_snap = r;
+        d->last_abs = cur;
+        d->n_snaps++;
+    }
     r->n_chunks = b->chunks->len;
     if (r->n_chunks)
         r->chunks = wmem_memdup(fs, b->chunks->data, r->n_chunks * sizeof(srp_chunk));
@@ -951,6 +1046,7 @@ srp_driver_new(const sr_options *options, size_t max_connections, gboolean diver
     d->end_records = g_hash_table_new(g_direct_hash, g_direct_equal);
     d->tracks = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, track_free);
     d->released_in = g_hash_table_new(g_direct_hash, g_direct_equal);
+    d->max_retained = SRP_DEFAULT_MAX_RETAINED;
     builder_init(&d->frame_builder, 0);
 
     d->pool = sr_pool_new_with_allocator(&factory, max_connections, sr_fault_allocator(), &err);
@@ -974,6 +1070,13 @@ srp_driver_new(const sr_options *options, size_t max_connections, gboolean diver
     if (divergence)
         alt_setup(d, options, max_connections);
     return d;
+}
+
+void
+srp_driver_set_max_retained(srp_driver *d, guint64 max_bytes)
+{
+    if (d != NULL)
+        d->max_retained = max_bytes;
 }
 
 void
@@ -1016,11 +1119,17 @@ note_dropped(srp_driver *d, const sr_result *res, srp_seg *s)
 {
     guint dir = res->dir == SR_DIR_SERVER_TO_CLIENT ? 1 : 0;
     srp_drop_tally *t;
+    srp_seg_drops *sd;
 
-    s->dropped[0] = res->dropped[0];
-    s->dropped[1] = res->dropped[1];
-    if (res->conn_id == 0)
+    if (res->conn_id == 0) {
+        if (res->dropped[0] != 0 || res->dropped[1] != 0) {
+            sd = wmem_new0(wmem_file_scope(), srp_seg_drops);
+            sd->dropped[0] = res->dropped[0];
+            sd->dropped[1] = res->dropped[1];
+            s->drops = sd;
+        }
         return;
+    }
     t = g_hash_table_lookup(d->drop_tallies, &res->conn_id);
     if (t == NULL) {
         if (!(res->status & SR_SEG_DROPPED) && res->dropped[0] == 0 && res->dropped[1] == 0)
@@ -1036,17 +1145,19 @@ note_dropped(srp_driver *d, const sr_result *res, srp_seg *s)
         t->segs[dir]++;
     t->dropped[0] = res->dropped[0];
     t->dropped[1] = res->dropped[1];
-    s->dropped_segs[0] = t->segs[0];
-    s->dropped_segs[1] = t->segs[1];
-}
-
-static void
-take_snapshot(srp_driver *d, srp_record *r)
-{
-    (void)srp_snapshot_take(d->pool, d->assembler, &r->snap);
-    r->has_snapshot = 1;
-    r->prev = d->last_snap;
-    d->last_snap = r;
+    /* Once the connection dropped something its totals are not all zero;
+     * segments after which they did not change share one copy. */
+    sd = t->shown;
+    if (sd == NULL || sd->dropped[0] != t->dropped[0] || sd->dropped[1] != t->dropped[1] ||
+        sd->dropped_segs[0] != t->segs[0] || sd->dropped_segs[1] != t->segs[1]) {
+        sd = wmem_new0(wmem_file_scope(), srp_seg_drops);
+        sd->dropped[0] = t->dropped[0];
+        sd->dropped[1] = t->dropped[1];
+        sd->dropped_segs[0] = t->segs[0];
+        sd->dropped_segs[1] = t->segs[1];
+        t->shown = sd;
+    }
+    s->drops = sd;
 }
 
 /* After the core took a segment: where its direction starts, and, if some
@@ -1201,15 +1312,11 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
         }
     }
 
-    r = builder_freeze(b, SRP_REC_FRAME);
+    r = builder_freeze(d, b, SRP_REC_FRAME, segs, n, TRUE);
     if (r->n_divs > 0)
         g_hash_table_insert(d->div_records, GUINT_TO_POINTER(r->frame), r);
-    r->n_segs = (guint8)n;
-    if (n > 0)
-        r->segs = wmem_memdup(wmem_file_scope(), segs, n * sizeof(srp_seg));
     r->segs_ignored = (guint8)MIN(in->n_ignored, 255);
     r->setup_error = (guint8)d->setup_error;
-    take_snapshot(d, r);
     return r;
 }
 
@@ -1246,10 +1353,10 @@ srp_driver_end_flush(srp_driver *d)
 
     g_hash_table_iter_init(&it, d->end_builders);
     while (g_hash_table_iter_next(&it, &key, &value)) {
-        srp_record *r = builder_freeze(value, SRP_REC_END_FLUSH);
+        const srp_builder *eb = value;
+        srp_record *r = builder_freeze(d, eb, SRP_REC_END_FLUSH, NULL, 0,
+                                       eb->frame == d->last_frame);
 
-        if (r->frame == d->last_frame)
-            take_snapshot(d, r);
         g_hash_table_insert(d->end_records, key, r);
     }
     g_hash_table_destroy(d->end_builders);

@@ -25,6 +25,14 @@ typedef struct srp_driver srp_driver;
 srp_driver *srp_driver_new(const sr_options *options, size_t max_connections,
                            gboolean divergence);
 
+/* The most released bytes all records together keep (copies of data the
+ * core released from its pages; a frame's own bytes are not copied).
+ * Beyond it a chunk is SRP_BYTES_OVER_LIMIT and the first record that
+ * refused bytes has retained_limit_hit. Default SRP_DEFAULT_MAX_RETAINED;
+ * set it before the first frame. */
+#define SRP_DEFAULT_MAX_RETAINED (G_GUINT64_CONSTANT(256) << 20)
+void srp_driver_set_max_retained(srp_driver *d, guint64 max_bytes);
+
 /* Frees the core (whose final callbacks are ignored) and the driver.
  * Records stay valid: they live in wmem_file_scope(). NULL is a no-op. */
 void srp_driver_free(srp_driver *d);

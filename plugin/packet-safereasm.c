@@ -124,6 +124,7 @@ static int hf_div_bytes = -1;
 static int hf_div_segment = -1;
 static int hf_global = -1;
 static int hf_change = -1;
+static int hf_retained = -1;
 static int hf_global_ctr[SRP_N_COUNTERS];
 static int hf_change_ctr[SRP_N_COUNTERS];
 
@@ -151,6 +152,11 @@ static expert_field ei_timeout = EI_INIT;
 static expert_field ei_dropped = EI_INIT;
 static expert_field ei_isn_changed = EI_INIT;
 static expert_field ei_divergence = EI_INIT;
+static expert_field ei_retained_limit = EI_INIT;
+
+/* Rebuilding a frame's global counters from the delta-encoded snapshots:
+ * drawing frames in order costs one decode each. */
+static srp_snap_cache draw_snap_cache;
 
 /* The record keeps the status in 16 bits. */
 G_STATIC_ASSERT(SR_SEG_ISN_CHANGED <= G_MAXUINT16 && SR_SEG_BEFORE_START <= G_MAXUINT16);
@@ -347,10 +353,15 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
     add_u64(st, hf_conn_delivered_s2c, tvb, s->delivered[SR_DIR_SERVER_TO_CLIENT]);
     add_u64(st, hf_conn_skipped_c2s, tvb, s->skipped[SR_DIR_CLIENT_TO_SERVER]);
     add_u64(st, hf_conn_skipped_s2c, tvb, s->skipped[SR_DIR_SERVER_TO_CLIENT]);
-    add_u64(st, hf_conn_dropped_c2s, tvb, s->dropped[SR_DIR_CLIENT_TO_SERVER]);
-    add_u64(st, hf_conn_dropped_s2c, tvb, s->dropped[SR_DIR_SERVER_TO_CLIENT]);
-    add_u64(st, hf_conn_dropped_segs_c2s, tvb, s->dropped_segs[SR_DIR_CLIENT_TO_SERVER]);
-    add_u64(st, hf_conn_dropped_segs_s2c, tvb, s->dropped_segs[SR_DIR_SERVER_TO_CLIENT]);
+    {
+        static const srp_seg_drops none;
+        const srp_seg_drops *sd = s->drops != NULL ? s->drops : &none;
+
+        add_u64(st, hf_conn_dropped_c2s, tvb, sd->dropped[SR_DIR_CLIENT_TO_SERVER]);
+        add_u64(st, hf_conn_dropped_s2c, tvb, sd->dropped[SR_DIR_SERVER_TO_CLIENT]);
+        add_u64(st, hf_conn_dropped_segs_c2s, tvb, sd->dropped_segs[SR_DIR_CLIENT_TO_SERVER]);
+        add_u64(st, hf_conn_dropped_segs_s2c, tvb, sd->dropped_segs[SR_DIR_SERVER_TO_CLIENT]);
+    }
     if (s->close_reason >= 0)
         add_uint(st, hf_conn_close_reason, tvb, (guint32)s->close_reason);
 
@@ -398,7 +409,7 @@ gather_bytes(packet_info *pinfo, proto_tree *root, const srp_record *r, gint64 *
     guint8 *buf;
 
     for (guint i = 0; i < r->n_chunks; i++)
-        if (r->chunks[i].source != SRP_BYTES_NONE)
+        if (SRP_CHUNK_KEPT(&r->chunks[i]))
             n += r->chunks[i].len;
     *total = 0;
     if (n == 0 || n > SRP_MAX_RECORD_DATA * 2u)
@@ -495,7 +506,7 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
                 proto_item_set_generated(proto_tree_add_item(ct, hf_chunk_data, data_tvb,
                                                              (gint)pos[i], (gint)c->len,
                                                              ENC_NA));
-            else if (data_tvb != NULL || c->source == SRP_BYTES_NONE)
+            else if (data_tvb != NULL || !SRP_CHUNK_KEPT(c))
                 add_bool(ct, hf_chunk_data_dropped, tvb, 1);
         }
         /* Like tcp.segments: the frames the run came from, with the bytes
@@ -632,17 +643,19 @@ static void
 draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_record *r)
 {
     for (guint i = 0; i < r->n_closes; i++) {
-        const srp_close *c = &r->closes[i];
+        static const srp_close_totals zero;
+        const srp_close *cl = &r->closes[i];
+        const srp_close_totals *c = cl->totals != NULL ? cl->totals : &zero;
         proto_item *ci, *it;
         proto_tree *ct;
 
         ci = proto_tree_add_item(tree, hf_closed, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(ci);
-        proto_item_append_text(ci, ": connection %" PRIu64 ", %s", c->conn_id,
-                               sr_close_reason_name((sr_close_reason)c->reason));
+        proto_item_append_text(ci, ": connection %" PRIu64 ", %s", cl->conn_id,
+                               sr_close_reason_name((sr_close_reason)cl->reason));
         ct = proto_item_add_subtree(ci, ett_closed);
-        add_u64(ct, hf_closed_conn_id, tvb, c->conn_id);
-        it = add_uint(ct, hf_closed_reason, tvb, c->reason);
+        add_u64(ct, hf_closed_conn_id, tvb, cl->conn_id);
+        it = add_uint(ct, hf_closed_reason, tvb, cl->reason);
         add_u64(ct, hf_closed_delivered_c2s, tvb, c->delivered[0]);
         add_u64(ct, hf_closed_delivered_s2c, tvb, c->delivered[1]);
         add_u64(ct, hf_closed_skipped_c2s, tvb, c->skipped[0]);
@@ -651,14 +664,14 @@ draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_recor
         add_u64(ct, hf_closed_dropped_s2c, tvb, c->dropped[1]);
         add_u64(ct, hf_closed_dropped_segs_c2s, tvb, c->dropped_segs[0]);
         add_u64(ct, hf_closed_dropped_segs_s2c, tvb, c->dropped_segs[1]);
-        if (c->reason == SR_CLOSE_EVICTED)
+        if (cl->reason == SR_CLOSE_EVICTED)
             expert_add_info_format(pinfo, it, &ei_evicted,
                                    "Connection %" PRIu64 " evicted at the connection limit",
-                                   c->conn_id);
-        else if (c->reason == SR_CLOSE_TIMEOUT)
+                                   cl->conn_id);
+        else if (cl->reason == SR_CLOSE_TIMEOUT)
             expert_add_info_format(pinfo, it, &ei_timeout,
                                    "Connection %" PRIu64 " closed by idle timeout",
-                                   c->conn_id);
+                                   cl->conn_id);
     }
 }
 
@@ -668,23 +681,25 @@ draw_snapshot(tvbuff_t *tvb, proto_tree *tree, const srp_record *r)
     proto_item *it;
     proto_tree *gt, *gt_top;
     gboolean any = FALSE;
+    srp_snapshot abs, delta;
 
-    if (!r->has_snapshot)
+    if (!r->has_snapshot || r->snap == NULL)
         return;
+    srp_record_snapshot(r, &draw_snap_cache, &abs);
+    srp_snap_delta(r->snap, &delta);
     it = proto_tree_add_item(tree, hf_global, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(it);
     gt = proto_item_add_subtree(it, ett_global);
     gt_top = gt;
     for (int i = 0; i < SRP_N_COUNTERS; i++)
-        add_u64(gt, hf_global_ctr[i], tvb, r->snap.v[i]);
+        add_u64(gt, hf_global_ctr[i], tvb, abs.v[i]);
+    add_u64(gt, hf_retained, tvb, abs.v[SRP_SNAP_RETAINED]);
 
     /* What changed at this frame: lets a filter pick exactly the frames
      * where a counter moved (safereasm.change.evictions, ...). Inside the
      * one statistics subtree, so a frame shows a single collapsed item. */
     for (int i = 0; i < SRP_N_COUNTERS; i++) {
-        guint64 before = r->prev ? r->prev->snap.v[i] : 0;
-
-        if (r->snap.v[i] == before)
+        if (delta.v[i] == 0)
             continue;
         if (!any) {
             it = proto_tree_add_item(gt_top, hf_change, tvb, 0, 0, ENC_NA);
@@ -693,7 +708,7 @@ draw_snapshot(tvbuff_t *tvb, proto_tree *tree, const srp_record *r)
             any = TRUE;
         }
         proto_item_set_generated(proto_tree_add_int64(
-            gt, hf_change_ctr[i], tvb, 0, 0, (gint64)(r->snap.v[i] - before)));
+            gt, hf_change_ctr[i], tvb, 0, 0, (gint64)delta.v[i]));
     }
 }
 
@@ -746,6 +761,13 @@ draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
                                "The core could not be set up: %s (%s)",
                                sr_err_name((sr_error)r->setup_error),
                                sr_strerror((sr_error)r->setup_error));
+    if (r->retained_limit_hit)
+        expert_add_info_format(pinfo, top, &ei_retained_limit,
+                               "Released bytes reached the retained-bytes limit (%" PRIu64
+                               " bytes, preference safereasm.max_retained_kib): from here on "
+                               "chunks released from buffered pages show their offset and "
+                               "length but not their bytes (safereasm.chunk.data_dropped)",
+                               srp_prefs_max_retained());
 
     if (r->kind == SRP_REC_END_FLUSH) {
         /* Everything of the end flush stays inside this subtree (its
@@ -844,8 +866,10 @@ sr_init(void)
     gboolean enabled = proto_is_protocol_enabled(find_protocol_by_id(proto_sr));
 
     srp_driver_free(sr_driver);
+    srp_record_generation++;
     srp_prefs_get(&o, &max_connections);
     sr_driver = srp_driver_new(&o, max_connections, srp_prefs_detect_divergence());
+    srp_driver_set_max_retained(sr_driver, srp_prefs_max_retained());
     /* Ask for the TCP/IP fields only while enabled (as transum does):
      * wanting fields forces a tree on the first pass, even for a disabled
      * postdissector. */
@@ -886,6 +910,7 @@ sr_cleanup(void)
     set_postdissector_wanted_hfids(sr_handle, NULL);
     srp_driver_free(sr_driver);
     sr_driver = NULL;
+    srp_record_generation++;
 }
 
 /* After the sequential first pass (tshark -2, the GUI, sharkd): release
@@ -1150,6 +1175,10 @@ srp_proto_register(void)
             "differently (at most 16 listed)", HFILL } },
         { &hf_global, { "Global statistics after this frame", "safereasm.global", FT_NONE,
             BASE_NONE, NULL, 0x0, "The core's counters right after this frame (safereasm.global.*), and what changed at it (safereasm.change.*)", HFILL } },
+        { &hf_retained, { "Released bytes kept by the plugin", "safereasm.retained_bytes",
+            FT_UINT64, BASE_DEC, NULL, 0x0, "Bytes released from the core's pages that the "
+            "plugin copied into its per-frame records so far (all frames); at most the "
+            "preference safereasm.max_retained_kib", HFILL } },
         { &hf_change, { "Changed at this frame", "safereasm.change", FT_NONE, BASE_NONE,
             NULL, 0x0, "The counters that changed at this frame, by how much", HFILL } },
     };
@@ -1180,6 +1209,8 @@ srp_proto_register(void)
             "Server ISN changed: a later SYN-ACK replaced an unacknowledged one", EXPFILL } },
         { &ei_divergence, { "safereasm.expert.divergence", PI_SECURITY, PI_WARN,
             "Stream content depends on the receiver's TCP stack", EXPFILL } },
+        { &ei_retained_limit, { "safereasm.expert.retained_limit", PI_REASSEMBLE, PI_WARN,
+            "Retained-bytes limit reached: released bytes not kept", EXPFILL } },
     };
 
     for (int r = 0; r < SR_CLOSE_REASON_COUNT_; r++) {

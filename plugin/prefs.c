@@ -74,6 +74,8 @@ static guint pref_accepted[PREF_COUNT];
 static gint pref_policy = SR_POLICY_FIRST;
 static enum_val_t policy_vals[SR_POLICY_COUNT_ + 1];
 static srp_pref_bool pref_divergence;
+/* Not a core option: bounds the plugin's own copies (driver.h). */
+static guint pref_max_retained_kib = 256 * 1024;
 
 
 static void
@@ -276,6 +278,21 @@ srp_prefs_register(int proto)
         "Also reassemble under the five other overlap policies and mark where "
         "the stream content depends on the receiver's TCP stack "
         "(safereasm.divergence); costs one more core per policy", &pref_divergence);
+    prefs_register_uint_preference(m, "max_retained_kib",
+        "Max released bytes kept (KiB, all frames)",
+        "Bytes the core releases from its out-of-order pages are copied into the "
+        "frame's record so the tree can show them on every pass; this bounds all "
+        "such copies together (each costs its size in memory for as long as the "
+        "file is open). Beyond it a chunk shows its offset and length but not its "
+        "bytes (safereasm.chunk.data_dropped) and an expert info says so once. "
+        "In-order bytes are read from their own frame and cost nothing. "
+        "Default 262144 (256 MiB); 0 keeps none.", 10, &pref_max_retained_kib);
+}
+
+guint64
+srp_prefs_max_retained(void)
+{
+    return (guint64)pref_max_retained_kib * 1024u;
 }
 
 gboolean

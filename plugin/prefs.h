@@ -28,4 +28,8 @@ void srp_prefs_get(sr_options *options, size_t *max_connections);
 /* The detect_divergence preference: run the other overlap policies too. */
 gboolean srp_prefs_detect_divergence(void);
 
+/* The max_retained_kib preference, in bytes: the most released bytes the
+ * plugin keeps in its records (see driver.h). */
+guint64 srp_prefs_max_retained(void);
+
 #endif /* SRP_PREFS_H */

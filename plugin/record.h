@@ -31,13 +31,20 @@ typedef enum srp_payload_source {
     SRP_PAYLOAD_RST_TVB = 2, /* RST with data: read after the TCP header */
 } srp_payload_source;
 
+/* A connection's drop totals after a segment (in wmem_file_scope()). */
+typedef struct srp_seg_drops {
+    guint64 dropped[2];       /* bytes neither delivered nor skipped (the core's) */
+    guint64 dropped_segs[2];  /* segments that dropped bytes (counted by the driver) */
+} srp_seg_drops;
+
 /* One top-level TCP segment of the frame and what the core said of it. */
 typedef struct srp_seg {
     guint64 conn_id;          /* 0: the core made no connection */
     guint64 delivered[2];     /* connection totals after this segment */
     guint64 skipped[2];
-    guint64 dropped[2];       /* bytes neither delivered nor skipped (the core's) */
-    guint64 dropped_segs[2];  /* segments that dropped bytes (counted by the driver) */
+    /* The connection's drop totals: NULL while they are all zero (as for
+     * nearly every segment), so a segment does not carry 32 zero bytes. */
+    const struct srp_seg_drops *drops;
     guint32 dropped_len;      /* bytes this segment dropped */
     guint32 zone;
     guint32 conn_pages;
@@ -57,7 +64,12 @@ typedef enum srp_chunk_source {
     SRP_BYTES_FRAME = 1,      /* in this frame: data_off bytes after the start of
                                  its tcp_ordinal-th top-level TCP layer */
     SRP_BYTES_NONE = 2,       /* not kept (SRP_MAX_RECORD_DATA); len still right */
+    SRP_BYTES_OVER_LIMIT = 3, /* not kept: the retained-bytes preference was
+                                 reached; len and offset still right */
 } srp_chunk_source;
+
+/* Are a chunk's bytes available to draw? */
+#define SRP_CHUNK_KEPT(c) ((c)->source == SRP_BYTES_RECORD || (c)->source == SRP_BYTES_FRAME)
 
 /* One run of stream data the core released while this frame was
  * processed; it may belong to any connection. The core hands data over a
@@ -91,13 +103,20 @@ typedef struct srp_src {
     guint32 bytes;
 } srp_src;
 
-/* A connection the core completed while this frame was processed. */
-typedef struct srp_close {
-    guint64 conn_id;
+/* A completed connection's totals (in wmem_file_scope()). */
+typedef struct srp_close_totals {
     guint64 delivered[2];
     guint64 skipped[2];
     guint64 dropped[2];
     guint64 dropped_segs[2];
+} srp_close_totals;
+
+/* A connection the core completed while this frame was processed. */
+typedef struct srp_close {
+    guint64 conn_id;
+    /* NULL while all are zero: a connection evicted or timed out before it
+     * carried data (every frame of a SYN flood closes one) costs 24 bytes. */
+    const srp_close_totals *totals;
     guint8 reason;            /* sr_close_reason */
 } srp_close;
 
@@ -136,24 +155,46 @@ struct srp_record {
     guint8 segs_ignored;      /* top-level TCP layers past SRP_MAX_SEGS_PER_FRAME */
     guint8 has_snapshot;      /* snap is valid (always for FRAME records) */
     guint8 setup_error;       /* sr_error: the core could not be set up */
+    guint8 retained_limit_hit; /* the first record whose released bytes the
+                                  retained-bytes limit did not keep */
     guint32 n_chunks;
     guint32 n_closes;
     guint32 data_len;
-    srp_seg *segs;            /* n_segs of them */
+    guint32 n_srcs;
+    guint32 n_divs;
+    srp_seg *segs;            /* n_segs of them (in the record's own block) */
     srp_chunk *chunks;
     srp_close *closes;
     const guint8 *data;       /* copied chunk bytes (SRP_BYTES_RECORD), concatenated */
-    guint32 n_srcs;
     const srp_src *srcs;      /* the chunks' source frames */
-    guint32 n_divs;
     const srp_div *divs;
     const guint8 *div_data;   /* the groups' bytes of divs */
     /* The previous record that has a snapshot, in first-pass order: the
-     * statistics tap adds snap - prev->snap, so summing over all records
+     * statistics tap adds this record's change, so summing over all records
      * gives the last snapshot. */
     const srp_record *prev;
-    srp_snapshot snap;        /* global counters after this frame */
+    /* Global counters after this frame, delta-encoded against prev's
+     * (counters.h; in the record's own block): a few bytes on an ordinary
+     * frame instead of the whole table. Read with srp_record_snapshot. */
+    const guint8 *snap;
 };
+
+/* Rebuilding a record's absolute snapshot walks back to the last key
+ * snapshot (at most SRP_SNAP_KEY_EVERY records) or to the record a cache
+ * holds, so reading records in order costs one decode each. A cache is
+ * valid while srp_record_generation has the value it saw: the init and
+ * cleanup routines bump it, because records are freed with the file. */
+typedef struct srp_snap_cache {
+    const srp_record *r;
+    guint gen;
+    srp_snapshot abs;
+} srp_snap_cache;
+
+extern guint srp_record_generation;
+
+/* r's counters after its frame (r->has_snapshot must be set). cache may
+ * be NULL. */
+void srp_record_snapshot(const srp_record *r, srp_snap_cache *cache, srp_snapshot *out);
 
 /* Limit booleans of a record (any segment). */
 static inline gboolean

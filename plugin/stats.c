@@ -1,8 +1,8 @@
 /* stats.c - Statistics -> Safe TCP Reassembly, and tshark -z safereasm,tree.
  *
  * The nodes are generated from the core's counter table (counters.h). Each
- * record on the "safereasm" tap carries the global snapshot after its frame
- * and a pointer to the previous snapshot. For a counter the tree adds the
+ * record on the "safereasm" tap carries what changed in the global counters
+ * at its frame (delta-encoded, record.h). For a counter the tree adds the
  * difference, so over a whole capture it ends at the last snapshot, and
  * with a filter it shows what the matching frames contributed. A level
  * (a gauge such as pages_in_use, or a peak) cannot be summed: the tree
@@ -78,6 +78,7 @@ typedef struct srp_tree_state {
     gint div_acc[DIV_N];
     int node[SRP_N_COUNTERS];     /* stats_tree node ids */
     gint64 acc[SRP_N_COUNTERS];
+    srp_snap_cache snap_cache;    /* records come in order: one decode each */
     gint shown[SRP_N_COUNTERS];   /* value last set on the node */
     int parent[SRP_N_COUNTERS];
     char *label[SRP_N_COUNTERS];
@@ -183,6 +184,7 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
           const void *p, tap_flags_t flags _U_)
 {
     const srp_record *r = p;
+    srp_snapshot abs, delta;
     srp_tree_state *s = tree_states ? g_hash_table_lookup(tree_states, st) : NULL;
 
     if (r == NULL || s == NULL)
@@ -197,24 +199,24 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
             stats_tree_manip_node_int(MN_SET, st, div_label[k], k ? s->div_parent : 0, FALSE,
                                       s->div_acc[k]);
     }
-    if (!r->has_snapshot)
+    if (!r->has_snapshot || r->snap == NULL)
         return TAP_PACKET_REDRAW;
+    srp_snap_delta(r->snap, &delta);
+    srp_record_snapshot(r, &s->snap_cache, &abs);
     for (int i = 0; i < SRP_N_COUNTERS; i++) {
-        guint64 before = r->prev ? r->prev->snap.v[i] : 0;
         gint64 v;
 
         if (is_level(srp_counters[i].name))
-            s->acc[i] = (gint64)MIN(r->snap.v[i], (guint64)G_MAXINT64);
+            s->acc[i] = (gint64)MIN(abs.v[i], (guint64)G_MAXINT64);
         else
-            s->acc[i] += (gint64)(r->snap.v[i] - before);
+            s->acc[i] += (gint64)delta.v[i];
         if (i == SRP_CTR_errors) {
             /* The core counts a late segment for a completed connection
              * (the last ACK of every clean close) as an error call; it has
              * its own row (after_close), so "errors" shows real failures. */
-            guint64 late = r->snap.v[SRP_CTR_after_close] -
-                           (r->prev ? r->prev->snap.v[SRP_CTR_after_close] : 0);
+            guint64 late = delta.v[SRP_CTR_after_close];
 
-            s->acc[i] -= (gint64)MIN(late, r->snap.v[i] - before);
+            s->acc[i] -= (gint64)MIN(late, delta.v[i]);
         }
         /* stats_tree counters are gint. Setting a node looks it up by
          * name, so only nodes whose value changed are touched. */

@@ -20,6 +20,7 @@ from srtest import check  # noqa: E402
 FIXED = {
     "safereasm.segment": "FT_NONE",
     "safereasm.conn_id": "FT_UINT64",
+    "safereasm.retained_bytes": "FT_UINT64",
     "safereasm.dir": "FT_UINT8",
     "safereasm.zone": "FT_UINT32",
     "safereasm.captured_len": "FT_UINT32",
@@ -91,7 +92,7 @@ STATUS_BITS = ["in_order", "out_of_order", "retransmission", "overlap", "conflic
                "isn_changed"]
 CHUNK_FLAGS = ["start", "end", "conflict", "buffered", "flushed"]
 EXPERT = ["conflict", "limit_connection", "limit_total", "limit_table", "skipped", "error",
-          "evicted", "timeout", "dropped", "isn_changed", "divergence"]
+          "evicted", "timeout", "dropped", "isn_changed", "divergence", "retained_limit"]
 
 
 def expected():

@@ -38,7 +38,7 @@ def defaults():
 
 
 # Plugin-only preferences (no core option behind them), with defaults.
-PLUGIN_ONLY = {"detect_divergence": "FALSE"}
+PLUGIN_ONLY = {"detect_divergence": "FALSE", "max_retained_kib": "262144"}
 
 
 def policy_names():
