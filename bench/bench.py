@@ -18,7 +18,8 @@ Fairness rules (docs/benchmarks.md explains them):
   no limits to set (its out-of-order queue is pruned at 64 KiB per half);
 - the same digest work: every reassembler SHA-256s every delivered byte per
   direction (safereasm-pcap's default output has the digest), each with its
-  own SHA-256 (OpenSSL for libnids, crypto/sha256 for Go, GLib's for ours);
+  own SHA-256 (OpenSSL for libnids, crypto/sha256 for Go, OpenSSL's
+  libcrypto for ours when the build finds it, as bench/run.sh's does);
   rows with no digest at all, and libnids with GLib's SHA-256, show the cost;
 - interleaved runs, medians, paired ratios (ratio of the same repeat);
 - a run that fails (exit status, signal, timeout) fails the benchmark, and so

@@ -6,31 +6,20 @@
 #include <glib.h>
 
 #ifdef SP_HAVE_LIBCRYPTO
-#include <openssl/evp.h>
-#include <pthread.h>
-
-/* Fetched once: an explicit fetch saves the implicit one at every init.
- * pthread_once, not g_once: ThreadSanitizer sees through the former only. */
-static EVP_MD *md_sha256;
-static pthread_once_t md_once = PTHREAD_ONCE_INIT;
-
-static void md_fetch(void)
-{
-    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static EVP_MD *sha256_md(void)
-{
-    pthread_once(&md_once, md_fetch);
-    return md_sha256;
-}
+/* The low-level SHA256_* calls, not EVP: the same block functions (SHA
+ * extensions where the CPU has them), but one 112-byte context per
+ * direction and no per-call dispatch, where EVP allocates a context and a
+ * provider context per direction and fetches through the provider on every
+ * update; at 100,000 connections that was ~3 % of the run and ~200 bytes per
+ * direction. OpenSSL 3 marks them deprecated, not removed. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 sp_digest *sp_digest_new(void)
 {
-    EVP_MD *md = sha256_md();
-    EVP_MD_CTX *c = md ? EVP_MD_CTX_new() : NULL;
-    if (c && EVP_DigestInit_ex(c, md, NULL) != 1) {
-        EVP_MD_CTX_free(c);
+    SHA256_CTX *c = g_try_new(SHA256_CTX, 1);
+    if (c && SHA256_Init(c) != 1) {
+        g_free(c);
         c = NULL;
     }
     return (sp_digest *)c;
@@ -39,30 +28,29 @@ sp_digest *sp_digest_new(void)
 void sp_digest_update(sp_digest *d, const void *data, size_t len)
 {
     if (d && len)
-        EVP_DigestUpdate((EVP_MD_CTX *)d, data, len);
+        SHA256_Update((SHA256_CTX *)d, data, len);
 }
 
 void sp_digest_finish(sp_digest *d, char hex[65])
 {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
+    unsigned char out[SHA256_DIGEST_LENGTH];
     hex[0] = '\0';
     if (!d)
         return;
     static const char digits[] = "0123456789abcdef";
-    if (EVP_DigestFinal_ex((EVP_MD_CTX *)d, out, &n) == 1 && n == 32) {
-        for (unsigned i = 0; i < n; i++) {
+    if (SHA256_Final(out, (SHA256_CTX *)d) == 1) {
+        for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) {
             hex[2 * i] = digits[out[i] >> 4];
             hex[2 * i + 1] = digits[out[i] & 15];
         }
         hex[64] = '\0';
     }
-    EVP_MD_CTX_free((EVP_MD_CTX *)d);
+    g_free(d);
 }
 
 void sp_digest_free(sp_digest *d)
 {
-    EVP_MD_CTX_free((EVP_MD_CTX *)d);
+    g_free(d);
 }
 
 const char *sp_digest_backend(void)

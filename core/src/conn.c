@@ -26,6 +26,20 @@ static sr__page *first_page(const sr__half *h)
     return n ? g_tree_node_value(n) : NULL;
 }
 
+/* Copy the bytes of offsets [lo, hi) from one ring to another, each byte
+ * at offset o stored at ring[o % cap]: a few memcpy runs (at most where
+ * either ring wraps), not a division per byte. hi - lo <= both caps. */
+static void ring_move(uint8_t *to, size_t to_cap, const uint8_t *from, size_t from_cap,
+                      uint64_t lo, uint64_t hi)
+{
+    while (lo < hi) {
+        size_t f = (size_t)(lo % from_cap), t = (size_t)(lo % to_cap);
+        size_t k = (size_t)MIN(hi - lo, (uint64_t)MIN(from_cap - f, to_cap - t));
+        memcpy(to + t, from + f, k);
+        lo += k;
+    }
+}
+
 /* Remember the tail of delivered bytes for conflict checks (see
  * sr_options.conflict_history). The ring grows with what the direction has
  * delivered (doubling, from 64 bytes up to conflict_history), so a short
@@ -55,8 +69,7 @@ static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *dat
         } else {
             if (h->hist) {
                 uint64_t lo = MAX(h->hist_from, offset > h->hist_cap ? offset - h->hist_cap : 0);
-                for (uint64_t o = lo; o < offset; o++)
-                    n[o % ncap] = h->hist[o % h->hist_cap];
+                ring_move(n, ncap, h->hist, h->hist_cap, lo, offset);
                 sr__free(&c->pool->alloc, h->hist, h->hist_cap);
             }
             h->hist = n;
@@ -83,9 +96,13 @@ static bool hist_differs(const sr__half *h, const uint8_t *data, int64_t off, si
     uint64_t lo = MAX(h->hist_from, h->next > h->hist_cap ? h->next - h->hist_cap : 0);
     int64_t s = MAX(off, (int64_t)lo);
     int64_t e = MIN(off + (int64_t)len, (int64_t)h->next);
-    for (int64_t o = s; o < e; o++)
-        if (h->hist[(uint64_t)o % h->hist_cap] != data[o - off])
+    while (s < e) { /* memcmp runs up to where the ring wraps */
+        size_t at = (size_t)((uint64_t)s % h->hist_cap);
+        size_t k = (size_t)MIN((uint64_t)(e - s), (uint64_t)(h->hist_cap - at));
+        if (memcmp(h->hist + at, data + (s - off), k) != 0)
             return true;
+        s += (int64_t)k;
+    }
     return false;
 }
 

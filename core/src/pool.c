@@ -108,14 +108,28 @@ void sr__conn_unlock(sr__conn *c, sr__held *frame)
 
 static guint key_hash(gconstpointer v)
 {
-    /* FNV-1a over the normalised key; padding is always zeroed. */
+    /* Multiply-xor over the normalised key in 64-bit words (padding is
+     * always zeroed): a handful of multiplications instead of FNV-1a's one
+     * per byte. memcpy reads the words without aliasing or alignment
+     * assumptions; the compiler turns it into plain loads. */
+    G_STATIC_ASSERT(sizeof(sr__key) % 4 == 0);
     const uint8_t *b = v;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < sizeof(sr__key); i++) {
-        h ^= b[i];
-        h *= 16777619u;
+    uint64_t h = 0x9e3779b97f4a7c15u;
+    size_t i = 0;
+    for (; i + 8 <= sizeof(sr__key); i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
     }
-    return h;
+    for (; i < sizeof(sr__key); i += 4) {
+        uint32_t w;
+        memcpy(&w, b + i, 4);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+        h ^= h >> 32;
+    }
+    h ^= h >> 29;
+    return (guint)h;
 }
 
 static gboolean key_equal(gconstpointer a, gconstpointer b)
