@@ -7,6 +7,12 @@
 #      --threads: tests/tool, label concurrency).
 #   3. Plain build with the Wireshark plugin: the tests that drive tshark
 #      (tshark is not instrumented, so the plugin cannot be either).
+#   4. Packaging.
+#   5. The plugin against Wireshark 4.4 (Debian 13) and 4.6 (Debian
+#      unstable): built and tested (ctest label wsversions) and packaged in
+#      debootstrap roots (scripts/wireshark-root.sh), made once and cached
+#      under /var/cache/safereasm-roots; making them starts in the
+#      background at the beginning. Needs root; SR_WS_VERSIONS=0 skips it.
 # Run it from the source tree; it builds into build-asan/, build-tsan/, build/.
 set -eu
 cd "$(dirname "$0")"
@@ -22,6 +28,17 @@ step() { printf '\n===== %s =====\n' "$*"; }
 # when all is there): the gopacket oracle, the packaging tools, wireshark-qt
 # and Xvfb for the GUI tests.
 scripts/install-packages.sh scripts/debian-packages.txt scripts/test-packages.txt
+
+# The 4.4/4.6 roots are made (once; cached) while the host builds and tests.
+WS_SUITES="trixie sid"
+ws_tmp=
+if [ "${SR_WS_VERSIONS:-1}" = 1 ] && [ "$(id -u)" -eq 0 ]; then
+    ws_tmp=$(mktemp -d "${TMPDIR:-/tmp}/sr-wsroots.XXXXXX")
+    for s in $WS_SUITES; do
+        scripts/wireshark-root.sh "$s" prepare >"$ws_tmp/$s.log" 2>&1 &
+        echo $! >"$ws_tmp/$s.pid"
+    done
+fi
 
 step "ASan+UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSR_SANITIZE=address,undefined \
@@ -49,5 +66,18 @@ step "Packaging: installed tree, consumers, plugin folder, Debian packages"
 # SR_TEST_SYSTEM_INSTALL=1 (CI sets it; its machine is thrown away) and as
 # root, and is skipped otherwise.
 ctest --test-dir build --output-on-failure -L packaging
+
+step "The plugin on Wireshark 4.4 (Debian 13) and 4.6 (Debian unstable)"
+if [ -z "$ws_tmp" ]; then
+    echo "skipped: needs root (debootstrap, chroot)${SR_WS_VERSIONS:+; SR_WS_VERSIONS=$SR_WS_VERSIONS}"
+else
+    for s in $WS_SUITES; do
+        wait "$(cat "$ws_tmp/$s.pid")" || { cat "$ws_tmp/$s.log"; exit 1; }
+        cat "$ws_tmp/$s.log"
+        scripts/wireshark-root.sh "$s" test
+        scripts/wireshark-root.sh "$s" deb
+    done
+    rm -rf "$ws_tmp"
+fi
 
 step "all tests passed"
