@@ -53,7 +53,9 @@ cmake --build build-tsan -j"$J"
 ctest --test-dir build-tsan --output-on-failure -L concurrency
 
 step "Plain build with the Wireshark plugin"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# As in the 4.4/4.6 roots: a pointer type Wireshark changed must not slip by.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_C_FLAGS=-Werror=incompatible-pointer-types
 cmake --build build -j"$J"
 if [ ! -e build/plugins/4.0/epan/safereasm.so ]; then
     echo "test.sh: the Wireshark plugin was not built (is libwireshark-dev 4.0 installed?)" >&2
