@@ -43,8 +43,10 @@ else()
 endif()
 # The cache entry follows the automatic choice until you set it yourself.
 # (Build folders configured before SR__PLUGIN_INSTALL_DIR_AUTO existed hold
-# the old default, some ~/.local/lib/wireshark/... folder: automatic too.)
-if(NOT DEFINED SR__PLUGIN_INSTALL_DIR_AUTO AND
+# the old default, some ~/.local/lib/wireshark/... folder: automatic too.
+# Only such a folder: at the first configure there is no CMakeCache.txt
+# yet, and a personal folder given with -D, as setup.sh does, is yours.)
+if(NOT DEFINED SR__PLUGIN_INSTALL_DIR_AUTO AND EXISTS "${CMAKE_BINARY_DIR}/CMakeCache.txt" AND
    SR_PLUGIN_INSTALL_DIR MATCHES "/\\.local/lib/wireshark/plugins/[0-9]+\\.[0-9]+/epan$")
   set(SR__PLUGIN_INSTALL_DIR_AUTO "${SR_PLUGIN_INSTALL_DIR}" CACHE INTERNAL "")
 endif()
@@ -59,6 +61,10 @@ else()
   # Set by you: keep the value; give a -D without a type its type and help.
   set(SR_PLUGIN_INSTALL_DIR "" CACHE STRING
       "Folder that cmake --install puts safereasm.so into (relative: under the install prefix)")
+  # Defined, so a reconfigure never takes the value for an old default.
+  if(NOT DEFINED SR__PLUGIN_INSTALL_DIR_AUTO)
+    set(SR__PLUGIN_INSTALL_DIR_AUTO "${_sr_auto}" CACHE INTERNAL "")
+  endif()
   set(_sr_explicit ON)
 endif()
 

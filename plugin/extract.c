@@ -97,6 +97,12 @@ srp_extract_wanted_hfids(void)
     if (!extract_ready)
         return NULL;
     a = g_array_new(FALSE, FALSE, (guint)sizeof(int));
+    /* The protocols too: their nodes' field_info (data source, offset) is
+     * what the payload and the frame bytes are located from, and 4.6 gives
+     * an unreferenced node none (ws-compat.h). */
+    for (int i = 0; i < P_COUNT; i++)
+        if (proto_table[i].id >= 0)
+            g_array_append_val(a, proto_table[i].id);
     for (int i = 0; i < F_COUNT; i++)
         if (field_table[i].hf >= 0)
             g_array_append_val(a, field_table[i].hf);
@@ -108,12 +114,12 @@ srp_extract_wanted_hfids(void)
 static int
 proto_of(const proto_node *node)
 {
-    const field_info *fi = node ? PNODE_FINFO(node) : NULL;
+    const header_field_info *hfi = node ? srp_node_hfinfo(node) : NULL;
     int id;
 
-    if (fi == NULL || fi->hfinfo == NULL)
+    if (hfi == NULL)
         return -1;
-    id = fi->hfinfo->id;
+    id = hfi->id;
     for (int i = 0; i < P_COUNT; i++)
         if (proto_table[i].id >= 0 && proto_table[i].id == id)
             return i;

@@ -900,6 +900,12 @@ sr_init(void)
              srp_prefs_detect_divergence());
 }
 
+#if SRP_PRIME_TCP_LATER
+/* See sr_postseq. */
+static int prime_tcp_listener;
+static gboolean prime_tcp_registered;
+#endif
+
 static void
 sr_cleanup(void)
 {
@@ -907,6 +913,12 @@ sr_cleanup(void)
         remove_tap_listener(&force_tree_listener);
         force_tree_registered = FALSE;
     }
+#if SRP_PRIME_TCP_LATER
+    if (prime_tcp_registered) {
+        remove_tap_listener(&prime_tcp_listener);
+        prime_tcp_registered = FALSE;
+    }
+#endif
     set_postdissector_wanted_hfids(sr_handle, NULL);
     srp_driver_free(sr_driver);
     sr_driver = NULL;
@@ -919,6 +931,25 @@ static void
 sr_postseq(void)
 {
     srp_driver_end_flush(sr_driver);
+#if SRP_PRIME_TCP_LATER
+    /* Later passes draw chunk bytes from the frame's top-level tcp nodes,
+     * but only the first pass primes our wanted fields, and 4.6 gives an
+     * unprimed node no field_info (ws-compat.h). Tap listener filters are
+     * primed on every dissection that builds a tree, so this one keeps the
+     * tcp protocol real in the second pass of tshark -2 and in the GUI's
+     * filtering; registered this late, it makes no pass build a tree that
+     * would not have built one. */
+    if (!prime_tcp_registered && sr_driver != NULL) {
+        GString *err = register_tap_listener(SRP_TAP_NAME, &prime_tcp_listener, "tcp",
+                                             TL_REQUIRES_NOTHING, NULL, force_tree_packet,
+                                             NULL, NULL);
+
+        if (err != NULL)
+            g_string_free(err, TRUE);
+        else
+            prime_tcp_registered = TRUE;
+    }
+#endif
 }
 
 /* ------------------------------------------------------------ registration */

@@ -10,6 +10,12 @@
  *   format_text() data           const guchar *          const char *
  *   plugin_describe()            absent                  exported by the plugin
  *
+ *   what                         4.0 / 4.4               4.6
+ *   a tree node's field          node->finfo->hfinfo     node->hfinfo; node->finfo
+ *                                                        is NULL in a hidden tree
+ *                                                        unless the field is primed
+ *                                                        (protocols included)
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later */
 #ifndef SRP_WS_COMPAT_H
 #define SRP_WS_COMPAT_H
@@ -68,6 +74,26 @@ static inline const guint8 *srp_fvalue_ipv6(field_info *fi)
 #else
 #error "safereasm supports Wireshark 4.0, 4.4 and 4.6"
 #endif
+
+/* Which field a tree node is, or NULL. From 4.6 on a node of a hidden
+ * (not printed) tree carries its header_field_info itself and gets a
+ * field_info only if someone referenced the field: -T fields, -Y and taps
+ * no longer see our TCP/IP nodes' finfo unless we prime those protocols
+ * (srp_extract_wanted_hfids does). */
+static inline const header_field_info *srp_node_hfinfo(const proto_node *node)
+{
+#if SRP_WS_AT_LEAST(4, 6)
+    return node->hfinfo;
+#else
+    const field_info *fi = PNODE_FINFO(node);
+
+    return fi != NULL ? fi->hfinfo : NULL;
+#endif
+}
+
+/* 4.6 only: the wanted fields are primed on the first pass alone, so the
+ * plugin primes the tcp protocol for later passes itself (sr_postseq). */
+#define SRP_PRIME_TCP_LATER SRP_WS_AT_LEAST(4, 6)
 
 /* format_text() of bytes, whichever pointer type this release takes. */
 #define SRP_FORMAT_TEXT(scope, data, len) format_text((scope), (const void *)(data), (len))

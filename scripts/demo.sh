@@ -10,7 +10,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 cap=${1:-captures/fidelity/zeek/tcp/reassembly.pcap}
-plugin=$PWD/build/plugins/4.0/epan/safereasm.so
+# The build's plugin folder is named after the Wireshark major.minor.
+wsabi=$(pkg-config --modversion wireshark 2>/dev/null | cut -d. -f1,2)
+plugin=$PWD/build/plugins/${wsabi:-4.0}/epan/safereasm.so
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -24,7 +26,7 @@ global=$(pkg-config --variable=plugindir wireshark 2>/dev/null)/epan/safereasm.s
 
 ts() {
     if [ "$(id -u)" -eq 0 ]; then
-        SR_PLUGIN=$plugin tests/lib/tshark-as-user.sh "$@"
+        SR_PLUGIN=$plugin SR_PLUGIN_ABI=${wsabi:-4.0} tests/lib/tshark-as-user.sh "$@"
     else
         tshark "$@"
     fi

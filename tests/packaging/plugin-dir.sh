@@ -1,11 +1,13 @@
 #!/bin/sh
 # plugin-dir.sh - where `cmake --install` puts the Wireshark plugin
 # (ctest packaging/plugin-dir; see cmake/SafereasmPluginDir.cmake):
-#   no prefix anywhere           -> $HOME/.local/lib/wireshark/plugins/4.0/epan
+#   no prefix anywhere           -> $HOME/.local/lib/wireshark/plugins/<4.x>/epan
 #   --prefix P at install time   -> P/<rel>   (rel: Wireshark's plugin folder
 #   -DCMAKE_INSTALL_PREFIX=Q     -> Q/<rel>    relative to its prefix, + /epan)
 #   DESTDIR=D                    -> D/<the same path>
 #   -DSR_PLUGIN_INSTALL_DIR=X    -> X, also with --prefix
+#   setup.sh as a user (prefix ~/.local, X = the personal folder, given at
+#   the first configure) -> X, also after a reconfigure
 # Configures and builds the plugin in a scratch folder with HOME pointed at
 # a scratch folder, so the real home is never touched (checked at the end).
 # Environment: SR_SOURCE_DIR, SR_CMAKE.
@@ -23,7 +25,7 @@ bad() { echo "FAIL: $*"; fail=1; }
 home=$tmp/home
 mkdir -p "$home"
 rel=$(pkg-config --variable=plugindir wireshark | sed "s#^$(pkg-config --variable=prefix wireshark)/##")/epan
-personal=$home/.local/lib/wireshark/plugins/4.0/epan
+personal=$home/.local/lib/wireshark/plugins/$(pkg-config --modversion wireshark | cut -d. -f1,2)/epan
 b=$tmp/build
 opts="-DSR_BUILD_TESTS=OFF -DSR_BUILD_TOOLS=OFF -DSR_BUILD_BENCH=OFF -DSR_BUILD_SHARED=OFF"
 
@@ -41,14 +43,14 @@ case_() {
             > "$tmp/inst.log" 2>&1; then
         bad "$name: install failed"; cat "$tmp/inst.log"; return
     fi
-    found=$(find "$tmp" -name safereasm.so ! -path "$b/*" | sort)
+    found=$(find "$tmp" -name safereasm.so ! -path "$tmp/build*" | sort)
     if [ "$found" = "$want" ]; then
         echo "ok: $name -> ${want#"$tmp"/}"
     else
         bad "$name: expected $want, found: $found"
     fi
     # Remove what was installed, for the next case.
-    find "$tmp" -name safereasm.so ! -path "$b/*" -delete
+    find "$tmp" -name safereasm.so ! -path "$tmp/build*" -delete
 }
 
 conf
@@ -66,6 +68,15 @@ conf -DSR_PLUGIN_INSTALL_DIR="$tmp/X"
 case_ "SR_PLUGIN_INSTALL_DIR=X, --prefix P" "$tmp/X/safereasm.so" "" --prefix "$tmp/P"
 conf -DSR_PLUGIN_INSTALL_DIR=mine/epan
 case_ "SR_PLUGIN_INSTALL_DIR=relative, --prefix P" "$tmp/P/mine/epan/safereasm.so" "" --prefix "$tmp/P"
+
+# What setup.sh does as a user, in a fresh build folder.
+b=$tmp/build-setup
+conf -DCMAKE_INSTALL_PREFIX="$home/.local" -DSR_PLUGIN_INSTALL_DIR="$personal"
+HOME=$home "$cmake" --build "$b" --target safereasm_plugin -j2 > "$tmp/build.log" 2>&1 \
+    || { cat "$tmp/build.log"; exit 1; }
+case_ "setup.sh: prefix ~/.local, SR_PLUGIN_INSTALL_DIR=personal" "$personal/safereasm.so" ""
+conf
+case_ "setup.sh, reconfigured" "$personal/safereasm.so" ""
 
 # The real home was left alone.
 if [ -d "$real_home/.local/lib/wireshark" ] &&

@@ -42,6 +42,13 @@ EXTRA = {
     "zeek/ftp/bigtransfer.pcap": ["-o", "safereasm.max_window:2147483647"],
 }
 
+# Follow since 4.2 (tshark 4.4, 4.6) shows no bytes at all for one direction
+# of these streams, where 4.0's follow had the stream without them: the
+# stream starts at a bit-flipped server segment with SYN, RST, FIN and URG
+# all set, and follow then takes nothing the client sends. Not compared.
+FOLLOW_NONE_SINCE_4_2 = {("ndpi/reasm_crash_anon.pcapng", 1)}
+ABI = tuple(int(x) for x in srtest.ABI.split("."))
+
 
 def captures():
     root = os.path.join(srtest.CAPTURES, "fidelity")
@@ -239,6 +246,9 @@ def compare_direction(name, sid, conn, d, fs, info, ours, totals):
     flags = info[conn]["flags"][d]
     late = fs["peers"][peers[0]] in info.get(("late", sid), set())
     if not runs and not gaps:
+        if o["runs"] and ABI >= (4, 2) and (name, sid) in FOLLOW_NONE_SINCE_4_2:
+            print("not compared: %s (follow of 4.2+ shows none of it)" % where)
+            return
         check(not o["runs"] or "snaplen" in flags,
               "%s: the plugin delivered %d bytes, follow none"
               % (where, sum(len(b) for _, b in o["runs"])))
