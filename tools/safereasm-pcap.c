@@ -2023,7 +2023,7 @@ static int prepare_write_dir(app *ap)
         return SP_EXIT_IO;
     }
     struct dirent *de;
-    uint64_t entries = 0, removed = 0;
+    uint64_t entries = 0;
     int rc = SP_EXIT_OK;
     while ((de = readdir(dir))) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -2037,8 +2037,6 @@ static int prepare_write_dir(app *ap)
             if (unlink(p) != 0) {
                 msg("cannot remove %s: %s", p, g_strerror(errno));
                 rc = SP_EXIT_IO;
-            } else {
-                removed++;
             }
         }
         g_free(p);

@@ -86,16 +86,11 @@ FIELDS = ["frame.number", "tcp.stream", "tcp.srcport", "tcp.dstport", "safereasm
           "safereasm.error", "frame.time_epoch"]
 STAT = re.compile(r"\s*(.*?) \((\w+)\)\s+(-?\d+)\s")
 
-failures = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, failures  # noqa: E402
+
 procs = []
 netns = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL: " + msg, flush=True)
-    return cond
 
 
 def skip(why):

@@ -44,15 +44,7 @@ class TestFailure(Exception):
     pass
 
 
-_failures = []
-
-
-def check(cond, msg):
-    """Record a failure (and keep going, so one run shows them all)."""
-    if not cond:
-        _failures.append(msg)
-        print("FAIL: " + msg, flush=True)
-    return cond
+from checks import check, failures as _failures  # noqa: E402,F401
 
 
 def finish(name):

@@ -34,14 +34,9 @@ INJ = re.compile(r"safereasm: fault injection SAFEREASM_FAULT_NTH=(\S+): (\d+) c
                  r"allocations, (\d+) failed")
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehavior")
 
-failures = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, failures  # noqa: E402
 
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL: " + msg, flush=True)
-    return cond
 
 
 def run(cap, nth, *extra):
