@@ -153,6 +153,7 @@ static expert_field ei_dropped = EI_INIT;
 static expert_field ei_isn_changed = EI_INIT;
 static expert_field ei_divergence = EI_INIT;
 static expert_field ei_retained_limit = EI_INIT;
+static expert_field ei_no_memory = EI_INIT;
 
 /* Rebuilding a frame's global counters from the delta-encoded snapshots:
  * drawing frames in order costs one decode each. */
@@ -676,7 +677,8 @@ draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_recor
 }
 
 static void
-draw_snapshot(tvbuff_t *tvb, proto_tree *tree, const srp_record *r)
+draw_snapshot(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *top,
+              const srp_record *r)
 {
     proto_item *it;
     proto_tree *gt, *gt_top;
@@ -710,6 +712,14 @@ draw_snapshot(tvbuff_t *tvb, proto_tree *tree, const srp_record *r)
         proto_item_set_generated(proto_tree_add_int64(
             gt, hf_change_ctr[i], tvb, 0, 0, (gint64)delta.v[i]));
     }
+    /* An allocation the core could not make: say so where it happened, as
+     * for any other lost data (the counter alone is easy to miss). */
+    if (delta.v[SRP_CTR_no_memory] > 0)
+        expert_add_info_format(pinfo, top, &ei_no_memory,
+                               "Out of memory: %" PRIu64 " allocation(s) of the core failed at "
+                               "this frame: the segment or bytes it was for are refused or "
+                               "counted as dropped",
+                               delta.v[SRP_CTR_no_memory]);
 }
 
 static void
@@ -800,7 +810,7 @@ draw_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
         draw_segment_div(tvb, pinfo, tree, top, r);
     draw_divs(tvb, pinfo, t, top, r);
     draw_closes(tvb, pinfo, t, r);
-    draw_snapshot(tvb, t, r);
+    draw_snapshot(tvb, pinfo, t, top, r);
 }
 
 /* ------------------------------------------------------------ dissector */
@@ -1230,6 +1240,8 @@ srp_proto_register(void)
             "Bytes missing from the capture, skipped", EXPFILL } },
         { &ei_error, { "safereasm.expert.error", PI_PROTOCOL, PI_ERROR,
             "Core error", EXPFILL } },
+        { &ei_no_memory, { "safereasm.expert.no_memory", PI_REASSEMBLE, PI_WARN,
+            "Out of memory: a core allocation failed", EXPFILL } },
         { &ei_evicted, { "safereasm.expert.evicted", PI_REASSEMBLE, PI_NOTE,
             "Connection evicted", EXPFILL } },
         { &ei_timeout, { "safereasm.expert.timeout", PI_REASSEMBLE, PI_NOTE,

@@ -58,7 +58,12 @@ def one(cap, nth, frames, name):
     failed = int(m.group(3))
     if failed:
         counted = any(len(l) > 1 and l[1] and int(l[1].split(",")[0]) > 0 for l in lines)
-        expert = any(len(l) > 2 and ("out of memory" in l[2]) for l in lines)
+        expert = any(len(l) > 2 and ("out of memory" in l[2].lower()) for l in lines)
+        # Every frame whose counter moved says so in an expert info too.
+        silent = [l[0] for l in lines if len(l) > 1 and l[1] and int(l[1].split(",")[0]) > 0
+                  and not (len(l) > 2 and "Out of memory" in l[2])]
+        srtest.check(not silent, "%s: change.no_memory without the expert info at frames %s"
+                     % (where, silent[:10]))
         srtest.check(counted or expert,
                      "%s: %d allocation(s) failed, nothing shown (no change.no_memory, no "
                      "expert info)" % (where, failed))

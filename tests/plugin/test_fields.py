@@ -92,7 +92,7 @@ STATUS_BITS = ["in_order", "out_of_order", "retransmission", "overlap", "conflic
                "isn_changed"]
 CHUNK_FLAGS = ["start", "end", "conflict", "buffered", "flushed"]
 EXPERT = ["conflict", "limit_connection", "limit_total", "limit_table", "skipped", "error",
-          "evicted", "timeout", "dropped", "isn_changed", "divergence", "retained_limit"]
+          "evicted", "timeout", "dropped", "isn_changed", "divergence", "retained_limit", "no_memory"]
 
 
 def expected():
