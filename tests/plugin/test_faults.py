@@ -22,13 +22,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import srtest  # noqa: E402
+from faultline import INJ  # noqa: E402  (srtest puts tests/lib on the path)
 
 CAPTURES = ["real/harsh-s1-server.pcapng", "real/mild-s1-client.pcapng"]
 FIRST = 8
 SAMPLE = 10
 FULL = os.environ.get("SR_FAULT_FULL") == "1"
-INJ = re.compile(r"safereasm: fault injection SAFEREASM_FAULT_NTH=(\S+): (\d+) core "
-                 r"allocations, (\d+) failed")
 BAD = re.compile(r"Segmentation|Aborted|CRITICAL|\*\* ERROR|core dumped|AddressSanitizer")
 FIELDS = ["-T", "fields", "-e", "frame.number", "-e", "safereasm.change.no_memory",
           "-e", "_ws.expert.message"]

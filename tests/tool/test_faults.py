@@ -30,12 +30,11 @@ CAPTURES = ["real/harsh-s1-server.pcapng", "real/mild-s1-client.pcapng",
 DENSE = 400
 SAMPLE = 25
 FULL = os.environ.get("SR_FAULT_FULL") == "1"
-INJ = re.compile(r"safereasm: fault injection SAFEREASM_FAULT_NTH=(\S+): (\d+) core "
-                 r"allocations, (\d+) failed")
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehavior")
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import check, failures  # noqa: E402
+from faultline import INJ  # noqa: E402
 
 
 
