@@ -105,7 +105,9 @@ static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *dat
     uint64_t have = offset - from;
     size_t want = (size_t)MIN((uint64_t)max, have + len);
     if (want > cap) {
-        size_t ncap = MIN(max, MAX(want, MAX(cap * 2, (size_t)SR__RING_MIN)));
+        size_t ncap = MAX(want, MAX(cap * 2, (size_t)SR__RING_MIN));
+        /* Header + ring = 16k + 8 bytes: a glibc malloc chunk to the byte. */
+        ncap = MIN(max, ((ncap + 8 + 15) & ~(size_t)15) - 8);
         sr__ring *n = sr__alloc(&c->pool->alloc, sizeof *n + ncap);
         if (!n) {
             SR__COUNT(x->acct, no_memory, 1);
@@ -613,7 +615,7 @@ static void deliver_inorder(sr__ctx *x, sr__conn *c, sr_direction dir, const uin
 static void check_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
 {
     sr__half *h = &c->half[dir];
-    if (h->fin_known && !h->finished && h->next >= h->fin_offset) {
+    if (h->fin_known && !h->finished && h->next >= h->extent) { /* extent = FIN */
         h->finished = true;
         emit(x, c, dir, NULL, 0, h->next, 0, SR_CHUNK_END);
     }
@@ -623,16 +625,16 @@ static void check_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
  * drop them (they were never counted in a delivered/skipped total) and
  * pull the extent back, so nothing can follow the END chunk.
  *
- *   fin_offset         v
+ *   fin                v
  *   pages:   [====][===|==]   [=====]
  *   after:   [====][===]                (straddler cut, beyond dropped) */
-static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
+static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t fin)
 {
     sr__half *h = &c->half[dir];
     uint64_t lost = 0;
-    uint64_t fin = h->fin_offset;
-    if (h->extent > fin)
-        h->extent = fin;
+    /* From now on the extent is the FIN's offset: nothing goes beyond it,
+     * and the segment that carries the FIN reaches it. */
+    h->extent = fin;
     while (sr__half_npages(h) > 0) {
         GTreeNode *n = g_tree_node_last(h->side->pages);
         sr__page *p = n ? g_tree_node_value(n) : NULL;
@@ -826,14 +828,13 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
         /* A FIN below the delivered edge contradicts bytes already handed
          * out; it is ignored rather than ending the stream in the past. */
         h->fin_known = true;
-        h->fin_offset = (uint64_t)end;
-        trim_beyond_fin(x, c, dir);
+        trim_beyond_fin(x, c, dir, (uint64_t)end);
     }
     /* Nothing is taken beyond a known FIN; what lies there is dropped. */
-    if (h->fin_known && end > (int64_t)h->fin_offset) {
-        int64_t from = MAX(off, (int64_t)h->fin_offset);
+    if (h->fin_known && end > (int64_t)h->extent) {
+        int64_t from = MAX(off, (int64_t)h->extent);
         drop_bytes(x, c, dir, (uint64_t)(end - from), 0);
-        end = (int64_t)h->fin_offset;
+        end = (int64_t)h->extent;
     }
     if (end > (int64_t)h->extent)
         h->extent = (uint64_t)end;

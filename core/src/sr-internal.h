@@ -158,8 +158,8 @@ typedef struct sr__side {
  * next - delivered (next = delivered + skipped at every moment). */
 typedef struct sr__half {
     uint64_t next;           /* delivery edge: delivered + skipped */
-    uint64_t extent;         /* highest offset + 1 any segment reached */
-    uint64_t fin_offset;
+    uint64_t extent;         /* highest offset + 1 any segment reached;
+                                once fin_known, the FIN's offset */
     uint64_t delivered;      /* sr_conn_info's counters of this direction */
     uint64_t dropped;
     uint64_t dropped_segments;
