@@ -283,7 +283,7 @@ static void result_totals(sr_result *r, const sr__conn *c)
         const sr__half *h = &c->half[d];
         r->delivered[d] = h->delivered;
         r->skipped[d] = h->next - h->delivered;
-        r->dropped[d] = h->dropped;
+        r->dropped[d] = h->side ? h->side->dropped : 0;
     }
 }
 

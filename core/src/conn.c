@@ -56,13 +56,19 @@ static void side_free(sr__conn *c, sr__half *h)
     h->side = NULL;
 }
 
+static bool side_counts(const sr__side *sd)
+{
+    return sd->dropped || sd->dropped_segments || sd->conflicts;
+}
+
 /* Free the cold part of each direction that holds nothing any more: no
- * page, no cut tail, no alternative ISN. */
+ * page, no cut tail, no alternative ISN, no count. */
 void sr__conn_trim_sides(sr__conn *c)
 {
     for (int d = 0; d < 2; d++) {
         sr__half *h = &c->half[d];
-        if (h->side && h->side->npages == 0 && h->side->cut_hi == 0 && !h->alt_valid)
+        sr__side *sd = h->side;
+        if (sd && sd->npages == 0 && sd->cut_hi == 0 && !h->alt_valid && !side_counts(sd))
             side_free(c, h);
     }
 }
@@ -323,25 +329,38 @@ size_t sr__half_release_old(sr__ctx *x, sr__conn *c, sr_direction dir, sr_time b
 /* Count bytes of a segment that no stream position can hold. */
 static void drop_bytes(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t n, unsigned why)
 {
+    /* The side exists (made before the segment was taken: see
+     * sr__conn_segment); side_get only guards that rule, and would count
+     * a failure as no_memory. */
+    sr__side *sd = side_get(x, c, &c->half[dir]);
     x->status |= why;
     if (!(x->status & SR_SEG_DROPPED)) {
         x->status |= SR_SEG_DROPPED;
-        c->half[dir].dropped_segments++;
+        if (sd)
+            sd->dropped_segments++;
     }
-    c->half[dir].dropped += n;
+    if (sd)
+        sd->dropped += n;
     SR__COUNT(x->acct, bytes_dropped, n);
 }
 
-void sr__conn_release_pages(sr__conn *c)
+void sr__conn_release_pages(sr__conn *c, bool keep_counts)
 {
     for (int d = 0; d < 2; d++) {
         sr__half *h = &c->half[d];
         sr__page *p;
         while ((p = first_page(h)))
             drop_page(c, h, p);
-        if (h->side)
-            side_free(c, h);
         h->alt_valid = false;
+        sr__side *sd = h->side;
+        if (sd && keep_counts && side_counts(sd)) {
+            if (sd->pages)
+                g_tree_destroy(sd->pages);
+            sd->pages = NULL;
+            sd->cut_lo = sd->cut_hi = 0;
+        } else if (sd) {
+            side_free(c, h);
+        }
         if (h->hist) {
             sr__free(&c->pool->alloc, h->hist, sizeof *h->hist + h->hist->cap);
             h->hist = NULL;
@@ -466,7 +485,9 @@ static void note_overlap(sr__ctx *x, sr__conn *c, sr_direction dir, bool conflic
     if (conflict && !(x->status & SR_SEG_CONFLICT)) {
         x->status |= SR_SEG_CONFLICT;
         SR__COUNT(x->acct, overlap_conflicts, 1);
-        c->half[dir].conflicts++;
+        sr__side *sd = side_get(x, c, &c->half[dir]); /* exists: see drop_bytes */
+        if (sd)
+            sd->conflicts++;
     }
 }
 
@@ -778,8 +799,11 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
     if (choose_isn(x, c, c->half + dir, o, seg, data_seq, claimed)) {
         /* The alternative SYN's own data, if any, sits where no position
          * is known yet; the sender retransmits it once its ISN is taken. */
-        if (claimed > 0)
+        if (claimed > 0) {
+            if (!side_get(x, c, h))
+                return SR_ERR_NO_MEMORY; /* nothing of it taken */
             drop_bytes(x, c, dir, claimed, 0);
+        }
         goto after_data;
     }
     if (syn && !h->started) {
@@ -798,6 +822,12 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
 
     int64_t off = offset_of(h, data_seq);
     int64_t end = off + (int64_t)claimed;
+    /* Only a segment that starts exactly at the edge, before any FIN is
+     * known, can be taken without dropping or conflicting (it may overlap
+     * buffered pages: then the side exists already). Any other needs the
+     * side for its counts: made now, or the segment is refused whole. */
+    if (!h->side && (off != (int64_t)h->next || h->fin_known) && !side_get(x, c, h))
+        return SR_ERR_NO_MEMORY;
     x->seg_start = off;
     x->seg_end = end;
     /* The window is measured from the highest byte seen, not from the

@@ -35,9 +35,11 @@ void sr__conn_info(const sr__conn *c, sr_conn_info *out)
         const sr__half *h = &c->half[d];
         out->delivered[d] = h->delivered;
         out->skipped[d] = h->next - h->delivered;
-        out->conflicts[d] = h->conflicts;
-        out->dropped[d] = h->dropped;
-        out->dropped_segments[d] = h->dropped_segments;
+        if (h->side) {
+            out->conflicts[d] = h->side->conflicts;
+            out->dropped[d] = h->side->dropped;
+            out->dropped_segments[d] = h->side->dropped_segments;
+        }
     }
     out->pages_buffered = atomic_load_explicit(&c->pages, memory_order_relaxed);
 }
@@ -118,7 +120,7 @@ void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why)
     /* Nothing is delivered any more: the conflict-history rings go now, not
      * when a lingering connection is forgotten (4 KiB a direction by
      * default, times every lingering connection). */
-    sr__conn_release_pages(c);
+    sr__conn_release_pages(c, true);
     c->close_reason = (uint8_t)why;
     c->u.closed_at = x->now; /* the stream is gone: its word is free */
     atomic_store(&c->state, SR__CLOSED);

@@ -254,7 +254,7 @@ void sr__conn_unref(sr__conn *c)
     if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
         return;
     sr_pool *p = c->pool;
-    sr__conn_release_pages(c);
+    sr__conn_release_pages(c, false);
     if (c->acct) {
         sr__acct_unref(c->acct);
         c->acct = NULL;

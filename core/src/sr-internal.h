@@ -137,9 +137,19 @@ typedef struct sr__ring {
 } sr__ring;
 
 /* The cold part of one direction: what only a direction with out-of-order
- * data, a snaplen-cut tail or a second SYN needs. Allocated on demand,
- * freed once it holds nothing again (sr__half_trim_side). */
+ * data, a snaplen-cut tail, a second SYN, dropped bytes or conflicts needs.
+ * Allocated on demand, freed once it holds nothing again
+ * (sr__conn_trim_sides). Its counters must never miss a count, so it is
+ * made before any segment that could drop or conflict is taken: a segment
+ * that does not start exactly at the delivery edge, or comes after the
+ * FIN is known (conn.c, sr__conn_segment); if that allocation fails, the
+ * segment is refused whole (SR_ERR_NO_MEMORY) before anything of it is
+ * taken. Once counters are nonzero it stays until the connection goes
+ * (a lingering connection still reports its totals). */
 typedef struct sr__side {
+    uint64_t dropped;        /* sr_conn_info's counters of this direction */
+    uint64_t dropped_segments;
+    uint64_t conflicts;
     GTree *pages;            /* offset -> sr__page*, disjoint, all >= next */
     size_t npages;
     sr_time oldest_at;       /* no page is older than this (a lower bound of
@@ -160,10 +170,8 @@ typedef struct sr__half {
     uint64_t next;           /* delivery edge: delivered + skipped */
     uint64_t extent;         /* highest offset + 1 any segment reached;
                                 once fin_known, the FIN's offset */
-    uint64_t delivered;      /* sr_conn_info's counters of this direction */
-    uint64_t dropped;
-    uint64_t dropped_segments;
-    uint64_t conflicts;
+    uint64_t delivered;      /* sr_conn_info.delivered of this direction;
+                                the rarer counters are in the side */
     uint32_t base_seq;       /* sequence number of offset 0; with syn_seen,
                                 the SYN's ISN is base_seq - 1 */
     bool started : 1;        /* base_seq is known */
@@ -352,9 +360,10 @@ size_t sr__half_release_old(sr__ctx *x, sr__conn *c, sr_direction dir, sr_time b
 void sr__conn_drain(sr__ctx *x, sr__conn *c);
 /* Free the cold part of each direction that holds nothing any more. */
 void sr__conn_trim_sides(sr__conn *c);
-/* Give back everything an unused connection still holds: pages, sides,
- * history rings. */
-void sr__conn_release_pages(sr__conn *c);
+/* Give back what a completed connection no longer needs: pages, history
+ * rings, and the cold parts except their counters (with keep_counts; a
+ * lingering connection still reports them), or everything. */
+void sr__conn_release_pages(sr__conn *c, bool keep_counts);
 
 /* ------------------------------------------------------------ lifecycle */
 
