@@ -112,8 +112,8 @@ static size_t sweep_one(sr__ctx *x, sr__conn *c, void *data)
     int r = sr__conn_idle(x, c, w->close_before, w->flush_before);
     w->closed += r == 2;
     w->flushed += r == 1 || (r == 2 && had_pages);
-    if (r == 0)
-        sr__conn_forget_if_old(x, c, w->linger_before);
+    if (r == 0 && !sr__conn_forget_if_old(x, c, w->linger_before))
+        sr__conn_trim_sides(c); /* cold parts left empty (conn.c) */
     return 0;
 }
 

@@ -792,6 +792,12 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
     const uint8_t *data = seg->payload;
     const uint32_t data_seq = seg->seq + (syn ? 1u : 0u); /* SYN takes one */
     sr_error ret = SR_OK;
+    /* A side that held pages before this segment and holds nothing after
+     * it is freed at the end (a filled hole). One made for a segment that
+     * then needed no count (a retransmission of skipped bytes) is left for
+     * the sweep: freeing it here costs a malloc and a free per segment on
+     * a stream of such retransmissions. */
+    const bool had_pages = sr__half_npages(h) + sr__half_npages(o) > 0;
     /* Whether an RST may end the connection is judged on the state before
      * its own data (below). */
     bool rst_ok = rst && rst_acceptable(h, o, seg);
@@ -951,7 +957,8 @@ after_data:
         sr__conn_finish(x, c, SR_CLOSE_CALLBACK_ERROR);
         x->status |= SR_SEG_CLOSED;
     }
-    sr__conn_trim_sides(c);
+    if (had_pages)
+        sr__conn_trim_sides(c);
     return ret;
 }
 
