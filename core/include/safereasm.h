@@ -130,7 +130,8 @@ typedef struct sr_options {
     /* Hard cap on pages buffered by one assembler, all connections. */
     size_t max_buffered_pages_total;          /* default 50000, >= 1 */
     /* Hard cap on pages one connection (both directions) may hold. */
-    size_t max_buffered_pages_per_connection; /* default 1000, 1..total */
+    size_t max_buffered_pages_per_connection; /* default 1000, 1..total,
+                                                 at most 2^32-1 */
     /* Payload bytes per page. */
     size_t page_size;                         /* default 1900, 1..1048576 */
     /* A connection idle this long (capture time) is closed (TIMEOUT). */
@@ -268,10 +269,13 @@ typedef struct sr_chunk {
     unsigned flags;           /* SR_CHUNK_* */
 } sr_chunk;
 
-/* Per-connection information handed to callbacks. */
+/* Per-connection information handed to callbacks: a snapshot made for the
+ * call (the library does not keep one per connection), valid while the
+ * callback runs; copy what you need beyond it. */
 typedef struct sr_conn_info {
     uint64_t id;              /* 1, 2, ... unique within a pool */
-    sr_flow flow;             /* client -> server orientation */
+    sr_flow flow;             /* client -> server orientation (IPv4: the
+                                 unused address bytes are zero) */
     uint64_t delivered[2];    /* per direction, bytes delivered so far */
     uint64_t skipped[2];      /* per direction, bytes skipped so far */
     uint64_t conflicts[2];    /* per direction, conflicting overlaps */

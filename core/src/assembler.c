@@ -50,8 +50,8 @@ static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now)
 {
     sr__ctx x = ctx_of(a, packet_ctx, now);
     for (sr__conn *v = sr__pool_take_pending(a->pool), *n; v; v = n) {
-        n = v->next_free;
-        v->next_free = NULL;
+        n = v->l.next_free;
+        v->l.next_free = NULL;
         sr__conn_evict(&x, v);
     }
 }
@@ -112,8 +112,8 @@ static size_t sweep_one(sr__ctx *x, sr__conn *c, void *data)
     int r = sr__conn_idle(x, c, w->close_before, w->flush_before);
     w->closed += r == 2;
     w->flushed += r == 1 || (r == 2 && had_pages);
-    if (r == 0)
-        sr__conn_forget_if_old(x, c, w->linger_before);
+    if (r == 0 && !sr__conn_forget_if_old(x, c, w->linger_before))
+        sr__conn_trim_sides(c); /* cold parts left empty (conn.c) */
     return 0;
 }
 
@@ -275,6 +275,18 @@ sr_error sr_assemble_ex(sr_assembler *a, const sr_flow *flow, const sr_segment *
     return count_err(a, ret);
 }
 
+/* A connection's id and totals into a result. c is locked. */
+static void result_totals(sr_result *r, const sr__conn *c)
+{
+    r->conn_id = c->id;
+    for (int d = 0; d < 2; d++) {
+        const sr__half *h = &c->half[d];
+        r->delivered[d] = h->delivered;
+        r->skipped[d] = h->next - h->delivered;
+        r->dropped[d] = h->side ? h->side->dropped : 0;
+    }
+}
+
 static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_segment *seg,
                                  void *packet_ctx, sr_result *result)
 {
@@ -316,12 +328,9 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
         if (what == SR__ARRIVE_LATE) {
             SR__COUNT(a->acct, after_close, 1);
             if (result) {
-                result->conn_id = c->info.id;
+                result_totals(result, c);
                 result->dir = dir;
                 result->status = SR_SEG_AFTER_CLOSE;
-                memcpy(result->delivered, c->info.delivered, sizeof result->delivered);
-                memcpy(result->skipped, c->info.skipped, sizeof result->skipped);
-                memcpy(result->dropped, c->info.dropped, sizeof result->dropped);
             }
             sr__conn_unlock(c, &frame);
             sr__conn_unref(c);
@@ -357,13 +366,10 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
         if (err == SR_OK && x.cb_err != SR_OK)
             err = x.cb_err;
         if (result) {
-            result->conn_id = c->info.id;
+            result_totals(result, c);
             result->dir = dir;
             result->status = x.status;
             result->conn_pages = atomic_load(&c->pages);
-            memcpy(result->delivered, c->info.delivered, sizeof result->delivered);
-            memcpy(result->skipped, c->info.skipped, sizeof result->skipped);
-            memcpy(result->dropped, c->info.dropped, sizeof result->dropped);
             if (x.status & SR_SEG_CLOSED)
                 result->close_reason = (int)c->close_reason;
         }

@@ -14,16 +14,63 @@
 
 #include <string.h>
 
-GTree *sr__half_tree(sr__half *h); /* pool.c */
-
 enum { LIMIT_NONE = 0, LIMIT_CONN, LIMIT_TOTAL, LIMIT_NOMEM };
 
 static sr__page *first_page(const sr__half *h)
 {
-    if (!h->pages || h->npages == 0)
+    if (!h->side || h->side->npages == 0)
         return NULL;
-    GTreeNode *n = g_tree_node_first(h->pages);
+    GTreeNode *n = g_tree_node_first(h->side->pages);
     return n ? g_tree_node_value(n) : NULL;
+}
+
+/* The cold part of a direction, made on first need. NULL (counted as
+ * no_memory) when the allocator fails; each caller says what it then
+ * does without. */
+static sr__side *side_get(sr__ctx *x, sr__conn *c, sr__half *h)
+{
+    if (!h->side) {
+        sr__side *sd = sr__alloc(&c->pool->alloc, sizeof *sd);
+        if (!sd) {
+            SR__COUNT(x->acct, no_memory, 1);
+            return NULL;
+        }
+        memset(sd, 0, sizeof *sd);
+        h->side = sd;
+    }
+    return h->side;
+}
+
+static gint page_cmp(gconstpointer a, gconstpointer b, gpointer unused)
+{
+    (void)unused;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void side_free(sr__conn *c, sr__half *h)
+{
+    if (h->side->pages)
+        g_tree_destroy(h->side->pages);
+    sr__free(&c->pool->alloc, h->side, sizeof *h->side);
+    h->side = NULL;
+}
+
+static bool side_counts(const sr__side *sd)
+{
+    return sd->dropped || sd->dropped_segments || sd->conflicts;
+}
+
+/* Free the cold part of each direction that holds nothing any more: no
+ * page, no cut tail, no alternative ISN, no count. */
+void sr__conn_trim_sides(sr__conn *c)
+{
+    for (int d = 0; d < 2; d++) {
+        sr__half *h = &c->half[d];
+        sr__side *sd = h->side;
+        if (sd && sd->npages == 0 && sd->cut_hi == 0 && !h->alt_valid && !side_counts(sd))
+            side_free(c, h);
+    }
 }
 
 /* Copy the bytes of offsets [lo, hi) from one ring to another, each byte
@@ -40,49 +87,62 @@ static void ring_move(uint8_t *to, size_t to_cap, const uint8_t *from, size_t fr
     }
 }
 
+/* Smallest ring: 8 bytes behind its 16-byte header, one 32-byte malloc
+ * chunk. */
+#define SR__RING_MIN 8
+
 /* Remember the tail of delivered bytes for conflict checks (see
  * sr_options.conflict_history). The ring grows with what the direction has
- * delivered (doubling, from 64 bytes up to conflict_history), so a short
- * connection pays for its few bytes, not for the whole ring; what it
- * remembers is the same as with the full ring from the start. If an
+ * delivered (by a quarter or more, from SR__RING_MIN bytes up to
+ * conflict_history, each size a malloc chunk to the byte), so
+ * a short connection pays for its few bytes, not for the whole ring; what
+ * it remembers is the same as with the full ring from the start. If an
  * allocation fails, the ring stays as it is (or none: conflicts against
  * delivered data then go undetected) and no_memory counts it. */
 static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, size_t len,
                         uint64_t offset)
 {
-    size_t max = x->opt ? x->opt->conflict_history : h->hist_cap;
-    if (!h->hist) {
-        if (max == 0)
-            return;
-        h->hist_from = offset;
-    }
-    /* Remembered so far: [max(hist_from, offset - hist_cap), offset). */
-    uint64_t have = offset - h->hist_from;
+    sr__ring *r = h->hist;
+    size_t cap = r ? r->cap : 0;
+    size_t max = x->opt ? x->opt->conflict_history : cap;
+    if (!r && max == 0)
+        return;
+    uint64_t from = r ? r->from : offset;
+    /* Remembered so far: [max(from, offset - cap), offset). */
+    uint64_t have = offset - from;
     size_t want = (size_t)MIN((uint64_t)max, have + len);
-    if (want > h->hist_cap) {
-        size_t ncap = MIN(max, MAX(want, MAX(h->hist_cap * 2, (size_t)64)));
-        uint8_t *n = sr__alloc(&c->pool->alloc, ncap);
+    if (want > cap) {
+        /* Grown by a quarter at least: it holds what was delivered plus
+         * about 12 % on average (doubling: 50 %), and the copies of all
+         * growths together stay under 4x the final size. */
+        size_t ncap = MAX(want, MAX(cap + cap / 4, (size_t)SR__RING_MIN));
+        /* Header + ring = 16k + 8 bytes: a glibc malloc chunk to the byte. */
+        ncap = MIN(max, ((ncap + 8 + 15) & ~(size_t)15) - 8);
+        sr__ring *n = sr__alloc(&c->pool->alloc, sizeof *n + ncap);
         if (!n) {
             SR__COUNT(x->acct, no_memory, 1);
-            if (!h->hist)
+            if (!r)
                 return;
         } else {
-            if (h->hist) {
-                uint64_t lo = MAX(h->hist_from, offset > h->hist_cap ? offset - h->hist_cap : 0);
-                ring_move(n, ncap, h->hist, h->hist_cap, lo, offset);
-                sr__free(&c->pool->alloc, h->hist, h->hist_cap);
+            n->from = from;
+            n->cap = (uint32_t)ncap;
+            n->pad = 0;
+            if (r) {
+                uint64_t lo = MAX(from, offset > cap ? offset - cap : 0);
+                ring_move(n->data, ncap, r->data, cap, lo, offset);
+                sr__free(&c->pool->alloc, r, sizeof *r + cap);
             }
-            h->hist = n;
-            h->hist_cap = ncap;
+            h->hist = r = n;
+            cap = ncap;
         }
     }
-    size_t n = MIN(len, h->hist_cap);
+    size_t n = MIN(len, cap);
     uint64_t o = offset + len - n;
     const uint8_t *src = data + len - n;
-    size_t at = (size_t)(o % h->hist_cap);
-    size_t first = MIN(n, h->hist_cap - at);
-    memcpy(h->hist + at, src, first);
-    memcpy(h->hist, src + first, n - first);
+    size_t at = (size_t)(o % cap);
+    size_t first = MIN(n, cap - at);
+    memcpy(r->data + at, src, first);
+    memcpy(r->data, src + first, n - first);
 }
 
 /* Does [off, off + len) differ from the delivered bytes we still know?
@@ -91,15 +151,16 @@ static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *dat
  *   segment:            [---------]         compared where both exist */
 static bool hist_differs(const sr__half *h, const uint8_t *data, int64_t off, size_t len)
 {
-    if (!h->hist || len == 0)
+    const sr__ring *r = h->hist;
+    if (!r || len == 0)
         return false;
-    uint64_t lo = MAX(h->hist_from, h->next > h->hist_cap ? h->next - h->hist_cap : 0);
+    uint64_t lo = MAX(r->from, h->next > r->cap ? h->next - r->cap : 0);
     int64_t s = MAX(off, (int64_t)lo);
     int64_t e = MIN(off + (int64_t)len, (int64_t)h->next);
     while (s < e) { /* memcmp runs up to where the ring wraps */
-        size_t at = (size_t)((uint64_t)s % h->hist_cap);
-        size_t k = (size_t)MIN((uint64_t)(e - s), (uint64_t)(h->hist_cap - at));
-        if (memcmp(h->hist + at, data + (s - off), k) != 0)
+        size_t at = (size_t)((uint64_t)s % r->cap);
+        size_t k = (size_t)MIN((uint64_t)(e - s), (uint64_t)(r->cap - at));
+        if (memcmp(r->data + at, data + (s - off), k) != 0)
             return true;
         s += (int64_t)k;
     }
@@ -113,15 +174,14 @@ static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
                  uint64_t offset, uint64_t skipped, unsigned flags)
 {
     sr__half *h = &c->half[dir];
+    /* The caller has moved the edge already; skipped = next - delivered. */
     if (c->failed) {
-        c->info.skipped[dir] += skipped + len;
         SR__COUNT(x->acct, bytes_skipped, skipped + len);
         return;
     }
-    c->info.delivered[dir] += len;
-    c->info.skipped[dir] += skipped;
-    if (skipped > 0)
-        h->hist_from = offset;
+    h->delivered += len;
+    if (skipped > 0 && h->hist)
+        h->hist->from = offset; /* nothing before a gap is remembered */
     if (len > 0)
         hist_record(x, c, h, data, len, offset);
     SR__COUNT(x->acct, bytes_delivered, len);
@@ -130,12 +190,13 @@ static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
         flags |= SR_CHUNK_START;
         h->start_pending = false;
     }
-    c->info.pages_buffered = atomic_load(&c->pages);
+    sr_conn_info info;
+    sr__conn_info(c, &info);
     sr_chunk ch = {
         .dir = dir, .data = data, .len = len, .offset = offset, .skipped = skipped, .flags = flags,
     };
     sr_pool *p = c->pool;
-    if (p->factory.on_data(p->factory.user_data, c->stream, &c->info, &ch, x->packet_ctx) != 0) {
+    if (p->factory.on_data(p->factory.user_data, c->u.stream, &info, &ch, x->packet_ctx) != 0) {
         c->failed = true;
         SR__COUNT(x->acct, callback_errors, 1);
         x->cb_err = SR_ERR_CALLBACK;
@@ -154,8 +215,8 @@ static void skip_to(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t target, 
 
 static void drop_page(sr__conn *c, sr__half *h, sr__page *p)
 {
-    g_tree_remove(h->pages, &p->offset);
-    h->npages--;
+    g_tree_remove(h->side->pages, &p->offset);
+    h->side->npages--;
     atomic_fetch_sub(&c->pages, 1);
     sr__page_put(p);
 }
@@ -167,8 +228,8 @@ static void deliver_page(sr__ctx *x, sr__conn *c, sr_direction dir, sr__page *p,
     sr__half *h = &c->half[dir];
     h->next = p->offset + p->len;
     uint64_t gap_end = p->gap_end;
-    g_tree_remove(h->pages, &p->offset);
-    h->npages--;
+    g_tree_remove(h->side->pages, &p->offset);
+    h->side->npages--;
     atomic_fetch_sub(&c->pages, 1);
     emit(x, c, dir, p->data, p->len, p->offset, skipped, flags | SR_CHUNK_BUFFERED | p->flags);
     sr__page_put(p);
@@ -246,10 +307,11 @@ static gboolean scan_age(gpointer key, gpointer value, gpointer data)
 size_t sr__half_release_old(sr__ctx *x, sr__conn *c, sr_direction dir, sr_time before)
 {
     sr__half *h = &c->half[dir];
-    if (h->npages == 0 || h->oldest_at > before)
+    sr__side *sd = h->side;
+    if (!sd || sd->npages == 0 || sd->oldest_at > before)
         return 0;
     age_scan s = {before, INT64_MAX, 0, false};
-    g_tree_foreach(h->pages, scan_age, &s);
+    g_tree_foreach(sd->pages, scan_age, &s);
     size_t n = 0;
     if (s.any_old) {
         sr__page *p;
@@ -257,34 +319,50 @@ size_t sr__half_release_old(sr__ctx *x, sr__conn *c, sr_direction dir, sr_time b
             n++;
         s.oldest = INT64_MAX;
         s.any_old = false;
-        if (h->npages > 0)
-            g_tree_foreach(h->pages, scan_age, &s);
+        if (sd->npages > 0)
+            g_tree_foreach(sd->pages, scan_age, &s);
     }
-    h->oldest_at = s.oldest;
+    sd->oldest_at = s.oldest;
     return n;
 }
 
 /* Count bytes of a segment that no stream position can hold. */
 static void drop_bytes(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t n, unsigned why)
 {
+    /* The side exists (made before the segment was taken: see
+     * sr__conn_segment); side_get only guards that rule, and would count
+     * a failure as no_memory. */
+    sr__side *sd = side_get(x, c, &c->half[dir]);
     x->status |= why;
     if (!(x->status & SR_SEG_DROPPED)) {
         x->status |= SR_SEG_DROPPED;
-        c->info.dropped_segments[dir]++;
+        if (sd)
+            sd->dropped_segments++;
     }
-    c->info.dropped[dir] += n;
+    if (sd)
+        sd->dropped += n;
     SR__COUNT(x->acct, bytes_dropped, n);
 }
 
-void sr__conn_release_pages(sr__conn *c)
+void sr__conn_release_pages(sr__conn *c, bool keep_counts)
 {
     for (int d = 0; d < 2; d++) {
         sr__half *h = &c->half[d];
         sr__page *p;
         while ((p = first_page(h)))
             drop_page(c, h, p);
+        h->alt_valid = false;
+        sr__side *sd = h->side;
+        if (sd && keep_counts && side_counts(sd)) {
+            if (sd->pages)
+                g_tree_destroy(sd->pages);
+            sd->pages = NULL;
+            sd->cut_lo = sd->cut_hi = 0;
+        } else if (sd) {
+            side_free(c, h);
+        }
         if (h->hist) {
-            sr__free(&c->pool->alloc, h->hist, h->hist_cap);
+            sr__free(&c->pool->alloc, h->hist, sizeof *h->hist + h->hist->cap);
             h->hist = NULL;
         }
     }
@@ -334,7 +412,7 @@ static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, ui
 {
     size_t need = 0;
     uint64_t cur = s;
-    GTree *t = h->pages;
+    GTree *t = h->side ? h->side->pages : NULL;
     const size_t ps = x->acct->page_size;
     const bool share_pages = !x->opt || x->opt->overlap_policy == SR_POLICY_FIRST;
     while (cur < e) {
@@ -387,7 +465,7 @@ static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, ui
             p->len = (uint32_t)take;
             memcpy(p->data, data + (cur - s), take);
             g_tree_insert(t, &p->offset, p);
-            h->npages++;
+            h->side->npages++;
             atomic_fetch_add(&c->pages, 1);
         }
         need++;
@@ -407,21 +485,24 @@ static void note_overlap(sr__ctx *x, sr__conn *c, sr_direction dir, bool conflic
     if (conflict && !(x->status & SR_SEG_CONFLICT)) {
         x->status |= SR_SEG_CONFLICT;
         SR__COUNT(x->acct, overlap_conflicts, 1);
-        c->info.conflicts[dir]++;
+        sr__side *sd = side_get(x, c, &c->half[dir]); /* exists: see drop_bytes */
+        if (sd)
+            sd->conflicts++;
     }
 }
 
 /* Remember that [from, to) is known missing (the snaplen cut it), on the
  * buffered page that ends inside or exactly at `from`, if there is one. */
-static void note_cut_tail(sr__half *h, uint64_t from, uint64_t to)
+static void note_cut_tail(sr__ctx *x, sr__conn *c, sr__half *h, uint64_t from, uint64_t to)
 {
     if (to <= from)
         return;
     sr__page *p = NULL;
-    if (h->pages && from > 0) {
+    GTree *t = h->side ? h->side->pages : NULL;
+    if (t && from > 0) {
         uint64_t key = from - 1;
-        GTreeNode *n = g_tree_upper_bound(h->pages, &key);
-        GTreeNode *pn = n ? g_tree_node_previous(n) : g_tree_node_last(h->pages);
+        GTreeNode *n = g_tree_upper_bound(t, &key);
+        GTreeNode *pn = n ? g_tree_node_previous(n) : g_tree_node_last(t);
         p = pn ? g_tree_node_value(pn) : NULL;
     }
     if (p && p->offset + p->len >= from && p->offset + p->len < to) {
@@ -429,9 +510,14 @@ static void note_cut_tail(sr__half *h, uint64_t from, uint64_t to)
     } else if (p == NULL || p->offset + p->len < from) {
         /* No page to hang it on: remember where such bytes were claimed,
          * so a FIN below them counts them as dropped (the extent covers
-         * them otherwise, and they end as a gap). */
-        h->cut_lo = h->cut_hi ? MIN(h->cut_lo, from) : from;
-        h->cut_hi = MAX(h->cut_hi, to);
+         * them otherwise, and they end as a gap). Without memory for that
+         * (counted as no_memory) they end as a gap in any case: claimed
+         * bytes that were never captured, so no captured byte is lost. */
+        sr__side *sd = side_get(x, c, h);
+        if (!sd)
+            return;
+        sd->cut_lo = sd->cut_hi ? MIN(sd->cut_lo, from) : from;
+        sd->cut_hi = MAX(sd->cut_hi, to);
     }
 }
 
@@ -466,9 +552,19 @@ static int buffer_ooo(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *
         if (!sr__acct_reserve(x->acct, need))
             return LIMIT_TOTAL;
     }
-    sr__half_tree(h);
-    if (h->npages == 0)
-        h->oldest_at = x->now; /* new pages are never older than this */
+    sr__side *sd = side_get(x, c, h);
+    if (sd && !sd->pages)
+        sd->pages = g_tree_new_full(page_cmp, NULL, NULL, NULL);
+    if (!sd) {
+        /* No memory for the direction's page tree: like a failed page
+         * (nothing was stored, so every byte of the segment is lost). */
+        if (need > 0)
+            sr__acct_unreserve(x->acct, need);
+        drop_bytes(x, c, dir, want, 0);
+        return LIMIT_NOMEM;
+    }
+    if (sd->npages == 0)
+        sd->oldest_at = x->now; /* new pages are never older than this */
     size_t got = walk(x, c, h, data, off, off + len, true, &overlap, &conflict, &nomem, &fresh,
                       &put, &replace);
     if (got < need && !nomem)
@@ -544,7 +640,7 @@ static void deliver_inorder(sr__ctx *x, sr__conn *c, sr_direction dir, const uin
 static void check_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
 {
     sr__half *h = &c->half[dir];
-    if (h->fin_known && !h->finished && h->next >= h->fin_offset) {
+    if (h->fin_known && !h->finished && h->next >= h->extent) { /* extent = FIN */
         h->finished = true;
         emit(x, c, dir, NULL, 0, h->next, 0, SR_CHUNK_END);
     }
@@ -554,18 +650,18 @@ static void check_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
  * drop them (they were never counted in a delivered/skipped total) and
  * pull the extent back, so nothing can follow the END chunk.
  *
- *   fin_offset         v
+ *   fin                v
  *   pages:   [====][===|==]   [=====]
  *   after:   [====][===]                (straddler cut, beyond dropped) */
-static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
+static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t fin)
 {
     sr__half *h = &c->half[dir];
     uint64_t lost = 0;
-    uint64_t fin = h->fin_offset;
-    if (h->extent > fin)
-        h->extent = fin;
-    while (h->pages && h->npages > 0) {
-        GTreeNode *n = g_tree_node_last(h->pages);
+    /* From now on the extent is the FIN's offset: nothing goes beyond it,
+     * and the segment that carries the FIN reaches it. */
+    h->extent = fin;
+    while (sr__half_npages(h) > 0) {
+        GTreeNode *n = g_tree_node_last(h->side->pages);
         sr__page *p = n ? g_tree_node_value(n) : NULL;
         if (!p || p->offset + p->len <= fin) {
             if (p && p->gap_end > fin)
@@ -584,9 +680,10 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
     }
     /* Claimed bytes beyond the FIN that no page noted (the hull of them,
      * which may include holes between such segments: counted, not lost). */
-    if (h->cut_hi > fin) {
-        lost += h->cut_hi - MAX(h->cut_lo, fin);
-        h->cut_hi = h->cut_lo < fin ? fin : 0;
+    sr__side *sd = h->side;
+    if (sd && sd->cut_hi > fin) {
+        lost += sd->cut_hi - MAX(sd->cut_lo, fin);
+        sd->cut_hi = sd->cut_lo < fin ? fin : 0;
     }
     if (lost)
         drop_bytes(x, c, dir, lost, 0);
@@ -624,7 +721,7 @@ static bool rst_acceptable(const sr__half *h, const sr__half *o, const sr_segmen
 {
     if (!h->started)
         return !((seg->flags & SR_TCP_ACK) && seg->ack != 0 && o->syn_seen &&
-                 seg->ack != o->base_seq && !(o->alt_valid && seg->ack == o->alt_isn + 1u));
+                 seg->ack != o->base_seq && !(o->alt_valid && seg->ack == o->side->alt_isn + 1u));
     int64_t off = offset_of(h, seg->seq);
     int64_t lo = (int64_t)h->next - SR__RST_WINDOW;
     int64_t hi = (int64_t)MAX(h->next, h->extent) + 1 + SR__RST_WINDOW;
@@ -635,13 +732,12 @@ static bool rst_acceptable(const sr__half *h, const sr__half *o, const sr_segmen
  * nothing: its ISN can still change without moving a byte handed out. */
 static bool half_fresh(const sr__half *h)
 {
-    return h->next == 0 && h->extent == 0 && h->npages == 0 && !h->fin_known;
+    return h->next == 0 && h->extent == 0 && sr__half_npages(h) == 0 && !h->fin_known;
 }
 
 static void use_alt_isn(sr__ctx *x, sr__half *h)
 {
-    h->isn = h->alt_isn;
-    h->base_seq = h->alt_isn + 1u;
+    h->base_seq = h->side->alt_isn + 1u; /* the ISN is base_seq - 1 */
     h->alt_valid = false;
     x->status |= SR_SEG_ISN_CHANGED;
     SR__COUNT(x->acct, isn_changes, 1);
@@ -659,21 +755,26 @@ static void use_alt_isn(sr__ctx *x, sr__half *h)
  *      ISN+1 [---- window ----]          alt+1 [---- window ----]
  *                                               ^ data: alt wins
  * Returns true for the alternative SYN itself, which is not taken. */
-static bool choose_isn(sr__ctx *x, sr__half *h, sr__half *o, const sr_segment *seg,
+static bool choose_isn(sr__ctx *x, sr__conn *c, sr__half *h, sr__half *o, const sr_segment *seg,
                        uint32_t data_seq, size_t claimed)
 {
     const bool syn = seg->flags & SR_TCP_SYN;
-    if (syn && h->syn_seen && seg->seq != h->isn && half_fresh(h)) {
-        h->alt_valid = true;
-        h->alt_isn = seg->seq;
+    if (syn && h->syn_seen && seg->seq != h->base_seq - 1u && half_fresh(h)) {
+        /* Without memory to keep it (counted), the alternative is not
+         * remembered; the SYN is set aside all the same. */
+        sr__side *sd = side_get(x, c, h);
+        if (sd) {
+            h->alt_valid = true;
+            sd->alt_isn = seg->seq;
+        }
         return true;
     }
     if (h->alt_valid && !syn && claimed > 0 && half_fresh(h)) {
-        uint32_t d_cur = data_seq - h->base_seq, d_alt = data_seq - (h->alt_isn + 1u);
+        uint32_t d_cur = data_seq - h->base_seq, d_alt = data_seq - (h->side->alt_isn + 1u);
         if (d_alt < x->opt->max_window && d_cur >= x->opt->max_window)
             use_alt_isn(x, h);
     }
-    if (o->alt_valid && (seg->flags & SR_TCP_ACK) && seg->ack == o->alt_isn + 1u &&
+    if (o->alt_valid && (seg->flags & SR_TCP_ACK) && seg->ack == o->side->alt_isn + 1u &&
         half_fresh(o))
         use_alt_isn(x, o);
     return false;
@@ -691,20 +792,28 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
     const uint8_t *data = seg->payload;
     const uint32_t data_seq = seg->seq + (syn ? 1u : 0u); /* SYN takes one */
     sr_error ret = SR_OK;
+    /* A side that held pages before this segment and holds nothing after
+     * it is freed at the end (a filled hole). One made for a segment that
+     * then needed no count (a retransmission of skipped bytes) is left for
+     * the sweep: freeing it here costs a malloc and a free per segment on
+     * a stream of such retransmissions. */
+    const bool had_pages = sr__half_npages(h) + sr__half_npages(o) > 0;
     /* Whether an RST may end the connection is judged on the state before
      * its own data (below). */
     bool rst_ok = rst && rst_acceptable(h, o, seg);
 
-    if (choose_isn(x, c->half + dir, o, seg, data_seq, claimed)) {
+    if (choose_isn(x, c, c->half + dir, o, seg, data_seq, claimed)) {
         /* The alternative SYN's own data, if any, sits where no position
          * is known yet; the sender retransmits it once its ISN is taken. */
-        if (claimed > 0)
+        if (claimed > 0) {
+            if (!side_get(x, c, h))
+                return SR_ERR_NO_MEMORY; /* nothing of it taken */
             drop_bytes(x, c, dir, claimed, 0);
+        }
         goto after_data;
     }
     if (syn && !h->started) {
         h->started = h->syn_seen = h->start_pending = true;
-        h->isn = seg->seq;
         h->base_seq = data_seq;
     } else if (!h->started) {
         if (claimed == 0 && !fin) {
@@ -719,6 +828,12 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
 
     int64_t off = offset_of(h, data_seq);
     int64_t end = off + (int64_t)claimed;
+    /* Only a segment that starts exactly at the edge, before any FIN is
+     * known, can be taken without dropping or conflicting (it may overlap
+     * buffered pages: then the side exists already). Any other needs the
+     * side for its counts: made now, or the segment is refused whole. */
+    if (!h->side && (off != (int64_t)h->next || h->fin_known) && !side_get(x, c, h))
+        return SR_ERR_NO_MEMORY;
     x->seg_start = off;
     x->seg_end = end;
     /* The window is measured from the highest byte seen, not from the
@@ -753,14 +868,13 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
         /* A FIN below the delivered edge contradicts bytes already handed
          * out; it is ignored rather than ending the stream in the past. */
         h->fin_known = true;
-        h->fin_offset = (uint64_t)end;
-        trim_beyond_fin(x, c, dir);
+        trim_beyond_fin(x, c, dir, (uint64_t)end);
     }
     /* Nothing is taken beyond a known FIN; what lies there is dropped. */
-    if (h->fin_known && end > (int64_t)h->fin_offset) {
-        int64_t from = MAX(off, (int64_t)h->fin_offset);
+    if (h->fin_known && end > (int64_t)h->extent) {
+        int64_t from = MAX(off, (int64_t)h->extent);
         drop_bytes(x, c, dir, (uint64_t)(end - from), 0);
-        end = (int64_t)h->fin_offset;
+        end = (int64_t)h->extent;
     }
     if (end > (int64_t)h->extent)
         h->extent = (uint64_t)end;
@@ -802,7 +916,7 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
             }
             int r = buffer_ooo(x, c, dir, data, len, (uint64_t)off);
             if (r == LIMIT_NONE) {
-                note_cut_tail(h, (uint64_t)off + len, (uint64_t)end);
+                note_cut_tail(x, c, h, (uint64_t)off + len, (uint64_t)end);
                 break;
             }
             if (r == LIMIT_NOMEM) {
@@ -843,6 +957,8 @@ after_data:
         sr__conn_finish(x, c, SR_CLOSE_CALLBACK_ERROR);
         x->status |= SR_SEG_CLOSED;
     }
+    if (had_pages)
+        sr__conn_trim_sides(c);
     return ret;
 }
 

@@ -13,6 +13,37 @@
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause */
 #include "sr-internal.h"
 
+#include <string.h>
+
+void sr__conn_info(const sr__conn *c, sr_conn_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = c->id;
+    /* The flow in client -> server orientation, rebuilt from the key. */
+    sr_flow *f = &out->flow;
+    f->ip_version = c->key.ip_version;
+    f->zone = c->key.zone;
+    size_t alen;
+    const uint8_t *ad = sr__key_addr(&c->key, &alen);
+    alen /= 2;
+    int ci = c->client_is_a ? 0 : 1;
+    memcpy(f->src.addr, ad + (size_t)ci * alen, alen);
+    memcpy(f->dst.addr, ad + (size_t)(1 - ci) * alen, alen);
+    f->src.port = c->key.port[ci];
+    f->dst.port = c->key.port[1 - ci];
+    for (int d = 0; d < 2; d++) {
+        const sr__half *h = &c->half[d];
+        out->delivered[d] = h->delivered;
+        out->skipped[d] = h->next - h->delivered;
+        if (h->side) {
+            out->conflicts[d] = h->side->conflicts;
+            out->dropped[d] = h->side->dropped;
+            out->dropped_segments[d] = h->side->dropped_segments;
+        }
+    }
+    out->pages_buffered = atomic_load_explicit(&c->pages, memory_order_relaxed);
+}
+
 sr_error sr__conn_open(sr__ctx *x, sr__conn *c, const sr_flow *flow, const sr_segment *seg,
                        bool src_is_a, sr__held *frame)
 {
@@ -21,19 +52,18 @@ sr_error sr__conn_open(sr__ctx *x, sr__conn *c, const sr_flow *flow, const sr_se
      * whoever spoke first. */
     bool synack = (seg->flags & (SR_TCP_SYN | SR_TCP_ACK)) == (SR_TCP_SYN | SR_TCP_ACK);
     c->client_is_a = synack ? !src_is_a : src_is_a;
-    c->info.id = atomic_fetch_add(&p->next_id, 1) + 1;
-    c->info.flow = *flow;
-    if (synack) {
-        c->info.flow.src = flow->dst;
-        c->info.flow.dst = flow->src;
-    }
+    c->id = atomic_fetch_add(&p->next_id, 1) + 1;
+    (void)flow; /* the key holds it (sr__conn_info rebuilds it) */
     c->acct = x->acct;
     sr__acct_ref(x->acct);
     atomic_store(&c->last_seen, x->now);
 
     void *stream = NULL;
-    if (p->factory.new_stream)
-        stream = p->factory.new_stream(p->factory.user_data, &c->info, x->packet_ctx);
+    if (p->factory.new_stream) {
+        sr_conn_info info;
+        sr__conn_info(c, &info);
+        stream = p->factory.new_stream(p->factory.user_data, &info, x->packet_ctx);
+    }
     if (!stream) {
         SR__PCOUNT(p, nil_streams, 1);
         atomic_store(&c->state, SR__DEAD);
@@ -42,7 +72,7 @@ sr_error sr__conn_open(sr__ctx *x, sr__conn *c, const sr_flow *flow, const sr_se
         sr__conn_unref(c);
         return SR_ERR_NIL_STREAM;
     }
-    c->stream = stream;
+    c->u.stream = stream;
     SR__PCOUNT(p, total_created, 1);
     atomic_store(&c->state, SR__OPEN);
     return SR_OK;
@@ -80,16 +110,19 @@ void sr__conn_finish(sr__ctx *x, sr__conn *c, sr_close_reason why)
     if (c->failed)
         why = SR_CLOSE_CALLBACK_ERROR;
     sr_pool *p = c->pool;
-    c->info.pages_buffered = 0;
-    if (p->factory.on_complete)
-        p->factory.on_complete(p->factory.user_data, c->stream, &c->info, why, x->packet_ctx);
-    c->stream = NULL;
+    if (p->factory.on_complete) {
+        sr_conn_info info;
+        sr__conn_info(c, &info);
+        info.pages_buffered = 0;
+        p->factory.on_complete(p->factory.user_data, c->u.stream, &info, why, x->packet_ctx);
+    }
+    c->u.stream = NULL;
     /* Nothing is delivered any more: the conflict-history rings go now, not
      * when a lingering connection is forgotten (4 KiB a direction by
      * default, times every lingering connection). */
-    sr__conn_release_pages(c);
-    c->close_reason = why;
-    c->closed_at = x->now;
+    sr__conn_release_pages(c, true);
+    c->close_reason = (uint8_t)why;
+    c->u.closed_at = x->now; /* the stream is gone: its word is free */
     atomic_store(&c->state, SR__CLOSED);
     count_close(x, p, why);
     /* FIN, RST and aborted connections are remembered, so late segments
@@ -117,8 +150,10 @@ int sr__conn_idle(sr__ctx *x, sr__conn *c, sr_time close_before, sr_time flush_b
     for (int d = 0; d < 2; d++)
         if (sr__half_release_old(x, c, (sr_direction)d, flush_before))
             r = 1;
-    if (r)
+    if (r) {
         SR__COUNT(x->acct, connections_flushed, 1);
+        sr__conn_trim_sides(c);
+    }
     if (c->failed) {
         sr__conn_finish(x, c, SR_CLOSE_CALLBACK_ERROR);
         return 2;
@@ -128,7 +163,7 @@ int sr__conn_idle(sr__ctx *x, sr__conn *c, sr_time close_before, sr_time flush_b
 
 bool sr__conn_forget_if_old(sr__ctx *x, sr__conn *c, sr_time linger_before)
 {
-    if (atomic_load(&c->state) != SR__CLOSED || c->closed_at >= linger_before)
+    if (atomic_load(&c->state) != SR__CLOSED || c->u.closed_at >= linger_before)
         return false;
     atomic_store(&c->state, SR__DEAD);
     sr__pool_unlink(x->pool, c);
@@ -149,8 +184,7 @@ static bool reuses_ports(const sr__conn *c, sr_direction dir, const sr_segment *
     const sr__half *h = &c->half[dir];
     bool syn_only = (seg->flags & (SR_TCP_SYN | SR_TCP_ACK)) == SR_TCP_SYN;
     bool own_start = h->started && (uint32_t)(seg->seq + 1u) == h->base_seq;
-    bool empty = c->info.delivered[0] + c->info.skipped[0] + c->info.delivered[1] +
-                         c->info.skipped[1] == 0 &&
+    bool empty = c->half[0].next + c->half[1].next == 0 && /* delivered + skipped */
                  c->close_reason == SR_CLOSE_RST;
     return (syn_only && !own_start) || ((seg->flags & SR_TCP_SYN) && empty);
 }

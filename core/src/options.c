@@ -54,6 +54,11 @@ sr_error sr_options_validate(const sr_options *o, char *msg, size_t msg_len)
                        "max_buffered_pages_per_connection (%zu) must not exceed "
                        "max_buffered_pages_total (%zu)",
                        o->max_buffered_pages_per_connection, o->max_buffered_pages_total);
+    /* A connection counts its pages in 32 bits (its hot part is small). */
+    if (o->max_buffered_pages_per_connection > UINT32_MAX)
+        return invalid(msg, msg_len,
+                       "max_buffered_pages_per_connection must be at most 4294967295 (got %zu)",
+                       o->max_buffered_pages_per_connection);
     if (o->page_size == 0 || o->page_size > SR_MAX_PAGE_SIZE)
         return invalid(msg, msg_len, "page_size must be 1..%u bytes (got %zu)",
                        SR_MAX_PAGE_SIZE, o->page_size);

@@ -4,6 +4,7 @@
  * Locking order (never acquire against it):
  *     connection lock  ->  pool table rwlock  ->  pool LRU mutex
  *     connection lock  ->  accounting page-cache mutex
+ * A park stripe's mutex (pool.c) is a leaf: nothing is taken under it.
  * The table lock is never held while a connection lock is being waited
  * for, and no callback ever runs with the table or LRU lock held. */
 #ifndef SR_INTERNAL_H
@@ -93,13 +94,29 @@ void sr__acct_shrink_cache(sr__acct *ac);
 
 /* ------------------------------------------------------------ connections */
 
+/* The table key of a connection, at offset 0 of it so that the connection
+ * itself is the table's key and value (one pointer a slot). IPv4 addresses
+ * are stored in place; IPv6 ones (32 bytes) behind a pointer, so an IPv4
+ * connection does not carry 24 bytes of zeros. The hash and the equality
+ * look at the address bytes only, never at the pointer. */
 typedef struct sr__key {
     uint32_t zone;
+    uint16_t port[2];        /* endpoint a = [0] is the lower of the two */
     uint8_t ip_version;
-    uint8_t pad[3];
-    uint8_t addr[2][16];     /* endpoint a = [0] is the lower of the two */
-    uint16_t port[2];
+    uint8_t pad[7];          /* always zero */
+    union {
+        uint8_t v4[8];       /* a then b, network order */
+        const uint8_t *v6;   /* 32 bytes, a then b: owned by the connection
+                                (sr__conn_key_own), or the caller's probe */
+    } addr;
 } sr__key;
+
+/* The address bytes of a key (8 for IPv4, 32 for IPv6). */
+static inline const uint8_t *sr__key_addr(const sr__key *k, size_t *len)
+{
+    *len = k->ip_version == 4 ? 8 : 32;
+    return k->ip_version == 4 ? k->addr.v4 : k->addr.v6;
+}
 
 enum sr__state {
     SR__INIT = 0,            /* being created; new_stream not yet returned */
@@ -108,57 +125,106 @@ enum sr__state {
     SR__DEAD,                /* out of the table; waits for its last ref */
 };
 
-/* One direction of a connection. Offsets are 64-bit stream offsets: offset
- * 0 is the first byte after the SYN (or the first byte seen, without SYN). */
-typedef struct sr__half {
-    bool started;            /* base_seq is known */
-    bool syn_seen;
-    bool start_pending;      /* next chunk gets SR_CHUNK_START */
-    bool fin_known;
-    bool finished;           /* END reported */
-    bool alt_valid;          /* alt_isn holds a later SYN's other ISN */
-    uint32_t base_seq;       /* sequence number of offset 0 */
-    uint32_t isn;            /* SYN's sequence number, if syn_seen */
-    uint32_t alt_isn;        /* a later SYN(-ACK) with another ISN, kept while
-                                the direction is fresh (see conn.c) */
+/* The ring of the last `cap` delivered bytes of one direction, byte at
+ * offset o stored at data[o % cap]; valid for [max(from, next - cap), next).
+ * Allocated when the direction first delivers, grown with what it has
+ * delivered (see hist_record in conn.c). */
+typedef struct sr__ring {
+    uint64_t from;
+    uint32_t cap;
+    uint32_t pad;
+    uint8_t data[];
+} sr__ring;
+
+/* The cold part of one direction: what only a direction with out-of-order
+ * data, a snaplen-cut tail, a second SYN, dropped bytes or conflicts needs.
+ * Allocated on demand, freed once it holds nothing again
+ * (sr__conn_trim_sides). Its counters must never miss a count, so it is
+ * made before any segment that could drop or conflict is taken: a segment
+ * that does not start exactly at the delivery edge, or comes after the
+ * FIN is known (conn.c, sr__conn_segment); if that allocation fails, the
+ * segment is refused whole (SR_ERR_NO_MEMORY) before anything of it is
+ * taken. Once counters are nonzero it stays until the connection goes
+ * (a lingering connection still reports its totals). */
+typedef struct sr__side {
+    uint64_t dropped;        /* sr_conn_info's counters of this direction */
+    uint64_t dropped_segments;
+    uint64_t conflicts;
+    GTree *pages;            /* offset -> sr__page*, disjoint, all >= next */
+    size_t npages;
+    sr_time oldest_at;       /* no page is older than this (a lower bound of
+                                their `at`, exact after each release) */
     uint64_t cut_lo, cut_hi; /* hull of claimed, uncaptured bytes no page
                                 could note (a segment cut to its headers
                                 beyond a hole); empty when cut_hi == 0 */
-    sr_time oldest_at;       /* no page is older than this (a lower bound of
-                                their `at`, exact after each release) */
+    uint32_t alt_isn;        /* a later SYN(-ACK) with another ISN, kept while
+                                the direction is fresh (see conn.c); valid
+                                when the half's alt_valid is set */
+} sr__side;
+
+/* One direction of a connection: the hot part every connection needs.
+ * Offsets are 64-bit stream offsets: offset 0 is the first byte after the
+ * SYN (or the first byte seen, without SYN). The bytes skipped so far are
+ * next - delivered (next = delivered + skipped at every moment). */
+typedef struct sr__half {
     uint64_t next;           /* delivery edge: delivered + skipped */
-    uint64_t extent;         /* highest offset + 1 any segment reached */
-    uint64_t fin_offset;
-    GTree *pages;            /* offset -> sr__page*, disjoint, all >= next */
-    size_t npages;
-    /* Ring of the last hist_cap delivered bytes, byte at offset o stored at
-     * hist[o % hist_cap]; valid for [max(hist_from, next - hist_cap), next). */
-    uint8_t *hist;
-    size_t hist_cap;
-    uint64_t hist_from;
+    uint64_t extent;         /* highest offset + 1 any segment reached;
+                                once fin_known, the FIN's offset */
+    uint64_t delivered;      /* sr_conn_info.delivered of this direction;
+                                the rarer counters are in the side */
+    uint32_t base_seq;       /* sequence number of offset 0; with syn_seen,
+                                the SYN's ISN is base_seq - 1 */
+    bool started : 1;        /* base_seq is known */
+    bool syn_seen : 1;
+    bool start_pending : 1;  /* next chunk gets SR_CHUNK_START */
+    bool fin_known : 1;
+    bool finished : 1;       /* END reported */
+    bool alt_valid : 1;      /* side->alt_isn holds a later SYN's other ISN */
+    sr__ring *hist;          /* NULL until the direction delivers */
+    sr__side *side;          /* NULL while there is nothing cold to hold */
 } sr__half;
 
+/* Pages of a direction (0 without a side). */
+static inline size_t sr__half_npages(const sr__half *h)
+{
+    return h->side ? h->side->npages : 0;
+}
+
+/* A connection, hot part: about 240 bytes for IPv4 (see docs/library.md,
+ * "Memory per connection"). Its sr_conn_info is built when a callback
+ * needs it (sr__conn_info). */
 typedef struct sr__conn {
-    sr__mutex lock;          /* first: survives recycling (see conn_alloc) */
-    sr__key key;
+    sr__key key;             /* first: the connection is its own table key */
+    _Atomic uint32_t lock;   /* 0 free, 1 held, 2 held with waiters (parked
+                                on the pool's stripe for it; see pool.c) */
     atomic_int refs;         /* the table holds one while linked */
-    atomic_int state;        /* enum sr__state; written under lock */
-    atomic_int detached;     /* 1 once out of the table; under table lock */
-    bool client_is_a;        /* key endpoint a is the client */
-    bool in_lru;             /* under pool LRU lock */
-    bool failed;             /* a callback failed: deliver no more */
-    sr_close_reason close_reason;
+    _Atomic uint32_t pages;  /* both directions (<= the per-connection cap) */
+    _Atomic uint8_t state;   /* enum sr__state; written under lock */
+    atomic_bool detached;    /* true once out of the table; under table lock */
+    bool in_lru;             /* under pool LRU lock (its own byte: the bits
+                                below are written under the connection's) */
+    bool client_is_a : 1;    /* key endpoint a is the client */
+    bool failed : 1;         /* a callback failed: deliver no more */
+    uint8_t close_reason;    /* sr_close_reason, once CLOSED */
     _Atomic sr_time last_seen;
-    sr_time closed_at;
-    _Atomic size_t pages;    /* both directions */
-    sr_conn_info info;
-    sr__half half[2];
-    void *stream;
+    uint64_t id;
+    union {
+        void *stream;        /* while INIT/OPEN */
+        sr_time closed_at;   /* once CLOSED (the stream is gone) */
+    } u;
     sr__acct *acct;          /* statistics go here; referenced */
     struct sr_pool *pool;
-    struct sr__conn *lru_prev, *lru_next;
-    struct sr__conn *next_free;    /* free cache, or the pending-victim list */
+    struct sr__conn *lru_prev;
+    union {
+        struct sr__conn *lru_next; /* while in the LRU */
+        struct sr__conn *next_free;/* out of it: free cache, or the
+                                      pending-victim list */
+    } l;
+    sr__half half[2];
 } sr__conn;
+
+/* The sr_conn_info of c as its callbacks see it now. */
+void sr__conn_info(const sr__conn *c, sr_conn_info *out);
 
 /* Per-thread list of the connections whose lock this thread holds: a
  * callback re-entering its own connection is refused instead of deadlocking. */
@@ -187,6 +253,16 @@ typedef struct sr__pool_counters {
 #undef SR__XX
 } sr__pool_counters;
 
+/* Where threads wait for a busy connection: the connection lock is one
+ * word, and a thread that finds it held parks on the stripe the
+ * connection's address picks (a mutex and a condition variable shared by
+ * many connections; waking is rare, so sharing costs nothing measurable). */
+#define SR__PARK_STRIPES 64
+typedef struct sr__park {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+} sr__park;
+
 struct sr_pool {
     atomic_int refs;         /* the user's + one per assembler */
     atomic_bool closed;
@@ -211,6 +287,7 @@ struct sr_pool {
      * so no callback starts after it has returned. */
     atomic_int inflight;
     sr__pool_counters c;
+    sr__park park[SR__PARK_STRIPES];
 };
 
 /* Enter/leave a call that may run callbacks. enter fails once closed. */
@@ -229,8 +306,9 @@ void sr__pool_unref(sr_pool *p);
 void sr__conn_ref(sr__conn *c);
 void sr__conn_unref(sr__conn *c);
 
-/* Normalise a flow into a key; *src_is_a says which side sent it. */
-void sr__key_from_flow(const sr_flow *f, sr__key *k, bool *src_is_a);
+/* Normalise a flow into a key; *src_is_a says which side sent it. An IPv6
+ * key points into v6buf (32 bytes, the caller's). */
+void sr__key_from_flow(const sr_flow *f, sr__key *k, uint8_t v6buf[32], bool *src_is_a);
 
 /* Find or create the connection of a key. On success *out is referenced
  * and LOCKED (frame pushed); *created says it is new (state INIT, in the
@@ -280,8 +358,12 @@ size_t sr__half_release_old(sr__ctx *x, sr__conn *c, sr_direction dir, sr_time b
 /* Skip each direction up to its extent and report END where reached:
  * the last step of a completion. */
 void sr__conn_drain(sr__ctx *x, sr__conn *c);
-/* Give back everything an unused connection still holds. */
-void sr__conn_release_pages(sr__conn *c);
+/* Free the cold part of each direction that holds nothing any more. */
+void sr__conn_trim_sides(sr__conn *c);
+/* Give back what a completed connection no longer needs: pages, history
+ * rings, and the cold parts except their counters (with keep_counts; a
+ * lingering connection still reports them), or everything. */
+void sr__conn_release_pages(sr__conn *c, bool keep_counts);
 
 /* ------------------------------------------------------------ lifecycle */
 

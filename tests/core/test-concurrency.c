@@ -4,8 +4,9 @@
  * assembler and through per-thread assemblers with hard page caps watched
  * by a concurrent stats reader, sweeps and flushes racing with segments,
  * sr_pool_close() and sr_assembler_close() while other threads assemble,
- * callbacks that call into other connections from two threads at once, and
- * the background flush thread. The recorder asserts throughout that
+ * callbacks that call into other connections from two threads at once,
+ * threads waiting (parked) for a connection another holds, and the
+ * background flush thread. The recorder asserts throughout that
  * callbacks of one connection never overlap and each stream completes once.
  * Meant for TSan as well (pthread primitives, which TSan understands).
  *
@@ -831,6 +832,130 @@ static void test_cross_callbacks(void)
     srt_env_close(&e);
 }
 
+/* ------------------------------------------------------------ parking */
+
+/* A connection's lock is one word; a thread that finds it held parks on a
+ * condition variable shared by many connections (pool.c). Here one thread
+ * sits in a callback of connection 1 while PARKERS threads call for the
+ * same connection (they must wait, then all get through, in turn) and
+ * another thread works on connection 2 meanwhile (it must not wait for
+ * connection 1 at all). */
+#define PARKERS 3
+#define HOLD_MS 300
+
+typedef struct park_case {
+    srt_env *e;
+    gint inside;          /* the first callback of connection 1 is running */
+    gint release;         /* ...and may return */
+    gint entered;         /* parker threads that started their call */
+    gint other_done;      /* connection 2's calls finished */
+    gint other_while_held;/* ...while connection 1's callback still ran */
+} park_case;
+
+static int park_data(srt_recorder *r, srt_stream *s, const sr_conn_info *info, const sr_chunk *c,
+                     void *ctx)
+{
+    (void)s, (void)c, (void)ctx;
+    park_case *pc = r->hook_data;
+    sr_flow f1;
+    srt_flow_ab(&f1, 1, false);
+    if (!srt_flow_endpoints_match(&info->flow, &f1) || g_atomic_int_get(&pc->inside))
+        return 0;
+    g_atomic_int_set(&pc->inside, 1);
+    /* Hold the connection until every parker has started its call and had
+     * time to park (HOLD_MS), and the other connection's thread is done. */
+    wait_progress(&pc->entered, PARKERS);
+    wait_progress(&pc->other_done, 1);
+    sleep_ms(HOLD_MS);
+    g_atomic_int_set(&pc->release, 1);
+    return 0;
+}
+
+/* sr_assemble from a worker thread (srt_feed keeps its result in the
+ * shared env, which threads must not share). */
+static void park_feed(park_case *pc, uint32_t conn, uint32_t seq, const char *data)
+{
+    sr_flow f;
+    srt_flow_ab(&f, conn, false);
+    sr_segment sg = srt_seg(seq, ACK, data, strlen(data), T0);
+    SRT_ASSERT_ERR(sr_assemble(pc->e->a, &f, &sg, NULL), SR_OK);
+}
+
+typedef struct parker_arg {
+    park_case *pc;
+    int k;
+} parker_arg;
+
+static void *parker_thread(void *p)
+{
+    parker_arg *pa = p;
+    char buf[8];
+    g_snprintf(buf, sizeof buf, "%c%c%c%c", 'a' + pa->k, 'a' + pa->k, 'a' + pa->k, 'a' + pa->k);
+    g_atomic_int_inc(&pa->pc->entered);
+    /* Bytes 4 + 4k .. 8 + 4k: waits for the lock, then in order or buffered. */
+    park_feed(pa->pc, 1, 105 + 4 * (uint32_t)pa->k, buf);
+    return NULL;
+}
+
+static void *other_conn_thread(void *p)
+{
+    park_case *pc = p;
+    wait_progress(&pc->inside, 1);
+    for (uint32_t i = 0; i < 50; i++)
+        park_feed(pc, 2, 101 + 2 * i, "zz");
+    if (!g_atomic_int_get(&pc->release))
+        g_atomic_int_set(&pc->other_while_held, 1);
+    g_atomic_int_set(&pc->other_done, 1);
+    return NULL;
+}
+
+static void *holder_thread(void *p)
+{
+    park_case *pc = p;
+    /* Bytes 0..4: delivered at once; the callback holds the connection. */
+    park_feed(pc, 1, 101, "hhhh");
+    return NULL;
+}
+
+static void test_waiters_park(void)
+{
+    IN_CHILD(120);
+    srt_env e;
+    srt_env_open(&e, NULL, 16);
+    park_case pc = {.e = &e};
+    e.rec.hook_data = &pc;
+    e.rec.data_hook = park_data;
+    for (uint32_t conn = 1; conn <= 2; conn++) {
+        SRT_ASSERT_ERR(srt_feed(&e, conn, false, 100, SYN, NULL, T0, NULL), SR_OK);
+        SRT_ASSERT_ERR(srt_feed(&e, conn, true, 900, SYN | ACK, NULL, T0, NULL), SR_OK);
+    }
+    pthread_t holder, other, parkers[PARKERS];
+    parker_arg pa[PARKERS];
+    pthread_create(&holder, NULL, holder_thread, &pc);
+    pthread_create(&other, NULL, other_conn_thread, &pc);
+    wait_progress(&pc.inside, 1);
+    for (int k = 0; k < PARKERS; k++) {
+        pa[k] = (parker_arg){&pc, k};
+        pthread_create(&parkers[k], NULL, parker_thread, &pa[k]);
+    }
+    pthread_join(holder, NULL);
+    for (int k = 0; k < PARKERS; k++)
+        pthread_join(parkers[k], NULL);
+    pthread_join(other, NULL);
+    g_assert_cmpint(g_atomic_int_get(&pc.other_while_held), ==, 1);
+    srt_stream *s1 = NULL;
+    for (unsigned i = 0; i < srt_recorder_count(&e.rec); i++) {
+        srt_stream *s = srt_recorder_stream(&e.rec, i);
+        sr_flow f1;
+        srt_flow_ab(&f1, 1, false);
+        if (srt_flow_endpoints_match(&s->flow, &f1))
+            s1 = s;
+    }
+    g_assert_nonnull(s1);
+    srt_assert_dir(&s1->dir[SR_DIR_CLIENT_TO_SERVER], "hhhhaaaabbbbcccc", "connection 1");
+    srt_env_close(&e);
+}
+
 /* ------------------------------------------------------------ background flush */
 
 static void test_background_flush(void)
@@ -889,6 +1014,7 @@ int main(int argc, char **argv)
                     test_assembler_close_while_assembling);
     g_test_add_func("/concurrency/time/sweeps-and-flushes-racing", test_sweeps_and_flushes_racing);
     g_test_add_func("/concurrency/callbacks/cross-connection", test_cross_callbacks);
+    g_test_add_func("/concurrency/one-connection/waiters-park", test_waiters_park);
     g_test_add_func("/concurrency/background-flush", test_background_flush);
     return g_test_run();
 }
