@@ -100,9 +100,18 @@ typedef struct creg {
     size_t len, pos;
 } creg;
 
-typedef struct dir_state {
-    sp_digest *sha;    /* until completion (NULL: no memory, digest empty) */
-    char sha_hex[65];  /* after it */
+/* What the tool keeps per open connection is split by need, so a default
+ * run (text lines, no --json/--write/--verify/--policy all) keeps only a
+ * `stream`: its id and the two digest contexts, each allocated at its
+ * direction's first delivered byte (24 bytes, a 32-byte malloc chunk, plus
+ * 2 x 112 bytes of SHA256_CTX once both directions carried data). A run
+ * with one of those options allocates a `stream_x` instead, which starts
+ * with the `stream`; the results of a completion live in a `conn_out`
+ * only until they are written. No table maps the core's ids to streams
+ * in a default run: the callbacks are handed the stream. */
+
+/* Per direction, only with --json, --write, --verify or --policy all. */
+typedef struct dir_x {
     GArray *gaps;      /* range: stream offset and length of each skip */
     GArray *conflicts; /* range: chunks the core flagged SR_CHUNK_CONFLICT */
                        /* (both made at their first range, NULL = none) */
@@ -114,32 +123,56 @@ typedef struct dir_state {
     bool any_segment;               /* first_ts/last_ts are set */
     sr_time first_ts, last_ts;      /* capture clock of its first/last segment */
     sp_seqset seen;                 /* --verify: sequence numbers taken */
-    uint64_t delivered, skipped, dropped, conflict_count; /* at completion */
-    uint64_t dropped_segments;
+    uint64_t delivered, skipped, dropped; /* at completion, for --verify */
     GArray *cregs;       /* --policy all: creg */
     GByteArray *cbytes;  /* their bytes */
     bool c_truncated;    /* a bound was hit; nothing kept from c_trunc_off on */
     uint64_t c_trunc_off;
-} dir_state;
+} dir_x;
 
 /* One connection of one policy's pool, from new_stream until its output is
  * written (with --policy all: until every policy's copy completed); with
  * --verify until the end of the run. */
 typedef struct stream {
-    uint64_t core_id; /* the core's id: unique within one pool only */
-    uint64_t id;      /* ours: frame number of the segment that created it */
-    unsigned pol;     /* index of its policy in app.policies */
-    sr_flow flow;     /* client -> server */
-    bool selected;    /* --stream: output it */
-    sr_close_reason reason;
-    dir_state d[2];
+    uint64_t id;        /* ours: frame number of the segment that created it */
+    sp_digest *sha[2];  /* from the first delivered byte to completion; NULL
+                           before it, SP_NO_DIGEST if that allocation failed */
 } stream;
+
+/* The stream of a run with --json, --write, --verify or --policy all
+ * (app.full): every stream of such a run is one. */
+typedef struct stream_x {
+    stream s;         /* first: a stream_x * is a stream * */
+    uint64_t core_id; /* the core's id: unique within one pool only */
+    unsigned pol;     /* index of its policy in app.policies */
+    sr_flow flow;     /* client -> server, for --verify's messages */
+    dir_x d[2];
+} stream_x;
+
+static stream_x *sx(stream *st)
+{
+    return (stream_x *)st;
+}
+
+/* A direction's results at completion. */
+typedef struct dir_res {
+    char sha_hex[65];
+    uint64_t delivered, skipped, dropped, conflict_count, dropped_segments;
+} dir_res;
+
+/* A completed connection (one policy's copy) until its output is made. */
+typedef struct conn_out {
+    stream *st; /* NULL: an empty slot of a group */
+    sr_flow flow; /* client -> server */
+    sr_close_reason reason;
+    dir_res d[2];
+} conn_out;
 
 /* --policy all: the copies of one connection, matched by our id. */
 typedef struct group {
     uint64_t id;
     unsigned n;
-    stream *s[SP_POLICIES];
+    conn_out c[SP_POLICIES]; /* c[p].st NULL until policy p's copy completed */
 } group;
 
 /* A piece of output and its key (see the top of the file). */
@@ -189,8 +222,8 @@ typedef struct worker {
     batch *cur; /* being filled by the reader */
     uint64_t err_count[SR_ERROR_COUNT_];
     /* Touched only by this worker's callbacks and feed(): */
-    GHashTable *conns[SP_POLICIES]; /* core id -> stream, open connections */
-    GPtrArray *closed;   /* streams completed during the current call */
+    GHashTable *conns[SP_POLICIES]; /* app.full: core id -> stream_x, open */
+    GArray *closed;      /* conn_out: completed during the current call */
     GPtrArray *done;     /* --verify: completed streams, kept to the end */
     GHashTable *groups;  /* --policy all: our id -> group */
     GPtrArray *violations; /* --verify messages */
@@ -209,6 +242,7 @@ typedef struct app {
     const char *write_dir;
     unsigned threads;
     bool show_empty, show_stats, verbose, verify, force, json, content, fill_gaps;
+    bool full; /* --json, --write, --verify or --policy all: stream_x */
     int progress; /* -1 auto, 0 off, 1 on */
     size_t max_connections;
     sr_options opt;
@@ -457,39 +491,56 @@ typedef struct feed_ctx {
     unsigned pol;
 } feed_ctx;
 
+static bool selected(const app *ap, const stream *st)
+{
+    return ap->stream_id == 0 || ap->stream_id == st->id;
+}
+
 static void *cb_new_stream(void *user_data, const sr_conn_info *info, void *packet_ctx)
 {
     worker *w = user_data;
     app *ap = w->app;
     const feed_ctx *fc = packet_ctx;
-    stream *st = g_new0(stream, 1);
-    st->core_id = info->id;
     /* Only sr_assemble creates connections, so fc is there; the frame that
      * created a connection names it the same in every --threads mode and
      * in every policy's pool, where the core's per-pool ids would not. */
-    st->id = fc ? fc->frame : 0;
-    st->pol = fc ? fc->pol : 0;
-    st->flow = info->flow;
-    st->selected = ap->stream_id == 0 || ap->stream_id == st->id;
+    uint64_t id = fc ? fc->frame : 0;
+    if (!ap->full) {
+        stream *st = g_new0(stream, 1);
+        st->id = id;
+        return st;
+    }
+    stream_x *x = g_new0(stream_x, 1);
+    x->s.id = id;
+    x->core_id = info->id;
+    x->pol = fc ? fc->pol : 0;
+    x->flow = info->flow;
     for (int d = 0; d < 2; d++) {
-        dir_state *ds = &st->d[d];
-        ds->sha = sp_digest_new();
-        if (ap->write_dir && st->selected) {
-            char *name = file_name(&st->flow, st->id, d);
-            ds->path = g_build_filename(ap->write_dir, name, NULL);
-            ds->conflict_frames = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+        dir_x *dx = &x->d[d];
+        if (ap->write_dir && selected(ap, &x->s)) {
+            char *name = file_name(&x->flow, id, d);
+            dx->path = g_build_filename(ap->write_dir, name, NULL);
+            dx->conflict_frames = g_array_new(FALSE, FALSE, sizeof(uint64_t));
             g_free(name);
         }
         if (ap->npol > 1) {
-            ds->cregs = g_array_new(FALSE, FALSE, sizeof(creg));
-            ds->cbytes = g_byte_array_new();
+            dx->cregs = g_array_new(FALSE, FALSE, sizeof(creg));
+            dx->cbytes = g_byte_array_new();
         }
     }
-    g_hash_table_insert(w->conns[st->pol], &st->core_id, st);
-    return st;
+    g_hash_table_insert(w->conns[x->pol], &x->core_id, x);
+    return x;
 }
 
-static void write_failed(worker *w, dir_state *ds, int en)
+/* A digest context whose allocation failed: the direction's digest is
+ * printed empty (as before the contexts were made lazily). */
+static char sp_no_digest_mark;
+#define SP_NO_DIGEST ((sp_digest *)(void *)&sp_no_digest_mark)
+/* The digest of no bytes: a direction that delivered nothing has no context. */
+static const char sp_empty_sha256[65] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+static void write_failed(worker *w, dir_x *ds, int en)
 {
     ds->write_failed = true;
     w->write_errors++;
@@ -503,7 +554,7 @@ static void write_failed(worker *w, dir_state *ds, int en)
  * an earlier run's file), later ones keep what this run wrote. Opened per
  * chunk: thousands of concurrent connections must not run out of file
  * descriptors. --write is for inspection, not speed. */
-static int open_out(dir_state *ds)
+static int open_out(dir_x *ds)
 {
     int fd = open(ds->path, O_WRONLY | O_CREAT | O_CLOEXEC | (ds->opened ? 0 : O_TRUNC), 0644);
     if (fd >= 0)
@@ -513,7 +564,7 @@ static int open_out(dir_state *ds)
 
 /* Write a chunk to its --write file: at the file's end, or with
  * --fill-gaps at its stream offset (the holes read as zeros). */
-static void write_chunk(worker *w, dir_state *ds, const sr_chunk *c)
+static void write_chunk(worker *w, dir_x *ds, const sr_chunk *c)
 {
     bool fill = w->app->fill_gaps;
     if (c->len == 0 && !(fill && c->skipped))
@@ -552,7 +603,7 @@ static void write_chunk(worker *w, dir_state *ds, const sr_chunk *c)
 
 /* --policy all: keep the bytes of a conflict-flagged chunk, within the
  * per-direction and the worker's bound. */
-static void keep_conflict(worker *w, dir_state *ds, const sr_chunk *c)
+static void keep_conflict(worker *w, dir_x *ds, const sr_chunk *c)
 {
     if (ds->c_truncated)
         return;
@@ -572,12 +623,12 @@ static void keep_conflict(worker *w, dir_state *ds, const sr_chunk *c)
 }
 
 /* --content: the chunk's bytes behind a header; a hole as a marker line. */
-static void content_chunk(worker *w, const stream *st, const sr_chunk *c)
+static void content_chunk(worker *w, const stream *st, const sr_flow *flow, const sr_chunk *c)
 {
     if (c->len == 0 && c->skipped == 0)
         return;
     char key[256];
-    fmt_key(key, sizeof key, &st->flow, c->dir);
+    fmt_key(key, sizeof key, flow, c->dir);
     GString *s = g_string_sized_new(c->len + 128);
     g_string_append_printf(s, "=== conn %" PRIu64 " %s offset %" PRIu64 " len %zu ===\n", st->id,
                            key, c->offset, c->len);
@@ -596,28 +647,39 @@ static int cb_on_data(void *user_data, void *strm, const sr_conn_info *info,
     worker *w = user_data;
     app *ap = w->app;
     stream *st = strm;
-    (void)info;
     (void)packet_ctx;
     if ((unsigned)chunk->dir > 1)
         return 0;
-    dir_state *ds = &st->d[chunk->dir];
-    ds->got_data += chunk->len;
-    ds->got_skipped += chunk->skipped;
-    if (chunk->skipped)
-        range_add(&ds->gaps, chunk->offset - chunk->skipped, chunk->skipped);
-    if (ds->path && !ds->write_failed)
-        write_chunk(w, ds, chunk);
-    if (ap->content && st->selected)
-        content_chunk(w, st, chunk);
+    dir_x *ds = ap->full ? &sx(st)->d[chunk->dir] : NULL;
+    if (ds) {
+        ds->got_data += chunk->len;
+        ds->got_skipped += chunk->skipped;
+        if (chunk->skipped)
+            range_add(&ds->gaps, chunk->offset - chunk->skipped, chunk->skipped);
+        if (ds->path && !ds->write_failed)
+            write_chunk(w, ds, chunk);
+    }
+    if (ap->content && selected(ap, st))
+        content_chunk(w, st, &info->flow, chunk);
     if (chunk->len == 0)
         return 0;
-    sp_digest_update(ds->sha, chunk->data, chunk->len);
-    if (chunk->flags & SR_CHUNK_CONFLICT) {
+    sp_digest **sha = &st->sha[chunk->dir];
+    if (!*sha && !(*sha = sp_digest_new()))
+        *sha = SP_NO_DIGEST;
+    if (*sha != SP_NO_DIGEST)
+        sp_digest_update(*sha, chunk->data, chunk->len);
+    if ((chunk->flags & SR_CHUNK_CONFLICT) && ds) {
         range_add(&ds->conflicts, chunk->offset, chunk->len);
         if (ds->cregs)
             keep_conflict(w, ds, chunk);
     }
     return 0;
+}
+
+static void digest_free(sp_digest *d)
+{
+    if (d != SP_NO_DIGEST)
+        sp_digest_free(d);
 }
 
 static void cb_on_complete(void *user_data, void *strm, const sr_conn_info *info,
@@ -627,40 +689,60 @@ static void cb_on_complete(void *user_data, void *strm, const sr_conn_info *info
     app *ap = w->app;
     stream *st = strm;
     (void)packet_ctx;
-    st->reason = reason;
+    conn_out co;
+    co.st = st;
+    co.flow = info->flow;
+    co.reason = reason;
     for (int d = 0; d < 2; d++) {
-        dir_state *ds = &st->d[d];
-        ds->delivered = info->delivered[d];
-        ds->skipped = info->skipped[d];
-        ds->dropped = info->dropped[d];
-        ds->dropped_segments = info->dropped_segments[d];
-        ds->conflict_count = info->conflicts[d];
+        dir_res *r = &co.d[d];
+        r->delivered = info->delivered[d];
+        r->skipped = info->skipped[d];
+        r->dropped = info->dropped[d];
+        r->dropped_segments = info->dropped_segments[d];
+        r->conflict_count = info->conflicts[d];
+        if (!st->sha[d])
+            memcpy(r->sha_hex, sp_empty_sha256, sizeof r->sha_hex);
+        else if (st->sha[d] == SP_NO_DIGEST)
+            r->sha_hex[0] = '\0';
+        else
+            sp_digest_finish(st->sha[d], r->sha_hex);
+        st->sha[d] = NULL;
+        if (!ap->full)
+            continue;
+        dir_x *ds = &sx(st)->d[d];
+        ds->delivered = r->delivered;
+        ds->skipped = r->skipped;
+        ds->dropped = r->dropped;
         if (ap->verify && (ds->delivered != ds->got_data || ds->skipped != ds->got_skipped)) {
             char key[256];
-            fmt_key(key, sizeof key, &st->flow, d);
+            fmt_key(key, sizeof key, &co.flow, d);
+            unsigned pol = sx(st)->pol;
             g_ptr_array_add(w->violations,
                             g_strdup_printf("%s conn %" PRIu64 " dir %d%s%s: the core's totals say "
                                             "delivered %" PRIu64 " skipped %" PRIu64
                                             ", its chunks carried %" PRIu64 " and %" PRIu64,
                                             key, st->id, d, ap->npol > 1 ? " policy " : "",
-                                            ap->npol > 1 ? sr_overlap_policy_name(ap->policies[st->pol]) : "",
+                                            ap->npol > 1 ? sr_overlap_policy_name(ap->policies[pol]) : "",
                                             ds->delivered, ds->skipped, ds->got_data,
                                             ds->got_skipped));
         }
-        sp_digest_finish(ds->sha, ds->sha_hex);
-        ds->sha = NULL;
     }
     /* Its output is made after the call that completed it, which may still
      * record things about the segment (release_closed). */
-    g_ptr_array_add(w->closed, st);
+    g_array_append_val(w->closed, co);
 }
 
 /* Everything but what --verify checks at the end. */
 static void stream_release(worker *w, stream *st)
 {
     for (int d = 0; d < 2; d++) {
-        dir_state *ds = &st->d[d];
-        sp_digest_free(ds->sha);
+        digest_free(st->sha[d]);
+        st->sha[d] = NULL;
+    }
+    if (!w->app->full)
+        return;
+    for (int d = 0; d < 2; d++) {
+        dir_x *ds = &sx(st)->d[d];
         if (ds->gaps)
             g_array_free(ds->gaps, TRUE);
         if (ds->conflicts)
@@ -674,7 +756,6 @@ static void stream_release(worker *w, stream *st)
             g_byte_array_free(ds->cbytes, TRUE);
         }
         g_free(ds->path);
-        ds->sha = NULL;
         ds->gaps = ds->conflicts = ds->conflict_frames = ds->cregs = NULL;
         ds->cbytes = NULL;
         ds->path = NULL;
@@ -684,8 +765,9 @@ static void stream_release(worker *w, stream *st)
 static void stream_free(worker *w, stream *st)
 {
     stream_release(w, st);
-    for (int d = 0; d < 2; d++)
-        sp_seqset_clear(&st->d[d].seen);
+    if (w->app->full)
+        for (int d = 0; d < 2; d++)
+            sp_seqset_clear(&sx(st)->d[d].seen);
     g_free(st);
 }
 
@@ -700,7 +782,7 @@ static void stream_done(worker *w, stream *st)
     }
 }
 
-static bool dir_shown(const app *ap, const dir_state *ds)
+static bool dir_shown(const app *ap, const dir_res *ds)
 {
     return ap->show_empty || ds->delivered || ds->skipped || ds->conflict_count || ds->dropped;
 }
@@ -717,7 +799,7 @@ typedef struct divergence {
 } divergence;
 
 /* Byte at stream offset off among a direction's kept conflict bytes. */
-static bool kept_byte(const dir_state *ds, uint64_t off, uint8_t *out)
+static bool kept_byte(const dir_x *ds, uint64_t off, uint8_t *out)
 {
     const GArray *r = ds->cregs;
     guint lo = 0, hi = r ? r->len : 0;
@@ -741,14 +823,14 @@ static bool kept_byte(const dir_state *ds, uint64_t off, uint8_t *out)
  * the kept bytes of those chunks are compared offset by offset. The lowest
  * offset where two policies kept different bytes is the first difference
  * if it lies before every point where a bound stopped the keeping. */
-static void diverge(const app *ap, stream *const *s, int d, divergence *dv)
+static void diverge(const app *ap, const conn_out *const *s, int d, divergence *dv)
 {
     memset(dv, 0, sizeof *dv);
     for (unsigned p = 0; p < ap->npol; p++) {
-        const dir_state *x = &s[p]->d[d];
+        const dir_res *x = &s[p]->d[d];
         unsigned g;
         for (g = 0; g < dv->ngroups; g++) {
-            const dir_state *y = &s[dv->first_pol[g]]->d[d];
+            const dir_res *y = &s[dv->first_pol[g]]->d[d];
             if (strcmp(x->sha_hex, y->sha_hex) == 0 && x->delivered == y->delivered &&
                 x->skipped == y->skipped)
                 break;
@@ -761,7 +843,7 @@ static void diverge(const app *ap, stream *const *s, int d, divergence *dv)
         return;
     uint64_t best = UINT64_MAX, limit = UINT64_MAX;
     for (unsigned p = 0; p < ap->npol; p++) {
-        const dir_state *x = &s[p]->d[d];
+        const dir_x *x = &sx(s[p]->st)->d[d];
         if (x->c_truncated) {
             dv->bound_exceeded = true;
             limit = MIN(limit, x->c_trunc_off);
@@ -771,7 +853,7 @@ static void diverge(const app *ap, stream *const *s, int d, divergence *dv)
             for (uint64_t o = c->off; o < c->off + c->len && o < best; o++) {
                 uint8_t b = x->cbytes->data[c->pos + (o - c->off)], b2;
                 for (unsigned q = 0; q < ap->npol; q++) {
-                    if (q != p && kept_byte(&s[q]->d[d], o, &b2) && b2 != b) {
+                    if (q != p && kept_byte(&sx(s[q]->st)->d[d], o, &b2) && b2 != b) {
                         best = o;
                         break;
                     }
@@ -800,30 +882,32 @@ static void json_endpoint(sp_jsonw *j, const char *name, const sr_flow *f, const
 
 /* One direction as a JSON object (one line). s: the policies' copies
  * (one unless --policy all), dv their comparison or NULL. */
-static GString *json_dir(const app *ap, stream *const *s, int d, const divergence *dv)
+static GString *json_dir(const app *ap, const conn_out *const *s, int d, const divergence *dv)
 {
-    const stream *st = s[0];
-    const dir_state *ds = &st->d[d];
+    const conn_out *co = s[0];
+    const stream_x *st = sx(co->st);
+    const dir_x *ds = &st->d[d];
+    const dir_res *r = &co->d[d];
     GString *out = g_string_new(NULL);
     sp_jsonw j;
     sp_jsonw_init(&j, out);
     char key[256];
-    fmt_key(key, sizeof key, &st->flow, d);
+    fmt_key(key, sizeof key, &co->flow, d);
     sp_jsonw_begin_object(&j);
     sp_jsonw_key(&j, "type");
     sp_jsonw_string(&j, "direction");
     sp_jsonw_key(&j, "conn_id");
-    sp_jsonw_u64(&j, st->id);
+    sp_jsonw_u64(&j, co->st->id);
     sp_jsonw_key(&j, "dir");
     sp_jsonw_string(&j, d == SR_DIR_CLIENT_TO_SERVER ? "c2s" : "s2c");
     sp_jsonw_key(&j, "key");
     sp_jsonw_string(&j, key);
     sp_jsonw_key(&j, "ip_version");
-    sp_jsonw_u64(&j, st->flow.ip_version);
-    json_endpoint(&j, "src", &st->flow, dir_src(&st->flow, d));
-    json_endpoint(&j, "dst", &st->flow, dir_dst(&st->flow, d));
+    sp_jsonw_u64(&j, co->flow.ip_version);
+    json_endpoint(&j, "src", &co->flow, dir_src(&co->flow, d));
+    json_endpoint(&j, "dst", &co->flow, dir_dst(&co->flow, d));
     sp_jsonw_key(&j, "zone");
-    sp_jsonw_u64(&j, st->flow.zone);
+    sp_jsonw_u64(&j, co->flow.zone);
     sp_jsonw_key(&j, "first_time");
     if (ds->any_segment)
         sp_jsonw_usec(&j, ds->first_ts);
@@ -835,29 +919,29 @@ static GString *json_dir(const app *ap, stream *const *s, int d, const divergenc
     else
         sp_jsonw_null(&j);
     sp_jsonw_key(&j, "delivered");
-    sp_jsonw_u64(&j, ds->delivered);
+    sp_jsonw_u64(&j, r->delivered);
     sp_jsonw_key(&j, "skipped");
-    sp_jsonw_u64(&j, ds->skipped);
+    sp_jsonw_u64(&j, r->skipped);
     sp_jsonw_key(&j, "dropped");
-    sp_jsonw_u64(&j, ds->dropped);
+    sp_jsonw_u64(&j, r->dropped);
     sp_jsonw_key(&j, "dropped_segments");
-    sp_jsonw_u64(&j, ds->dropped_segments);
+    sp_jsonw_u64(&j, r->dropped_segments);
     sp_jsonw_key(&j, "conflicts");
-    sp_jsonw_u64(&j, ds->conflict_count);
+    sp_jsonw_u64(&j, r->conflict_count);
     sp_jsonw_key(&j, "gaps");
     sp_jsonw_begin_array(&j);
     for (guint i = 0; ds->gaps && i < ds->gaps->len; i++) {
-        const range *r = &g_array_index(ds->gaps, range, i);
+        const range *g = &g_array_index(ds->gaps, range, i);
         sp_jsonw_begin_array(&j);
-        sp_jsonw_u64(&j, r->off);
-        sp_jsonw_u64(&j, r->len);
+        sp_jsonw_u64(&j, g->off);
+        sp_jsonw_u64(&j, g->len);
         sp_jsonw_end_array(&j);
     }
     sp_jsonw_end_array(&j);
     sp_jsonw_key(&j, "close");
-    sp_jsonw_string(&j, sr_close_reason_name(st->reason));
+    sp_jsonw_string(&j, sr_close_reason_name(co->reason));
     sp_jsonw_key(&j, "sha256");
-    sp_jsonw_string(&j, ds->sha_hex);
+    sp_jsonw_string(&j, r->sha_hex);
     sp_jsonw_key(&j, "policy");
     sp_jsonw_string(&j, sr_overlap_policy_name(ap->policies[st->pol]));
     if (ds->path) {
@@ -881,7 +965,7 @@ static GString *json_dir(const app *ap, stream *const *s, int d, const divergenc
         sp_jsonw_key(&j, "groups");
         sp_jsonw_begin_array(&j);
         for (unsigned g = 0; g < dv->ngroups; g++) {
-            const dir_state *x = &s[dv->first_pol[g]]->d[d];
+            const dir_res *x = &s[dv->first_pol[g]]->d[d];
             sp_jsonw_begin_object(&j);
             sp_jsonw_key(&j, "policies");
             sp_jsonw_begin_array(&j);
@@ -915,13 +999,13 @@ static GString *json_dir(const app *ap, stream *const *s, int d, const divergenc
 /* The text line of one direction; with --policy all the agreement follows:
  * "agree", or "diverge@OFFSET" ("diverge@?" when unknown) and one
  * "policy,policy:sha256" per group. */
-static GString *text_dir(const app *ap, stream *const *s, int d, const divergence *dv)
+static GString *text_dir(const app *ap, const conn_out *const *s, int d, const divergence *dv)
 {
-    const stream *st = s[0];
-    const dir_state *ds = &st->d[d];
+    const conn_out *co = s[0];
+    const dir_res *ds = &co->d[d];
     /* key, four counts and the digest, formatted by hand (see fmt_key). */
     char line[256 + 4 * 21 + 66];
-    fmt_key(line, 256, &st->flow, d);
+    fmt_key(line, 256, &co->flow, d);
     char *e = line + strlen(line);
     const uint64_t nums[4] = {ds->delivered, ds->skipped, ds->conflict_count, ds->dropped};
     for (int i = 0; i < 4; i++) {
@@ -959,11 +1043,12 @@ static GString *text_dir(const app *ap, stream *const *s, int d, const divergenc
 }
 
 /* The streams.tsv row of one direction (--write). */
-static char *tsv_row(worker *w, stream *st, int d)
+static char *tsv_row(worker *w, const conn_out *co, int d)
 {
-    dir_state *ds = &st->d[d];
+    dir_x *ds = &sx(co->st)->d[d];
+    const dir_res *r = &co->d[d];
     char key[256];
-    fmt_key(key, sizeof key, &st->flow, d);
+    fmt_key(key, sizeof key, &co->flow, d);
     /* A direction without data still gets its (empty) file, so the index
      * never names a missing file. */
     if (!ds->opened) {
@@ -978,9 +1063,9 @@ static char *tsv_row(worker *w, stream *st, int d)
     char *base = g_path_get_basename(ds->path);
     char *row = g_strdup_printf("%s\t%" PRIu64 "\t%d\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
                                 "\t%" PRIu64 "\t%s\t%" PRIu32 "\t%s\t%s\t%s\t%s\n",
-                                base, st->id, d, key, ds->delivered, ds->skipped,
-                                ds->conflict_count, ds->dropped, ds->sha_hex, st->flow.zone,
-                                sr_close_reason_name(st->reason), gaps, cfl, cp);
+                                base, co->st->id, d, key, r->delivered, r->skipped,
+                                r->conflict_count, r->dropped, r->sha_hex, co->flow.zone,
+                                sr_close_reason_name(co->reason), gaps, cfl, cp);
     g_free(gaps);
     g_free(cfl);
     g_free(cp);
@@ -989,12 +1074,11 @@ static char *tsv_row(worker *w, stream *st, int d)
 }
 
 /* The output of a completed connection, both directions: s holds its
- * copies, one per policy (one unless --policy all; NULL for a policy
- * whose copy never completed, which the pools' equal lifecycles rule out). */
-static void emit_connection(worker *w, stream **s)
+ * copies, one per policy (one unless --policy all). */
+static void emit_connection(worker *w, const conn_out *const *s)
 {
     app *ap = w->app;
-    if (!s[0]->selected)
+    if (!selected(ap, s[0]->st))
         return;
     for (int d = 0; d < 2; d++) {
         divergence dv, *dvp = NULL;
@@ -1015,7 +1099,7 @@ static void emit_connection(worker *w, stream **s)
             text = json_dir(ap, s, d, dvp);
         else if (!ap->content)
             text = text_dir(ap, s, d, dvp);
-        char *row = ap->tsv && s[0]->d[d].path ? tsv_row(w, s[0], d) : NULL;
+        char *row = ap->tsv && ap->full && sx(s[0]->st)->d[d].path ? tsv_row(w, s[0], d) : NULL;
         if (text || row)
             emit(w, text, row);
     }
@@ -1025,21 +1109,22 @@ static void emit_group(worker *w, group *g)
 {
     app *ap = w->app;
     unsigned have = 0;
-    stream *s[SP_POLICIES];
-    for (unsigned p = 0; p < ap->npol; p++)
-        if (g->s[p])
+    const conn_out *s[SP_POLICIES];
+    for (unsigned p = 0; p < ap->npol; p++) {
+        s[p] = &g->c[p];
+        if (g->c[p].st)
             have++;
+    }
     if (have < ap->npol) {
         /* Not expected: every pool sees the same segments. Said, not hidden. */
         msg("conn %" PRIu64 ": completed under %u of %u policies; not compared", g->id, have,
             ap->npol);
     } else {
-        memcpy(s, g->s, sizeof s);
         emit_connection(w, s);
     }
     for (unsigned p = 0; p < ap->npol; p++)
-        if (g->s[p])
-            stream_done(w, g->s[p]);
+        if (g->c[p].st)
+            stream_done(w, g->c[p].st);
 }
 
 /* After each call into the core: write out and forget the connections it
@@ -1048,10 +1133,12 @@ static void release_closed(worker *w)
 {
     app *ap = w->app;
     for (guint i = 0; i < w->closed->len; i++) {
-        stream *st = g_ptr_array_index(w->closed, i);
-        g_hash_table_remove(w->conns[st->pol], &st->core_id);
+        const conn_out *co = &g_array_index(w->closed, conn_out, i);
+        stream *st = co->st;
+        if (ap->full)
+            g_hash_table_remove(w->conns[sx(st)->pol], &sx(st)->core_id);
         if (ap->npol == 1) {
-            emit_connection(w, &st);
+            emit_connection(w, &co);
             stream_done(w, st);
             continue;
         }
@@ -1061,18 +1148,19 @@ static void release_closed(worker *w)
             g->id = st->id;
             g_hash_table_insert(w->groups, &g->id, g);
         }
-        if (g->s[st->pol]) { /* two connections from one frame: impossible */
+        unsigned pol = sx(st)->pol;
+        if (g->c[pol].st) { /* two connections from one frame: impossible */
             stream_done(w, st);
             continue;
         }
-        g->s[st->pol] = st;
+        g->c[pol] = *co;
         if (++g->n == ap->npol) {
             g_hash_table_remove(w->groups, &g->id);
             emit_group(w, g);
             g_free(g);
         }
     }
-    g_ptr_array_set_size(w->closed, 0);
+    g_array_set_size(w->closed, 0);
 }
 
 /* ------------------------------------------------------------ feeding */
@@ -1089,7 +1177,7 @@ static void feed(worker *w, const sr_flow *flow, const sr_segment *seg, uint64_t
          * for --write, sequence numbers for --verify) needs the stream;
          * the default output does not, and saves the lookup. */
         bool need = ap->json || ap->write_dir || ap->verify;
-        stream *st = need && res.conn_id ? g_hash_table_lookup(w->conns[p], &res.conn_id) : NULL;
+        stream_x *st = need && res.conn_id ? g_hash_table_lookup(w->conns[p], &res.conn_id) : NULL;
         if (e != SR_OK) {
             /* Every policy's pool sees the same segments: count once. */
             if (p == 0 && (unsigned)e < SR_ERROR_COUNT_)
@@ -1103,7 +1191,7 @@ static void feed(worker *w, const sr_flow *flow, const sr_segment *seg, uint64_t
                 pthread_mutex_unlock(&ap->msg_lock);
             }
         } else if (st && !(res.status & SR_SEG_AFTER_CLOSE) && (unsigned)res.dir <= 1) {
-            dir_state *ds = &st->d[res.dir];
+            dir_x *ds = &st->d[res.dir];
             if (!ds->any_segment) {
                 ds->first_ts = seg->timestamp;
                 ds->any_segment = true;
@@ -1948,6 +2036,7 @@ static int parse_args(app *ap, int argc, char **argv)
         return refuse(ap->force ? "--force needs --write" : "--fill-gaps needs --write");
     if (ap->json || ap->content)
         ap->show_stats = false;
+    ap->full = ap->json || ap->write_dir || ap->verify || ap->npol > 1;
     char m[256] = "";
     sr_error e = sr_options_validate(&ap->opt, m, sizeof m);
     if (e != SR_OK) {
@@ -2111,9 +2200,9 @@ static void verify_worker(worker *w, uint64_t *checked)
 {
     app *ap = w->app;
     for (guint i = 0; i < w->done->len; i++) {
-        const stream *st = g_ptr_array_index(w->done, i);
+        const stream_x *st = g_ptr_array_index(w->done, i);
         for (int d = 0; d < 2; d++) {
-            const dir_state *ds = &st->d[d];
+            const dir_x *ds = &st->d[d];
             uint64_t seen = sp_seqset_count(&ds->seen);
             uint64_t sum = ds->delivered + ds->skipped + ds->dropped;
             (*checked)++;
@@ -2124,7 +2213,7 @@ static void verify_worker(worker *w, uint64_t *checked)
                                 g_strdup_printf("%s conn %" PRIu64 " dir %d%s%s: %" PRIu64
                                                 " distinct bytes seen, delivered %" PRIu64
                                                 " + skipped %" PRIu64 " + dropped %" PRIu64,
-                                                key, st->id, d, ap->npol > 1 ? " policy " : "",
+                                                key, st->s.id, d, ap->npol > 1 ? " policy " : "",
                                                 ap->npol > 1 ? sr_overlap_policy_name(ap->policies[st->pol]) : "",
                                                 seen, ds->delivered, ds->skipped, ds->dropped));
             }
@@ -2164,9 +2253,9 @@ static bool worker_start(app *ap, worker *w, unsigned index, const sr_stream_fac
     w->app = ap;
     w->index = index;
     split_caps(ap, w);
-    for (unsigned p = 0; p < ap->npol; p++)
+    for (unsigned p = 0; ap->full && p < ap->npol; p++)
         w->conns[p] = g_hash_table_new(g_int64_hash, g_int64_equal);
-    w->closed = g_ptr_array_new();
+    w->closed = g_array_new(FALSE, FALSE, sizeof(conn_out));
     w->done = g_ptr_array_new();
     w->groups = g_hash_table_new(g_int64_hash, g_int64_equal);
     w->violations = g_ptr_array_new_with_free_func(g_free);
@@ -2307,6 +2396,19 @@ static void worker_free(worker *w)
         sr_pool_free(w->pool[p]);
         w->a[p] = NULL;
         w->pool[p] = NULL;
+    }
+    if (w->closed) {
+        /* Completed by sr_pool_free after a start that failed half way. */
+        for (guint i = 0; i < w->closed->len; i++) {
+            stream *st = g_array_index(w->closed, conn_out, i).st;
+            if (w->app->full)
+                g_hash_table_remove(w->conns[sx(st)->pol], &sx(st)->core_id);
+            stream_free(w, st);
+        }
+        g_array_free(w->closed, TRUE);
+        w->closed = NULL;
+    }
+    for (unsigned p = 0; p < SP_POLICIES; p++) {
         if (!w->conns[p])
             continue;
         /* Empty after the flushes; whatever is left (a start that failed
@@ -2326,8 +2428,7 @@ static void worker_free(worker *w)
     }
     if (w->groups)
         g_hash_table_destroy(w->groups);
-    if (w->closed)
-        g_ptr_array_free(w->closed, TRUE);
+
     if (w->violations)
         g_ptr_array_free(w->violations, TRUE);
     if (w->app) {
