@@ -11,7 +11,7 @@
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
  *
  * Threads: with --threads N > 1 the reading thread decodes frames and hands
- * copies of the segments, in batches, to N workers chosen by a symmetric
+ * the segments, in batches, to N workers chosen by a symmetric
  * flow hash (both directions of a connection go to the same worker). Every
  * worker owns its own sr_pool and sr_assembler (one of each per overlap
  * policy with --policy all), so it shares no connection with another
@@ -20,7 +20,11 @@
  * are split N ways (6N with --policy all), so they hold for the process.
  * The reader gives every segment the same capture clock in every mode (the
  * highest frame time so far), so each worker sees exactly the times
- * --threads 1 sees. Stream callbacks run in the worker that owns the pool
+ * --threads 1 sees. A plain pcap file is read from a mapping, and a batch
+ * points at the payloads there (the mapping outlives the workers); other
+ * inputs (pcapng, gzip, standard input) are read by libpcap into one
+ * buffer it reuses, so their payloads are copied into the batch.
+ * Stream callbacks run in the worker that owns the pool
  * (and in the main thread at the end, after the workers are joined), so
  * everything a worker's callbacks touch is that worker's own.
  *
@@ -28,8 +32,9 @@
  * whole run. Every piece of output has a key: the frame being fed when it
  * was made (end-of-input phases count on after the last frame), the worker,
  * and a per-worker sequence number. One thread writes at once; with N
- * workers each worker queues its pieces (out_lock) and the reader writes
- * them in key order up to the lowest frame every worker has finished
+ * workers each worker gathers its pieces in one block per batch (see
+ * out_block), hands the block over with the batch (out_lock), and the
+ * reader writes them in key order up to the lowest frame every worker has finished
  * (each batch carries the frame count at hand-over; every SP_SYNC_FRAMES
  * frames every worker gets a batch, empty or not, so an idle worker cannot
  * hold the others' output back). The order is the same on every run with
@@ -53,6 +58,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef SP_HAVE_ZLIB
@@ -73,6 +80,7 @@
 #define SP_BATCHES_PER_WORKER 4
 #define SP_MSG_LIMIT 10 /* messages of one kind before we only count */
 #define SP_SYNC_FRAMES 4096 /* every worker gets a batch this often (output order) */
+#define SP_RELEASE_STEP (1u << 20) /* one thread: mapped pages given back this often */
 #define SP_POLICIES SR_POLICY_COUNT_
 /* --policy all: bytes of conflict-flagged chunks kept per direction and
  * policy, and for the whole process, to find the first differing offset. */
@@ -110,6 +118,24 @@ typedef struct creg {
  * only until they are written. No table maps the core's ids to streams
  * in a default run: the callbacks are handed the stream. */
 
+struct dir_x;
+
+/* --write: an open file and its write buffer. A worker keeps at most
+ * worker.wf_max of them (least recently used closed first), so thousands
+ * of concurrent connections never run out of file descriptors, and a
+ * stream of small chunks costs one write(2) per SP_WBUF bytes instead of
+ * an open, a pwrite and a close per chunk. */
+#define SP_WFILES_MAX 128      /* per process, within RLIMIT_NOFILE */
+#define SP_WBUF (32u * 1024)   /* bytes buffered per open file */
+typedef struct wfile {
+    struct dir_x *ds;          /* whose file */
+    int fd;
+    struct wfile *prev, *next; /* the worker's LRU list, most recent first */
+    uint64_t pos;              /* file offset of buf[0] */
+    size_t len;                /* bytes in buf */
+    uint8_t buf[SP_WBUF];
+} wfile;
+
 /* Per direction, only with --json, --write, --verify or --policy all. */
 typedef struct dir_x {
     GArray *gaps;      /* range: stream offset and length of each skip */
@@ -117,6 +143,7 @@ typedef struct dir_x {
                        /* (both made at their first range, NULL = none) */
     GArray *conflict_frames; /* uint64_t: --write, frames with SR_SEG_CONFLICT */
     char *path;        /* --write file, NULL if not writing */
+    wfile *wf;         /* --write: while the file is open */
     bool opened, write_failed;
     uint64_t file_pos;              /* bytes written (without --fill-gaps) */
     uint64_t got_data, got_skipped; /* sums of what on_data was given */
@@ -175,18 +202,29 @@ typedef struct group {
     conn_out c[SP_POLICIES]; /* c[p].st NULL until policy p's copy completed */
 } group;
 
-/* A piece of output and its key (see the top of the file). */
-typedef struct out_item {
-    uint64_t frame, seq;
-    GString *text; /* for stdout, may be NULL */
-    char *row;     /* for streams.tsv, may be NULL */
-} out_item;
+/* With --threads N > 1 a worker gathers its output in blocks, one per
+ * batch it is handed: the text for stdout and the rows for streams.tsv
+ * each in one buffer, and per piece its key's frame and where it ends
+ * (the rest of the key, worker and sequence, is the block's owner and the
+ * piece's place in it). No allocation or lock per piece. */
+typedef struct out_piece {
+    uint64_t frame;
+    size_t text_end, row_end; /* end of the piece in text / rows */
+} out_piece;
+
+typedef struct out_block {
+    GString *text, *rows;
+    GArray *pieces;         /* out_piece, in key order */
+    guint next;             /* the reader's: first piece not written */
+    size_t text_pos, row_pos; /* the reader's: where it starts */
+} out_block;
 
 /* ------------------------------------------------------------ threads */
 
 typedef struct item {
     sr_flow flow;
-    sr_segment seg; /* seg.payload is an offset into the batch arena */
+    sr_segment seg; /* seg.payload: an offset into the batch arena, or */
+    bool by_ref;    /* a pointer into a file mapping (alive to the end) */
     uint64_t frame;
 } item;
 
@@ -228,12 +266,15 @@ typedef struct worker {
     GHashTable *groups;  /* --policy all: our id -> group */
     GPtrArray *violations; /* --verify messages */
     uint64_t write_errors;
-    uint64_t cur_frame, seq; /* key of the next output */
+    wfile *wf_head, *wf_tail; /* --write: open files, most recent first */
+    unsigned wf_open, wf_max;
+    uint64_t cur_frame;  /* key of the next output */
+    out_block *ob;       /* output since the last hand-over (threads > 1) */
     uint64_t cbytes_held, cbytes_cap; /* --policy all: kept conflict bytes */
     uint64_t compared, diverging;     /* --policy all: directions */
     /* Output hand-over (threads > 1): */
     pthread_mutex_t out_lock;
-    GQueue out;          /* out_item, in key order; under out_lock */
+    GQueue out;          /* out_block, in key order; under out_lock */
     uint64_t done_frame; /* every frame up to this one is fed; under out_lock */
 } worker;
 
@@ -263,9 +304,15 @@ typedef struct app {
     /* output (one writer at a time: the reader/main thread, or the only
      * worker with --threads 1) */
     FILE *tsv;             /* --write DIR/streams.tsv */
-    GQueue pend[SP_MAX_THREADS]; /* taken from the workers, not yet written */
+    GQueue pend[SP_MAX_THREADS]; /* out_block: taken from the workers, not yet written */
 
     /* reader side */
+    struct input *cur_in; /* being read */
+    /* --threads N, a mapped input: (frame, file offset of the next frame's
+     * record) at each sync point, until every worker is past the frame and
+     * the pages before the offset can be given back. */
+    struct { uint64_t stamp; size_t off; } ckpt[64];
+    unsigned ckpt_head, ckpt_len;
     sr_time clock; /* highest frame time so far: every segment's timestamp */
     bool clock_set;
     uint64_t decode_count[SP_DEC_COUNT_];
@@ -427,6 +474,16 @@ static void out_write(app *ap, GString *text, char *row)
     }
 }
 
+static void out_block_free(out_block *b)
+{
+    if (!b)
+        return;
+    g_string_free(b->text, TRUE);
+    g_string_free(b->rows, TRUE);
+    g_array_free(b->pieces, TRUE);
+    g_free(b);
+}
+
 /* Hand a piece of output over (both owned by the callee from here on). */
 static void emit(worker *w, GString *text, char *row)
 {
@@ -435,50 +492,94 @@ static void emit(worker *w, GString *text, char *row)
         out_write(ap, text, row);
         return;
     }
-    out_item *it = g_new(out_item, 1);
-    it->frame = w->cur_frame;
-    it->seq = w->seq++;
-    it->text = text;
-    it->row = row;
-    pthread_mutex_lock(&w->out_lock);
-    g_queue_push_tail(&w->out, it);
-    pthread_mutex_unlock(&w->out_lock);
+    out_block *b = w->ob;
+    if (!b) {
+        b = w->ob = g_new0(out_block, 1);
+        b->text = g_string_sized_new(4096);
+        b->rows = g_string_new(NULL);
+        b->pieces = g_array_new(FALSE, FALSE, sizeof(out_piece));
+    }
+    if (text) {
+        g_string_append_len(b->text, text->str, (gssize)text->len);
+        g_string_free(text, TRUE);
+    }
+    if (row) {
+        g_string_append(b->rows, row);
+        g_free(row);
+    }
+    out_piece pc = {w->cur_frame, b->text->len, b->rows->len};
+    g_array_append_val(b->pieces, pc);
+}
+
+/* The worker's output so far to the reader (under out_lock). */
+static void out_publish(worker *w)
+{
+    if (w->ob)
+        g_queue_push_tail(&w->out, w->ob);
+    w->ob = NULL;
 }
 
 /* Reader/main thread: write the workers' queued output in key order, up to
  * the lowest frame every worker has finished (everything when final: the
- * workers are joined). Each worker's queue is in key order already. */
-static void drain(app *ap, bool final)
+ * workers are joined). Each worker's blocks are in key order already; the
+ * run of pieces one worker may write before another's next piece goes out
+ * in one write. */
+static uint64_t drain(app *ap, bool final)
 {
     uint64_t limit = UINT64_MAX;
     for (unsigned t = 0; t < ap->threads; t++) {
         worker *w = &ap->w[t];
         pthread_mutex_lock(&w->out_lock);
-        out_item *it;
-        while ((it = g_queue_pop_head(&w->out)))
-            g_queue_push_tail(&ap->pend[t], it);
+        out_block *b;
+        while ((b = g_queue_pop_head(&w->out)))
+            g_queue_push_tail(&ap->pend[t], b);
         if (!final && w->done_frame < limit)
             limit = w->done_frame;
         pthread_mutex_unlock(&w->out_lock);
     }
     for (;;) {
-        int best = -1;
-        out_item *bi = NULL;
+        /* The lowest head piece (ties: the lower worker), and the next
+         * lowest among the others. */
+        int best = -1, other = -1;
+        uint64_t bf = 0, of = UINT64_MAX;
         for (unsigned t = 0; t < ap->threads; t++) {
-            out_item *it = g_queue_peek_head(&ap->pend[t]);
-            if (!it || it->frame > limit)
+            out_block *b = g_queue_peek_head(&ap->pend[t]);
+            if (!b)
                 continue;
-            if (!bi || it->frame < bi->frame) { /* ties: the lower worker */
-                bi = it;
+            uint64_t f = g_array_index(b->pieces, out_piece, b->next).frame;
+            if (best < 0 || f < bf) {
+                if (best >= 0) {
+                    other = best;
+                    of = bf;
+                }
                 best = (int)t;
+                bf = f;
+            } else if (other < 0 || f < of) {
+                other = (int)t;
+                of = f;
             }
         }
-        if (best < 0)
+        if (best < 0 || bf > limit)
             break;
-        g_queue_pop_head(&ap->pend[best]);
-        out_write(ap, bi->text, bi->row);
-        g_free(bi);
+        out_block *b = g_queue_peek_head(&ap->pend[best]);
+        guint i = b->next;
+        while (i < b->pieces->len) {
+            uint64_t f = g_array_index(b->pieces, out_piece, i).frame;
+            if (f > limit || f > of || (f == of && other < best))
+                break;
+            i++;
+        }
+        const out_piece *last = &g_array_index(b->pieces, out_piece, i - 1);
+        fwrite(b->text->str + b->text_pos, 1, last->text_end - b->text_pos, stdout);
+        if (ap->tsv && last->row_end > b->row_pos)
+            fwrite(b->rows->str + b->row_pos, 1, last->row_end - b->row_pos, ap->tsv);
+        b->text_pos = last->text_end;
+        b->row_pos = last->row_end;
+        b->next = i;
+        if (i == b->pieces->len)
+            out_block_free(g_queue_pop_head(&ap->pend[best]));
     }
+    return limit;
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -551,9 +652,8 @@ static void write_failed(worker *w, dir_x *ds, int en)
 }
 
 /* Open a --write file: the first open of a run truncates (never appends to
- * an earlier run's file), later ones keep what this run wrote. Opened per
- * chunk: thousands of concurrent connections must not run out of file
- * descriptors. --write is for inspection, not speed. */
+ * an earlier run's file), later ones (after the LRU closed it) keep what
+ * this run wrote. */
 static int open_out(dir_x *ds)
 {
     int fd = open(ds->path, O_WRONLY | O_CREAT | O_CLOEXEC | (ds->opened ? 0 : O_TRUNC), 0644);
@@ -562,43 +662,144 @@ static int open_out(dir_x *ds)
     return fd;
 }
 
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t pos)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pwrite(fd, p + done, n - done, (off_t)(pos + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? errno : EIO;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Write out a file's buffer: 0 or an errno. */
+static int wf_flush(wfile *f)
+{
+    int en = f->len ? pwrite_all(f->fd, f->buf, f->len, f->pos) : 0;
+    f->len = 0;
+    return en;
+}
+
+static void wf_unlink(worker *w, wfile *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        w->wf_head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    else
+        w->wf_tail = f->prev;
+    f->prev = f->next = NULL;
+}
+
+static void wf_push_front(worker *w, wfile *f)
+{
+    f->prev = NULL;
+    f->next = w->wf_head;
+    if (w->wf_head)
+        w->wf_head->prev = f;
+    w->wf_head = f;
+    if (!w->wf_tail)
+        w->wf_tail = f;
+}
+
+/* Flush and close a direction's file if it is open; an error is reported
+ * once per direction (its later bytes are not written). */
+static void wf_close(worker *w, dir_x *ds)
+{
+    wfile *f = ds->wf;
+    if (!f)
+        return;
+    int en = ds->write_failed ? 0 : wf_flush(f);
+    if (close(f->fd) != 0 && !en)
+        en = errno;
+    wf_unlink(w, f);
+    w->wf_open--;
+    ds->wf = NULL;
+    g_free(f);
+    if (en && !ds->write_failed)
+        write_failed(w, ds, en);
+}
+
+/* The open file of a direction, opened (closing the least recently used
+ * one when the worker has wf_max open, or when open says there are no
+ * descriptors left) if needed; NULL after a failure, which is reported. */
+static wfile *wf_get(worker *w, dir_x *ds)
+{
+    wfile *f = ds->wf;
+    if (f) {
+        if (w->wf_head != f) {
+            wf_unlink(w, f);
+            wf_push_front(w, f);
+        }
+        return f;
+    }
+    if (w->wf_open >= w->wf_max && w->wf_tail)
+        wf_close(w, w->wf_tail->ds);
+    int fd = open_out(ds);
+    while (fd < 0 && (errno == EMFILE || errno == ENFILE) && w->wf_tail) {
+        wf_close(w, w->wf_tail->ds);
+        fd = open_out(ds);
+    }
+    if (fd < 0) {
+        write_failed(w, ds, errno);
+        return NULL;
+    }
+    f = g_new(wfile, 1);
+    f->ds = ds;
+    f->fd = fd;
+    f->pos = 0;
+    f->len = 0;
+    wf_push_front(w, f);
+    w->wf_open++;
+    ds->wf = f;
+    return f;
+}
+
 /* Write a chunk to its --write file: at the file's end, or with
- * --fill-gaps at its stream offset (the holes read as zeros). */
+ * --fill-gaps at its stream offset (the holes read as zeros). Buffered:
+ * chunks at consecutive offsets are gathered up to SP_WBUF bytes. */
 static void write_chunk(worker *w, dir_x *ds, const sr_chunk *c)
 {
     bool fill = w->app->fill_gaps;
     if (c->len == 0 && !(fill && c->skipped))
         return;
-    int fd = open_out(ds);
-    if (fd < 0) {
-        write_failed(w, ds, errno);
+    wfile *f = wf_get(w, ds);
+    if (!f)
         return;
-    }
     int en = 0;
     if (c->len) {
-        off_t pos = (off_t)(fill ? c->offset : ds->file_pos);
-        size_t done = 0;
-        while (done < c->len) {
-            ssize_t r = pwrite(fd, c->data + done, c->len - done, pos + (off_t)done);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                en = r < 0 ? errno : EIO;
-                break;
-            }
-            done += (size_t)r;
+        uint64_t pos = fill ? c->offset : ds->file_pos;
+        if (f->len && (pos != f->pos + f->len || f->len + c->len > SP_WBUF))
+            en = wf_flush(f);
+        if (en) {
+            /* reported below */
+        } else if (c->len >= SP_WBUF) {
+            en = pwrite_all(f->fd, c->data, c->len, pos);
+        } else {
+            if (!f->len)
+                f->pos = pos;
+            memcpy(f->buf + f->len, c->data, c->len);
+            f->len += c->len;
         }
         ds->file_pos += c->len;
     } else {
         /* A hole at the end (nothing after it yet): the file grows to it. */
         struct stat sb;
-        if (fstat(fd, &sb) != 0 || (sb.st_size < (off_t)c->offset && ftruncate(fd, (off_t)c->offset) != 0))
+        en = wf_flush(f);
+        if (!en && (fstat(f->fd, &sb) != 0 ||
+                    (sb.st_size < (off_t)c->offset && ftruncate(f->fd, (off_t)c->offset) != 0)))
             en = errno;
     }
-    if (close(fd) != 0 && !en)
-        en = errno;
-    if (en)
+    if (en) {
         write_failed(w, ds, en);
+        wf_close(w, ds);
+    }
 }
 
 /* --policy all: keep the bytes of a conflict-flagged chunk, within the
@@ -710,6 +911,7 @@ static void cb_on_complete(void *user_data, void *strm, const sr_conn_info *info
         if (!ap->full)
             continue;
         dir_x *ds = &sx(st)->d[d];
+        wf_close(w, ds); /* its last bytes were delivered */
         ds->delivered = r->delivered;
         ds->skipped = r->skipped;
         ds->dropped = r->dropped;
@@ -755,6 +957,7 @@ static void stream_release(worker *w, stream *st)
             w->cbytes_held -= ds->cbytes->len;
             g_byte_array_free(ds->cbytes, TRUE);
         }
+        wf_close(w, ds);
         g_free(ds->path);
         ds->gaps = ds->conflicts = ds->conflict_frames = ds->cregs = NULL;
         ds->cbytes = NULL;
@@ -1269,12 +1472,14 @@ static void *worker_main(void *data)
         for (size_t i = 0; i < b->n; i++) {
             item *it = &b->items[i];
             sr_segment seg = it->seg;
-            seg.payload = seg.payload_len ? b->arena + (uintptr_t)it->seg.payload : NULL;
+            if (!it->by_ref)
+                seg.payload = seg.payload_len ? b->arena + (uintptr_t)it->seg.payload : NULL;
             feed(w, &it->flow, &seg, it->frame);
         }
         /* Every frame up to the stamp that was meant for this worker has
          * been fed: its later output has later keys. */
         pthread_mutex_lock(&w->out_lock);
+        out_publish(w);
         w->done_frame = b->stamp;
         pthread_mutex_unlock(&w->out_lock);
         b->n = b->used = 0;
@@ -1297,22 +1502,26 @@ static void push_batch(worker *w, uint64_t stamp)
 
 /* Every SP_SYNC_FRAMES frames: every worker gets a batch, so the lowest
  * finished frame moves on, and the output up to it is written. */
+static void sync_release(app *ap, uint64_t stamp, uint64_t limit);
+
 static void sync_workers(app *ap, uint64_t stamp)
 {
     for (unsigned t = 0; t < ap->threads; t++)
         push_batch(&ap->w[t], stamp);
-    drain(ap, false);
+    sync_release(ap, stamp, drain(ap, false));
 }
 
+/* by_ref: seg's payload stays where it is until the end of the run (a
+ * file mapping), so the worker is given the pointer, not a copy. */
 static void dispatch(app *ap, worker *w, const sr_flow *flow, const sr_segment *seg,
-                     uint64_t frame)
+                     uint64_t frame, bool by_ref)
 {
     if (ap->threads == 1) {
         feed(w, flow, seg, frame);
         return;
     }
     batch *b = w->cur;
-    if (b && (b->n == SP_BATCH_ITEMS || b->used + seg->payload_len > SP_BATCH_ARENA)) {
+    if (b && (b->n == SP_BATCH_ITEMS || (!by_ref && b->used + seg->payload_len > SP_BATCH_ARENA))) {
         push_batch(w, frame - 1);
         b = NULL;
     }
@@ -1322,7 +1531,8 @@ static void dispatch(app *ap, worker *w, const sr_flow *flow, const sr_segment *
     it->flow = *flow;
     it->seg = *seg;
     it->frame = frame;
-    if (seg->payload_len) {
+    it->by_ref = by_ref;
+    if (seg->payload_len && !by_ref) {
         memcpy(b->arena + b->used, seg->payload, seg->payload_len);
         it->seg.payload = (const uint8_t *)(uintptr_t)b->used;
         b->used += seg->payload_len;
@@ -1372,7 +1582,150 @@ typedef struct input {
     gz_src *gz; /* when compressed (freed through the cookie) */
     off_t size; /* file size for the progress bar, 0 if unknown */
     char *iobuf; /* the FILE's buffer (regular files), freed after it closes */
+    /* A plain pcap file (not pcapng, not compressed, not standard input)
+     * is read from a read-only mapping instead: no copy of every byte
+     * through read(2), and with --threads the workers are handed the
+     * frames where they lie instead of a copy (the mapping lives until the
+     * end of the run; pages every worker is done with are given back with
+     * MADV_DONTNEED, so they do not stay in the resident set). Any record
+     * libpcap might treat differently (a length over the snapshot length,
+     * a cut record) hands the rest of the file back to libpcap, which
+     * skips the records read so far: the frames are libpcap's either way. */
+    const uint8_t *map;  /* NULL: libpcap reads */
+    size_t map_len, off; /* the mapping, and the next record's offset */
+    size_t cur;          /* offset of the record returned last */
+    size_t released;     /* bytes before this are given back */
+    uint64_t recs;       /* records returned from the mapping */
+    bool swapped, nano;
+    uint32_t snap;       /* largest caplen taken from the mapping */
+    struct pcap_pkthdr hdr;
 } input;
+
+/* Mappings of the run's files: unmapped at the end, after the workers. */
+typedef struct mapping {
+    void *addr;
+    size_t len;
+} mapping;
+static GArray *sp_mappings; /* mapping; main thread only */
+
+/* Map a plain pcap file (magic a1b2c3d4 or a1b23c4d in either byte order,
+ * version 2.4) for reading; false: libpcap reads it. */
+static void input_map(input *in, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 24 ||
+        (uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return;
+    }
+    size_t len = (size_t)st.st_size;
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return;
+    const uint8_t *b = m;
+    uint32_t magic = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    bool sw = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
+    bool ok = magic == 0xa1b2c3d4u || magic == 0xa1b23c4du || sw;
+    uint16_t major = sw ? (uint16_t)(b[4] << 8 | b[5]) : (uint16_t)(b[5] << 8 | b[4]);
+    uint16_t minor = sw ? (uint16_t)(b[6] << 8 | b[7]) : (uint16_t)(b[7] << 8 | b[6]);
+    uint32_t snap = sw ? (uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 | (uint32_t)b[18] << 8 | b[19]
+                       : (uint32_t)b[19] << 24 | (uint32_t)b[18] << 16 | (uint32_t)b[17] << 8 | b[16];
+    if (!ok || major != 2 || minor != 4) {
+        munmap(m, len);
+        return;
+    }
+    madvise(m, len, MADV_SEQUENTIAL);
+    if (!sp_mappings)
+        sp_mappings = g_array_new(FALSE, FALSE, sizeof(mapping));
+    mapping mp = {m, len};
+    g_array_append_val(sp_mappings, mp);
+    in->map = b;
+    in->map_len = len;
+    in->off = 24;
+    in->released = 0;
+    in->swapped = sw;
+    in->nano = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
+    /* Within what libpcap returns unchanged for any link type. */
+    in->snap = snap && snap < 262144 ? snap : 262144;
+}
+
+static uint32_t rd32(const uint8_t *p, bool sw)
+{
+    return sw ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+              : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* Give back the pages before offset upto (they are read no more). */
+static void input_release(input *in, size_t upto)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t end = upto / pg * pg;
+    if (!in->map || end <= in->released)
+        return;
+    madvise((void *)(uintptr_t)(in->map + in->released), end - in->released, MADV_DONTNEED);
+    in->released = end;
+}
+
+/* At a sync point (frame stamp + 1 being read), every worker done with the
+ * frames up to limit: a mapped input's pages before them are read no more. */
+static void sync_release(app *ap, uint64_t stamp, uint64_t limit)
+{
+    input *in = ap->cur_in;
+    if (!in || !in->map)
+        return;
+    size_t upto = 0;
+    while (ap->ckpt_len && ap->ckpt[ap->ckpt_head].stamp <= limit) {
+        upto = ap->ckpt[ap->ckpt_head].off;
+        ap->ckpt_head = (ap->ckpt_head + 1) % 64;
+        ap->ckpt_len--;
+    }
+    if (upto)
+        input_release(in, upto);
+    if (ap->ckpt_len < 64) {
+        unsigned i = (ap->ckpt_head + ap->ckpt_len++) % 64;
+        ap->ckpt[i].stamp = stamp;
+        ap->ckpt[i].off = in->cur; /* the record of frame stamp + 1 */
+    }
+}
+
+/* pcap_next_ex() for either reader. */
+static int input_next(input *in, struct pcap_pkthdr **h, const u_char **data)
+{
+    if (!in->map)
+        return pcap_next_ex(in->p, h, data);
+    if (in->off == in->map_len)
+        return PCAP_ERROR_BREAK; /* end of file, as pcap_next_ex says it */
+    if (in->map_len - in->off >= 16) {
+        const uint8_t *r = in->map + in->off;
+        uint32_t sec = rd32(r, in->swapped), frac = rd32(r + 4, in->swapped);
+        uint32_t caplen = rd32(r + 8, in->swapped), len = rd32(r + 12, in->swapped);
+        if (caplen <= in->snap && caplen <= len && frac < (in->nano ? 1000000000u : 1000000u) &&
+            in->map_len - in->off - 16 >= caplen) {
+            in->hdr.ts.tv_sec = (time_t)sec;
+            in->hdr.ts.tv_usec = (suseconds_t)(in->nano ? frac / 1000 : frac);
+            in->hdr.caplen = caplen;
+            in->hdr.len = len;
+            *h = &in->hdr;
+            *data = r + 16;
+            in->cur = in->off;
+            in->off += 16 + (size_t)caplen;
+            in->recs++;
+            return 1;
+        }
+    }
+    /* Something libpcap may see otherwise: it reads on from here. */
+    in->map = NULL;
+    struct pcap_pkthdr *hh;
+    const u_char *dd;
+    for (uint64_t i = 0; i < in->recs; i++)
+        if (pcap_next_ex(in->p, &hh, &dd) != 1)
+            break;
+    return pcap_next_ex(in->p, h, data);
+}
 
 /* Read buffer of a capture file: stdio's default (4 KiB here) made one
  * read(2) per 4 KiB, ~52,000 system calls for a 213 MB capture. */
@@ -1475,6 +1828,8 @@ static bool input_open(input *in, const char *path)
         in->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, err);
         if (!in->p && !is_stdin)
             fclose(fp);
+        if (in->p && !is_stdin)
+            input_map(in, path);
     }
     if (!in->p) {
         input_free_buf(in);
@@ -1490,6 +1845,8 @@ static off_t input_pos(const input *in)
     if (in->gz)
         return (off_t)gzoffset((gzFile)in->gz->g);
 #endif
+    if (in->map)
+        return (off_t)in->off;
     FILE *f = pcap_file(in->p);
     return f ? ftello(f) : 0;
 }
@@ -1568,7 +1925,9 @@ static void run_file(app *ap, const char *path, bool show_progress)
     int r;
     uint64_t n = 0;
     gint64 last = 0;
-    while ((r = pcap_next_ex(in.p, &h, &data)) == 1) {
+    ap->cur_in = &in;
+    ap->ckpt_head = ap->ckpt_len = 0;
+    while ((r = input_next(&in, &h, &data)) == 1) {
         uint64_t packet = ++n;
         uint64_t frame = ++ap->frames; /* across all files: names connections */
         if (ap->threads > 1 && frame % SP_SYNC_FRAMES == 0)
@@ -1628,7 +1987,9 @@ static void run_file(app *ap, const char *path, bool show_progress)
             .timestamp = ap->clock,
         };
         worker *w = &ap->w[ap->threads == 1 ? 0 : sp_flow_hash(&s.flow) % ap->threads];
-        dispatch(ap, w, &s.flow, &seg, frame);
+        dispatch(ap, w, &s.flow, &seg, frame, in.map != NULL);
+        if (ap->threads == 1 && in.map && in.off - in.released >= SP_RELEASE_STEP)
+            input_release(&in, in.off);
     }
     if (show_progress)
         progress(path, n, in.size, in.size, true);
@@ -1646,6 +2007,7 @@ static void run_file(app *ap, const char *path, bool show_progress)
     }
     if (filtering)
         pcap_freecode(&prog);
+    ap->cur_in = NULL;
     input_close(&in);
 }
 
@@ -2253,6 +2615,12 @@ static bool worker_start(app *ap, worker *w, unsigned index, const sr_stream_fac
     w->app = ap;
     w->index = index;
     split_caps(ap, w);
+    /* --write: open files per worker, half the descriptor limit at most. */
+    unsigned budget = SP_WFILES_MAX;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < budget)
+        budget = (unsigned)(rl.rlim_cur / 2);
+    w->wf_max = MAX(budget / ap->threads, 1);
     for (unsigned p = 0; ap->full && p < ap->npol; p++)
         w->conns[p] = g_hash_table_new(g_int64_hash, g_int64_equal);
     w->closed = g_array_new(FALSE, FALSE, sizeof(conn_out));
@@ -2432,13 +2800,13 @@ static void worker_free(worker *w)
     if (w->violations)
         g_ptr_array_free(w->violations, TRUE);
     if (w->app) {
-        out_item *it;
-        while ((it = g_queue_pop_head(&w->out))) {
-            if (it->text)
-                g_string_free(it->text, TRUE);
-            g_free(it->row);
-            g_free(it);
-        }
+        out_block *b;
+        while ((b = g_queue_pop_head(&w->out)))
+            out_block_free(b);
+        out_block_free(w->ob);
+        w->ob = NULL;
+        while ((b = g_queue_pop_head(&w->app->pend[w->index])))
+            out_block_free(b);
         pthread_mutex_destroy(&w->out_lock);
     }
 }
@@ -2493,6 +2861,9 @@ int main(int argc, char **argv)
         worker *w = &ap->w[t];
         worker_stop(ap, w);
         worker_finish(ap, w, &as, &ps);
+        pthread_mutex_lock(&w->out_lock);
+        out_publish(w); /* the end-of-input output (threads > 1) */
+        pthread_mutex_unlock(&w->out_lock);
         if (ap->verify)
             verify_worker(w, &verified);
         g_ptr_array_extend_and_steal(violations, w->violations);
@@ -2506,6 +2877,11 @@ int main(int argc, char **argv)
         print_stats(ap, &as, &ps, verified, violations->len);
     for (unsigned t = 0; t < ap->threads; t++)
         worker_free(&ap->w[t]);
+    for (guint i = 0; sp_mappings && i < sp_mappings->len; i++)
+        munmap(g_array_index(sp_mappings, mapping, i).addr, g_array_index(sp_mappings, mapping, i).len);
+    if (sp_mappings)
+        g_array_free(sp_mappings, TRUE);
+    sp_mappings = NULL;
     if (ap->tsv && fclose(ap->tsv) != 0) {
         msg("cannot write %s/streams.tsv: %s", ap->write_dir, g_strerror(errno));
         rc = SP_EXIT_IO;
