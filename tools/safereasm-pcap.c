@@ -1609,9 +1609,15 @@ typedef struct mapping {
 static GArray *sp_mappings; /* mapping; main thread only */
 
 /* Map a plain pcap file (magic a1b2c3d4 or a1b23c4d in either byte order,
- * version 2.4) for reading; false: libpcap reads it. */
+ * version 2.4) for reading; if not, libpcap reads it. Not for the link
+ * types whose frames libpcap rewrites after reading (pcap_post_process:
+ * USB and NFLOG headers in a file of the other byte order). A page given
+ * back is read from the file again if touched (private, unmodified). */
 static void input_map(input *in, const char *path)
 {
+    int dlt = pcap_datalink(in->p);
+    if (dlt == DLT_USB_LINUX || dlt == DLT_USB_LINUX_MMAPPED || dlt == DLT_NFLOG)
+        return;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
