@@ -11,7 +11,7 @@
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
  *
  * Threads: with --threads N > 1 the reading thread decodes frames and hands
- * copies of the segments, in batches, to N workers chosen by a symmetric
+ * the segments, in batches, to N workers chosen by a symmetric
  * flow hash (both directions of a connection go to the same worker). Every
  * worker owns its own sr_pool and sr_assembler (one of each per overlap
  * policy with --policy all), so it shares no connection with another
@@ -20,7 +20,11 @@
  * are split N ways (6N with --policy all), so they hold for the process.
  * The reader gives every segment the same capture clock in every mode (the
  * highest frame time so far), so each worker sees exactly the times
- * --threads 1 sees. Stream callbacks run in the worker that owns the pool
+ * --threads 1 sees. A plain pcap file is read from a mapping, and a batch
+ * points at the payloads there (the mapping outlives the workers); other
+ * inputs (pcapng, gzip, standard input) are read by libpcap into one
+ * buffer it reuses, so their payloads are copied into the batch.
+ * Stream callbacks run in the worker that owns the pool
  * (and in the main thread at the end, after the workers are joined), so
  * everything a worker's callbacks touch is that worker's own.
  *
@@ -28,8 +32,9 @@
  * whole run. Every piece of output has a key: the frame being fed when it
  * was made (end-of-input phases count on after the last frame), the worker,
  * and a per-worker sequence number. One thread writes at once; with N
- * workers each worker queues its pieces (out_lock) and the reader writes
- * them in key order up to the lowest frame every worker has finished
+ * workers each worker gathers its pieces in one block per batch (see
+ * out_block), hands the block over with the batch (out_lock), and the
+ * reader writes them in key order up to the lowest frame every worker has finished
  * (each batch carries the frame count at hand-over; every SP_SYNC_FRAMES
  * frames every worker gets a batch, empty or not, so an idle worker cannot
  * hold the others' output back). The order is the same on every run with
@@ -53,6 +58,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef SP_HAVE_ZLIB
@@ -73,6 +80,7 @@
 #define SP_BATCHES_PER_WORKER 4
 #define SP_MSG_LIMIT 10 /* messages of one kind before we only count */
 #define SP_SYNC_FRAMES 4096 /* every worker gets a batch this often (output order) */
+#define SP_RELEASE_STEP (1u << 20) /* one thread: mapped pages given back this often */
 #define SP_POLICIES SR_POLICY_COUNT_
 /* --policy all: bytes of conflict-flagged chunks kept per direction and
  * policy, and for the whole process, to find the first differing offset. */
@@ -100,60 +108,123 @@ typedef struct creg {
     size_t len, pos;
 } creg;
 
-typedef struct dir_state {
-    sp_digest *sha;    /* until completion (NULL: no memory, digest empty) */
-    char sha_hex[65];  /* after it */
+/* What the tool keeps per open connection is split by need, so a default
+ * run (text lines, no --json/--write/--verify/--policy all) keeps only a
+ * `stream`: its id and the two digest contexts, each allocated at its
+ * direction's first delivered byte (24 bytes, a 32-byte malloc chunk, plus
+ * 2 x 112 bytes of SHA256_CTX once both directions carried data). A run
+ * with one of those options allocates a `stream_x` instead, which starts
+ * with the `stream`; the results of a completion live in a `conn_out`
+ * only until they are written. No table maps the core's ids to streams
+ * in a default run: the callbacks are handed the stream. */
+
+struct dir_x;
+
+/* --write: an open file and its write buffer. A worker keeps at most
+ * worker.wf_max of them (least recently used closed first), so thousands
+ * of concurrent connections never run out of file descriptors, and a
+ * stream of small chunks costs one write(2) per SP_WBUF bytes instead of
+ * an open, a pwrite and a close per chunk. */
+#define SP_WFILES_MAX 128      /* per process, within RLIMIT_NOFILE */
+#define SP_WBUF (32u * 1024)   /* bytes buffered per open file */
+typedef struct wfile {
+    struct dir_x *ds;          /* whose file */
+    int fd;
+    struct wfile *prev, *next; /* the worker's LRU list, most recent first */
+    uint64_t pos;              /* file offset of buf[0] */
+    size_t len;                /* bytes in buf */
+    uint8_t buf[SP_WBUF];
+} wfile;
+
+/* Per direction, only with --json, --write, --verify or --policy all. */
+typedef struct dir_x {
     GArray *gaps;      /* range: stream offset and length of each skip */
     GArray *conflicts; /* range: chunks the core flagged SR_CHUNK_CONFLICT */
                        /* (both made at their first range, NULL = none) */
     GArray *conflict_frames; /* uint64_t: --write, frames with SR_SEG_CONFLICT */
     char *path;        /* --write file, NULL if not writing */
+    wfile *wf;         /* --write: while the file is open */
     bool opened, write_failed;
     uint64_t file_pos;              /* bytes written (without --fill-gaps) */
     uint64_t got_data, got_skipped; /* sums of what on_data was given */
     bool any_segment;               /* first_ts/last_ts are set */
     sr_time first_ts, last_ts;      /* capture clock of its first/last segment */
     sp_seqset seen;                 /* --verify: sequence numbers taken */
-    uint64_t delivered, skipped, dropped, conflict_count; /* at completion */
-    uint64_t dropped_segments;
+    uint64_t delivered, skipped, dropped; /* at completion, for --verify */
     GArray *cregs;       /* --policy all: creg */
     GByteArray *cbytes;  /* their bytes */
     bool c_truncated;    /* a bound was hit; nothing kept from c_trunc_off on */
     uint64_t c_trunc_off;
-} dir_state;
+} dir_x;
 
 /* One connection of one policy's pool, from new_stream until its output is
  * written (with --policy all: until every policy's copy completed); with
  * --verify until the end of the run. */
 typedef struct stream {
-    uint64_t core_id; /* the core's id: unique within one pool only */
-    uint64_t id;      /* ours: frame number of the segment that created it */
-    unsigned pol;     /* index of its policy in app.policies */
-    sr_flow flow;     /* client -> server */
-    bool selected;    /* --stream: output it */
-    sr_close_reason reason;
-    dir_state d[2];
+    uint64_t id;        /* ours: frame number of the segment that created it */
+    sp_digest *sha[2];  /* from the first delivered byte to completion; NULL
+                           before it, SP_NO_DIGEST if that allocation failed */
 } stream;
+
+/* The stream of a run with --json, --write, --verify or --policy all
+ * (app.full): every stream of such a run is one. */
+typedef struct stream_x {
+    stream s;         /* first: a stream_x * is a stream * */
+    uint64_t core_id; /* the core's id: unique within one pool only */
+    unsigned pol;     /* index of its policy in app.policies */
+    sr_flow flow;     /* client -> server, for --verify's messages */
+    dir_x d[2];
+} stream_x;
+
+static stream_x *sx(stream *st)
+{
+    return (stream_x *)st;
+}
+
+/* A direction's results at completion. */
+typedef struct dir_res {
+    char sha_hex[65];
+    uint64_t delivered, skipped, dropped, conflict_count, dropped_segments;
+} dir_res;
+
+/* A completed connection (one policy's copy) until its output is made. */
+typedef struct conn_out {
+    stream *st; /* NULL: an empty slot of a group */
+    sr_flow flow; /* client -> server */
+    sr_close_reason reason;
+    dir_res d[2];
+} conn_out;
 
 /* --policy all: the copies of one connection, matched by our id. */
 typedef struct group {
     uint64_t id;
     unsigned n;
-    stream *s[SP_POLICIES];
+    conn_out c[SP_POLICIES]; /* c[p].st NULL until policy p's copy completed */
 } group;
 
-/* A piece of output and its key (see the top of the file). */
-typedef struct out_item {
-    uint64_t frame, seq;
-    GString *text; /* for stdout, may be NULL */
-    char *row;     /* for streams.tsv, may be NULL */
-} out_item;
+/* With --threads N > 1 a worker gathers its output in blocks, one per
+ * batch it is handed: the text for stdout and the rows for streams.tsv
+ * each in one buffer, and per piece its key's frame and where it ends
+ * (the rest of the key, worker and sequence, is the block's owner and the
+ * piece's place in it). No allocation or lock per piece. */
+typedef struct out_piece {
+    uint64_t frame;
+    size_t text_end, row_end; /* end of the piece in text / rows */
+} out_piece;
+
+typedef struct out_block {
+    GString *text, *rows;
+    GArray *pieces;         /* out_piece, in key order */
+    guint next;             /* the reader's: first piece not written */
+    size_t text_pos, row_pos; /* the reader's: where it starts */
+} out_block;
 
 /* ------------------------------------------------------------ threads */
 
 typedef struct item {
     sr_flow flow;
-    sr_segment seg; /* seg.payload is an offset into the batch arena */
+    sr_segment seg; /* seg.payload: an offset into the batch arena, or */
+    bool by_ref;    /* a pointer into a file mapping (alive to the end) */
     uint64_t frame;
 } item;
 
@@ -189,18 +260,21 @@ typedef struct worker {
     batch *cur; /* being filled by the reader */
     uint64_t err_count[SR_ERROR_COUNT_];
     /* Touched only by this worker's callbacks and feed(): */
-    GHashTable *conns[SP_POLICIES]; /* core id -> stream, open connections */
-    GPtrArray *closed;   /* streams completed during the current call */
+    GHashTable *conns[SP_POLICIES]; /* app.full: core id -> stream_x, open */
+    GArray *closed;      /* conn_out: completed during the current call */
     GPtrArray *done;     /* --verify: completed streams, kept to the end */
     GHashTable *groups;  /* --policy all: our id -> group */
     GPtrArray *violations; /* --verify messages */
     uint64_t write_errors;
-    uint64_t cur_frame, seq; /* key of the next output */
+    wfile *wf_head, *wf_tail; /* --write: open files, most recent first */
+    unsigned wf_open, wf_max;
+    uint64_t cur_frame;  /* key of the next output */
+    out_block *ob;       /* output since the last hand-over (threads > 1) */
     uint64_t cbytes_held, cbytes_cap; /* --policy all: kept conflict bytes */
     uint64_t compared, diverging;     /* --policy all: directions */
     /* Output hand-over (threads > 1): */
     pthread_mutex_t out_lock;
-    GQueue out;          /* out_item, in key order; under out_lock */
+    GQueue out;          /* out_block, in key order; under out_lock */
     uint64_t done_frame; /* every frame up to this one is fed; under out_lock */
 } worker;
 
@@ -209,6 +283,7 @@ typedef struct app {
     const char *write_dir;
     unsigned threads;
     bool show_empty, show_stats, verbose, verify, force, json, content, fill_gaps;
+    bool full; /* --json, --write, --verify or --policy all: stream_x */
     int progress; /* -1 auto, 0 off, 1 on */
     size_t max_connections;
     sr_options opt;
@@ -229,9 +304,15 @@ typedef struct app {
     /* output (one writer at a time: the reader/main thread, or the only
      * worker with --threads 1) */
     FILE *tsv;             /* --write DIR/streams.tsv */
-    GQueue pend[SP_MAX_THREADS]; /* taken from the workers, not yet written */
+    GQueue pend[SP_MAX_THREADS]; /* out_block: taken from the workers, not yet written */
 
     /* reader side */
+    struct input *cur_in; /* being read */
+    /* --threads N, a mapped input: (frame, file offset of the next frame's
+     * record) at each sync point, until every worker is past the frame and
+     * the pages before the offset can be given back. */
+    struct { uint64_t stamp; size_t off; } ckpt[64];
+    unsigned ckpt_head, ckpt_len;
     sr_time clock; /* highest frame time so far: every segment's timestamp */
     bool clock_set;
     uint64_t decode_count[SP_DEC_COUNT_];
@@ -393,6 +474,16 @@ static void out_write(app *ap, GString *text, char *row)
     }
 }
 
+static void out_block_free(out_block *b)
+{
+    if (!b)
+        return;
+    g_string_free(b->text, TRUE);
+    g_string_free(b->rows, TRUE);
+    g_array_free(b->pieces, TRUE);
+    g_free(b);
+}
+
 /* Hand a piece of output over (both owned by the callee from here on). */
 static void emit(worker *w, GString *text, char *row)
 {
@@ -401,50 +492,94 @@ static void emit(worker *w, GString *text, char *row)
         out_write(ap, text, row);
         return;
     }
-    out_item *it = g_new(out_item, 1);
-    it->frame = w->cur_frame;
-    it->seq = w->seq++;
-    it->text = text;
-    it->row = row;
-    pthread_mutex_lock(&w->out_lock);
-    g_queue_push_tail(&w->out, it);
-    pthread_mutex_unlock(&w->out_lock);
+    out_block *b = w->ob;
+    if (!b) {
+        b = w->ob = g_new0(out_block, 1);
+        b->text = g_string_sized_new(4096);
+        b->rows = g_string_new(NULL);
+        b->pieces = g_array_new(FALSE, FALSE, sizeof(out_piece));
+    }
+    if (text) {
+        g_string_append_len(b->text, text->str, (gssize)text->len);
+        g_string_free(text, TRUE);
+    }
+    if (row) {
+        g_string_append(b->rows, row);
+        g_free(row);
+    }
+    out_piece pc = {w->cur_frame, b->text->len, b->rows->len};
+    g_array_append_val(b->pieces, pc);
+}
+
+/* The worker's output so far to the reader (under out_lock). */
+static void out_publish(worker *w)
+{
+    if (w->ob)
+        g_queue_push_tail(&w->out, w->ob);
+    w->ob = NULL;
 }
 
 /* Reader/main thread: write the workers' queued output in key order, up to
  * the lowest frame every worker has finished (everything when final: the
- * workers are joined). Each worker's queue is in key order already. */
-static void drain(app *ap, bool final)
+ * workers are joined). Each worker's blocks are in key order already; the
+ * run of pieces one worker may write before another's next piece goes out
+ * in one write. */
+static uint64_t drain(app *ap, bool final)
 {
     uint64_t limit = UINT64_MAX;
     for (unsigned t = 0; t < ap->threads; t++) {
         worker *w = &ap->w[t];
         pthread_mutex_lock(&w->out_lock);
-        out_item *it;
-        while ((it = g_queue_pop_head(&w->out)))
-            g_queue_push_tail(&ap->pend[t], it);
+        out_block *b;
+        while ((b = g_queue_pop_head(&w->out)))
+            g_queue_push_tail(&ap->pend[t], b);
         if (!final && w->done_frame < limit)
             limit = w->done_frame;
         pthread_mutex_unlock(&w->out_lock);
     }
     for (;;) {
-        int best = -1;
-        out_item *bi = NULL;
+        /* The lowest head piece (ties: the lower worker), and the next
+         * lowest among the others. */
+        int best = -1, other = -1;
+        uint64_t bf = 0, of = UINT64_MAX;
         for (unsigned t = 0; t < ap->threads; t++) {
-            out_item *it = g_queue_peek_head(&ap->pend[t]);
-            if (!it || it->frame > limit)
+            out_block *b = g_queue_peek_head(&ap->pend[t]);
+            if (!b)
                 continue;
-            if (!bi || it->frame < bi->frame) { /* ties: the lower worker */
-                bi = it;
+            uint64_t f = g_array_index(b->pieces, out_piece, b->next).frame;
+            if (best < 0 || f < bf) {
+                if (best >= 0) {
+                    other = best;
+                    of = bf;
+                }
                 best = (int)t;
+                bf = f;
+            } else if (other < 0 || f < of) {
+                other = (int)t;
+                of = f;
             }
         }
-        if (best < 0)
+        if (best < 0 || bf > limit)
             break;
-        g_queue_pop_head(&ap->pend[best]);
-        out_write(ap, bi->text, bi->row);
-        g_free(bi);
+        out_block *b = g_queue_peek_head(&ap->pend[best]);
+        guint i = b->next;
+        while (i < b->pieces->len) {
+            uint64_t f = g_array_index(b->pieces, out_piece, i).frame;
+            if (f > limit || f > of || (f == of && other < best))
+                break;
+            i++;
+        }
+        const out_piece *last = &g_array_index(b->pieces, out_piece, i - 1);
+        fwrite(b->text->str + b->text_pos, 1, last->text_end - b->text_pos, stdout);
+        if (ap->tsv && last->row_end > b->row_pos)
+            fwrite(b->rows->str + b->row_pos, 1, last->row_end - b->row_pos, ap->tsv);
+        b->text_pos = last->text_end;
+        b->row_pos = last->row_end;
+        b->next = i;
+        if (i == b->pieces->len)
+            out_block_free(g_queue_pop_head(&ap->pend[best]));
     }
+    return limit;
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -457,39 +592,56 @@ typedef struct feed_ctx {
     unsigned pol;
 } feed_ctx;
 
+static bool selected(const app *ap, const stream *st)
+{
+    return ap->stream_id == 0 || ap->stream_id == st->id;
+}
+
 static void *cb_new_stream(void *user_data, const sr_conn_info *info, void *packet_ctx)
 {
     worker *w = user_data;
     app *ap = w->app;
     const feed_ctx *fc = packet_ctx;
-    stream *st = g_new0(stream, 1);
-    st->core_id = info->id;
     /* Only sr_assemble creates connections, so fc is there; the frame that
      * created a connection names it the same in every --threads mode and
      * in every policy's pool, where the core's per-pool ids would not. */
-    st->id = fc ? fc->frame : 0;
-    st->pol = fc ? fc->pol : 0;
-    st->flow = info->flow;
-    st->selected = ap->stream_id == 0 || ap->stream_id == st->id;
+    uint64_t id = fc ? fc->frame : 0;
+    if (!ap->full) {
+        stream *st = g_new0(stream, 1);
+        st->id = id;
+        return st;
+    }
+    stream_x *x = g_new0(stream_x, 1);
+    x->s.id = id;
+    x->core_id = info->id;
+    x->pol = fc ? fc->pol : 0;
+    x->flow = info->flow;
     for (int d = 0; d < 2; d++) {
-        dir_state *ds = &st->d[d];
-        ds->sha = sp_digest_new();
-        if (ap->write_dir && st->selected) {
-            char *name = file_name(&st->flow, st->id, d);
-            ds->path = g_build_filename(ap->write_dir, name, NULL);
-            ds->conflict_frames = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+        dir_x *dx = &x->d[d];
+        if (ap->write_dir && selected(ap, &x->s)) {
+            char *name = file_name(&x->flow, id, d);
+            dx->path = g_build_filename(ap->write_dir, name, NULL);
+            dx->conflict_frames = g_array_new(FALSE, FALSE, sizeof(uint64_t));
             g_free(name);
         }
         if (ap->npol > 1) {
-            ds->cregs = g_array_new(FALSE, FALSE, sizeof(creg));
-            ds->cbytes = g_byte_array_new();
+            dx->cregs = g_array_new(FALSE, FALSE, sizeof(creg));
+            dx->cbytes = g_byte_array_new();
         }
     }
-    g_hash_table_insert(w->conns[st->pol], &st->core_id, st);
-    return st;
+    g_hash_table_insert(w->conns[x->pol], &x->core_id, x);
+    return x;
 }
 
-static void write_failed(worker *w, dir_state *ds, int en)
+/* A digest context whose allocation failed: the direction's digest is
+ * printed empty (as before the contexts were made lazily). */
+static char sp_no_digest_mark;
+#define SP_NO_DIGEST ((sp_digest *)(void *)&sp_no_digest_mark)
+/* The digest of no bytes: a direction that delivered nothing has no context. */
+static const char sp_empty_sha256[65] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+static void write_failed(worker *w, dir_x *ds, int en)
 {
     ds->write_failed = true;
     w->write_errors++;
@@ -500,10 +652,9 @@ static void write_failed(worker *w, dir_state *ds, int en)
 }
 
 /* Open a --write file: the first open of a run truncates (never appends to
- * an earlier run's file), later ones keep what this run wrote. Opened per
- * chunk: thousands of concurrent connections must not run out of file
- * descriptors. --write is for inspection, not speed. */
-static int open_out(dir_state *ds)
+ * an earlier run's file), later ones (after the LRU closed it) keep what
+ * this run wrote. */
+static int open_out(dir_x *ds)
 {
     int fd = open(ds->path, O_WRONLY | O_CREAT | O_CLOEXEC | (ds->opened ? 0 : O_TRUNC), 0644);
     if (fd >= 0)
@@ -511,48 +662,149 @@ static int open_out(dir_state *ds)
     return fd;
 }
 
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t pos)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pwrite(fd, p + done, n - done, (off_t)(pos + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? errno : EIO;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Write out a file's buffer: 0 or an errno. */
+static int wf_flush(wfile *f)
+{
+    int en = f->len ? pwrite_all(f->fd, f->buf, f->len, f->pos) : 0;
+    f->len = 0;
+    return en;
+}
+
+static void wf_unlink(worker *w, wfile *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        w->wf_head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    else
+        w->wf_tail = f->prev;
+    f->prev = f->next = NULL;
+}
+
+static void wf_push_front(worker *w, wfile *f)
+{
+    f->prev = NULL;
+    f->next = w->wf_head;
+    if (w->wf_head)
+        w->wf_head->prev = f;
+    w->wf_head = f;
+    if (!w->wf_tail)
+        w->wf_tail = f;
+}
+
+/* Flush and close a direction's file if it is open; an error is reported
+ * once per direction (its later bytes are not written). */
+static void wf_close(worker *w, dir_x *ds)
+{
+    wfile *f = ds->wf;
+    if (!f)
+        return;
+    int en = ds->write_failed ? 0 : wf_flush(f);
+    if (close(f->fd) != 0 && !en)
+        en = errno;
+    wf_unlink(w, f);
+    w->wf_open--;
+    ds->wf = NULL;
+    g_free(f);
+    if (en && !ds->write_failed)
+        write_failed(w, ds, en);
+}
+
+/* The open file of a direction, opened (closing the least recently used
+ * one when the worker has wf_max open, or when open says there are no
+ * descriptors left) if needed; NULL after a failure, which is reported. */
+static wfile *wf_get(worker *w, dir_x *ds)
+{
+    wfile *f = ds->wf;
+    if (f) {
+        if (w->wf_head != f) {
+            wf_unlink(w, f);
+            wf_push_front(w, f);
+        }
+        return f;
+    }
+    if (w->wf_open >= w->wf_max && w->wf_tail)
+        wf_close(w, w->wf_tail->ds);
+    int fd = open_out(ds);
+    while (fd < 0 && (errno == EMFILE || errno == ENFILE) && w->wf_tail) {
+        wf_close(w, w->wf_tail->ds);
+        fd = open_out(ds);
+    }
+    if (fd < 0) {
+        write_failed(w, ds, errno);
+        return NULL;
+    }
+    f = g_new(wfile, 1);
+    f->ds = ds;
+    f->fd = fd;
+    f->pos = 0;
+    f->len = 0;
+    wf_push_front(w, f);
+    w->wf_open++;
+    ds->wf = f;
+    return f;
+}
+
 /* Write a chunk to its --write file: at the file's end, or with
- * --fill-gaps at its stream offset (the holes read as zeros). */
-static void write_chunk(worker *w, dir_state *ds, const sr_chunk *c)
+ * --fill-gaps at its stream offset (the holes read as zeros). Buffered:
+ * chunks at consecutive offsets are gathered up to SP_WBUF bytes. */
+static void write_chunk(worker *w, dir_x *ds, const sr_chunk *c)
 {
     bool fill = w->app->fill_gaps;
     if (c->len == 0 && !(fill && c->skipped))
         return;
-    int fd = open_out(ds);
-    if (fd < 0) {
-        write_failed(w, ds, errno);
+    wfile *f = wf_get(w, ds);
+    if (!f)
         return;
-    }
     int en = 0;
     if (c->len) {
-        off_t pos = (off_t)(fill ? c->offset : ds->file_pos);
-        size_t done = 0;
-        while (done < c->len) {
-            ssize_t r = pwrite(fd, c->data + done, c->len - done, pos + (off_t)done);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                en = r < 0 ? errno : EIO;
-                break;
-            }
-            done += (size_t)r;
+        uint64_t pos = fill ? c->offset : ds->file_pos;
+        if (f->len && (pos != f->pos + f->len || f->len + c->len > SP_WBUF))
+            en = wf_flush(f);
+        if (en) {
+            /* reported below */
+        } else if (c->len >= SP_WBUF) {
+            en = pwrite_all(f->fd, c->data, c->len, pos);
+        } else {
+            if (!f->len)
+                f->pos = pos;
+            memcpy(f->buf + f->len, c->data, c->len);
+            f->len += c->len;
         }
         ds->file_pos += c->len;
     } else {
         /* A hole at the end (nothing after it yet): the file grows to it. */
         struct stat sb;
-        if (fstat(fd, &sb) != 0 || (sb.st_size < (off_t)c->offset && ftruncate(fd, (off_t)c->offset) != 0))
+        en = wf_flush(f);
+        if (!en && (fstat(f->fd, &sb) != 0 ||
+                    (sb.st_size < (off_t)c->offset && ftruncate(f->fd, (off_t)c->offset) != 0)))
             en = errno;
     }
-    if (close(fd) != 0 && !en)
-        en = errno;
-    if (en)
+    if (en) {
         write_failed(w, ds, en);
+        wf_close(w, ds);
+    }
 }
 
 /* --policy all: keep the bytes of a conflict-flagged chunk, within the
  * per-direction and the worker's bound. */
-static void keep_conflict(worker *w, dir_state *ds, const sr_chunk *c)
+static void keep_conflict(worker *w, dir_x *ds, const sr_chunk *c)
 {
     if (ds->c_truncated)
         return;
@@ -572,12 +824,12 @@ static void keep_conflict(worker *w, dir_state *ds, const sr_chunk *c)
 }
 
 /* --content: the chunk's bytes behind a header; a hole as a marker line. */
-static void content_chunk(worker *w, const stream *st, const sr_chunk *c)
+static void content_chunk(worker *w, const stream *st, const sr_flow *flow, const sr_chunk *c)
 {
     if (c->len == 0 && c->skipped == 0)
         return;
     char key[256];
-    fmt_key(key, sizeof key, &st->flow, c->dir);
+    fmt_key(key, sizeof key, flow, c->dir);
     GString *s = g_string_sized_new(c->len + 128);
     g_string_append_printf(s, "=== conn %" PRIu64 " %s offset %" PRIu64 " len %zu ===\n", st->id,
                            key, c->offset, c->len);
@@ -596,28 +848,39 @@ static int cb_on_data(void *user_data, void *strm, const sr_conn_info *info,
     worker *w = user_data;
     app *ap = w->app;
     stream *st = strm;
-    (void)info;
     (void)packet_ctx;
     if ((unsigned)chunk->dir > 1)
         return 0;
-    dir_state *ds = &st->d[chunk->dir];
-    ds->got_data += chunk->len;
-    ds->got_skipped += chunk->skipped;
-    if (chunk->skipped)
-        range_add(&ds->gaps, chunk->offset - chunk->skipped, chunk->skipped);
-    if (ds->path && !ds->write_failed)
-        write_chunk(w, ds, chunk);
-    if (ap->content && st->selected)
-        content_chunk(w, st, chunk);
+    dir_x *ds = ap->full ? &sx(st)->d[chunk->dir] : NULL;
+    if (ds) {
+        ds->got_data += chunk->len;
+        ds->got_skipped += chunk->skipped;
+        if (chunk->skipped)
+            range_add(&ds->gaps, chunk->offset - chunk->skipped, chunk->skipped);
+        if (ds->path && !ds->write_failed)
+            write_chunk(w, ds, chunk);
+    }
+    if (ap->content && selected(ap, st))
+        content_chunk(w, st, &info->flow, chunk);
     if (chunk->len == 0)
         return 0;
-    sp_digest_update(ds->sha, chunk->data, chunk->len);
-    if (chunk->flags & SR_CHUNK_CONFLICT) {
+    sp_digest **sha = &st->sha[chunk->dir];
+    if (!*sha && !(*sha = sp_digest_new()))
+        *sha = SP_NO_DIGEST;
+    if (*sha != SP_NO_DIGEST)
+        sp_digest_update(*sha, chunk->data, chunk->len);
+    if ((chunk->flags & SR_CHUNK_CONFLICT) && ds) {
         range_add(&ds->conflicts, chunk->offset, chunk->len);
         if (ds->cregs)
             keep_conflict(w, ds, chunk);
     }
     return 0;
+}
+
+static void digest_free(sp_digest *d)
+{
+    if (d != SP_NO_DIGEST)
+        sp_digest_free(d);
 }
 
 static void cb_on_complete(void *user_data, void *strm, const sr_conn_info *info,
@@ -627,40 +890,61 @@ static void cb_on_complete(void *user_data, void *strm, const sr_conn_info *info
     app *ap = w->app;
     stream *st = strm;
     (void)packet_ctx;
-    st->reason = reason;
+    conn_out co;
+    co.st = st;
+    co.flow = info->flow;
+    co.reason = reason;
     for (int d = 0; d < 2; d++) {
-        dir_state *ds = &st->d[d];
-        ds->delivered = info->delivered[d];
-        ds->skipped = info->skipped[d];
-        ds->dropped = info->dropped[d];
-        ds->dropped_segments = info->dropped_segments[d];
-        ds->conflict_count = info->conflicts[d];
+        dir_res *r = &co.d[d];
+        r->delivered = info->delivered[d];
+        r->skipped = info->skipped[d];
+        r->dropped = info->dropped[d];
+        r->dropped_segments = info->dropped_segments[d];
+        r->conflict_count = info->conflicts[d];
+        if (!st->sha[d])
+            memcpy(r->sha_hex, sp_empty_sha256, sizeof r->sha_hex);
+        else if (st->sha[d] == SP_NO_DIGEST)
+            r->sha_hex[0] = '\0';
+        else
+            sp_digest_finish(st->sha[d], r->sha_hex);
+        st->sha[d] = NULL;
+        if (!ap->full)
+            continue;
+        dir_x *ds = &sx(st)->d[d];
+        wf_close(w, ds); /* its last bytes were delivered */
+        ds->delivered = r->delivered;
+        ds->skipped = r->skipped;
+        ds->dropped = r->dropped;
         if (ap->verify && (ds->delivered != ds->got_data || ds->skipped != ds->got_skipped)) {
             char key[256];
-            fmt_key(key, sizeof key, &st->flow, d);
+            fmt_key(key, sizeof key, &co.flow, d);
+            unsigned pol = sx(st)->pol;
             g_ptr_array_add(w->violations,
                             g_strdup_printf("%s conn %" PRIu64 " dir %d%s%s: the core's totals say "
                                             "delivered %" PRIu64 " skipped %" PRIu64
                                             ", its chunks carried %" PRIu64 " and %" PRIu64,
                                             key, st->id, d, ap->npol > 1 ? " policy " : "",
-                                            ap->npol > 1 ? sr_overlap_policy_name(ap->policies[st->pol]) : "",
+                                            ap->npol > 1 ? sr_overlap_policy_name(ap->policies[pol]) : "",
                                             ds->delivered, ds->skipped, ds->got_data,
                                             ds->got_skipped));
         }
-        sp_digest_finish(ds->sha, ds->sha_hex);
-        ds->sha = NULL;
     }
     /* Its output is made after the call that completed it, which may still
      * record things about the segment (release_closed). */
-    g_ptr_array_add(w->closed, st);
+    g_array_append_val(w->closed, co);
 }
 
 /* Everything but what --verify checks at the end. */
 static void stream_release(worker *w, stream *st)
 {
     for (int d = 0; d < 2; d++) {
-        dir_state *ds = &st->d[d];
-        sp_digest_free(ds->sha);
+        digest_free(st->sha[d]);
+        st->sha[d] = NULL;
+    }
+    if (!w->app->full)
+        return;
+    for (int d = 0; d < 2; d++) {
+        dir_x *ds = &sx(st)->d[d];
         if (ds->gaps)
             g_array_free(ds->gaps, TRUE);
         if (ds->conflicts)
@@ -673,8 +957,8 @@ static void stream_release(worker *w, stream *st)
             w->cbytes_held -= ds->cbytes->len;
             g_byte_array_free(ds->cbytes, TRUE);
         }
+        wf_close(w, ds);
         g_free(ds->path);
-        ds->sha = NULL;
         ds->gaps = ds->conflicts = ds->conflict_frames = ds->cregs = NULL;
         ds->cbytes = NULL;
         ds->path = NULL;
@@ -684,8 +968,9 @@ static void stream_release(worker *w, stream *st)
 static void stream_free(worker *w, stream *st)
 {
     stream_release(w, st);
-    for (int d = 0; d < 2; d++)
-        sp_seqset_clear(&st->d[d].seen);
+    if (w->app->full)
+        for (int d = 0; d < 2; d++)
+            sp_seqset_clear(&sx(st)->d[d].seen);
     g_free(st);
 }
 
@@ -700,7 +985,7 @@ static void stream_done(worker *w, stream *st)
     }
 }
 
-static bool dir_shown(const app *ap, const dir_state *ds)
+static bool dir_shown(const app *ap, const dir_res *ds)
 {
     return ap->show_empty || ds->delivered || ds->skipped || ds->conflict_count || ds->dropped;
 }
@@ -717,7 +1002,7 @@ typedef struct divergence {
 } divergence;
 
 /* Byte at stream offset off among a direction's kept conflict bytes. */
-static bool kept_byte(const dir_state *ds, uint64_t off, uint8_t *out)
+static bool kept_byte(const dir_x *ds, uint64_t off, uint8_t *out)
 {
     const GArray *r = ds->cregs;
     guint lo = 0, hi = r ? r->len : 0;
@@ -741,14 +1026,14 @@ static bool kept_byte(const dir_state *ds, uint64_t off, uint8_t *out)
  * the kept bytes of those chunks are compared offset by offset. The lowest
  * offset where two policies kept different bytes is the first difference
  * if it lies before every point where a bound stopped the keeping. */
-static void diverge(const app *ap, stream *const *s, int d, divergence *dv)
+static void diverge(const app *ap, const conn_out *const *s, int d, divergence *dv)
 {
     memset(dv, 0, sizeof *dv);
     for (unsigned p = 0; p < ap->npol; p++) {
-        const dir_state *x = &s[p]->d[d];
+        const dir_res *x = &s[p]->d[d];
         unsigned g;
         for (g = 0; g < dv->ngroups; g++) {
-            const dir_state *y = &s[dv->first_pol[g]]->d[d];
+            const dir_res *y = &s[dv->first_pol[g]]->d[d];
             if (strcmp(x->sha_hex, y->sha_hex) == 0 && x->delivered == y->delivered &&
                 x->skipped == y->skipped)
                 break;
@@ -761,7 +1046,7 @@ static void diverge(const app *ap, stream *const *s, int d, divergence *dv)
         return;
     uint64_t best = UINT64_MAX, limit = UINT64_MAX;
     for (unsigned p = 0; p < ap->npol; p++) {
-        const dir_state *x = &s[p]->d[d];
+        const dir_x *x = &sx(s[p]->st)->d[d];
         if (x->c_truncated) {
             dv->bound_exceeded = true;
             limit = MIN(limit, x->c_trunc_off);
@@ -771,7 +1056,7 @@ static void diverge(const app *ap, stream *const *s, int d, divergence *dv)
             for (uint64_t o = c->off; o < c->off + c->len && o < best; o++) {
                 uint8_t b = x->cbytes->data[c->pos + (o - c->off)], b2;
                 for (unsigned q = 0; q < ap->npol; q++) {
-                    if (q != p && kept_byte(&s[q]->d[d], o, &b2) && b2 != b) {
+                    if (q != p && kept_byte(&sx(s[q]->st)->d[d], o, &b2) && b2 != b) {
                         best = o;
                         break;
                     }
@@ -800,30 +1085,32 @@ static void json_endpoint(sp_jsonw *j, const char *name, const sr_flow *f, const
 
 /* One direction as a JSON object (one line). s: the policies' copies
  * (one unless --policy all), dv their comparison or NULL. */
-static GString *json_dir(const app *ap, stream *const *s, int d, const divergence *dv)
+static GString *json_dir(const app *ap, const conn_out *const *s, int d, const divergence *dv)
 {
-    const stream *st = s[0];
-    const dir_state *ds = &st->d[d];
+    const conn_out *co = s[0];
+    const stream_x *st = sx(co->st);
+    const dir_x *ds = &st->d[d];
+    const dir_res *r = &co->d[d];
     GString *out = g_string_new(NULL);
     sp_jsonw j;
     sp_jsonw_init(&j, out);
     char key[256];
-    fmt_key(key, sizeof key, &st->flow, d);
+    fmt_key(key, sizeof key, &co->flow, d);
     sp_jsonw_begin_object(&j);
     sp_jsonw_key(&j, "type");
     sp_jsonw_string(&j, "direction");
     sp_jsonw_key(&j, "conn_id");
-    sp_jsonw_u64(&j, st->id);
+    sp_jsonw_u64(&j, co->st->id);
     sp_jsonw_key(&j, "dir");
     sp_jsonw_string(&j, d == SR_DIR_CLIENT_TO_SERVER ? "c2s" : "s2c");
     sp_jsonw_key(&j, "key");
     sp_jsonw_string(&j, key);
     sp_jsonw_key(&j, "ip_version");
-    sp_jsonw_u64(&j, st->flow.ip_version);
-    json_endpoint(&j, "src", &st->flow, dir_src(&st->flow, d));
-    json_endpoint(&j, "dst", &st->flow, dir_dst(&st->flow, d));
+    sp_jsonw_u64(&j, co->flow.ip_version);
+    json_endpoint(&j, "src", &co->flow, dir_src(&co->flow, d));
+    json_endpoint(&j, "dst", &co->flow, dir_dst(&co->flow, d));
     sp_jsonw_key(&j, "zone");
-    sp_jsonw_u64(&j, st->flow.zone);
+    sp_jsonw_u64(&j, co->flow.zone);
     sp_jsonw_key(&j, "first_time");
     if (ds->any_segment)
         sp_jsonw_usec(&j, ds->first_ts);
@@ -835,29 +1122,29 @@ static GString *json_dir(const app *ap, stream *const *s, int d, const divergenc
     else
         sp_jsonw_null(&j);
     sp_jsonw_key(&j, "delivered");
-    sp_jsonw_u64(&j, ds->delivered);
+    sp_jsonw_u64(&j, r->delivered);
     sp_jsonw_key(&j, "skipped");
-    sp_jsonw_u64(&j, ds->skipped);
+    sp_jsonw_u64(&j, r->skipped);
     sp_jsonw_key(&j, "dropped");
-    sp_jsonw_u64(&j, ds->dropped);
+    sp_jsonw_u64(&j, r->dropped);
     sp_jsonw_key(&j, "dropped_segments");
-    sp_jsonw_u64(&j, ds->dropped_segments);
+    sp_jsonw_u64(&j, r->dropped_segments);
     sp_jsonw_key(&j, "conflicts");
-    sp_jsonw_u64(&j, ds->conflict_count);
+    sp_jsonw_u64(&j, r->conflict_count);
     sp_jsonw_key(&j, "gaps");
     sp_jsonw_begin_array(&j);
     for (guint i = 0; ds->gaps && i < ds->gaps->len; i++) {
-        const range *r = &g_array_index(ds->gaps, range, i);
+        const range *g = &g_array_index(ds->gaps, range, i);
         sp_jsonw_begin_array(&j);
-        sp_jsonw_u64(&j, r->off);
-        sp_jsonw_u64(&j, r->len);
+        sp_jsonw_u64(&j, g->off);
+        sp_jsonw_u64(&j, g->len);
         sp_jsonw_end_array(&j);
     }
     sp_jsonw_end_array(&j);
     sp_jsonw_key(&j, "close");
-    sp_jsonw_string(&j, sr_close_reason_name(st->reason));
+    sp_jsonw_string(&j, sr_close_reason_name(co->reason));
     sp_jsonw_key(&j, "sha256");
-    sp_jsonw_string(&j, ds->sha_hex);
+    sp_jsonw_string(&j, r->sha_hex);
     sp_jsonw_key(&j, "policy");
     sp_jsonw_string(&j, sr_overlap_policy_name(ap->policies[st->pol]));
     if (ds->path) {
@@ -881,7 +1168,7 @@ static GString *json_dir(const app *ap, stream *const *s, int d, const divergenc
         sp_jsonw_key(&j, "groups");
         sp_jsonw_begin_array(&j);
         for (unsigned g = 0; g < dv->ngroups; g++) {
-            const dir_state *x = &s[dv->first_pol[g]]->d[d];
+            const dir_res *x = &s[dv->first_pol[g]]->d[d];
             sp_jsonw_begin_object(&j);
             sp_jsonw_key(&j, "policies");
             sp_jsonw_begin_array(&j);
@@ -915,13 +1202,13 @@ static GString *json_dir(const app *ap, stream *const *s, int d, const divergenc
 /* The text line of one direction; with --policy all the agreement follows:
  * "agree", or "diverge@OFFSET" ("diverge@?" when unknown) and one
  * "policy,policy:sha256" per group. */
-static GString *text_dir(const app *ap, stream *const *s, int d, const divergence *dv)
+static GString *text_dir(const app *ap, const conn_out *const *s, int d, const divergence *dv)
 {
-    const stream *st = s[0];
-    const dir_state *ds = &st->d[d];
+    const conn_out *co = s[0];
+    const dir_res *ds = &co->d[d];
     /* key, four counts and the digest, formatted by hand (see fmt_key). */
     char line[256 + 4 * 21 + 66];
-    fmt_key(line, 256, &st->flow, d);
+    fmt_key(line, 256, &co->flow, d);
     char *e = line + strlen(line);
     const uint64_t nums[4] = {ds->delivered, ds->skipped, ds->conflict_count, ds->dropped};
     for (int i = 0; i < 4; i++) {
@@ -959,11 +1246,12 @@ static GString *text_dir(const app *ap, stream *const *s, int d, const divergenc
 }
 
 /* The streams.tsv row of one direction (--write). */
-static char *tsv_row(worker *w, stream *st, int d)
+static char *tsv_row(worker *w, const conn_out *co, int d)
 {
-    dir_state *ds = &st->d[d];
+    dir_x *ds = &sx(co->st)->d[d];
+    const dir_res *r = &co->d[d];
     char key[256];
-    fmt_key(key, sizeof key, &st->flow, d);
+    fmt_key(key, sizeof key, &co->flow, d);
     /* A direction without data still gets its (empty) file, so the index
      * never names a missing file. */
     if (!ds->opened) {
@@ -978,9 +1266,9 @@ static char *tsv_row(worker *w, stream *st, int d)
     char *base = g_path_get_basename(ds->path);
     char *row = g_strdup_printf("%s\t%" PRIu64 "\t%d\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
                                 "\t%" PRIu64 "\t%s\t%" PRIu32 "\t%s\t%s\t%s\t%s\n",
-                                base, st->id, d, key, ds->delivered, ds->skipped,
-                                ds->conflict_count, ds->dropped, ds->sha_hex, st->flow.zone,
-                                sr_close_reason_name(st->reason), gaps, cfl, cp);
+                                base, co->st->id, d, key, r->delivered, r->skipped,
+                                r->conflict_count, r->dropped, r->sha_hex, co->flow.zone,
+                                sr_close_reason_name(co->reason), gaps, cfl, cp);
     g_free(gaps);
     g_free(cfl);
     g_free(cp);
@@ -989,12 +1277,11 @@ static char *tsv_row(worker *w, stream *st, int d)
 }
 
 /* The output of a completed connection, both directions: s holds its
- * copies, one per policy (one unless --policy all; NULL for a policy
- * whose copy never completed, which the pools' equal lifecycles rule out). */
-static void emit_connection(worker *w, stream **s)
+ * copies, one per policy (one unless --policy all). */
+static void emit_connection(worker *w, const conn_out *const *s)
 {
     app *ap = w->app;
-    if (!s[0]->selected)
+    if (!selected(ap, s[0]->st))
         return;
     for (int d = 0; d < 2; d++) {
         divergence dv, *dvp = NULL;
@@ -1015,7 +1302,7 @@ static void emit_connection(worker *w, stream **s)
             text = json_dir(ap, s, d, dvp);
         else if (!ap->content)
             text = text_dir(ap, s, d, dvp);
-        char *row = ap->tsv && s[0]->d[d].path ? tsv_row(w, s[0], d) : NULL;
+        char *row = ap->tsv && ap->full && sx(s[0]->st)->d[d].path ? tsv_row(w, s[0], d) : NULL;
         if (text || row)
             emit(w, text, row);
     }
@@ -1025,21 +1312,22 @@ static void emit_group(worker *w, group *g)
 {
     app *ap = w->app;
     unsigned have = 0;
-    stream *s[SP_POLICIES];
-    for (unsigned p = 0; p < ap->npol; p++)
-        if (g->s[p])
+    const conn_out *s[SP_POLICIES];
+    for (unsigned p = 0; p < ap->npol; p++) {
+        s[p] = &g->c[p];
+        if (g->c[p].st)
             have++;
+    }
     if (have < ap->npol) {
         /* Not expected: every pool sees the same segments. Said, not hidden. */
         msg("conn %" PRIu64 ": completed under %u of %u policies; not compared", g->id, have,
             ap->npol);
     } else {
-        memcpy(s, g->s, sizeof s);
         emit_connection(w, s);
     }
     for (unsigned p = 0; p < ap->npol; p++)
-        if (g->s[p])
-            stream_done(w, g->s[p]);
+        if (g->c[p].st)
+            stream_done(w, g->c[p].st);
 }
 
 /* After each call into the core: write out and forget the connections it
@@ -1048,10 +1336,12 @@ static void release_closed(worker *w)
 {
     app *ap = w->app;
     for (guint i = 0; i < w->closed->len; i++) {
-        stream *st = g_ptr_array_index(w->closed, i);
-        g_hash_table_remove(w->conns[st->pol], &st->core_id);
+        const conn_out *co = &g_array_index(w->closed, conn_out, i);
+        stream *st = co->st;
+        if (ap->full)
+            g_hash_table_remove(w->conns[sx(st)->pol], &sx(st)->core_id);
         if (ap->npol == 1) {
-            emit_connection(w, &st);
+            emit_connection(w, &co);
             stream_done(w, st);
             continue;
         }
@@ -1061,18 +1351,19 @@ static void release_closed(worker *w)
             g->id = st->id;
             g_hash_table_insert(w->groups, &g->id, g);
         }
-        if (g->s[st->pol]) { /* two connections from one frame: impossible */
+        unsigned pol = sx(st)->pol;
+        if (g->c[pol].st) { /* two connections from one frame: impossible */
             stream_done(w, st);
             continue;
         }
-        g->s[st->pol] = st;
+        g->c[pol] = *co;
         if (++g->n == ap->npol) {
             g_hash_table_remove(w->groups, &g->id);
             emit_group(w, g);
             g_free(g);
         }
     }
-    g_ptr_array_set_size(w->closed, 0);
+    g_array_set_size(w->closed, 0);
 }
 
 /* ------------------------------------------------------------ feeding */
@@ -1089,7 +1380,7 @@ static void feed(worker *w, const sr_flow *flow, const sr_segment *seg, uint64_t
          * for --write, sequence numbers for --verify) needs the stream;
          * the default output does not, and saves the lookup. */
         bool need = ap->json || ap->write_dir || ap->verify;
-        stream *st = need && res.conn_id ? g_hash_table_lookup(w->conns[p], &res.conn_id) : NULL;
+        stream_x *st = need && res.conn_id ? g_hash_table_lookup(w->conns[p], &res.conn_id) : NULL;
         if (e != SR_OK) {
             /* Every policy's pool sees the same segments: count once. */
             if (p == 0 && (unsigned)e < SR_ERROR_COUNT_)
@@ -1103,7 +1394,7 @@ static void feed(worker *w, const sr_flow *flow, const sr_segment *seg, uint64_t
                 pthread_mutex_unlock(&ap->msg_lock);
             }
         } else if (st && !(res.status & SR_SEG_AFTER_CLOSE) && (unsigned)res.dir <= 1) {
-            dir_state *ds = &st->d[res.dir];
+            dir_x *ds = &st->d[res.dir];
             if (!ds->any_segment) {
                 ds->first_ts = seg->timestamp;
                 ds->any_segment = true;
@@ -1181,12 +1472,14 @@ static void *worker_main(void *data)
         for (size_t i = 0; i < b->n; i++) {
             item *it = &b->items[i];
             sr_segment seg = it->seg;
-            seg.payload = seg.payload_len ? b->arena + (uintptr_t)it->seg.payload : NULL;
+            if (!it->by_ref)
+                seg.payload = seg.payload_len ? b->arena + (uintptr_t)it->seg.payload : NULL;
             feed(w, &it->flow, &seg, it->frame);
         }
         /* Every frame up to the stamp that was meant for this worker has
          * been fed: its later output has later keys. */
         pthread_mutex_lock(&w->out_lock);
+        out_publish(w);
         w->done_frame = b->stamp;
         pthread_mutex_unlock(&w->out_lock);
         b->n = b->used = 0;
@@ -1209,22 +1502,26 @@ static void push_batch(worker *w, uint64_t stamp)
 
 /* Every SP_SYNC_FRAMES frames: every worker gets a batch, so the lowest
  * finished frame moves on, and the output up to it is written. */
+static void sync_release(app *ap, uint64_t stamp, uint64_t limit);
+
 static void sync_workers(app *ap, uint64_t stamp)
 {
     for (unsigned t = 0; t < ap->threads; t++)
         push_batch(&ap->w[t], stamp);
-    drain(ap, false);
+    sync_release(ap, stamp, drain(ap, false));
 }
 
+/* by_ref: seg's payload stays where it is until the end of the run (a
+ * file mapping), so the worker is given the pointer, not a copy. */
 static void dispatch(app *ap, worker *w, const sr_flow *flow, const sr_segment *seg,
-                     uint64_t frame)
+                     uint64_t frame, bool by_ref)
 {
     if (ap->threads == 1) {
         feed(w, flow, seg, frame);
         return;
     }
     batch *b = w->cur;
-    if (b && (b->n == SP_BATCH_ITEMS || b->used + seg->payload_len > SP_BATCH_ARENA)) {
+    if (b && (b->n == SP_BATCH_ITEMS || (!by_ref && b->used + seg->payload_len > SP_BATCH_ARENA))) {
         push_batch(w, frame - 1);
         b = NULL;
     }
@@ -1234,7 +1531,8 @@ static void dispatch(app *ap, worker *w, const sr_flow *flow, const sr_segment *
     it->flow = *flow;
     it->seg = *seg;
     it->frame = frame;
-    if (seg->payload_len) {
+    it->by_ref = by_ref;
+    if (seg->payload_len && !by_ref) {
         memcpy(b->arena + b->used, seg->payload, seg->payload_len);
         it->seg.payload = (const uint8_t *)(uintptr_t)b->used;
         b->used += seg->payload_len;
@@ -1284,7 +1582,156 @@ typedef struct input {
     gz_src *gz; /* when compressed (freed through the cookie) */
     off_t size; /* file size for the progress bar, 0 if unknown */
     char *iobuf; /* the FILE's buffer (regular files), freed after it closes */
+    /* A plain pcap file (not pcapng, not compressed, not standard input)
+     * is read from a read-only mapping instead: no copy of every byte
+     * through read(2), and with --threads the workers are handed the
+     * frames where they lie instead of a copy (the mapping lives until the
+     * end of the run; pages every worker is done with are given back with
+     * MADV_DONTNEED, so they do not stay in the resident set). Any record
+     * libpcap might treat differently (a length over the snapshot length,
+     * a cut record) hands the rest of the file back to libpcap, which
+     * skips the records read so far: the frames are libpcap's either way. */
+    const uint8_t *map;  /* NULL: libpcap reads */
+    size_t map_len, off; /* the mapping, and the next record's offset */
+    size_t cur;          /* offset of the record returned last */
+    size_t released;     /* bytes before this are given back */
+    uint64_t recs;       /* records returned from the mapping */
+    bool swapped, nano;
+    uint32_t snap;       /* largest caplen taken from the mapping */
+    struct pcap_pkthdr hdr;
 } input;
+
+/* Mappings of the run's files: unmapped at the end, after the workers. */
+typedef struct mapping {
+    void *addr;
+    size_t len;
+} mapping;
+static GArray *sp_mappings; /* mapping; main thread only */
+
+/* Map a plain pcap file (magic a1b2c3d4 or a1b23c4d in either byte order,
+ * version 2.4) for reading; if not, libpcap reads it. Not for the link
+ * types whose frames libpcap rewrites after reading (pcap_post_process:
+ * USB and NFLOG headers in a file of the other byte order). A page given
+ * back is read from the file again if touched (private, unmodified). */
+static void input_map(input *in, const char *path)
+{
+    int dlt = pcap_datalink(in->p);
+    if (dlt == DLT_USB_LINUX || dlt == DLT_USB_LINUX_MMAPPED || dlt == DLT_NFLOG)
+        return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 24 ||
+        (uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return;
+    }
+    size_t len = (size_t)st.st_size;
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return;
+    const uint8_t *b = m;
+    uint32_t magic = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    bool sw = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
+    bool ok = magic == 0xa1b2c3d4u || magic == 0xa1b23c4du || sw;
+    uint16_t major = sw ? (uint16_t)(b[4] << 8 | b[5]) : (uint16_t)(b[5] << 8 | b[4]);
+    uint16_t minor = sw ? (uint16_t)(b[6] << 8 | b[7]) : (uint16_t)(b[7] << 8 | b[6]);
+    uint32_t snap = sw ? (uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 | (uint32_t)b[18] << 8 | b[19]
+                       : (uint32_t)b[19] << 24 | (uint32_t)b[18] << 16 | (uint32_t)b[17] << 8 | b[16];
+    if (!ok || major != 2 || minor != 4) {
+        munmap(m, len);
+        return;
+    }
+    madvise(m, len, MADV_SEQUENTIAL);
+    if (!sp_mappings)
+        sp_mappings = g_array_new(FALSE, FALSE, sizeof(mapping));
+    mapping mp = {m, len};
+    g_array_append_val(sp_mappings, mp);
+    in->map = b;
+    in->map_len = len;
+    in->off = 24;
+    in->released = 0;
+    in->swapped = sw;
+    in->nano = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
+    /* Within what libpcap returns unchanged for any link type. */
+    in->snap = snap && snap < 262144 ? snap : 262144;
+}
+
+static uint32_t rd32(const uint8_t *p, bool sw)
+{
+    return sw ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+              : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* Give back the pages before offset upto (they are read no more). */
+static void input_release(input *in, size_t upto)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t end = upto / pg * pg;
+    if (!in->map || end <= in->released)
+        return;
+    madvise((void *)(uintptr_t)(in->map + in->released), end - in->released, MADV_DONTNEED);
+    in->released = end;
+}
+
+/* At a sync point (frame stamp + 1 being read), every worker done with the
+ * frames up to limit: a mapped input's pages before them are read no more. */
+static void sync_release(app *ap, uint64_t stamp, uint64_t limit)
+{
+    input *in = ap->cur_in;
+    if (!in || !in->map)
+        return;
+    size_t upto = 0;
+    while (ap->ckpt_len && ap->ckpt[ap->ckpt_head].stamp <= limit) {
+        upto = ap->ckpt[ap->ckpt_head].off;
+        ap->ckpt_head = (ap->ckpt_head + 1) % 64;
+        ap->ckpt_len--;
+    }
+    if (upto)
+        input_release(in, upto);
+    if (ap->ckpt_len < 64) {
+        unsigned i = (ap->ckpt_head + ap->ckpt_len++) % 64;
+        ap->ckpt[i].stamp = stamp;
+        ap->ckpt[i].off = in->cur; /* the record of frame stamp + 1 */
+    }
+}
+
+/* pcap_next_ex() for either reader. */
+static int input_next(input *in, struct pcap_pkthdr **h, const u_char **data)
+{
+    if (!in->map)
+        return pcap_next_ex(in->p, h, data);
+    if (in->off == in->map_len)
+        return PCAP_ERROR_BREAK; /* end of file, as pcap_next_ex says it */
+    if (in->map_len - in->off >= 16) {
+        const uint8_t *r = in->map + in->off;
+        uint32_t sec = rd32(r, in->swapped), frac = rd32(r + 4, in->swapped);
+        uint32_t caplen = rd32(r + 8, in->swapped), len = rd32(r + 12, in->swapped);
+        if (caplen <= in->snap && caplen <= len && frac < (in->nano ? 1000000000u : 1000000u) &&
+            in->map_len - in->off - 16 >= caplen) {
+            in->hdr.ts.tv_sec = (time_t)sec;
+            in->hdr.ts.tv_usec = (suseconds_t)(in->nano ? frac / 1000 : frac);
+            in->hdr.caplen = caplen;
+            in->hdr.len = len;
+            *h = &in->hdr;
+            *data = r + 16;
+            in->cur = in->off;
+            in->off += 16 + (size_t)caplen;
+            in->recs++;
+            return 1;
+        }
+    }
+    /* Something libpcap may see otherwise: it reads on from here. */
+    in->map = NULL;
+    struct pcap_pkthdr *hh;
+    const u_char *dd;
+    for (uint64_t i = 0; i < in->recs; i++)
+        if (pcap_next_ex(in->p, &hh, &dd) != 1)
+            break;
+    return pcap_next_ex(in->p, h, data);
+}
 
 /* Read buffer of a capture file: stdio's default (4 KiB here) made one
  * read(2) per 4 KiB, ~52,000 system calls for a 213 MB capture. */
@@ -1387,6 +1834,8 @@ static bool input_open(input *in, const char *path)
         in->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, err);
         if (!in->p && !is_stdin)
             fclose(fp);
+        if (in->p && !is_stdin)
+            input_map(in, path);
     }
     if (!in->p) {
         input_free_buf(in);
@@ -1402,6 +1851,8 @@ static off_t input_pos(const input *in)
     if (in->gz)
         return (off_t)gzoffset((gzFile)in->gz->g);
 #endif
+    if (in->map)
+        return (off_t)in->off;
     FILE *f = pcap_file(in->p);
     return f ? ftello(f) : 0;
 }
@@ -1480,7 +1931,9 @@ static void run_file(app *ap, const char *path, bool show_progress)
     int r;
     uint64_t n = 0;
     gint64 last = 0;
-    while ((r = pcap_next_ex(in.p, &h, &data)) == 1) {
+    ap->cur_in = &in;
+    ap->ckpt_head = ap->ckpt_len = 0;
+    while ((r = input_next(&in, &h, &data)) == 1) {
         uint64_t packet = ++n;
         uint64_t frame = ++ap->frames; /* across all files: names connections */
         if (ap->threads > 1 && frame % SP_SYNC_FRAMES == 0)
@@ -1540,7 +1993,9 @@ static void run_file(app *ap, const char *path, bool show_progress)
             .timestamp = ap->clock,
         };
         worker *w = &ap->w[ap->threads == 1 ? 0 : sp_flow_hash(&s.flow) % ap->threads];
-        dispatch(ap, w, &s.flow, &seg, frame);
+        dispatch(ap, w, &s.flow, &seg, frame, in.map != NULL);
+        if (ap->threads == 1 && in.map && in.off - in.released >= SP_RELEASE_STEP)
+            input_release(&in, in.off);
     }
     if (show_progress)
         progress(path, n, in.size, in.size, true);
@@ -1558,6 +2013,7 @@ static void run_file(app *ap, const char *path, bool show_progress)
     }
     if (filtering)
         pcap_freecode(&prog);
+    ap->cur_in = NULL;
     input_close(&in);
 }
 
@@ -1948,6 +2404,7 @@ static int parse_args(app *ap, int argc, char **argv)
         return refuse(ap->force ? "--force needs --write" : "--fill-gaps needs --write");
     if (ap->json || ap->content)
         ap->show_stats = false;
+    ap->full = ap->json || ap->write_dir || ap->verify || ap->npol > 1;
     char m[256] = "";
     sr_error e = sr_options_validate(&ap->opt, m, sizeof m);
     if (e != SR_OK) {
@@ -2111,9 +2568,9 @@ static void verify_worker(worker *w, uint64_t *checked)
 {
     app *ap = w->app;
     for (guint i = 0; i < w->done->len; i++) {
-        const stream *st = g_ptr_array_index(w->done, i);
+        const stream_x *st = g_ptr_array_index(w->done, i);
         for (int d = 0; d < 2; d++) {
-            const dir_state *ds = &st->d[d];
+            const dir_x *ds = &st->d[d];
             uint64_t seen = sp_seqset_count(&ds->seen);
             uint64_t sum = ds->delivered + ds->skipped + ds->dropped;
             (*checked)++;
@@ -2124,7 +2581,7 @@ static void verify_worker(worker *w, uint64_t *checked)
                                 g_strdup_printf("%s conn %" PRIu64 " dir %d%s%s: %" PRIu64
                                                 " distinct bytes seen, delivered %" PRIu64
                                                 " + skipped %" PRIu64 " + dropped %" PRIu64,
-                                                key, st->id, d, ap->npol > 1 ? " policy " : "",
+                                                key, st->s.id, d, ap->npol > 1 ? " policy " : "",
                                                 ap->npol > 1 ? sr_overlap_policy_name(ap->policies[st->pol]) : "",
                                                 seen, ds->delivered, ds->skipped, ds->dropped));
             }
@@ -2164,9 +2621,15 @@ static bool worker_start(app *ap, worker *w, unsigned index, const sr_stream_fac
     w->app = ap;
     w->index = index;
     split_caps(ap, w);
-    for (unsigned p = 0; p < ap->npol; p++)
+    /* --write: open files per worker, half the descriptor limit at most. */
+    unsigned budget = SP_WFILES_MAX;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < budget)
+        budget = (unsigned)(rl.rlim_cur / 2);
+    w->wf_max = MAX(budget / ap->threads, 1);
+    for (unsigned p = 0; ap->full && p < ap->npol; p++)
         w->conns[p] = g_hash_table_new(g_int64_hash, g_int64_equal);
-    w->closed = g_ptr_array_new();
+    w->closed = g_array_new(FALSE, FALSE, sizeof(conn_out));
     w->done = g_ptr_array_new();
     w->groups = g_hash_table_new(g_int64_hash, g_int64_equal);
     w->violations = g_ptr_array_new_with_free_func(g_free);
@@ -2307,6 +2770,19 @@ static void worker_free(worker *w)
         sr_pool_free(w->pool[p]);
         w->a[p] = NULL;
         w->pool[p] = NULL;
+    }
+    if (w->closed) {
+        /* Completed by sr_pool_free after a start that failed half way. */
+        for (guint i = 0; i < w->closed->len; i++) {
+            stream *st = g_array_index(w->closed, conn_out, i).st;
+            if (w->app->full)
+                g_hash_table_remove(w->conns[sx(st)->pol], &sx(st)->core_id);
+            stream_free(w, st);
+        }
+        g_array_free(w->closed, TRUE);
+        w->closed = NULL;
+    }
+    for (unsigned p = 0; p < SP_POLICIES; p++) {
         if (!w->conns[p])
             continue;
         /* Empty after the flushes; whatever is left (a start that failed
@@ -2326,18 +2802,17 @@ static void worker_free(worker *w)
     }
     if (w->groups)
         g_hash_table_destroy(w->groups);
-    if (w->closed)
-        g_ptr_array_free(w->closed, TRUE);
+
     if (w->violations)
         g_ptr_array_free(w->violations, TRUE);
     if (w->app) {
-        out_item *it;
-        while ((it = g_queue_pop_head(&w->out))) {
-            if (it->text)
-                g_string_free(it->text, TRUE);
-            g_free(it->row);
-            g_free(it);
-        }
+        out_block *b;
+        while ((b = g_queue_pop_head(&w->out)))
+            out_block_free(b);
+        out_block_free(w->ob);
+        w->ob = NULL;
+        while ((b = g_queue_pop_head(&w->app->pend[w->index])))
+            out_block_free(b);
         pthread_mutex_destroy(&w->out_lock);
     }
 }
@@ -2392,6 +2867,9 @@ int main(int argc, char **argv)
         worker *w = &ap->w[t];
         worker_stop(ap, w);
         worker_finish(ap, w, &as, &ps);
+        pthread_mutex_lock(&w->out_lock);
+        out_publish(w); /* the end-of-input output (threads > 1) */
+        pthread_mutex_unlock(&w->out_lock);
         if (ap->verify)
             verify_worker(w, &verified);
         g_ptr_array_extend_and_steal(violations, w->violations);
@@ -2405,6 +2883,11 @@ int main(int argc, char **argv)
         print_stats(ap, &as, &ps, verified, violations->len);
     for (unsigned t = 0; t < ap->threads; t++)
         worker_free(&ap->w[t]);
+    for (guint i = 0; sp_mappings && i < sp_mappings->len; i++)
+        munmap(g_array_index(sp_mappings, mapping, i).addr, g_array_index(sp_mappings, mapping, i).len);
+    if (sp_mappings)
+        g_array_free(sp_mappings, TRUE);
+    sp_mappings = NULL;
     if (ap->tsv && fclose(ap->tsv) != 0) {
         msg("cannot write %s/streams.tsv: %s", ap->write_dir, g_strerror(errno));
         rc = SP_EXIT_IO;

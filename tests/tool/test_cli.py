@@ -25,6 +25,16 @@ on captures built here, so every expectation is known by construction:
             connections complete), --threads 2 prints the same sorted lines.
   man       every option --help lists is in tools/safereasm-pcap.1, and the
             tools/ install script puts it at share/man/man1.
+  fdlimit   --write with 300 connections open at once, each written in
+            three rounds, under a descriptor limit of 40 (the tool keeps a
+            bounded set of files open): every file holds its bytes, equal
+            to streams.tsv's SHA-256; --threads 2 writes the same files.
+  mapped    a plain pcap file (read from a mapping) gives what libpcap
+            gives for the same bytes gzip-compressed (libpcap reads those):
+            stdout, exit status and messages, --threads 1 and 3, for a
+            little-endian, a big-endian and a nanosecond file, one cut in
+            the middle of a record and one with a record longer than the
+            snapshot length.
 """
 
 import gzip
@@ -32,6 +42,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import struct
@@ -303,6 +314,98 @@ def test_man(c):
     print("man: installed as share/man/man1/safereasm-pcap.1")
 
 
+def test_fdlimit(c, tmp):
+    n = 300
+    fr, want = [], {}
+    for i in range(n):
+        cp = 2000 + i
+        fr += [ipv4(C, S, tcp(cp, 80, 100, 0, SYN)), ipv4(S, C, tcp(80, cp, 500, 101, SYN | ACK))]
+    for r in range(3):
+        for i in range(n):
+            data = ("conn%d-round%d;" % (i, r)).encode()
+            off = want.get(i, b"")
+            fr.append(ipv4(C, S, tcp(2000 + i, 80, 101 + len(off), 501, ACK | PSH, data)))
+            want[i] = off + data
+    for i in range(n):
+        end = 101 + len(want[i])
+        fr.append(ipv4(C, S, tcp(2000 + i, 80, end, 501, FIN | ACK)))
+        fr.append(ipv4(S, C, tcp(80, 2000 + i, 501, end + 1, FIN | ACK)))
+    cap = os.path.join(tmp, "fdlimit.pcap")
+    with open(cap, "wb") as f:  # one millisecond apart: no connection times out
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
+        for i, x in enumerate(fr):
+            f.write(struct.pack("<IIII", 1000 + i // 1000, (i % 1000) * 1000, len(x), len(x)) + x)
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    files = {}
+    for threads in ("1", "2"):
+        d = os.path.join(tmp, "fdlimit-w" + threads)
+        p = subprocess.run([T.TOOL, "--no-progress", "--threads", threads, "--write", d, cap],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limited)
+        rows = [r for r in tsv_rows(d) if r[2] == "0"]
+        c.need(p.returncode == 0 and len(rows) == n,
+               "--write under 40 descriptors, --threads %s: exit %d, %d rows, stderr %r"
+               % (threads, p.returncode, len(rows), p.stderr[:300]))
+        bad = []
+        for r in rows:
+            i = int(r[3].split(">")[0].rsplit(":", 1)[1]) - 2000
+            got = open(os.path.join(d, r[0]), "rb").read()
+            if got != want.get(i) or hashlib.sha256(got).hexdigest() != r[8]:
+                bad.append(r[0])
+        c.need(not bad, "--threads %s: %d files differ, e.g. %s" % (threads, len(bad), bad[:3]))
+        files[threads] = sorted((f, open(os.path.join(d, f), "rb").read())
+                                for f in os.listdir(d) if f != "streams.tsv")
+    c.need(files["1"] == files["2"], "--write: --threads 2 wrote other files than --threads 1")
+    print("fdlimit: %d connections written under 40 descriptors" % n)
+
+
+def test_mapped(c, tmp):
+    fr = []
+    for i in range(40):
+        fr += conn(3000 + i, 80, [(0, b"a" * (i + 1)), (i + 1, b"b" * 7)])
+    fr.sort(key=len)  # interleave the connections (by frame length)
+
+    def write(path, frames, endian="<", nano=False, snap=65535, cut=0, long_at=None):
+        magic = 0xA1B23C4D if nano else 0xA1B2C3D4
+        out = bytearray(struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, snap, 101))
+        for i, f in enumerate(frames):
+            frac = 123456789 if nano else 123456
+            caplen = len(f)
+            if long_at == i:
+                f = f + b"\0" * (snap + 10 - len(f))
+                caplen = len(f)
+            out += struct.pack(endian + "IIII", 1000 + i, frac, caplen, max(caplen, len(f)))
+            out += f
+        if cut:
+            out = out[:-cut]
+        open(path, "wb").write(bytes(out))
+        gz = path + ".gz"
+        with gzip.open(gz, "wb") as g:
+            g.write(bytes(out))
+        return path, gz
+
+    cases = {
+        "le": write(os.path.join(tmp, "m-le.pcap"), fr),
+        "be": write(os.path.join(tmp, "m-be.pcap"), fr, endian=">"),
+        "nano": write(os.path.join(tmp, "m-nano.pcap"), fr, nano=True),
+        "cut": write(os.path.join(tmp, "m-cut.pcap"), fr, cut=5),
+        "long": write(os.path.join(tmp, "m-long.pcap"), fr, snap=200, long_at=len(fr) // 2),
+    }
+    for name, (plain, gz) in cases.items():
+        for threads in ("1", "3"):
+            for extra in ((), ("--json",)):
+                r1 = run("--threads", threads, *extra, plain)
+                r2 = run("--threads", threads, *extra, gz)
+                same = (r1[0] == r2[0] and r1[1] == r2[1] and
+                        r1[2].replace(plain, "F") == r2[2].replace(gz, "F"))
+                c.need(same and r1[1], "mapped %s --threads %s %s: exit %d/%d, stdout %d/%d bytes, "
+                       "stderr %r / %r" % (name, threads, " ".join(extra), r1[0], r2[0], len(r1[1]),
+                                           len(r2[1]), r1[2][:200], r2[2][:200]))
+    print("mapped: %d captures read from a mapping as libpcap reads them" % len(cases))
+
+
 def main():
     T.need_tool()
     c = T.Checks()
@@ -315,6 +418,8 @@ def main():
         test_errors(c, tmp)
         test_order(c, tmp)
         test_man(c)
+        test_fdlimit(c, tmp)
+        test_mapped(c, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return c.done("cli")
