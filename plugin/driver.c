@@ -19,6 +19,7 @@
 
 #include "driver.h"
 #include "sr-fault.h"
+#include "ws-compat.h"
 
 /* What a record is built from; reset and reused for every frame. */
 typedef struct srp_builder {
@@ -1162,7 +1163,7 @@ classify_frames(srp_driver *d, const packet_info *pinfo)
     known3 = session_knows_frame(pinfo, n - 3);
     ws_log_set_level(level);
     d->frames = (known2 || known3) ? SRP_FRAMES_KEPT : SRP_FRAMES_NOT_KEPT;
-    ws_debug("frames %s (frame %u: frame %u %s, %u %s)",
+    SRP_TRACE("frames %s (frame %u: frame %u %s, %u %s)",
              d->frames == SRP_FRAMES_KEPT ? "kept" : "not kept", n,
              n - 2, known2 ? "known" : "unknown", n - 3, known3 ? "known" : "unknown");
 }

@@ -838,7 +838,7 @@ dissect_safereasm(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
             if (!srp_driver_record_transient(sr_driver, r))
                 p_add_proto_data(wmem_file_scope(), pinfo, proto_sr, 0, (void *)r);
         }
-        ws_debug("first pass: frame %u, tree %s, %u segment(s) fed, frames kept %s, "
+        SRP_TRACE("first pass: frame %u, tree %s, %u segment(s) fed, frames kept %s, "
                  "copies held %" PRIu64, pinfo->num, tree != NULL ? "yes" : "no", in.n_segs,
                  srp_driver_frames_kept(sr_driver) == SRP_FRAMES_NOT_KEPT ? "no"
                  : srp_driver_frames_kept(sr_driver) == SRP_FRAMES_KEPT ? "yes" : "unknown",
@@ -912,7 +912,7 @@ sr_init(void)
             force_tree_registered = TRUE;
     }
     was_enabled = enabled;
-    ws_debug("init: enabled %d, tree forced %d, policy %s, divergence %d", enabled,
+    SRP_TRACE("init: enabled %d, tree forced %d, policy %s, divergence %d", enabled,
              force_tree_registered, sr_overlap_policy_name(o.overlap_policy),
              srp_prefs_detect_divergence());
 }
