@@ -10,11 +10,16 @@
  */
 #include <string.h>
 
+#define WS_LOG_DOMAIN "safereasm"
+
 #include <wireshark.h>
+#include <epan/column-utils.h>
+#include <epan/frame_data.h>
 #include <epan/packet.h>
 
 #include "driver.h"
 #include "sr-fault.h"
+#include "ws-compat.h"
 
 /* What a record is built from; reset and reused for every frame. */
 typedef struct srp_builder {
@@ -26,6 +31,7 @@ typedef struct srp_builder {
     GByteArray *div_data;
     GArray *srcs;              /* srp_src of the chunks */
     gboolean limit_hit;        /* the retained-bytes limit refused bytes here */
+    gboolean transient;        /* its record lives until the next frame (one pass) */
 } srp_builder;
 
 /* Per direction: where its stream offsets are in sequence space, and the
@@ -148,6 +154,16 @@ struct srp_driver {
     guint64 retained;
     guint64 max_retained;
     gboolean retained_hit;     /* the limit refused bytes once already */
+    /* Whether the program keeps every frame, so that any frame may be
+     * dissected again (see classify_frames), and what a record of the
+     * previous frame borrowed until that frame's dissection ended when it
+     * does not: copies of released bytes, and (without detect_divergence)
+     * the whole record. */
+    srp_frames_kept frames;
+    GPtrArray *transient;      /* g_malloc'd blocks of the previous frame's record */
+    srp_record *transient_rec; /* a record whose copied bytes are among them */
+    const srp_record *transient_whole; /* the record, when all of it is among them */
+    guint64 held;              /* bytes of released-byte copies allocated now */
     guint32 last_frame;
     gboolean ended;
     gboolean closing;          /* being freed: callbacks only release handles */
@@ -216,6 +232,22 @@ builder_reset(srp_builder *b, guint32 frame)
     g_array_set_size(b->divs, 0);
     g_byte_array_set_size(b->div_data, 0);
     g_array_set_size(b->srcs, 0);
+}
+
+/* A copy of n bytes for a record built by b: in wmem_file_scope(), or,
+ * for a transient record, a block freed when the next frame is processed
+ * (transient_release). */
+static void *
+rec_memdup(srp_driver *d, const srp_builder *b, const void *p, gsize n)
+{
+    void *q;
+
+    if (!b->transient)
+        return wmem_memdup(wmem_file_scope(), p, n);
+    q = g_malloc(n);
+    memcpy(q, p, n);
+    g_ptr_array_add(d->transient, q);
+    return q;
 }
 
 /* Does the chunk lie inside the payload of the segment being fed? Then it
@@ -332,7 +364,8 @@ track_release(srp_driver *d, srp_track *t, guint64 off, guint64 len, guint32 fra
         srp_piece *pc = &g_array_index(p, srp_piece, i);
 
         if (pc->end <= end && pc->start < end) {
-            if (frame != 0 && pc->frame != frame &&
+            /* Only a later dissection of pc->frame shows the link. */
+            if (frame != 0 && pc->frame != frame && d->frames != SRP_FRAMES_NOT_KEPT &&
                 !g_hash_table_contains(d->released_in, GUINT_TO_POINTER(pc->frame)))
                 g_hash_table_insert(d->released_in, GUINT_TO_POINTER(pc->frame),
                                     GUINT_TO_POINTER(frame));
@@ -492,7 +525,8 @@ builder_add_chunk(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_
 }
 
 static void
-builder_add_close(srp_builder *b, const sr_conn_info *info, sr_close_reason reason)
+builder_add_close(srp_driver *d, srp_builder *b, const sr_conn_info *info,
+                  sr_close_reason reason)
 {
     srp_close cl;
     srp_close_totals t;
@@ -511,9 +545,9 @@ builder_add_close(srp_builder *b, const sr_conn_info *info, sr_close_reason reas
     {
         static const srp_close_totals zero;
 
-        /* Every builder becomes a record, so file scope is right here. */
+        /* Every builder becomes a record, so its scope is right here. */
         if (memcmp(&t, &zero, sizeof t) != 0)
-            cl.totals = wmem_memdup(wmem_file_scope(), &t, sizeof t);
+            cl.totals = rec_memdup(d, b, &t, sizeof t);
     }
     cl.reason = (guint8)reason;
     g_array_append_val(b->closes, cl);
@@ -527,8 +561,11 @@ static srp_record *
 builder_freeze(srp_driver *d, const srp_builder *b, srp_record_kind kind,
                const srp_seg *segs, guint n_segs, gboolean snapshot)
 {
-    wmem_allocator_t *fs = wmem_file_scope();
     guint8 enc[SRP_SNAP_ENC_MAX];
+    /* When frames are not kept, the snapshot chain is not kept either
+     * (transient records are freed, end-flush records are never shown):
+     * every snapshot is a key, so none is decoded through prev. */
+    gboolean chain = d->frames != SRP_FRAMES_NOT_KEPT;
     gsize enc_len = 0, segs_size = (gsize)n_segs * sizeof(srp_seg);
     srp_snapshot cur;
     srp_record *r;
@@ -537,12 +574,18 @@ builder_freeze(srp_driver *d, const srp_builder *b, srp_record_kind kind,
         /* On an error the core's counters read as 0, as before. */
         (void)srp_snapshot_take(d->pool, d->assembler, &cur);
         cur.v[SRP_SNAP_RETAINED] = d->retained;
-        enc_len = srp_snap_encode(&cur, &d->last_abs, d->n_snaps % SRP_SNAP_KEY_EVERY == 0,
-                                  enc);
+        enc_len = srp_snap_encode(&cur, &d->last_abs,
+                                  !chain || d->n_snaps % SRP_SNAP_KEY_EVERY == 0, enc);
     }
     /* sizeof(srp_record) is a multiple of its pointers' alignment, so the
      * segments after it are aligned. */
-    r = wmem_alloc0(fs, sizeof *r + segs_size + enc_len);
+    if (b->transient) {
+        r = g_malloc0(sizeof *r + segs_size + enc_len);
+        g_ptr_array_add(d->transient, r);
+        d->transient_whole = r;
+    } else {
+        r = wmem_alloc0(wmem_file_scope(), sizeof *r + segs_size + enc_len);
+    }
     r->frame = b->frame;
     r->kind = (guint8)kind;
     r->retained_limit_hit = b->limit_hit ? 1 : 0;
@@ -557,28 +600,41 @@ builder_freeze(srp_driver *d, const srp_builder *b, srp_record_kind kind,
         memcpy(e, enc, enc_len);
         r->snap = e;
         r->has_snapshot = 1;
-        r->prev = d->last_snap;
-        d->last_snap = r;
+        r->prev = chain ? d->last_snap : NULL;
+        d->last_snap = chain ? r : NULL;
         d->last_abs = cur;
         d->n_snaps++;
     }
     r->n_chunks = b->chunks->len;
     if (r->n_chunks)
-        r->chunks = wmem_memdup(fs, b->chunks->data, r->n_chunks * sizeof(srp_chunk));
+        r->chunks = rec_memdup(d, b, b->chunks->data, r->n_chunks * sizeof(srp_chunk));
     r->n_closes = b->closes->len;
     if (r->n_closes)
-        r->closes = wmem_memdup(fs, b->closes->data, r->n_closes * sizeof(srp_close));
+        r->closes = rec_memdup(d, b, b->closes->data, r->n_closes * sizeof(srp_close));
     r->data_len = b->data->len;
-    if (r->data_len)
-        r->data = wmem_memdup(fs, b->data->data, r->data_len);
+    if (r->data_len) {
+        /* Copies of released bytes: needed only while this frame is
+         * dissected when no frame is dissected again. */
+        if (kind == SRP_REC_FRAME && d->frames == SRP_FRAMES_NOT_KEPT) {
+            guint8 *q = g_malloc(r->data_len);
+
+            memcpy(q, b->data->data, r->data_len);
+            g_ptr_array_add(d->transient, q);
+            d->transient_rec = r;
+            r->data = q;
+        } else {
+            r->data = wmem_memdup(wmem_file_scope(), b->data->data, r->data_len);
+        }
+        d->held += r->data_len;
+    }
     r->n_divs = b->divs->len;
     if (r->n_divs)
-        r->divs = wmem_memdup(fs, b->divs->data, r->n_divs * sizeof(srp_div));
+        r->divs = rec_memdup(d, b, b->divs->data, r->n_divs * sizeof(srp_div));
     if (b->div_data->len)
-        r->div_data = wmem_memdup(fs, b->div_data->data, b->div_data->len);
+        r->div_data = rec_memdup(d, b, b->div_data->data, b->div_data->len);
     r->n_srcs = b->srcs->len;
     if (r->n_srcs)
-        r->srcs = wmem_memdup(fs, b->srcs->data, r->n_srcs * sizeof(srp_src));
+        r->srcs = rec_memdup(d, b, b->srcs->data, r->n_srcs * sizeof(srp_src));
     return r;
 }
 
@@ -1014,7 +1070,7 @@ cb_on_complete(void *user_data, void *stream, const sr_conn_info *info,
         srp_builder *b = builder_for(d, ctx, s);
 
         if (b != NULL)
-            builder_add_close(b, info, reason);
+            builder_add_close(d, b, info, reason);
     }
     if (info != NULL && !d->closing) {
         for (guint64 dir = 0; dir < 2; dir++) {
@@ -1028,6 +1084,114 @@ cb_on_complete(void *user_data, void *stream, const sr_conn_info *info,
 }
 
 /* ------------------------------------------------------------ driver */
+
+/* Free what the previous frame's record borrowed (frames not kept). A
+ * record that outlives it (divergence on) loses its copied bytes: drawn
+ * again, which no one-pass program does, its chunks would show
+ * data_dropped instead of pointing at freed memory. */
+static void
+transient_release(srp_driver *d)
+{
+    if (d->transient_rec != NULL) {
+        d->held -= d->transient_rec->data_len;
+        d->transient_rec->data = NULL;
+        d->transient_rec->data_len = 0;
+        d->transient_rec = NULL;
+    }
+    d->transient_whole = NULL;
+    if (d->transient != NULL && d->transient->len > 0) {
+        g_ptr_array_set_size(d->transient, 0);
+        /* A freed record's address may be reused: no snapshot cache may
+         * take a new record for an old one. */
+        srp_record_generation++;
+    }
+}
+
+/* Does the session know frame num? frame_data_compare() by delta time
+ * looks up the frame before each frame_data through the program's packet
+ * provider (epan_get_frame_ts, which is not exported itself) and takes a
+ * zero delta for a frame it does not know; equal deltas are then ordered
+ * by frame number. Two probes after frame num at different times, with
+ * the same number: their deltas differ exactly when num is known. */
+static gboolean
+session_knows_frame(const packet_info *pinfo, guint32 num)
+{
+    frame_data a = *pinfo->fd, b = *pinfo->fd;
+
+    a.num = b.num = num + 1;
+    nstime_set_zero(&a.abs_ts);
+    nstime_set_zero(&b.abs_ts);
+    b.abs_ts.secs = 1;
+    return frame_data_compare(pinfo->epan, &a, &b, COL_DELTA_TIME) != 0;
+}
+
+/* Frames at which the program is probed: from 5 on, again at powers of
+ * two until 64; past it, a run still unclassified keeps every record. */
+#define SRP_CLASSIFY_UNTIL 64
+
+/* Does the program keep every frame? One-pass tshark keeps only the
+ * reference frame (the first), the previous displayed and the previous
+ * captured one, so at frame n >= 5 it knows at most one of frames n-2
+ * and n-3; two-pass tshark, the GUI and sharkd know both. The probe must first
+ * prove itself on this program: it must find the previous frame (every
+ * program keeps it) and not a frame that cannot exist yet; otherwise
+ * nothing changes. "Kept" is probed again until SRP_CLASSIFY_UNTIL (the
+ * previous displayed frame may be 2 or 3 for a while); "not kept" is
+ * final. */
+static void
+classify_frames(srp_driver *d, const packet_info *pinfo)
+{
+    guint32 n = pinfo->num;
+    gboolean known2, known3;
+
+    enum ws_log_level level;
+
+    if (d->frames == SRP_FRAMES_NOT_KEPT || n < 5 || n > SRP_CLASSIFY_UNTIL ||
+        (n != 5 && (n & (n - 1)) != 0) || pinfo->epan == NULL)
+        return;
+    /* Wireshark warns on stderr of each frame it cannot find (its
+     * epan_get_frame_ts): silenced while probing, and no probe where that
+     * does not work (a warning made fatal, --log-fatal). */
+    level = ws_log_get_level();
+    ws_log_set_level(LOG_LEVEL_CRITICAL);
+    if (ws_log_msg_is_active(NULL, LOG_LEVEL_WARNING) || ws_log_msg_is_active("", LOG_LEVEL_WARNING) ||
+        !session_knows_frame(pinfo, n - 1) || session_knows_frame(pinfo, G_MAXUINT32 - 1)) {
+        ws_log_set_level(level);
+        return;
+    }
+    known2 = session_knows_frame(pinfo, n - 2);
+    known3 = session_knows_frame(pinfo, n - 3);
+    ws_log_set_level(level);
+    d->frames = (known2 || known3) ? SRP_FRAMES_KEPT : SRP_FRAMES_NOT_KEPT;
+    SRP_TRACE("frames %s (frame %u: frame %u %s, %u %s)",
+             d->frames == SRP_FRAMES_KEPT ? "kept" : "not kept", n,
+             n - 2, known2 ? "known" : "unknown", n - 3, known3 ? "known" : "unknown");
+}
+
+void
+srp_driver_see_frame(srp_driver *d, const packet_info *pinfo)
+{
+    if (d != NULL && pinfo != NULL && pinfo->fd != NULL)
+        classify_frames(d, pinfo);
+}
+
+srp_frames_kept
+srp_driver_frames_kept(const srp_driver *d)
+{
+    return d != NULL ? d->frames : SRP_FRAMES_UNKNOWN;
+}
+
+gboolean
+srp_driver_record_transient(const srp_driver *d, const srp_record *r)
+{
+    return d != NULL && r != NULL && d->transient_whole == r;
+}
+
+guint64
+srp_driver_copies_held(const srp_driver *d)
+{
+    return d != NULL ? d->held : 0;
+}
 
 srp_driver *
 srp_driver_new(const sr_options *options, size_t max_connections, gboolean divergence)
@@ -1047,6 +1211,7 @@ srp_driver_new(const sr_options *options, size_t max_connections, gboolean diver
     d->tracks = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, track_free);
     d->released_in = g_hash_table_new(g_direct_hash, g_direct_equal);
     d->max_retained = SRP_DEFAULT_MAX_RETAINED;
+    d->transient = g_ptr_array_new_with_free_func(g_free);
     builder_init(&d->frame_builder, 0);
 
     d->pool = sr_pool_new_with_allocator(&factory, max_connections, sr_fault_allocator(), &err);
@@ -1085,6 +1250,8 @@ srp_driver_free(srp_driver *d)
     if (d == NULL)
         return;
     d->closing = TRUE;
+    transient_release(d);
+    g_ptr_array_free(d->transient, TRUE);
     sr_assembler_free(d->assembler);
     sr_pool_free(d->pool);
     for (guint p = 0; p < SR_POLICY_COUNT_; p++) {
@@ -1251,7 +1418,12 @@ srp_driver_process(srp_driver *d, const packet_info *pinfo, const srp_frame_inpu
     srp_record *r;
     guint n = MIN(in->n_segs, SRP_MAX_SEGS_PER_FRAME);
 
+    transient_release(d);
     builder_reset(b, pinfo->num);
+    /* The record is built first and the frame is dissected with it
+     * right away; with divergence, records are kept for the segments
+     * whose divergence they show (div_records). */
+    b->transient = d->frames == SRP_FRAMES_NOT_KEPT && !d->divergence;
     d->last_frame = pinfo->num;
     memset(segs, 0, sizeof segs);
 
@@ -1331,6 +1503,7 @@ srp_driver_end_flush(srp_driver *d)
     if (d == NULL || d->ended)
         return;
     d->ended = TRUE;
+    transient_release(d);
     if (d->assembler == NULL || d->last_frame == 0)
         return;
 

@@ -63,6 +63,40 @@ gboolean srp_driver_released_in(const srp_driver *d, guint32 frame, guint32 *rel
 gboolean srp_driver_divergence_of(const srp_driver *d, guint32 frame,
                                   const srp_record **rec, guint *index);
 
+/* Does the program dissecting keep every frame, so that a frame may be
+ * dissected again (two-pass tshark, the GUI, sharkd), or not (one-pass
+ * tshark keeps only the reference, previous displayed and previous
+ * captured frames)? Probed from the fifth frame on (driver.c,
+ * classify_frames); until then, and for a run that cannot be told,
+ * SRP_FRAMES_UNKNOWN, which is treated as kept.
+ *
+ * When frames are not kept, a frame's record is needed only while that
+ * frame is dissected: copies of released bytes (and, without
+ * detect_divergence, the whole record) are freed when the next frame is
+ * processed, and the caller must not attach the record to the frame
+ * (srp_driver_record_transient). What is shown does not change: the
+ * retained-bytes bound still counts the copies as if they were kept, so a
+ * one-pass run shows the same fields as a two-pass one. */
+typedef enum srp_frames_kept {
+    SRP_FRAMES_UNKNOWN = 0,
+    SRP_FRAMES_KEPT = 1,
+    SRP_FRAMES_NOT_KEPT = 2,
+} srp_frames_kept;
+
+srp_frames_kept srp_driver_frames_kept(const srp_driver *d);
+
+/* First pass: every frame, before srp_driver_process (which only frames
+ * with TCP get), so the classification sees every frame. */
+void srp_driver_see_frame(srp_driver *d, const packet_info *pinfo);
+
+/* Is r (just returned by srp_driver_process) freed when the next frame is
+ * processed? Then it must not be stored with p_add_proto_data. */
+gboolean srp_driver_record_transient(const srp_driver *d, const srp_record *r);
+
+/* Bytes of released-byte copies allocated now (for the debug trace: in one
+ * pass, only the current frame's). */
+guint64 srp_driver_copies_held(const srp_driver *d);
+
 /* The end-of-capture record of a frame, or NULL. */
 const srp_record *srp_driver_end_record(const srp_driver *d, guint32 frame);
 

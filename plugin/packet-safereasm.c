@@ -826,16 +826,23 @@ dissect_safereasm(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     if (r == NULL && !pinfo->fd->visited && sr_driver != NULL) {
         srp_frame_input in;
 
+        srp_driver_see_frame(sr_driver, pinfo);
         /* Only now are the wanted TCP/IP fields primed (real, not faked). */
         srp_extract_frame(tree, pinfo, &in);
         /* A frame whose TCP layers were all unusable still gets a record,
          * so the tree says why nothing was fed. */
         if (in.n_segs > 0 || in.n_ignored > 0) {
             r = srp_driver_process(sr_driver, pinfo, &in);
-            p_add_proto_data(wmem_file_scope(), pinfo, proto_sr, 0, (void *)r);
+            /* A record freed at the next frame (no frame is dissected
+             * again) is not attached to this one. */
+            if (!srp_driver_record_transient(sr_driver, r))
+                p_add_proto_data(wmem_file_scope(), pinfo, proto_sr, 0, (void *)r);
         }
-        ws_debug("first pass: frame %u, tree %s, %u segment(s) fed", pinfo->num,
-                 tree != NULL ? "yes" : "no", in.n_segs);
+        SRP_TRACE("first pass: frame %u, tree %s, %u segment(s) fed, frames kept %s, "
+                 "copies held %" PRIu64, pinfo->num, tree != NULL ? "yes" : "no", in.n_segs,
+                 srp_driver_frames_kept(sr_driver) == SRP_FRAMES_NOT_KEPT ? "no"
+                 : srp_driver_frames_kept(sr_driver) == SRP_FRAMES_KEPT ? "yes" : "unknown",
+                 srp_driver_copies_held(sr_driver));
     }
     end = srp_driver_end_record(sr_driver, pinfo->num);
     if (r == NULL && end == NULL)
@@ -905,7 +912,7 @@ sr_init(void)
             force_tree_registered = TRUE;
     }
     was_enabled = enabled;
-    ws_debug("init: enabled %d, tree forced %d, policy %s, divergence %d", enabled,
+    SRP_TRACE("init: enabled %d, tree forced %d, policy %s, divergence %d", enabled,
              force_tree_registered, sr_overlap_policy_name(o.overlap_policy),
              srp_prefs_detect_divergence());
 }

@@ -96,7 +96,7 @@ to_options(const guint v[PREF_COUNT], sr_options *o, size_t *max_connections)
     *max_connections = v[PREF_MAX_CONNECTIONS];
 }
 
-/* The defaults are the core's own (sr_options_init). */
+/* The core's values (sr_options_init gives its defaults). */
 static void
 from_options(const sr_options *o, size_t max_connections, guint v[PREF_COUNT])
 {
@@ -249,7 +249,9 @@ srp_prefs_register(int proto)
     module_t *m = prefs_register_protocol(proto, apply_prefs);
     sr_options o;
 
+    /* The defaults are the core's own, but for the total page budget. */
     sr_options_init(&o);
+    o.max_buffered_pages_total = MIN(o.max_buffered_pages_total, SRP_DEFAULT_MAX_PAGES_TOTAL);
     from_options(&o, SR_DEFAULT_MAX_CONNECTIONS, pref_accepted);
     memcpy(pref_value, pref_accepted, sizeof pref_value);
     for (int i = 0; i < PREF_COUNT; i++) {

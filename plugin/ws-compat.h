@@ -95,6 +95,13 @@ static inline const header_field_info *srp_node_hfinfo(const proto_node *node)
  * plugin primes the tcp protocol for later passes itself (sr_postseq). */
 #define SRP_PRIME_TCP_LATER SRP_WS_AT_LEAST(4, 6)
 
+/* The plugin's debug trace (--log-debug safereasm), which the tests read.
+ * ws_debug() is compiled in on 4.0 unless WS_DISABLE_DEBUG, but from 4.2 on
+ * only with WS_DEBUG, which would also turn on ws_assert() in Wireshark's
+ * inline functions: the trace calls ws_log() itself, which checks the level
+ * at run time as ws_debug() does. */
+#define SRP_TRACE(...) ws_log(WS_LOG_DOMAIN, LOG_LEVEL_DEBUG, __VA_ARGS__)
+
 /* format_text() of bytes, whichever pointer type this release takes. */
 #define SRP_FORMAT_TEXT(scope, data, len) format_text((scope), (const void *)(data), (len))
 

@@ -2,7 +2,9 @@
 """test_prefs.py - preferences: the core's defaults, -o works, bad values
 are refused with a message naming them and the previous value stays.
 
-Defaults are compared with the SR_DEFAULT_* macros of the core header.
+Defaults are compared with the SR_DEFAULT_* macros of the core header, but
+for max_buffered_pages_total: the plugin's own SRP_DEFAULT_MAX_PAGES_TOTAL
+(plugin/prefs.h), below the core's.
 "Stays in force" is checked by behaviour: limit-per-connection.pcap hits
 the per-connection limit at frame 7 only with 100-byte pages, so a refused
 page_size must leave the limit unhit.
@@ -20,10 +22,16 @@ from srtest import check  # noqa: E402
 USEC = 1000000
 
 
+def plugin_pages_default():
+    """SRP_DEFAULT_MAX_PAGES_TOTAL of plugin/prefs.h."""
+    with open(os.path.join(srtest.SOURCE_DIR, "plugin", "prefs.h")) as f:
+        return int(re.search(r"#define SRP_DEFAULT_MAX_PAGES_TOTAL (\d+)", f.read()).group(1))
+
+
 def defaults():
     d = srtest.header_define
     return {
-        "max_buffered_pages_total": d("SR_DEFAULT_MAX_PAGES_TOTAL"),
+        "max_buffered_pages_total": plugin_pages_default(),
         "max_buffered_pages_per_connection": d("SR_DEFAULT_MAX_PAGES_PER_CONNECTION"),
         "page_size": d("SR_DEFAULT_PAGE_SIZE"),
         "connection_timeout": d("SR_DEFAULT_CONNECTION_TIMEOUT") // USEC,
@@ -61,7 +69,7 @@ REFUSED = [
     ("max_buffered_pages_total", "0"),
     ("max_buffered_pages_total", "10"),              # below per-connection (1000)
     ("max_buffered_pages_per_connection", "0"),
-    ("max_buffered_pages_per_connection", "60000"),  # above total (50000)
+    ("max_buffered_pages_per_connection", "40000"),  # above total (30000)
     ("connection_timeout", "0"),
     ("flush_interval", "0"),
     ("flush_interval", "200"),                        # above the timeout (120)
@@ -96,6 +104,8 @@ def main():
     check(m is not None and [x.strip() for x in m.group(1).split(",")] == policy_names(),
           "overlap_policy choices %s, header has %s"
           % (m.group(1) if m else None, policy_names()))
+    check(0 < plugin_pages_default() < srtest.header_define("SR_DEFAULT_MAX_PAGES_TOTAL"),
+          "the plugin's page budget %d is not below the core's" % plugin_pages_default())
     for k, v in list(dflt.items()) + list(PLUGIN_ONLY.items()):
         check(prefs.get(k) == str(v), "default of safereasm.%s is %s, header says %s"
               % (k, prefs.get(k), v))
