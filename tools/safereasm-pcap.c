@@ -342,6 +342,8 @@ typedef struct app {
     uint64_t walk_at[SP_MAX_THREADS];  /* under walk_lock: frames fed; UINT64_MAX at the end */
     size_t walk_pos[SP_MAX_THREADS];   /* under walk_lock: offset of its next record */
     unsigned walk_running;             /* under walk_lock */
+    uint64_t walk_gen;                 /* under walk_lock: walk_sync calls */
+    uint64_t walk_drained;             /* under walk_lock: output written up to this frame */
     sr_time clock; /* highest frame time so far: every segment's timestamp */
     bool clock_set;
     uint64_t decode_count[SP_DEC_COUNT_];
@@ -2027,8 +2029,9 @@ static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_p
 
 /* A worker in its walk at a sync point (frame stamp + 1, at offset pos,
  * comes next): its output so far goes to the main thread, and it waits
- * while it is more than SP_WALK_AHEAD frames ahead of the slowest worker
- * (the output queued behind the slowest one stays bounded). */
+ * while it is more than SP_WALK_AHEAD frames ahead of the slowest worker or
+ * of the output written (so the output queued and the mapped pages not yet
+ * given back stay bounded, whichever thread the scheduler holds back). */
 #define SP_WALK_AHEAD (4u * SP_SYNC_FRAMES)
 
 static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
@@ -2043,12 +2046,14 @@ static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
     ap->walk_pos[w->index] = pos;
     if (end)
         ap->walk_running--;
+    ap->walk_gen++;
     pthread_cond_broadcast(&ap->walk_cv);
     for (;;) {
-        uint64_t low = UINT64_MAX;
+        uint64_t low = ap->walk_drained;
         for (unsigned t = 0; t < ap->threads; t++)
             low = MIN(low, ap->walk_at[t]);
-        /* The slowest worker never waits: no deadlock. */
+        /* The slowest worker waits at most for the main thread, which
+         * writes up to it (it was told by walk_gen): no deadlock. */
         if (end || stamp <= low || stamp - low <= SP_WALK_AHEAD)
             break;
         pthread_cond_wait(&ap->walk_cv, &ap->walk_lock);
@@ -2074,6 +2079,9 @@ static void walk_file(worker *w)
         const u_char *data = in->map + off + 16;
         size_t here = off;
         off += 16 + (size_t)h.caplen;
+        /* The next record's header, while this frame is decoded and fed
+         * (a prefetch never faults, even past the end). */
+        __builtin_prefetch(in->map + off);
         recs++;
         uint64_t packet = ++n;
         uint64_t fr = ++frame;
@@ -2125,6 +2133,7 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
         ap->walk_pos[t] = in->off;
     }
     ap->walk_running = ap->threads;
+    ap->walk_drained = ap->frames;
     pthread_mutex_unlock(&ap->walk_lock);
     for (unsigned t = 0; t < ap->threads; t++) {
         worker *w = &ap->w[t];
@@ -2135,22 +2144,29 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
         b->stamp = ap->frames;
         bqueue_push(&w->work, b);
     }
+    uint64_t seen = UINT64_MAX;
     pthread_mutex_lock(&ap->walk_lock);
     for (;;) {
+        while (ap->walk_running > 0 && ap->walk_gen == seen)
+            pthread_cond_wait(&ap->walk_cv, &ap->walk_lock);
+        seen = ap->walk_gen;
         bool running = ap->walk_running > 0;
         size_t pos = SIZE_MAX;
         for (unsigned t = 0; t < ap->threads; t++)
             pos = MIN(pos, ap->walk_pos[t]);
         pthread_mutex_unlock(&ap->walk_lock);
-        drain(ap, false);
+        uint64_t limit = drain(ap, false);
         input_release(in, pos);
+        pthread_mutex_lock(&ap->walk_lock);
+        if (limit != UINT64_MAX && limit > ap->walk_drained) {
+            ap->walk_drained = limit;
+            pthread_cond_broadcast(&ap->walk_cv);
+        }
         if (!running)
             break;
-        pthread_mutex_lock(&ap->walk_lock);
-        if (ap->walk_running > 0)
-            pthread_cond_wait(&ap->walk_cv, &ap->walk_lock);
     }
-    /* Every walk ended (walk_lock): the workers' results are visible. */
+    pthread_mutex_unlock(&ap->walk_lock);
+    /* Every walk ended (seen under walk_lock): their results are visible. */
     const worker *w0 = &ap->w[0];
     in->off = w0->walk_off;
     in->cur = w0->walk_off;
