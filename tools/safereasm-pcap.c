@@ -12,7 +12,9 @@
  *
  * Threads: with --threads N > 1 the reading thread decodes frames and hands
  * the segments, in batches, to N workers chosen by a symmetric
- * flow hash (both directions of a connection go to the same worker). Every
+ * flow hash (both directions of a connection go to the same worker); a
+ * plain pcap file, read from a mapping, has no reading thread: every worker
+ * walks all of it and feeds the frames the hash gives it (walk_file). Every
  * worker owns its own sr_pool and sr_assembler (one of each per overlap
  * policy with --policy all), so it shares no connection with another
  * worker: a worker ahead in capture time cannot sweep, flush or time out a
@@ -38,7 +40,9 @@
  * (each batch carries the frame count at hand-over; every SP_SYNC_FRAMES
  * frames every worker gets a batch, empty or not, so an idle worker cannot
  * hold the others' output back). The order is the same on every run with
- * the same N. Shared besides the queues: the message counters (msg_lock).
+ * the same N (walking workers hand their output over in the same way every
+ * SP_SYNC_FRAMES frames, and the main thread writes it). Shared besides the
+ * queues: the message counters (msg_lock), the walk's progress (walk_lock).
  * The hand-offs use pthread mutexes and condition variables, which
  * ThreadSanitizer understands (it cannot see GLib's futex-based locks).
  */
