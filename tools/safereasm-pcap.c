@@ -348,6 +348,7 @@ typedef struct app {
     unsigned walk_running;             /* under walk_lock */
     uint64_t walk_gen;                 /* under walk_lock: walk_sync calls */
     uint64_t walk_drained;             /* under walk_lock: output written up to this frame */
+    size_t walk_released;              /* under walk_lock: pages given back up to here */
     sr_time clock; /* highest frame time so far: every segment's timestamp */
     bool clock_set;
     uint64_t decode_count[SP_DEC_COUNT_];
@@ -2032,11 +2033,17 @@ static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_p
  * messages are those of one reader. Output keys are as with batches. */
 
 /* A worker in its walk at a sync point (frame stamp + 1, at offset pos,
- * comes next): its output so far goes to the main thread, and it waits
- * while it is more than SP_WALK_AHEAD frames ahead of the slowest worker or
- * of the output written (so the output queued and the mapped pages not yet
- * given back stay bounded, whichever thread the scheduler holds back). */
+ * comes next; every SP_SYNC_FRAMES frames and every SP_WALK_SYNC_BYTES of
+ * the file): its output so far goes to the main thread, and it waits while
+ * it is more than SP_WALK_AHEAD frames ahead of the slowest worker or of the
+ * output written, or more than SP_WALK_AHEAD_BYTES of the file ahead of the
+ * slowest worker or of the pages given back (so the output queued and the
+ * mapped pages resident stay bounded, whichever thread the scheduler holds
+ * back). When a worker syncs does not change the output: it is written in
+ * key order, and a sync only says how far. */
 #define SP_WALK_AHEAD (4u * SP_SYNC_FRAMES)
+#define SP_WALK_SYNC_BYTES ((size_t)1 << 20)
+#define SP_WALK_AHEAD_BYTES ((size_t)4 << 20)
 
 static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
 {
@@ -2054,11 +2061,15 @@ static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
     pthread_cond_broadcast(&ap->walk_cv);
     for (;;) {
         uint64_t low = ap->walk_drained;
-        for (unsigned t = 0; t < ap->threads; t++)
+        size_t low_pos = ap->walk_released;
+        for (unsigned t = 0; t < ap->threads; t++) {
             low = MIN(low, ap->walk_at[t]);
+            low_pos = MIN(low_pos, ap->walk_pos[t]);
+        }
         /* The slowest worker waits at most for the main thread, which
-         * writes up to it (it was told by walk_gen): no deadlock. */
-        if (end || stamp <= low || stamp - low <= SP_WALK_AHEAD)
+         * writes and gives back up to it (told by walk_gen): no deadlock. */
+        if (end || ((stamp <= low || stamp - low <= SP_WALK_AHEAD) &&
+                    (pos <= low_pos || pos - low_pos <= SP_WALK_AHEAD_BYTES)))
             break;
         pthread_cond_wait(&ap->walk_cv, &ap->walk_lock);
     }
@@ -2078,6 +2089,7 @@ static void walk_file(worker *w)
     sr_time clock = j->clock;
     bool clock_set = j->clock_set;
     gint64 last = 0;
+    size_t synced = off;
     struct pcap_pkthdr h;
     while (map_record(in, off, &h)) {
         const u_char *data = in->map + off + 16;
@@ -2089,8 +2101,10 @@ static void walk_file(worker *w)
         recs++;
         uint64_t packet = ++n;
         uint64_t fr = ++frame;
-        if (fr % SP_SYNC_FRAMES == 0)
+        if (fr % SP_SYNC_FRAMES == 0 || here - synced >= SP_WALK_SYNC_BYTES) {
             walk_sync(w, fr - 1, here, false);
+            synced = here;
+        }
         /* The capture clock, as run_file keeps it. */
         sr_time ts = (sr_time)h.ts.tv_sec * SR_USEC_PER_SEC + h.ts.tv_usec;
         if (!clock_set || ts > clock) {
@@ -2138,6 +2152,7 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
     }
     ap->walk_running = ap->threads;
     ap->walk_drained = ap->frames;
+    ap->walk_released = in->off;
     pthread_mutex_unlock(&ap->walk_lock);
     for (unsigned t = 0; t < ap->threads; t++) {
         worker *w = &ap->w[t];
@@ -2162,10 +2177,17 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
         uint64_t limit = drain(ap, false);
         input_release(in, pos);
         pthread_mutex_lock(&ap->walk_lock);
+        bool moved = false;
         if (limit != UINT64_MAX && limit > ap->walk_drained) {
             ap->walk_drained = limit;
-            pthread_cond_broadcast(&ap->walk_cv);
+            moved = true;
         }
+        if (pos != SIZE_MAX && pos > ap->walk_released) {
+            ap->walk_released = pos;
+            moved = true;
+        }
+        if (moved)
+            pthread_cond_broadcast(&ap->walk_cv);
         if (!running)
             break;
     }
