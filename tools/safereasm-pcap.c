@@ -12,7 +12,9 @@
  *
  * Threads: with --threads N > 1 the reading thread decodes frames and hands
  * the segments, in batches, to N workers chosen by a symmetric
- * flow hash (both directions of a connection go to the same worker). Every
+ * flow hash (both directions of a connection go to the same worker); a
+ * plain pcap file, read from a mapping, has no reading thread: every worker
+ * walks all of it and feeds the frames the hash gives it (walk_file). Every
  * worker owns its own sr_pool and sr_assembler (one of each per overlap
  * policy with --policy all), so it shares no connection with another
  * worker: a worker ahead in capture time cannot sweep, flush or time out a
@@ -38,7 +40,9 @@
  * (each batch carries the frame count at hand-over; every SP_SYNC_FRAMES
  * frames every worker gets a batch, empty or not, so an idle worker cannot
  * hold the others' output back). The order is the same on every run with
- * the same N. Shared besides the queues: the message counters (msg_lock).
+ * the same N (walking workers hand their output over in the same way every
+ * SP_SYNC_FRAMES frames, and the main thread writes it). Shared besides the
+ * queues: the message counters (msg_lock), the walk's progress (walk_lock).
  * The hand-offs use pthread mutexes and condition variables, which
  * ThreadSanitizer understands (it cannot see GLib's futex-based locks).
  */
@@ -54,6 +58,7 @@
 #include <math.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +236,7 @@ typedef struct item {
 typedef struct batch {
     size_t n, used;
     bool stop;
+    bool walk;      /* no items: walk app.walk's mapping (walk_file) */
     uint64_t stamp; /* frames handed over when it was pushed */
     item items[SP_BATCH_ITEMS];
     uint8_t arena[SP_BATCH_ARENA];
@@ -276,7 +282,28 @@ typedef struct worker {
     pthread_mutex_t out_lock;
     GQueue out;          /* out_block, in key order; under out_lock */
     uint64_t done_frame; /* every frame up to this one is fed; under out_lock */
+    /* Where its walk of a mapping ended (walk_file; read by the main thread
+     * once every walk has ended): */
+    size_t walk_off;      /* offset of the record it stopped at */
+    uint64_t walk_recs, walk_frames, walk_n;
+    sr_time walk_clock;
+    bool walk_clock_set;
 } worker;
+
+/* --threads N, a mapped input: what every worker walks (set by the main
+ * thread before the walk batches are pushed; read-only while they walk). */
+typedef struct walk_job {
+    const struct input *in;
+    const char *path;
+    int dlt;
+    const struct bpf_program *prog; /* NULL: no filter */
+    bool show_progress;
+    size_t off;      /* first record */
+    uint64_t frames; /* frames before it (all files) */
+    uint64_t n;      /* ... in this file */
+    sr_time clock;
+    bool clock_set;
+} walk_job;
 
 typedef struct app {
     /* options */
@@ -313,6 +340,17 @@ typedef struct app {
      * the pages before the offset can be given back. */
     struct { uint64_t stamp; size_t off; } ckpt[64];
     unsigned ckpt_head, ckpt_len;
+    /* --threads N, a mapped input: the workers walk it (walk_file). */
+    bool walk_ok; /* walk_wanted() */
+    walk_job walk;
+    pthread_mutex_t walk_lock;
+    pthread_cond_t walk_cv;            /* a worker moved on or ended */
+    uint64_t walk_at[SP_MAX_THREADS];  /* under walk_lock: frames fed; UINT64_MAX at the end */
+    size_t walk_pos[SP_MAX_THREADS];   /* under walk_lock: offset of its next record */
+    unsigned walk_running;             /* under walk_lock */
+    uint64_t walk_gen;                 /* under walk_lock: walk_sync calls */
+    uint64_t walk_drained;             /* under walk_lock: output written up to this frame */
+    size_t walk_released;              /* under walk_lock: pages given back up to here */
     sr_time clock; /* highest frame time so far: every segment's timestamp */
     bool clock_set;
     uint64_t decode_count[SP_DEC_COUNT_];
@@ -1463,12 +1501,20 @@ static batch *bqueue_try_pop(bqueue *q)
     return b;
 }
 
+static void walk_file(worker *w);
+
 static void *worker_main(void *data)
 {
     worker *w = data;
     for (;;) {
         batch *b = bqueue_pop(&w->work);
         bool stop = b->stop;
+        if (b->walk) {
+            walk_file(w); /* publishes its output and done_frame itself */
+            b->walk = false;
+            bqueue_push(&w->spare, b);
+            continue;
+        }
         for (size_t i = 0; i < b->n; i++) {
             item *it = &b->items[i];
             sr_segment seg = it->seg;
@@ -1698,6 +1744,26 @@ static void sync_release(app *ap, uint64_t stamp, uint64_t limit)
     }
 }
 
+/* The mapped record at off into h, if it is one libpcap returns unchanged
+ * (false at the end of the mapping too). Reads the mapping only: the
+ * workers walking it call this at once. */
+static bool map_record(const input *in, size_t off, struct pcap_pkthdr *h)
+{
+    if (in->map_len - off < 16)
+        return false;
+    const uint8_t *r = in->map + off;
+    uint32_t sec = rd32(r, in->swapped), frac = rd32(r + 4, in->swapped);
+    uint32_t caplen = rd32(r + 8, in->swapped), len = rd32(r + 12, in->swapped);
+    if (caplen > in->snap || caplen > len || frac >= (in->nano ? 1000000000u : 1000000u) ||
+        in->map_len - off - 16 < caplen)
+        return false;
+    h->ts.tv_sec = (time_t)sec;
+    h->ts.tv_usec = (suseconds_t)(in->nano ? frac / 1000 : frac);
+    h->caplen = caplen;
+    h->len = len;
+    return true;
+}
+
 /* pcap_next_ex() for either reader. */
 static int input_next(input *in, struct pcap_pkthdr **h, const u_char **data)
 {
@@ -1705,23 +1771,13 @@ static int input_next(input *in, struct pcap_pkthdr **h, const u_char **data)
         return pcap_next_ex(in->p, h, data);
     if (in->off == in->map_len)
         return PCAP_ERROR_BREAK; /* end of file, as pcap_next_ex says it */
-    if (in->map_len - in->off >= 16) {
-        const uint8_t *r = in->map + in->off;
-        uint32_t sec = rd32(r, in->swapped), frac = rd32(r + 4, in->swapped);
-        uint32_t caplen = rd32(r + 8, in->swapped), len = rd32(r + 12, in->swapped);
-        if (caplen <= in->snap && caplen <= len && frac < (in->nano ? 1000000000u : 1000000u) &&
-            in->map_len - in->off - 16 >= caplen) {
-            in->hdr.ts.tv_sec = (time_t)sec;
-            in->hdr.ts.tv_usec = (suseconds_t)(in->nano ? frac / 1000 : frac);
-            in->hdr.caplen = caplen;
-            in->hdr.len = len;
-            *h = &in->hdr;
-            *data = r + 16;
-            in->cur = in->off;
-            in->off += 16 + (size_t)caplen;
-            in->recs++;
-            return 1;
-        }
+    if (map_record(in, in->off, &in->hdr)) {
+        *h = &in->hdr;
+        *data = in->map + in->off + 16;
+        in->cur = in->off;
+        in->off += 16 + (size_t)in->hdr.caplen;
+        in->recs++;
+        return 1;
     }
     /* Something libpcap may see otherwise: it reads on from here. */
     in->map = NULL;
@@ -1911,6 +1967,266 @@ static bool compile_filter(const app *ap, pcap_t *p, const char *path, struct bp
     return true;
 }
 
+/* One frame to its segment (timestamp: the capture clock): the filter, the
+ * decoder, --stream's 4-tuple. What it finds is counted and said only when
+ * count (one thread counts each frame once). false: nothing for the core. */
+static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_program *prog,
+                          const struct pcap_pkthdr *h, const u_char *data, uint64_t packet,
+                          sr_time clock, bool count, sp_segment *sp, sr_segment *seg)
+{
+    if (prog && !pcap_offline_filter(prog, h, data)) {
+        if (count)
+            ap->filtered++;
+        return false;
+    }
+    sp_segment s;
+    const char *why = NULL;
+    sp_decode_result dr = sp_decode(dlt, data, h->caplen, h->len, &s, &why);
+    if (count)
+        ap->decode_count[dr]++;
+    if (dr != SP_DEC_tcp) {
+        if (count && why && (ap->verbose || ap->msgs[dr] < SP_MSG_LIMIT)) {
+            pthread_mutex_lock(&ap->msg_lock);
+            msg("%s: frame %" PRIu64 ": %s (%u of %u bytes captured), skipped", path, packet,
+                why, h->caplen, h->len);
+            if (!ap->verbose && ++ap->msgs[dr] == SP_MSG_LIMIT)
+                msg("%s: further '%s' messages suppressed (see the counters)", path,
+                    sp_decode_name(dr));
+            pthread_mutex_unlock(&ap->msg_lock);
+        }
+        return false;
+    }
+    if (ap->tuple_set && !tuple_match(ap, &s.flow)) {
+        if (count)
+            ap->filtered++;
+        return false;
+    }
+    if (count) {
+        if (s.notes & SP_NOTE_SNAPLEN_CUT)
+            ap->decode_count[SP_DEC_snaplen_cut]++;
+        if (s.notes & SP_NOTE_TSO_LENGTH)
+            ap->decode_count[SP_DEC_tso_length]++;
+        if (s.notes & SP_NOTE_SHORT_FRAME)
+            ap->decode_count[SP_DEC_short_frame]++;
+    }
+    *seg = (sr_segment){
+        .seq = s.seq,
+        .ack = s.ack,
+        .flags = s.flags,
+        .payload = s.payload,
+        .payload_len = s.payload_len,
+        .claimed_len = s.claimed_len,
+        .timestamp = clock,
+    };
+    *sp = s;
+    return true;
+}
+
+
+/* ------------------------------------------------------------ walking */
+
+/* With --threads N a plain pcap file is not read by one thread and handed
+ * out: every worker walks the whole mapping itself, decodes every frame,
+ * and feeds the segments whose flow hash is its own: two busy threads on
+ * two CPUs instead of a reader and N workers, no batches, no hand-off; the
+ * price is the per-frame reading and decoding every worker repeats (about
+ * 0.1 s per worker on a 1.1 M-frame capture; see docs/safereasm-pcap.md).
+ * Every worker computes the same frame numbers and the same clock; worker
+ * 0 alone counts and says what the decoder found, so the counters and
+ * messages are those of one reader. Output keys are as with batches. */
+
+/* A worker in its walk at a sync point (frame stamp + 1, at offset pos,
+ * comes next; every SP_SYNC_FRAMES frames and every SP_WALK_SYNC_BYTES of
+ * the file): its output so far goes to the main thread, and it waits while
+ * it is more than SP_WALK_AHEAD frames ahead of the slowest worker or of the
+ * output written, or more than SP_WALK_AHEAD_BYTES of the file ahead of the
+ * slowest worker or of the pages given back (so the output queued and the
+ * mapped pages resident stay bounded, whichever thread the scheduler holds
+ * back). When a worker syncs does not change the output: it is written in
+ * key order, and a sync only says how far. */
+#define SP_WALK_AHEAD (4u * SP_SYNC_FRAMES)
+#define SP_WALK_SYNC_BYTES ((size_t)1 << 20)
+#define SP_WALK_AHEAD_BYTES ((size_t)4 << 20)
+
+static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
+{
+    app *ap = w->app;
+    pthread_mutex_lock(&w->out_lock);
+    out_publish(w);
+    w->done_frame = stamp;
+    pthread_mutex_unlock(&w->out_lock);
+    pthread_mutex_lock(&ap->walk_lock);
+    ap->walk_at[w->index] = end ? UINT64_MAX : stamp;
+    ap->walk_pos[w->index] = pos;
+    if (end)
+        ap->walk_running--;
+    ap->walk_gen++;
+    pthread_cond_broadcast(&ap->walk_cv);
+    for (;;) {
+        uint64_t low = ap->walk_drained;
+        size_t low_pos = ap->walk_released;
+        for (unsigned t = 0; t < ap->threads; t++) {
+            low = MIN(low, ap->walk_at[t]);
+            low_pos = MIN(low_pos, ap->walk_pos[t]);
+        }
+        /* The slowest worker waits at most for the main thread, which
+         * writes and gives back up to it (told by walk_gen): no deadlock. */
+        if (end || ((stamp <= low || stamp - low <= SP_WALK_AHEAD) &&
+                    (pos <= low_pos || pos - low_pos <= SP_WALK_AHEAD_BYTES)))
+            break;
+        pthread_cond_wait(&ap->walk_cv, &ap->walk_lock);
+    }
+    pthread_mutex_unlock(&ap->walk_lock);
+}
+
+/* A worker: app.walk's mapping from its first record to its end, or to the
+ * first record libpcap might return otherwise (every worker stops there). */
+static void walk_file(worker *w)
+{
+    app *ap = w->app;
+    const walk_job *j = &ap->walk;
+    const input *in = j->in;
+    bool count = w->index == 0;
+    size_t off = j->off;
+    uint64_t frame = j->frames, n = j->n, recs = 0;
+    sr_time clock = j->clock;
+    bool clock_set = j->clock_set;
+    gint64 last = 0;
+    size_t synced = off;
+    struct pcap_pkthdr h;
+    while (map_record(in, off, &h)) {
+        const u_char *data = in->map + off + 16;
+        size_t here = off;
+        off += 16 + (size_t)h.caplen;
+        /* The next record's header, while this frame is decoded and fed
+         * (a prefetch never faults, even past the end). */
+        __builtin_prefetch(in->map + off);
+        recs++;
+        uint64_t packet = ++n;
+        uint64_t fr = ++frame;
+        if (fr % SP_SYNC_FRAMES == 0 || here - synced >= SP_WALK_SYNC_BYTES) {
+            walk_sync(w, fr - 1, here, false);
+            synced = here;
+        }
+        /* The capture clock, as run_file keeps it. */
+        sr_time ts = (sr_time)h.ts.tv_sec * SR_USEC_PER_SEC + h.ts.tv_usec;
+        if (!clock_set || ts > clock) {
+            clock = ts;
+            clock_set = true;
+        }
+        if (count && j->show_progress && (n & 1023) == 0) {
+            gint64 now = g_get_monotonic_time();
+            if (now - last > 200000) {
+                last = now;
+                progress(j->path, n, (off_t)off, in->size, false);
+            }
+        }
+        sp_segment s;
+        sr_segment seg;
+        if (!frame_segment(ap, j->path, j->dlt, j->prog, &h, data, packet, clock, count, &s, &seg))
+            continue;
+        if (sp_flow_hash(&s.flow) % ap->threads != w->index)
+            continue;
+        feed(w, &s.flow, &seg, fr);
+    }
+    w->walk_off = off;
+    w->walk_recs = recs;
+    w->walk_frames = frame;
+    w->walk_n = n;
+    w->walk_clock = clock;
+    w->walk_clock_set = clock_set;
+    walk_sync(w, frame, off, true);
+}
+
+/* Whether the workers walk plain pcap files themselves. Each decodes every
+ * frame, so only while every worker can have a CPU of its own (measured on
+ * many-25000.pcap, 2 CPUs: 4 walking workers 0.33 s CPU, 64 1.42 s; one
+ * reader and 64 workers 0.42 s); else one reader hands out batches. The
+ * output is the same either way. SR_PCAP_WALK=always or never decides
+ * instead (for the tests). */
+static bool walk_wanted(unsigned threads)
+{
+    const char *e = getenv("SR_PCAP_WALK");
+    if (e && strcmp(e, "always") == 0)
+        return true;
+    if (e && strcmp(e, "never") == 0)
+        return false;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        cpus = CPU_COUNT(&set);
+    return cpus > 0 && threads <= (unsigned long)cpus;
+}
+
+/* Main thread, --threads N, a mapped input: the workers walk it from
+ * in->off (after the batches handed to them so far); meanwhile the output
+ * is written as they move on, and the pages all of them are past are given
+ * back. Then in, the frame count and the clock are where one reader would
+ * have left them; *n counts this file's frames. */
+static void walk_mapped(app *ap, input *in, const char *path, int dlt,
+                        const struct bpf_program *prog, bool show_progress, uint64_t *n)
+{
+    ap->walk = (walk_job){in, path, dlt, prog, show_progress, in->off, ap->frames, *n,
+                          ap->clock, ap->clock_set};
+    pthread_mutex_lock(&ap->walk_lock);
+    for (unsigned t = 0; t < ap->threads; t++) {
+        ap->walk_at[t] = ap->frames;
+        ap->walk_pos[t] = in->off;
+    }
+    ap->walk_running = ap->threads;
+    ap->walk_drained = ap->frames;
+    ap->walk_released = in->off;
+    pthread_mutex_unlock(&ap->walk_lock);
+    for (unsigned t = 0; t < ap->threads; t++) {
+        worker *w = &ap->w[t];
+        if (w->cur)
+            push_batch(w, ap->frames); /* what the reader had gathered for it */
+        batch *b = bqueue_pop(&w->spare);
+        b->walk = true;
+        b->stamp = ap->frames;
+        bqueue_push(&w->work, b);
+    }
+    uint64_t seen = UINT64_MAX;
+    pthread_mutex_lock(&ap->walk_lock);
+    for (;;) {
+        while (ap->walk_running > 0 && ap->walk_gen == seen)
+            pthread_cond_wait(&ap->walk_cv, &ap->walk_lock);
+        seen = ap->walk_gen;
+        bool running = ap->walk_running > 0;
+        size_t pos = SIZE_MAX;
+        for (unsigned t = 0; t < ap->threads; t++)
+            pos = MIN(pos, ap->walk_pos[t]);
+        pthread_mutex_unlock(&ap->walk_lock);
+        uint64_t limit = drain(ap, false);
+        input_release(in, pos);
+        pthread_mutex_lock(&ap->walk_lock);
+        bool moved = false;
+        if (limit != UINT64_MAX && limit > ap->walk_drained) {
+            ap->walk_drained = limit;
+            moved = true;
+        }
+        if (pos != SIZE_MAX && pos > ap->walk_released) {
+            ap->walk_released = pos;
+            moved = true;
+        }
+        if (moved)
+            pthread_cond_broadcast(&ap->walk_cv);
+        if (!running)
+            break;
+    }
+    pthread_mutex_unlock(&ap->walk_lock);
+    /* Every walk ended (seen under walk_lock): their results are visible. */
+    const worker *w0 = &ap->w[0];
+    in->off = w0->walk_off;
+    in->cur = w0->walk_off;
+    in->recs += w0->walk_recs;
+    ap->frames = w0->walk_frames;
+    ap->clock = w0->walk_clock;
+    ap->clock_set = w0->walk_clock_set;
+    *n = w0->walk_n;
+}
+
 static void run_file(app *ap, const char *path, bool show_progress)
 {
     input in;
@@ -1933,6 +2249,8 @@ static void run_file(app *ap, const char *path, bool show_progress)
     gint64 last = 0;
     ap->cur_in = &in;
     ap->ckpt_head = ap->ckpt_len = 0;
+    if (ap->walk_ok && in.map)
+        walk_mapped(ap, &in, path, dlt, filtering ? &prog : NULL, show_progress, &n);
     while ((r = input_next(&in, &h, &data)) == 1) {
         uint64_t packet = ++n;
         uint64_t frame = ++ap->frames; /* across all files: names connections */
@@ -1955,43 +2273,11 @@ static void run_file(app *ap, const char *path, bool show_progress)
                 progress(path, n, input_pos(&in), in.size, false);
             }
         }
-        if (filtering && !pcap_offline_filter(&prog, h, data)) {
-            ap->filtered++;
-            continue;
-        }
         sp_segment s;
-        const char *why = NULL;
-        sp_decode_result dr = sp_decode(dlt, data, h->caplen, h->len, &s, &why);
-        ap->decode_count[dr]++;
-        if (dr != SP_DEC_tcp) {
-            if (why && (ap->verbose || ap->msgs[dr] < SP_MSG_LIMIT)) {
-                msg("%s: frame %" PRIu64 ": %s (%u of %u bytes captured), skipped", path, packet,
-                    why, h->caplen, h->len);
-                if (!ap->verbose && ++ap->msgs[dr] == SP_MSG_LIMIT)
-                    msg("%s: further '%s' messages suppressed (see the counters)", path,
-                        sp_decode_name(dr));
-            }
+        sr_segment seg;
+        if (!frame_segment(ap, path, dlt, filtering ? &prog : NULL, h, data, packet, ap->clock, true,
+                           &s, &seg))
             continue;
-        }
-        if (ap->tuple_set && !tuple_match(ap, &s.flow)) {
-            ap->filtered++;
-            continue;
-        }
-        if (s.notes & SP_NOTE_SNAPLEN_CUT)
-            ap->decode_count[SP_DEC_snaplen_cut]++;
-        if (s.notes & SP_NOTE_TSO_LENGTH)
-            ap->decode_count[SP_DEC_tso_length]++;
-        if (s.notes & SP_NOTE_SHORT_FRAME)
-            ap->decode_count[SP_DEC_short_frame]++;
-        sr_segment seg = {
-            .seq = s.seq,
-            .ack = s.ack,
-            .flags = s.flags,
-            .payload = s.payload,
-            .payload_len = s.payload_len,
-            .claimed_len = s.claimed_len,
-            .timestamp = ap->clock,
-        };
         worker *w = &ap->w[ap->threads == 1 ? 0 : sp_flow_hash(&s.flow) % ap->threads];
         dispatch(ap, w, &s.flow, &seg, frame, in.map != NULL);
         if (ap->threads == 1 && in.map && in.off - in.released >= SP_RELEASE_STEP)
@@ -2841,6 +3127,9 @@ int main(int argc, char **argv)
             return rc;
     }
     pthread_mutex_init(&ap->msg_lock, NULL);
+    pthread_mutex_init(&ap->walk_lock, NULL);
+    ap->walk_ok = ap->threads > 1 && walk_wanted(ap->threads);
+    pthread_cond_init(&ap->walk_cv, NULL);
     for (unsigned t = 0; t < SP_MAX_THREADS; t++)
         g_queue_init(&ap->pend[t]);
 
@@ -2906,5 +3195,7 @@ int main(int argc, char **argv)
     g_ptr_array_free(ap->files, TRUE);
     g_free(ap->filter);
     pthread_mutex_destroy(&ap->msg_lock);
+    pthread_cond_destroy(&ap->walk_cv);
+    pthread_mutex_destroy(&ap->walk_lock);
     return rc;
 }
