@@ -63,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -1654,6 +1655,33 @@ typedef struct mapping {
 } mapping;
 static GArray *sp_mappings; /* mapping; main thread only */
 
+/* A mapped file that another process truncates while it is read raises
+ * SIGBUS at the first page past its new end: say so and end with exit 1
+ * (a file that could not be read whole) instead of dying of the signal.
+ * Only async-signal-safe calls; output not yet written is lost. */
+static void on_sigbus(int sig)
+{
+    static const char msg[] =
+        "safereasm-pcap: a capture file shrank while it was being read (SIGBUS); stopping\n";
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+static void catch_sigbus(void)
+{
+    static bool done;
+    if (done)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+    done = true;
+}
+
 /* Map a plain pcap file (magic a1b2c3d4 or a1b23c4d in either byte order,
  * version 2.4) for reading; if not, libpcap reads it. Not for the link
  * types whose frames libpcap rewrites after reading (pcap_post_process:
@@ -1691,6 +1719,7 @@ static void input_map(input *in, const char *path)
         return;
     }
     madvise(m, len, MADV_SEQUENTIAL);
+    catch_sigbus();
     if (!sp_mappings)
         sp_mappings = g_array_new(FALSE, FALSE, sizeof(mapping));
     mapping mp = {m, len};
