@@ -153,12 +153,15 @@ srp_record_snapshot(const srp_record *r, srp_snap_cache *cache, srp_snapshot *ou
 
     memset(out, 0, sizeof *out);
     while (p != NULL && n < G_N_ELEMENTS(path)) {
+        /* A key first: a record freed at the next frame (one pass) is
+         * always a key, and a later record may get the cached one's
+         * address, so the cache is asked only about chained records. */
+        if (p->snap != NULL && srp_snap_absolute(p->snap, out))
+            break;
         if (valid_cache && p == cache->r) {
             *out = cache->abs;
             break;
         }
-        if (p->snap != NULL && srp_snap_absolute(p->snap, out))
-            break;
         path[n++] = p;
         p = p->prev;
     }

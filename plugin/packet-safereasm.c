@@ -187,6 +187,17 @@ static value_string close_reason_vals[SR_CLOSE_REASON_COUNT_ + 1];
 
 /* ------------------------------------------------------------ drawing */
 
+/* Whether this dissection shows any of our items: FALSE when there is no
+ * tree, or the tree is not visible and no filter, tap or column refers to
+ * a safereasm field (priming a field marks its protocol referenced too).
+ * Then Wireshark fakes every item we add (proto_tree_add_* returns the
+ * parent, which for the faked top item is the root, and labels go
+ * nowhere), so the drawing skips the labels and the items no expert info
+ * hangs on, and adds only what carries an expert info, exactly as before.
+ * Dissection is single-threaded; set at the start of each call. */
+static gboolean draw_items = TRUE;
+
+
 static proto_item *
 add_u64(proto_tree *t, int hf, tvbuff_t *tvb, guint64 v)
 {
@@ -301,9 +312,17 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
     gboolean lost_any = (s->status & SR_SEG_DROPPED) ||
                         ((s->status & SR_SEG_OUT_OF_WINDOW) && s->claimed_len > 0);
     guint32 lost = lost_any ? dropped_bytes(s) : 0;
-    wmem_strbuf_t *what = wmem_strbuf_new(pinfo->pool, "");
+    wmem_strbuf_t *what = NULL;
     guint32 release;
 
+    if (!draw_items) {
+        /* Every item faked: only what the expert infos hang on. */
+        si = proto_tree_add_item(tree, hf_segment, tvb, 0, 0, ENC_NA);
+        st = proto_item_add_subtree(si, ett_segment);
+        it = s->error != SR_OK ? add_uint(st, hf_error, tvb, s->error) : NULL;
+        goto experts;
+    }
+    what = wmem_strbuf_new(pinfo->pool, "");
     append_what(what, s, lost, lost_any, real_error);
     si = proto_tree_add_item(tree, hf_segment, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(si);
@@ -342,13 +361,7 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
         proto_item_set_generated(it);
     }
 
-    if (s->error != SR_OK) {
-        it = add_uint(st, hf_error, tvb, s->error);
-        if (real_error)
-            expert_add_info_format(pinfo, it, &ei_error, "Core error %s: %s",
-                                   sr_err_name((sr_error)s->error),
-                                   sr_strerror((sr_error)s->error));
-    }
+    it = s->error != SR_OK ? add_uint(st, hf_error, tvb, s->error) : NULL;
     add_uint(st, hf_conn_pages, tvb, s->conn_pages);
     add_u64(st, hf_conn_delivered_c2s, tvb, s->delivered[SR_DIR_CLIENT_TO_SERVER]);
     add_u64(st, hf_conn_delivered_s2c, tvb, s->delivered[SR_DIR_SERVER_TO_CLIENT]);
@@ -366,6 +379,11 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
     if (s->close_reason >= 0)
         add_uint(st, hf_conn_close_reason, tvb, (guint32)s->close_reason);
 
+experts:
+    if (real_error)
+        expert_add_info_format(pinfo, it, &ei_error, "Core error %s: %s",
+                               sr_err_name((sr_error)s->error),
+                               sr_strerror((sr_error)s->error));
     if (s->status & SR_SEG_CONFLICT)
         expert_add_info(pinfo, si, &ei_conflict);
     if (s->status & SR_SEG_LIMIT_CONNECTION)
@@ -389,7 +407,7 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
                                s->conn_id);
 
     /* The summary names this frame's own segment (the first one). */
-    if (idx == 0) {
+    if (idx == 0 && draw_items) {
         if (s->conn_id != 0)
             proto_item_append_text(top, ", connection %" PRIu64 " %s: %s", s->conn_id,
                                    dir_words(s->dir), wmem_strbuf_get_str(what));
@@ -474,6 +492,18 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
         proto_tree *ct, *ft;
 
         ci = proto_tree_add_item(tree, hf_chunk, tvb, 0, 0, ENC_NA);
+        if (!draw_items) {
+            /* Every item faked: only what the expert info hangs on. */
+            if (c->skipped) {
+                ct = proto_item_add_subtree(ci, ett_chunk);
+                it = add_u64(ct, hf_chunk_skipped, tvb, c->skipped);
+                expert_add_info_format(pinfo, it, &ei_skipped,
+                                       "%" PRIu64 " bytes missing, skipped before offset %"
+                                       PRIu64 " (connection %" PRIu64 " %s)", c->skipped,
+                                       c->offset, c->conn_id, dir_words(c->dir));
+            }
+            continue;
+        }
         proto_item_set_generated(ci);
         if (c->len > 0)
             proto_item_append_text(ci, ": connection %" PRIu64 " %s, %" PRIu64 " bytes at "
@@ -651,10 +681,14 @@ draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_recor
         proto_tree *ct;
 
         ci = proto_tree_add_item(tree, hf_closed, tvb, 0, 0, ENC_NA);
+        ct = proto_item_add_subtree(ci, ett_closed);
+        if (!draw_items) {
+            it = add_uint(ct, hf_closed_reason, tvb, cl->reason);
+            goto experts;
+        }
         proto_item_set_generated(ci);
         proto_item_append_text(ci, ": connection %" PRIu64 ", %s", cl->conn_id,
                                sr_close_reason_name((sr_close_reason)cl->reason));
-        ct = proto_item_add_subtree(ci, ett_closed);
         add_u64(ct, hf_closed_conn_id, tvb, cl->conn_id);
         it = add_uint(ct, hf_closed_reason, tvb, cl->reason);
         add_u64(ct, hf_closed_delivered_c2s, tvb, c->delivered[0]);
@@ -665,6 +699,7 @@ draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_recor
         add_u64(ct, hf_closed_dropped_s2c, tvb, c->dropped[1]);
         add_u64(ct, hf_closed_dropped_segs_c2s, tvb, c->dropped_segs[0]);
         add_u64(ct, hf_closed_dropped_segs_s2c, tvb, c->dropped_segs[1]);
+experts:
         if (cl->reason == SR_CLOSE_EVICTED)
             expert_add_info_format(pinfo, it, &ei_evicted,
                                    "Connection %" PRIu64 " evicted at the connection limit",
@@ -687,8 +722,10 @@ draw_snapshot(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *t
 
     if (!r->has_snapshot || r->snap == NULL)
         return;
-    srp_record_snapshot(r, &draw_snap_cache, &abs);
     srp_snap_delta(r->snap, &delta);
+    if (!draw_items)
+        goto experts;
+    srp_record_snapshot(r, &draw_snap_cache, &abs);
     it = proto_tree_add_item(tree, hf_global, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(it);
     gt = proto_item_add_subtree(it, ett_global);
@@ -712,6 +749,7 @@ draw_snapshot(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *t
         proto_item_set_generated(proto_tree_add_int64(
             gt, hf_change_ctr[i], tvb, 0, 0, (gint64)delta.v[i]));
     }
+experts:
     /* An allocation the core could not make: say so where it happened, as
      * for any other lost data (the counter alone is easy to miss). */
     if (delta.v[SRP_CTR_no_memory] > 0)
@@ -728,7 +766,11 @@ draw_frame_totals(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
 {
     guint64 delivered = 0, skipped = 0, own = 0, own_skipped = 0;
     guint64 own_conn = r->kind == SRP_REC_FRAME && r->n_segs > 0 ? r->segs[0].conn_id : 0;
-    wmem_strbuf_t *others = wmem_strbuf_new(pinfo->pool, "");
+    wmem_strbuf_t *others;
+
+    if (!draw_items)
+        return;  /* items and labels only, no expert info */
+    others = wmem_strbuf_new(pinfo->pool, "");
 
     for (guint i = 0; i < r->n_chunks; i++) {
         const srp_chunk *c = &r->chunks[i];
@@ -848,6 +890,10 @@ dissect_safereasm(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *dat
     if (r == NULL && end == NULL)
         return 0;
 
+    /* proto_field_is_referenced() is TRUE for a visible tree, for a
+     * protocol Wireshark does not fake, and for a protocol one of whose
+     * fields is primed (a filter, a tap's filter, a custom column). */
+    draw_items = proto_field_is_referenced(tree, proto_sr);
     top = proto_tree_add_item(tree, proto_sr, tvb, 0, 0, ENC_NA);
     t = proto_item_add_subtree(top, ett_sr);
     if (r != NULL) {

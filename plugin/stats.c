@@ -82,6 +82,7 @@ typedef struct srp_tree_state {
     gint shown[SRP_N_COUNTERS];   /* value last set on the node */
     int parent[SRP_N_COUNTERS];
     char *label[SRP_N_COUNTERS];
+    gboolean level[SRP_N_COUNTERS]; /* is_level(), once: not per packet */
 } srp_tree_state;
 
 /* stats_tree has no user pointer; one state per open tree. */
@@ -162,6 +163,8 @@ st_init(stats_tree *st)
     /* A counter the core adds later: at the top level. */
     for (int i = 0; i < SRP_N_COUNTERS; i++)
         make_node(st, s, i, -1);
+    for (int i = 0; i < SRP_N_COUNTERS; i++)
+        s->level[i] = is_level(srp_counters[i].name);
     if (srp_prefs_detect_divergence()) {
         s->div = TRUE;
         s->div_parent = stats_tree_create_node(st, div_label[DIV_RELEASES], 0, STAT_DT_INT,
@@ -206,7 +209,7 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
     for (int i = 0; i < SRP_N_COUNTERS; i++) {
         gint64 v;
 
-        if (is_level(srp_counters[i].name))
+        if (s->level[i])
             s->acc[i] = (gint64)MIN(abs.v[i], (guint64)G_MAXINT64);
         else
             s->acc[i] += (gint64)delta.v[i];
