@@ -394,7 +394,8 @@ SR_API sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
                                            const sr_allocator *allocator,
                                            sr_error *err);
 /* Complete every stream (SR_CLOSE_POOL_CLOSED, buffered data flushed
- * first) and refuse further work with SR_ERR_POOL_CLOSED. Idempotent.
+ * first), in the order the connections were made (ascending id), and
+ * refuse further work with SR_ERR_POOL_CLOSED. Idempotent.
  * Must not be called from a callback (SR_ERR_REENTRANT). */
 SR_API sr_error sr_pool_close(sr_pool *pool);
 /* Close (if needed) and release the caller's reference. The memory goes

@@ -153,6 +153,22 @@ static inline uint64_t mix(uint64_t h, uint64_t w)
     return h ^ h >> 32;
 }
 
+/* A random seed per process, mixed into every key's hash: the table's
+ * bucket of a connection cannot be predicted from the capture, so a capture
+ * crafted to put many connections in one bucket (a hash flood) cannot make
+ * lookups linear. Nothing observable depends on the table's order (the one
+ * walk over it, sr_pool_close(), completes connections by id). */
+static uint64_t hash_seed;
+
+static void hash_seed_init(void)
+{
+    static gsize once;
+    if (g_once_init_enter(&once)) {
+        hash_seed = (uint64_t)g_random_int() << 32 | g_random_int();
+        g_once_init_leave(&once, 1);
+    }
+}
+
 static guint key_hash(gconstpointer v)
 {
     /* Multiply-xor in 64-bit words over zone, ports, version and the
@@ -163,7 +179,7 @@ static guint key_hash(gconstpointer v)
     size_t alen;
     const uint8_t *ad = sr__key_addr(k, &alen);
     uint64_t w = (uint64_t)k->zone << 32 | (uint64_t)k->port[0] << 16 | k->port[1];
-    uint64_t h = mix(0x9e3779b97f4a7c15u ^ k->ip_version, w);
+    uint64_t h = mix(hash_seed ^ 0x9e3779b97f4a7c15u ^ k->ip_version, w);
     for (size_t i = 0; i < alen; i += 8) {
         memcpy(&w, ad + i, 8);
         h = mix(h, w);
@@ -566,6 +582,7 @@ sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
         pthread_mutex_init(&p->park[i].m, NULL);
         pthread_cond_init(&p->park[i].cv, NULL);
     }
+    hash_seed_init();
     p->table = g_hash_table_new(key_hash, key_equal);
     *err = SR_OK;
     return p;
@@ -574,6 +591,12 @@ sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
 sr_pool *sr_pool_new(const sr_stream_factory *factory, size_t max_connections, sr_error *err)
 {
     return sr_pool_new_with_allocator(factory, max_connections, NULL, err);
+}
+
+static gint by_id(gconstpointer a, gconstpointer b)
+{
+    const sr__conn *x = *(sr__conn *const *)a, *y = *(sr__conn *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
 sr_error sr_pool_close(sr_pool *p)
@@ -617,6 +640,10 @@ sr_error sr_pool_close(sr_pool *p)
         }
     }
 
+    /* In the order the connections were made, not the table's (which
+     * follows the random hash seed): the same input completes in the same
+     * order on every run. */
+    g_ptr_array_sort(all, by_id);
     for (guint i = 0; i < all->len; i++) {
         sr__conn *c = all->pdata[i];
         sr__held frame;

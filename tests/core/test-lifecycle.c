@@ -659,6 +659,43 @@ static void test_two_assemblers(void)
     srt_env_close(&e);
 }
 
+/* sr_pool_close() completes what is still open in the order the
+ * connections were made, whatever the table's (randomly seeded) hash order:
+ * the same input gives the same callbacks on every run. */
+static void record_completion(srt_recorder *r, srt_stream *s, const sr_conn_info *info,
+                              sr_close_reason reason, void *ctx)
+{
+    (void)s;
+    (void)info;
+    (void)ctx;
+    if (reason == SR_CLOSE_POOL_CLOSED)
+        g_array_append_val((GArray *)r->hook_data, s->conn_id);
+}
+
+static void test_close_order(void)
+{
+    enum { N = 500 };
+    srt_env e;
+    GArray *order = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    srt_env_open(&e, NULL, N + 10);
+    e.rec.complete_hook = record_completion;
+    e.rec.hook_data = order;
+    /* Ids follow creation; creation follows a shuffled connection number,
+     * so the ids are not in the order of the addresses either. */
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t conn = (i * 7919u) % N + 1;
+        SRT_ASSERT_ERR(srt_feed(&e, conn, false, 100, SYN, NULL, T0, NULL), SR_OK);
+    }
+    SRT_ASSERT_ERR(sr_pool_close(e.pool), SR_OK);
+    g_assert_cmpuint(order->len, ==, N);
+    for (guint i = 1; i < order->len; i++)
+        if (g_array_index(order, uint64_t, i - 1) >= g_array_index(order, uint64_t, i))
+            g_error("completion %u has id %" G_GUINT64_FORMAT " after id %" G_GUINT64_FORMAT, i,
+                    g_array_index(order, uint64_t, i), g_array_index(order, uint64_t, i - 1));
+    srt_env_close(&e);
+    g_array_free(order, TRUE);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -679,5 +716,6 @@ int main(int argc, char **argv)
     g_test_add_func("/lifecycle/callback/reentrant", test_reentrant);
     g_test_add_func("/lifecycle/callback/packet-ctx", test_packet_ctx);
     g_test_add_func("/lifecycle/assembler/two-on-one-pool", test_two_assemblers);
+    g_test_add_func("/lifecycle/pool/close-order", test_close_order);
     return g_test_run();
 }
