@@ -13,8 +13,9 @@
  * Threads: with --threads N > 1 the reading thread decodes frames and hands
  * the segments, in batches, to N workers chosen by a symmetric
  * flow hash (both directions of a connection go to the same worker); a
- * plain pcap file, read from a mapping, has no reading thread: every worker
- * walks all of it and feeds the frames the hash gives it (walk_file). Every
+ * plain pcap file, read from a mapping, has no reading thread: the workers
+ * decode it chunk by chunk, each chunk once, into an index every worker
+ * reads, and each feeds the frames the hash gives it (walk_indexed). Every
  * worker owns its own sr_pool and sr_assembler (one of each per overlap
  * policy with --policy all), so it shares no connection with another
  * worker: a worker ahead in capture time cannot sweep, flush or time out a
@@ -327,17 +328,6 @@ typedef struct idx_entry {
     bool say;      /* u.m, not u.f */
 } idx_entry;
 
-/* A chunk's index: written by the worker that indexes it, then read by
- * every worker (hand-off under sp_idx_lock). */
-typedef struct idx_slot {
-    uint64_t ready;         /* under sp_idx_lock: chunk number + 1 once indexed */
-    idx_entry *e;           /* SP_IDX_RECS entries, one per record */
-    uint16_t *order;        /* SP_IDX_RECS: entries by worker, then frame */
-    uint32_t first[SP_MAX_THREADS + 1]; /* worker t's: order[first[t] .. first[t + 1]) */
-    uint64_t count[SP_DEC_COUNT_], filtered; /* the chunk's counters */
-    sr_time cmax;           /* the highest frame time in the chunk */
-} idx_slot;
-
 /* Where a chunk's records lie. */
 typedef struct idx_link {
     size_t start, end;
@@ -345,16 +335,29 @@ typedef struct idx_link {
     uint64_t before; /* records of the walk before it */
 } idx_link;
 
+/* A chunk's index: written by the worker that indexes it, then read by
+ * every worker (hand-off under idx_walk.lock). */
+typedef struct idx_slot {
+    uint64_t ready;         /* under idx_walk.lock: chunk number + 1 once indexed */
+    idx_entry *e;           /* SP_IDX_RECS entries, one per record */
+    uint16_t *order;        /* SP_IDX_RECS: entries by worker, then frame */
+    uint32_t first[SP_MAX_THREADS + 1]; /* worker t's: order[first[t] .. first[t + 1]) */
+    uint64_t count[SP_DEC_COUNT_], filtered; /* the chunk's counters */
+    sr_time cmax;           /* the highest frame time in the chunk */
+    idx_link link;          /* its records */
+} idx_slot;
+
 typedef struct idx_walk {
+    /* The hand-offs: a handful per chunk (pthread: ThreadSanitizer sees them). */
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
     idx_slot *slot;    /* nslots, made at the first indexed walk */
-    idx_link *chain;   /* ring of nchain: chunk x at x % nchain */
-    unsigned nslots, nchain, ahead;
-    /* Under sp_idx_lock: */
-    uint64_t known;    /* chunks whose records are found */
+    unsigned nslots, ahead;
+    /* Under lock: */
+    uint64_t chained;  /* chunks indexed: where chunk `chained` starts is known */
     uint64_t nchunks;  /* chunks of the walk; UINT64_MAX until its end is found */
-    size_t next;       /* where chunk `known` starts */
+    size_t next;       /* where chunk `chained` starts */
     uint64_t before;   /* records before it */
-    bool extending;    /* a worker reads record headers for the chain */
     uint64_t consumed[SP_MAX_THREADS]; /* chunks each worker has fed */
 } idx_walk;
 
@@ -2284,20 +2287,25 @@ static void walk_file(worker *w)
  *   fed by      every worker, each its own list, in chunk order
  *
  * Where a chunk starts is known only once the records before it are
- * counted: whoever needs a chunk first reads its record headers (16 bytes
- * each, idx_extend) and publishes where the next one starts, so a worker
- * never waits for another one's decoding to know where to start. A worker
- * indexes its chunk SP_IDX_AHEAD(N) chunks before it feeds it (so the
- * others seldom wait for it), and a slot is reused only when every worker
- * has fed its chunk: at most SP_IDX_SLOTS(N) chunks are indexed and not
- * fed, whichever thread the scheduler holds back. The capture clock (the
- * highest frame time so far) is kept per chunk: each entry holds the
- * highest time within its chunk up to it, and a worker takes the higher of
- * that and the clock at the chunk's start, which it follows over every
- * chunk. No cycle of waits: at its step c a worker waits in walk_sync for
- * workers behind it, indexes chunk c + ahead (waiting for every worker to
- * have fed chunk c + ahead - slots < c), then feeds chunk c (waiting for
- * it to be indexed, at step c - ahead); every wait is for a step before. */
+ * read, so chunk x is indexed after chunk x - 1 (one pass over its records
+ * that decodes each frame while the cache lines ahead are asked for);
+ * indexing is about a tenth of the work, so this chain is short next to the
+ * feeding, which runs in parallel. A worker indexes its chunk
+ * SP_IDX_AHEAD(N) chunks before it feeds it (so the others seldom wait for
+ * it), and a slot is reused only when every worker has fed its chunk: at
+ * most SP_IDX_SLOTS(N) chunks are indexed and not fed, whichever thread
+ * the scheduler holds back. The capture clock (the highest frame time so
+ * far) is kept per chunk: each entry holds the highest time within its
+ * chunk up to it, and a worker takes the higher of that and the clock at
+ * the chunk's start, which it follows over every chunk. Worker 0 adds
+ * every chunk's counters and says its messages, in frame order, so stderr
+ * and the counters are those of one reader.
+ *
+ * No cycle of waits: at its step c a worker waits in walk_sync for workers
+ * behind it, indexes chunk c + ahead (waiting for every worker to have fed
+ * chunk c + ahead - slots < c, and for chunk c + ahead - 1 to be indexed,
+ * at step c - 1), then feeds chunk c (waiting for it to be indexed, at
+ * step c - ahead): every wait is for something done at an earlier step. */
 #define SP_IDX_RECS SP_SYNC_FRAMES
 #define SP_IDX_BYTES ((size_t)1 << 20)
 #define SP_IDX_PREFETCH ((size_t)8192)
@@ -2305,58 +2313,6 @@ static void walk_file(worker *w)
 #define SP_IDX_SLOTS(n) ((n) + 2)
 #define SP_IDX_NONE_OWNER UINT8_MAX
 #define SP_IDX_PREFETCH_ENTRIES 8
-
-/* Mutex and condition variable of the indexed walk's hand-offs (a handful
- * per chunk of 4096 frames; ThreadSanitizer sees them). */
-static pthread_mutex_t sp_idx_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sp_idx_cv = PTHREAD_COND_INITIALIZER;
-
-/* Under sp_idx_lock: the records of the chunks up to x are found (their
- * start, end and the records before them), unless the walk ends before x:
- * false then. Reads record headers with the lock released; one thread at a
- * time extends (idx_extending). */
-static bool idx_extend(app *ap, uint64_t x)
-{
-    idx_walk *iw = &ap->idx;
-    const input *in = ap->walk.in;
-    while (iw->known <= x && iw->nchunks == UINT64_MAX) {
-        if (iw->extending) {
-            pthread_cond_wait(&sp_idx_cv, &sp_idx_lock);
-            continue;
-        }
-        iw->extending = true;
-        size_t start = iw->next, off = start;
-        pthread_mutex_unlock(&sp_idx_lock);
-        uint32_t recs = 0;
-        struct pcap_pkthdr h;
-        /* Each header says where the next one is: alone, this walk would
-         * wait for memory at every record. Every cache line up to
-         * SP_IDX_PREFETCH bytes ahead is asked for, so the file streams
-         * in (for the indexing and the feeding too: the chunks ahead fit
-         * in the last-level cache). A prefetch never faults. */
-        size_t pf = start;
-        while (recs < SP_IDX_RECS && off - start < SP_IDX_BYTES) {
-            for (; pf < off + SP_IDX_PREFETCH && pf < in->map_len; pf += 64)
-                __builtin_prefetch(in->map + pf);
-            if (!map_record(in, off, &h))
-                break;
-            off += 16 + (size_t)h.caplen;
-            recs++;
-        }
-        pthread_mutex_lock(&sp_idx_lock);
-        if (recs == 0) {
-            iw->nchunks = iw->known; /* a record libpcap must read, or the end */
-        } else {
-            iw->chain[iw->known % iw->nchain] = (idx_link){start, off, recs, iw->before};
-            iw->before += recs;
-            iw->next = off;
-            iw->known++;
-        }
-        iw->extending = false;
-        pthread_cond_broadcast(&sp_idx_cv);
-    }
-    return x < iw->known;
-}
 
 /* Worker w indexes chunk x into its slot (nothing if the walk ends
  * before x). */
@@ -2368,36 +2324,43 @@ static void idx_build(worker *w, uint64_t x)
     const input *in = j->in;
     unsigned nt = ap->threads;
     idx_slot *sl = &iw->slot[x % iw->nslots];
-    pthread_mutex_lock(&sp_idx_lock);
+    pthread_mutex_lock(&iw->lock);
     for (;;) { /* the slot's chunk before, x - nslots, fed by every worker */
         uint64_t low = UINT64_MAX;
         for (unsigned t = 0; t < nt; t++)
             low = MIN(low, iw->consumed[t]);
         if (x < iw->nslots || low > x - iw->nslots)
             break;
-        pthread_cond_wait(&sp_idx_cv, &sp_idx_lock);
+        pthread_cond_wait(&iw->cv, &iw->lock);
     }
-    bool have = idx_extend(ap, x);
-    idx_link l = iw->chain[x % iw->nchain]; /* stays: no one extends past x + nslots */
-    pthread_mutex_unlock(&sp_idx_lock);
+    /* Chunk x starts where chunk x - 1 ended: its indexing is done. */
+    while (iw->chained < x && iw->nchunks == UINT64_MAX)
+        pthread_cond_wait(&iw->cv, &iw->lock);
+    bool have = iw->nchunks == UINT64_MAX;
+    size_t start = iw->next;
+    uint64_t before = iw->before;
+    pthread_mutex_unlock(&iw->lock);
     if (!have)
         return;
     uint8_t owner_of[SP_IDX_RECS]; /* SP_IDX_NONE_OWNER: no entry */
     uint32_t per[SP_MAX_THREADS + 1] = {0};
-    uint32_t nrec = 0;
+    uint32_t i = 0;
     memset(sl->count, 0, sizeof sl->count);
     sl->filtered = 0;
     sr_time cmax = 0;
-    size_t off = l.start;
-    for (uint32_t i = 0; i < l.recs; i++) {
-        struct pcap_pkthdr h;
-        /* Found before; false only if the file changed under the mapping:
-         * the chunk's later frames are then left out. */
+    size_t off = start, pf = start;
+    struct pcap_pkthdr h;
+    /* Each header says where the next one is: alone, this walk would wait
+     * for memory at every record. Every cache line up to SP_IDX_PREFETCH
+     * bytes ahead is asked for, so the file streams in. A prefetch never
+     * faults (nor does it map a page). */
+    for (; i < SP_IDX_RECS && off - start < SP_IDX_BYTES; i++) {
+        for (; pf < off + SP_IDX_PREFETCH && pf < in->map_len; pf += 64)
+            __builtin_prefetch(in->map + pf);
         if (!map_record(in, off, &h))
-            break;
+            break; /* a record libpcap must read, or the end */
         const u_char *data = in->map + off + 16;
         off += 16 + (size_t)h.caplen;
-        __builtin_prefetch(in->map + off); /* never faults, even past the end */
         sr_time ts = (sr_time)h.ts.tv_sec * SR_USEC_PER_SEC + h.ts.tv_usec;
         if (i == 0 || ts > cmax)
             cmax = ts;
@@ -2408,7 +2371,6 @@ static void idx_build(worker *w, uint64_t x)
         frame_tally(sl->count, &sl->filtered, what, what == SP_DEC_tcp ? s.notes : 0);
         unsigned owner;
         owner_of[i] = SP_IDX_NONE_OWNER;
-        nrec = i + 1;
         if (what == SP_DEC_tcp) {
             owner = sp_flow_hash(&s.flow) % nt;
             e->say = false;
@@ -2426,14 +2388,14 @@ static void idx_build(worker *w, uint64_t x)
             owner = 0; /* worker 0 says it, in frame order */
             e->say = true;
             e->u.m.why = why;
-            e->u.m.packet = j->n + l.before + i + 1;
+            e->u.m.packet = j->n + before + i + 1;
             e->u.m.caplen = h.caplen;
             e->u.m.len = h.len;
             e->u.m.dr = (unsigned)what;
         } else {
             continue;
         }
-        e->frame = j->frames + l.before + i + 1;
+        e->frame = j->frames + before + i + 1;
         owner_of[i] = (uint8_t)owner;
         per[owner + 1]++;
     }
@@ -2442,14 +2404,22 @@ static void idx_build(worker *w, uint64_t x)
     for (unsigned t = 0; t < nt; t++)
         per[t + 1] += per[t];
     memcpy(sl->first, per, (nt + 1) * sizeof per[0]);
-    for (uint32_t i = 0; i < nrec; i++)
-        if (owner_of[i] != SP_IDX_NONE_OWNER)
-            sl->order[per[owner_of[i]]++] = (uint16_t)i;
+    for (uint32_t k = 0; k < i; k++)
+        if (owner_of[k] != SP_IDX_NONE_OWNER)
+            sl->order[per[owner_of[k]]++] = (uint16_t)k;
     sl->cmax = cmax;
-    pthread_mutex_lock(&sp_idx_lock);
-    sl->ready = x + 1;
-    pthread_cond_broadcast(&sp_idx_cv);
-    pthread_mutex_unlock(&sp_idx_lock);
+    sl->link = (idx_link){start, off, i, before};
+    pthread_mutex_lock(&iw->lock);
+    if (i == 0) {
+        iw->nchunks = x; /* the walk ends before chunk x */
+    } else {
+        iw->next = off;
+        iw->before += i;
+        iw->chained = x + 1;
+        sl->ready = x + 1;
+    }
+    pthread_cond_broadcast(&iw->cv);
+    pthread_mutex_unlock(&iw->lock);
 }
 
 /* A worker: the indexed walk of app.walk's mapping, from its first record
@@ -2468,20 +2438,18 @@ static void walk_indexed(worker *w)
     for (uint64_t x = me; x < iw->ahead; x += nt)
         idx_build(w, x);
     for (uint64_t c = 0;; c++) {
-        pthread_mutex_lock(&sp_idx_lock);
-        bool have = idx_extend(ap, c);
-        idx_link l = iw->chain[c % iw->nchain];
-        pthread_mutex_unlock(&sp_idx_lock);
-        if (!have)
-            break;
-        walk_sync(w, frame, l.start, false);
+        walk_sync(w, frame, off, false);
         if ((c + iw->ahead) % nt == me)
             idx_build(w, c + iw->ahead);
         idx_slot *sl = &iw->slot[c % iw->nslots];
-        pthread_mutex_lock(&sp_idx_lock);
-        while (sl->ready != c + 1)
-            pthread_cond_wait(&sp_idx_cv, &sp_idx_lock);
-        pthread_mutex_unlock(&sp_idx_lock);
+        pthread_mutex_lock(&iw->lock);
+        while (sl->ready != c + 1 && iw->nchunks > c)
+            pthread_cond_wait(&iw->cv, &iw->lock);
+        bool have = sl->ready == c + 1;
+        pthread_mutex_unlock(&iw->lock);
+        if (!have)
+            break;
+        idx_link l = sl->link;
         for (uint32_t k = sl->first[me], end = sl->first[me + 1]; k < end; k++) {
             if (k + SP_IDX_PREFETCH_ENTRIES < end) { /* written by another CPU, mostly */
                 const idx_entry *ahead = &sl->e[sl->order[k + SP_IDX_PREFETCH_ENTRIES]];
@@ -2518,10 +2486,10 @@ static void walk_indexed(worker *w)
                 }
             }
         }
-        pthread_mutex_lock(&sp_idx_lock);
+        pthread_mutex_lock(&iw->lock);
         iw->consumed[me] = c + 1;
-        pthread_cond_broadcast(&sp_idx_cv);
-        pthread_mutex_unlock(&sp_idx_lock);
+        pthread_cond_broadcast(&iw->cv);
+        pthread_mutex_unlock(&iw->lock);
     }
     w->walk_off = off;
     w->walk_recs = recs;
@@ -2540,9 +2508,7 @@ static void idx_free(app *ap)
         g_free(iw->slot[s].order);
     }
     g_free(iw->slot);
-    g_free(iw->chain);
     iw->slot = NULL;
-    iw->chain = NULL;
 }
 
 /* Main thread, before an indexed walk: the slots (made at the first one;
@@ -2553,14 +2519,12 @@ static bool idx_prepare(app *ap, size_t off)
     if (!iw->slot) {
         iw->ahead = SP_IDX_AHEAD(ap->threads);
         iw->nslots = SP_IDX_SLOTS(ap->threads);
-        iw->nchain = 2 * iw->nslots + 2;
         iw->slot = g_try_new0(idx_slot, iw->nslots);
-        iw->chain = g_try_new0(idx_link, iw->nchain);
-        for (unsigned s = 0; iw->slot && iw->chain && s < iw->nslots; s++)
+        for (unsigned s = 0; iw->slot && s < iw->nslots; s++)
             if (!(iw->slot[s].e = g_try_new(idx_entry, SP_IDX_RECS)) ||
                 !(iw->slot[s].order = g_try_new(uint16_t, SP_IDX_RECS)))
                 break;
-        if (!iw->slot || !iw->chain || !iw->slot[iw->nslots - 1].order) {
+        if (!iw->slot || !iw->slot[iw->nslots - 1].order) {
             idx_free(ap);
             return false;
         }
@@ -2569,11 +2533,10 @@ static bool idx_prepare(app *ap, size_t off)
         iw->slot[s].ready = 0;
     for (unsigned t = 0; t < ap->threads; t++)
         iw->consumed[t] = 0;
-    iw->known = 0;
+    iw->chained = 0;
     iw->nchunks = UINT64_MAX;
     iw->next = off;
     iw->before = 0;
-    iw->extending = false;
     return true;
 }
 
@@ -3579,6 +3542,8 @@ int main(int argc, char **argv)
     pthread_mutex_init(&ap->walk_lock, NULL);
     ap->walk_mode = ap->threads > 1 ? walk_wanted(ap->threads) : SP_WALK_NONE;
     pthread_cond_init(&ap->walk_cv, NULL);
+    pthread_mutex_init(&ap->idx.lock, NULL);
+    pthread_cond_init(&ap->idx.cv, NULL);
     for (unsigned t = 0; t < SP_MAX_THREADS; t++)
         g_queue_init(&ap->pend[t]);
 
@@ -3647,5 +3612,7 @@ int main(int argc, char **argv)
     pthread_mutex_destroy(&ap->msg_lock);
     pthread_cond_destroy(&ap->walk_cv);
     pthread_mutex_destroy(&ap->walk_lock);
+    pthread_cond_destroy(&ap->idx.cv);
+    pthread_mutex_destroy(&ap->idx.lock);
     return rc;
 }
