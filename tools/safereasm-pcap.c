@@ -238,7 +238,7 @@ typedef struct item {
 typedef struct batch {
     size_t n, used;
     bool stop;
-    bool walk;      /* no items: walk app.walk's mapping (walk_file) */
+    bool walk;      /* no items: walk app.walk's mapping (walk_indexed, walk_file) */
     uint64_t stamp; /* frames handed over when it was pushed */
     item items[SP_BATCH_ITEMS];
     uint8_t arena[SP_BATCH_ARENA];
@@ -284,7 +284,7 @@ typedef struct worker {
     pthread_mutex_t out_lock;
     GQueue out;          /* out_block, in key order; under out_lock */
     uint64_t done_frame; /* every frame up to this one is fed; under out_lock */
-    /* Where its walk of a mapping ended (walk_file; read by the main thread
+    /* Where its walk of a mapping ended (walk_indexed, walk_file; read by the main thread
      * once every walk has ended): */
     size_t walk_off;      /* offset of the record it stopped at */
     uint64_t walk_recs, walk_frames, walk_n;
@@ -2156,7 +2156,8 @@ static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_p
 /* ------------------------------------------------------------ walking */
 
 /* With --threads N a plain pcap file is not read by one thread and handed
- * out: every worker walks the whole mapping itself, decodes every frame,
+ * out. SR_PCAP_WALK=each (walk_file; the default before the indexed walk
+ * below): every worker walks the whole mapping itself, decodes every frame,
  * and feeds the segments whose flow hash is its own: two busy threads on
  * two CPUs instead of a reader and N workers, no batches, no hand-off; the
  * price is the per-frame reading and decoding every worker repeats (about

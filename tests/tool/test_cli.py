@@ -413,15 +413,16 @@ def test_mapped(c, tmp):
 
 
 def test_walk(c, tmp):
-    """--threads N on plain pcap files: every worker walks the mapping
-    itself (no reader thread). Over several sync points (4096 frames), with
+    """--threads N on plain pcap files: the workers walk the mapping
+    (no reader thread). Over several sync points (4096 frames), with
     frames the decoder refuses (messages, suppressed after 10, counters), a
     time going backwards, a BPF filter, a record libpcap must read in the
     middle of a file (the rest of the file goes to libpcap), and files read
     in turn (plain, gzip, plain): exactly the stdout, stderr and exit status
     of the same bytes gzip-compressed, which libpcap reads and one reader
-    thread hands out in batches. Walking is forced (SR_PCAP_WALK=always:
-    by default only while every worker has a CPU), and the plain files read
+    thread hands out in batches. Walking is forced (SR_PCAP_WALK=always,
+    the indexed walk: by default only while every worker has a CPU), and the
+    plain files walked by every worker decoding every frame (each) or read
     by one reader (never) give the same again."""
     groups = []
     for g in range(45):
