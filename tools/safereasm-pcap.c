@@ -2314,6 +2314,8 @@ static void walk_file(worker *w)
 #define SP_IDX_SLOTS(n) ((n) + 2)
 #define SP_IDX_NONE_OWNER UINT8_MAX
 #define SP_IDX_PREFETCH_ENTRIES 8
+_Static_assert(SP_IDX_RECS <= 65536, "idx_slot.order holds entry numbers in 16 bits");
+_Static_assert(SP_MAX_THREADS < SP_IDX_NONE_OWNER, "owners are kept in 8 bits");
 
 /* Worker w indexes chunk x into its slot (nothing if the walk ends
  * before x). */
