@@ -29,8 +29,11 @@ on captures built here, so every expectation is known by construction:
             three rounds, under a descriptor limit of 40 (the tool keeps a
             bounded set of files open): every file holds its bytes, equal
             to streams.tsv's SHA-256; --threads 2 writes the same files.
-  walk      --threads N on plain pcap files (every worker walks the mapping)
-            gives what libpcap and the reader thread give, over 3 files
+  walk      --threads N on plain pcap files (the workers walk the mapping:
+            indexed, or each decoding every frame) gives what libpcap and
+            the reader thread give, over 3 files; and over files of fewer
+            records than one chunk, of one chunk exactly, of chunks ended
+            by their size and of no record
   mapped    a plain pcap file (read from a mapping) gives what libpcap
             gives for the same bytes gzip-compressed (libpcap reads those):
             stdout, exit status and messages, --threads 1 and 3, for a
@@ -410,15 +413,16 @@ def test_mapped(c, tmp):
 
 
 def test_walk(c, tmp):
-    """--threads N on plain pcap files: every worker walks the mapping
-    itself (no reader thread). Over several sync points (4096 frames), with
+    """--threads N on plain pcap files: the workers walk the mapping
+    (no reader thread). Over several sync points (4096 frames), with
     frames the decoder refuses (messages, suppressed after 10, counters), a
     time going backwards, a BPF filter, a record libpcap must read in the
     middle of a file (the rest of the file goes to libpcap), and files read
     in turn (plain, gzip, plain): exactly the stdout, stderr and exit status
     of the same bytes gzip-compressed, which libpcap reads and one reader
-    thread hands out in batches. Walking is forced (SR_PCAP_WALK=always:
-    by default only while every worker has a CPU), and the plain files read
+    thread hands out in batches. Walking is forced (SR_PCAP_WALK=always,
+    the indexed walk: by default only while every worker has a CPU), and the
+    plain files walked by every worker decoding every frame (each) or read
     by one reader (never) give the same again."""
     groups = []
     for g in range(45):
@@ -455,9 +459,11 @@ def test_walk(c, tmp):
             r1 = run("--threads", threads, *extra, a[0], b[1], cc[0], env=walk)
             r2 = run("--threads", threads, *extra, a[1], b[1], cc[1], env=walk)
             r3 = run("--threads", threads, *extra, a[0], b[1], cc[0], env={"SR_PCAP_WALK": "never"})
+            r4 = run("--threads", threads, *extra, a[0], b[1], cc[0], env={"SR_PCAP_WALK": "each"})
             e1 = r1[2].replace(a[0], "A").replace(cc[0], "C")
             e2 = r2[2].replace(a[1], "A").replace(cc[1], "C")
-            same = r1[0] == r2[0] == r3[0] and r1[1] == r2[1] == r3[1] and e1 == e2 and r1[2] == r3[2]
+            same = (r1[0] == r2[0] == r3[0] == r4[0] and r1[1] == r2[1] == r3[1] == r4[1] and
+                    e1 == e2 and r1[2] == r3[2] == r4[2])
             # The filter leaves out the cut frames: no messages then.
             said = "suppressed" in e1 or extra[:1] == ("--filter",)
             c.need(same and r1[1].count(b"\n") > 2000 and said,
@@ -465,6 +471,47 @@ def test_walk(c, tmp):
                    % (threads, " ".join(extra), r1[0], r2[0], len(r1[1]), len(r2[1]),
                       e1[:300], e2[:300]))
     print("walk: %d frames in 3 files, mapped and walked as libpcap reads them" % len(frames))
+
+    # The indexed walk cuts a file into chunks of 4096 records or 1 MiB:
+    # files of fewer records than one chunk, of exactly one chunk, of one
+    # chunk and one record, of chunks ended by their size (20 kB segments),
+    # and of none; with refused frames and a filter, read alone and after
+    # one another; --threads 1 to 3, every way of reading plain files
+    # (always: indexed, each: every worker decodes every frame, never: one
+    # reader) against libpcap reading the same bytes gzip-compressed.
+    big = [f for i in range(12)
+           for f in conn(30000 + i, 80, [(k * 20000, bytes([65 + (i + k) % 26]) * 20000)
+                                         for k in range(6)])]
+    sizes = {"few": frames[:300], "one": frames[:4096], "one1": frames[:4097], "big": big,
+             "none": []}
+    files = {k: write(os.path.join(tmp, "k-%s.pcap" % k), v) for k, v in sizes.items()}
+    sets = [["few"], ["one"], ["one1"], ["big"], ["none"], ["few", "big", "one", "none", "one1"]]
+    for names in sets:
+        one = {}
+        plain = [files[k][0] for k in names]
+        gz = [files[k][1] for k in names]
+        for threads in ("1", "2", "3"):
+            for extra in ((), ("--filter", "not tcp port 20077")):
+                ref = run("--threads", threads, *extra, *gz)
+                ref_err = ref[2]
+                for k in names:
+                    ref_err = ref_err.replace(files[k][1], files[k][0])
+                for mode in ("always", "each", "never"):
+                    r = run("--threads", threads, *extra, *plain, env={"SR_PCAP_WALK": mode})
+                    c.need(r[0] == ref[0] == 0 and r[1] == ref[1] and r[2] == ref_err,
+                           "walk chunks %s --threads %s %s %s: exit %d/%d, stdout %d/%d bytes, "
+                           "stderr %r / %r" % ("+".join(names), threads, mode, " ".join(extra),
+                                               r[0], ref[0], len(r[1]), len(ref[1]), r[2][:300],
+                                               ref_err[:300]))
+                lines = sorted(l for l in ref[1].split(b"\n") if l and not l.startswith(b"#"))
+                if threads == "1":
+                    one[extra] = lines
+                c.need(lines == one[extra], "walk chunks %s --threads %s %s: lines differ from --threads 1"
+                       % ("+".join(names), threads, " ".join(extra)))
+                c.need(names == ["none"] or len(lines) > 10,
+                       "walk chunks %s: %d lines" % ("+".join(names), len(lines)))
+    print("walk chunks: %d sets of files, 1-3 threads, indexed / each / reader = libpcap"
+          % len(sets))
 
 
 def main():
