@@ -203,18 +203,23 @@ node_bytes(const proto_node *node, guint rel, guint n)
     return tvb_get_ptr(fi->ds_tvb, off, (gint)n);
 }
 
-/* Does this IPv4 options area hold a loose or strict source route whose
- * pointer is valid? The IPv4 dissector then adds no ip.dst (ip.cur_rt
- * instead); this walk is its get_dst_offset(), option by option:
+/* Where the IPv4 dissector takes the destination address from, as its
+ * get_dst_offset() does: an IPv4 header with a loose or strict source route
+ * whose pointer is valid is going to the route's last address, which
+ * Wireshark 4.0 makes ip.dst (and pinfo->dst, which TCP's conversations
+ * use; the header's own destination becomes ip.cur_rt). Returns the offset
+ * of the destination address in the header: 16, or the route's last
+ * address. The walk, option by option over the captured options area:
  *
- *   +------+-----+-----+----------------+
- *   | type | len | ptr | route data ... |   type 0x83 (LSRR) or 0x89 (SSRR)
- *   +------+-----+-----+----------------+   valid: ptr >= 4, ptr % 4 == 0, ptr <= len
+ *   +------+-----+-----+---------+-----+---------+
+ *   | type | len | ptr | addr 1  | ... | addr n  |   type 0x83 (LSRR) or 0x89 (SSRR)
+ *   +------+-----+-----+---------+-----+---------+   valid: ptr >= 4, ptr % 4 == 0,
+ *                                      ^ len - 4            ptr <= len
  *
- * It stops (no source route) at an end-of-list, an option without room for
- * its length byte, a length below 2 or past the options area. */
-static gboolean
-ipv4_source_routed(const guint8 *o, guint optlen)
+ * It stops (the header's destination) at an end-of-list, an option without
+ * room for its length byte, a length below 2 or past the options area. */
+static guint
+ipv4_dst_offset(const guint8 *o, guint optlen)
 {
     guint i = 0, left = optlen;
 
@@ -223,41 +228,42 @@ ipv4_source_routed(const guint8 *o, guint optlen)
 
         left--;
         if (opt == 0) /* end of option list */
-            return FALSE;
+            return 16;
         if (opt == 1) { /* no-operation */
             i++;
             continue;
         }
         if (left == 0)
-            return FALSE;
+            return 16;
         guint len = o[i + 1];
         left--;
         if (len < 2 || len - 2 > left)
-            return FALSE;
+            return 16;
         if (opt == 0x83 || opt == 0x89) {
             /* len < 4: the pointer Wireshark reads is past the option and,
              * whatever it is, fails ptr >= 4 && ptr <= len. */
             if (len < 4)
-                return FALSE;
+                return 16;
             guint8 ptr = o[i + 2];
 
-            return ptr >= 4 && (ptr & 3) == 0 && ptr <= len;
+            if (ptr < 4 || (ptr & 3) != 0 || ptr > len)
+                return 16;
+            return 20 + i + len - 4;
         }
         i += len;
         left -= len - 2;
     }
-    return FALSE;
+    return 16;
 }
 
-/* The addresses of an IPv4 header, where the IPv4 dissector adds both
- * ip.src and ip.dst: version 4, header length at least 20, the header
- * captured, and no source route (above). An IP header that hands its
- * payload on always meets the first three. */
+/* The addresses of an IPv4 header, where the IPv4 dissector adds ip.src
+ * and ip.dst: version 4, header length at least 20, the header captured.
+ * An IP header that hands its payload on always meets these. */
 static gboolean
 ipv4_addrs(const proto_node *ip, guint8 src[4], guint8 dst[4])
 {
     const guint8 *h = node_bytes(ip, 0, 20);
-    guint hlen;
+    guint hlen, dst_at = 16;
 
     if (h == NULL || (h[0] >> 4) != 4)
         return FALSE;
@@ -265,15 +271,15 @@ ipv4_addrs(const proto_node *ip, guint8 src[4], guint8 dst[4])
     if (hlen < 20)
         return FALSE;
     if (hlen > 20) {
-        const guint8 *o = node_bytes(ip, 20, hlen - 20);
-
         /* Options not all captured: the dissector threw before handing
          * anything on, so no TCP node follows this header. */
-        if (o == NULL || ipv4_source_routed(o, hlen - 20))
+        h = node_bytes(ip, 0, hlen);
+        if (h == NULL)
             return FALSE;
+        dst_at = ipv4_dst_offset(h + 20, hlen - 20);
     }
     memcpy(src, h + 12, 4);
-    memcpy(dst, h + 16, 4);
+    memcpy(dst, h + dst_at, 4);
     return TRUE;
 }
 
