@@ -1,9 +1,10 @@
 /* extract.c - the top-level walk, reading TCP/IP headers from the bytes.
  *
- * Wireshark is asked (set_postdissector_wanted_hfids) only for the
- * protocol nodes we walk - their field_info gives the data source and the
- * offset of each header - and for the two TCP values that are not in the
- * header bytes: tcp.len (the IP-bounded segment length; its presence also
+ * The top-level protocol nodes we walk give, by their field_info, the
+ * data source and the offset of each header (from 4.6 on only if we want
+ * those protocols, ws-compat.h). Wireshark is asked
+ * (set_postdissector_wanted_hfids) only for the two TCP values that are
+ * not in the header bytes: tcp.len (the IP-bounded segment length; its presence also
  * says that TCP read its whole fixed header and was not handed an
  * unreassembled fragment) and tcp.stream. Ports, raw sequence and
  * acknowledgement numbers, flags, header length, addresses, VLAN and
@@ -114,13 +115,18 @@ srp_extract_wanted_hfids(void)
     if (!extract_ready)
         return NULL;
     a = g_array_new(FALSE, FALSE, (guint)sizeof(int));
-    /* The protocols: their nodes' field_info (data source, offset) is
-     * where the headers are read from, and 4.6 gives an unreferenced node
-     * none (ws-compat.h). Wanting a protocol costs little: its node is
-     * made anyway (only its fields would be faked). */
-    for (int i = 0; i < P_COUNT; i++)
-        if (proto_table[i].id >= 0)
-            g_array_append_val(a, proto_table[i].id);
+    /* The protocols' nodes' field_info (data source, offset) is where the
+     * headers are read from. Before 4.6 an item added at the top of the
+     * tree is never faked, so every top-level protocol node has one
+     * unasked; wanting the protocols there would only cost: a referenced
+     * protocol builds its whole (faked) subtree, where IPv4, for one,
+     * skips that when nobody refers to it (3.6k instructions a frame on
+     * small frames, docs/plugin.md "Time"). 4.6 gives an unreferenced node
+     * no field_info (ws-compat.h): want them there. */
+    if (SRP_PRIME_PROTOCOLS)
+        for (int i = 0; i < P_COUNT; i++)
+            if (proto_table[i].id >= 0)
+                g_array_append_val(a, proto_table[i].id);
     for (int i = 0; i < F_COUNT; i++)
         if (field_table[i].hf >= 0)
             g_array_append_val(a, field_table[i].hf);
