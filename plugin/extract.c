@@ -406,10 +406,12 @@ zone_value(const zone_hash *z)
  *
  * A segment is made where the field reader made one, i.e. where the TCP
  * dissector added tcp.srcport/dstport/seq_raw/flags/len:
- *  - tcp.len is present: TCP read its fixed header (16 bytes captured; it
- *    reads all of it before adding anything but the ports), and the
- *    segment length is known (not an unreassembled IP fragment, not an
- *    ICMP quote, IP length not shorter than the header length);
+ *  - tcp.len is present: TCP read the header up to its flags at least (4.0
+ *    and 4.4 read 16 bytes, through the window, before adding anything but
+ *    the ports; 4.6 adds these fields with 14 captured), and the segment
+ *    length is known (not an unreassembled IP fragment, not an ICMP quote,
+ *    IP length not shorter than the header length); everything read here
+ *    is in those first 14 bytes;
  *  - the header length is at least 20 (below that TCP stops before
  *    tcp.flags);
  *  - the IP header before it has both addresses (ipv4_addrs, ipv6_addrs).
@@ -433,7 +435,7 @@ make_segment(const proto_node *tcp, const proto_node *ip, int ip_proto,
     collect(tcp, f);
     if (!get_uint(f[F_TCP_LEN], &len))
         return FALSE;
-    h = node_bytes(tcp, 0, 16);
+    h = node_bytes(tcp, 0, 14);
     if (h == NULL)
         return FALSE;
     hdr_len = (guint32)(h[12] >> 4) * 4u;
