@@ -79,7 +79,7 @@ static inline const guint8 *srp_fvalue_ipv6(field_info *fi)
  * (not printed) tree carries its header_field_info itself and gets a
  * field_info only if someone referenced the field: -T fields, -Y and taps
  * no longer see our TCP/IP nodes' finfo unless we prime those protocols
- * (srp_extract_wanted_hfids does). */
+ * (srp_extract_wanted_hfids does, SRP_PRIME_PROTOCOLS). */
 static inline const header_field_info *srp_node_hfinfo(const proto_node *node)
 {
 #if SRP_WS_AT_LEAST(4, 6)
@@ -90,6 +90,11 @@ static inline const header_field_info *srp_node_hfinfo(const proto_node *node)
     return fi != NULL ? fi->hfinfo : NULL;
 #endif
 }
+
+/* Want the protocols whose top-level nodes we read: 4.6 only (above).
+ * Before, those nodes always have a field_info, and wanting a protocol
+ * makes its dissector build its faked subtree (docs/plugin.md, "Time"). */
+#define SRP_PRIME_PROTOCOLS SRP_WS_AT_LEAST(4, 6)
 
 /* 4.6 only: the wanted fields are primed on the first pass alone, so the
  * plugin primes the tcp protocol for later passes itself (sr_postseq). */
