@@ -2210,6 +2210,21 @@ static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
     pthread_mutex_unlock(&ap->walk_lock);
 }
 
+/* A worker's walk (either kind) ended at the record at offset off: where
+ * it stopped, for the main thread once every walk has ended, then the
+ * last sync. */
+static void walk_end(worker *w, size_t off, uint64_t recs, uint64_t frame, uint64_t n,
+                     sr_time clock, bool clock_set)
+{
+    w->walk_off = off;
+    w->walk_recs = recs;
+    w->walk_frames = frame;
+    w->walk_n = n;
+    w->walk_clock = clock;
+    w->walk_clock_set = clock_set;
+    walk_sync(w, frame, off, true);
+}
+
 /* A worker: app.walk's mapping from its first record to its end, or to the
  * first record libpcap might return otherwise (every worker stops there). */
 static void walk_file(worker *w)
@@ -2260,13 +2275,7 @@ static void walk_file(worker *w)
             continue;
         feed(w, &s.flow, &seg, fr);
     }
-    w->walk_off = off;
-    w->walk_recs = recs;
-    w->walk_frames = frame;
-    w->walk_n = n;
-    w->walk_clock = clock;
-    w->walk_clock_set = clock_set;
-    walk_sync(w, frame, off, true);
+    walk_end(w, off, recs, frame, n, clock, clock_set);
 }
 
 /* ------------------------------------------------------------ indexed walk */
@@ -2494,13 +2503,7 @@ static void walk_indexed(worker *w)
         pthread_cond_broadcast(&iw->cv);
         pthread_mutex_unlock(&iw->lock);
     }
-    w->walk_off = off;
-    w->walk_recs = recs;
-    w->walk_frames = frame;
-    w->walk_n = n;
-    w->walk_clock = clock;
-    w->walk_clock_set = clock_set;
-    walk_sync(w, frame, off, true);
+    walk_end(w, off, recs, frame, n, clock, clock_set);
 }
 
 static void idx_free(app *ap)
