@@ -23,25 +23,9 @@ trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
 mkdir "$work/out" && chmod 777 "$work/out"
 
-find "$here/captures" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.pcap.gz' -o -name '*.pcapng.gz' \) |
-    sort >"$work/list"
-synth=${SR_SYNTH:-/work/main/bench/out/plugin-synth-60.pcap}
-if [ -r "$synth" ]; then
-    editcap -r "$synth" "$work/synth-slice.pcap" 1-5000
-    echo "$work/synth-slice.pcap" >>"$work/list"
-fi
-n=0
-for c in captures/crafted/edge.pcap captures/crafted/gap.pcap captures/hostile/ugly.pcap \
-         captures/fidelity/tcpdump/gso-ipv6-vxlan-ipv4.pcap captures/fidelity/zeek/pppoe-over-qinq.pcap \
-         captures/fidelity/suricata-verify/tcp-empty-sack/tcp-opt.pcap \
-         captures/fidelity/ndpi/6in4tunnel.pcap captures/fidelity/wireshark/tcp-badsegments.pcap; do
-    [ -r "$here/$c" ] || continue
-    n=$((n + 1))
-    for s in 30 38 44 48 50 52 54 58 60 66 70 80 100; do
-        editcap -s "$s" "$here/$c" "$work/cut$n-s$s.pcap" 2>/dev/null && echo "$work/cut$n-s$s.pcap" >>"$work/list"
-    done
-done
-chmod -R a+rX "$work"
+. "$here/tests/plugin/inputs.sh"
+sr_inputs "$here" "$work" "captures/crafted/edge.pcap captures/crafted/gap.pcap captures/hostile/ugly.pcap captures/fidelity/tcpdump/gso-ipv6-vxlan-ipv4.pcap captures/fidelity/zeek/pppoe-over-qinq.pcap captures/fidelity/suricata-verify/tcp-empty-sack/tcp-opt.pcap captures/fidelity/ndpi/6in4tunnel.pcap captures/fidelity/wireshark/tcp-badsegments.pcap" \
+    "30 38 44 48 50 52 54 58 60 66 70 80 100"
 
 bad=0
 total=0

@@ -20,23 +20,9 @@ run="$here/tests/lib/tshark-as-user.sh"
 work=$(mktemp -d /tmp/sr-diff-outputs.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-find "$here/captures" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.pcap.gz' -o -name '*.pcapng.gz' \) |
-    sort >"$work/list"
-synth=${SR_SYNTH:-/work/main/bench/out/plugin-synth-60.pcap}
-if [ -r "$synth" ]; then
-    editcap -r "$synth" "$work/synth-slice.pcap" 1-5000
-    echo "$work/synth-slice.pcap" >>"$work/list"
-fi
-n=0
-for c in captures/crafted/edge.pcap captures/hostile/ugly.pcap \
-         captures/fidelity/suricata-verify/tcp-empty-sack/tcp-opt.pcap \
-         captures/fidelity/wireshark/tcp-badsegments.pcap; do
-    n=$((n + 1))
-    for s in 44 50 54 60 80; do
-        editcap -s "$s" "$here/$c" "$work/cut$n-s$s.pcap" && echo "$work/cut$n-s$s.pcap" >>"$work/list"
-    done
-done
-chmod -R a+rX "$work"
+. "$here/tests/plugin/inputs.sh"
+sr_inputs "$here" "$work" "captures/crafted/edge.pcap captures/hostile/ugly.pcap captures/fidelity/suricata-verify/tcp-empty-sack/tcp-opt.pcap captures/fidelity/wireshark/tcp-badsegments.pcap" \
+    "44 50 54 60 80"
 
 fields=$(SR_PLUGIN=$new "$run" -G fields 2>/dev/null | awk -F'\t' '$1 == "F" && $3 ~ /^safereasm\./ { printf " -e %s", $3 }')
 [ -n "$fields" ] || { echo "diff-outputs.sh: no safereasm fields" >&2; exit 2; }
