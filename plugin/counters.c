@@ -156,6 +156,10 @@ srp_record_snapshot(const srp_record *r, srp_snap_cache *cache, srp_snapshot *ou
         /* A key first: a record freed at the next frame (one pass) is
          * always a key, and a later record may get the cached one's
          * address, so the cache is asked only about chained records. */
+        if (p->snap_abs != NULL) {
+            *out = *p->snap_abs;
+            break;
+        }
         if (p->snap != NULL && srp_snap_absolute(p->snap, out))
             break;
         if (valid_cache && p == cache->r) {
@@ -180,4 +184,25 @@ srp_record_snapshot(const srp_record *r, srp_snap_cache *cache, srp_snapshot *ou
         cache->gen = srp_record_generation;
         cache->abs = *out;
     }
+}
+
+const srp_snapshot *
+srp_record_abs(const srp_record *r, srp_snap_cache *cache, srp_snapshot *buf)
+{
+    if (r->snap_abs != NULL)
+        return r->snap_abs;
+    srp_record_snapshot(r, cache, buf);
+    return buf;
+}
+
+const srp_snapshot *
+srp_record_delta(const srp_record *r, srp_snapshot *buf)
+{
+    if (r->snap_delta != NULL)
+        return r->snap_delta;
+    if (r->snap != NULL)
+        srp_snap_delta(r->snap, buf);
+    else
+        memset(buf, 0, sizeof *buf);
+    return buf;
 }

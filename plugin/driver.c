@@ -161,6 +161,12 @@ struct srp_driver {
      * the whole record. */
     srp_frames_kept frames;
     GPtrArray *transient;      /* g_malloc'd blocks of the previous frame's record */
+    /* Where a transient record's parts go first: one block reused frame
+     * after frame (what does not fit goes to transient), so an ordinary
+     * one-pass frame makes no allocation for its record. */
+    guint8 *scratch;
+    gsize scratch_used;
+    GArray *chunk_srcs;        /* srp_src: builder_add_chunk's, reused */
     srp_record *transient_rec; /* a record whose copied bytes are among them */
     const srp_record *transient_whole; /* the record, when all of it is among them */
     guint64 held;              /* bytes of released-byte copies allocated now */
@@ -237,6 +243,27 @@ builder_reset(srp_builder *b, guint32 frame)
 /* A copy of n bytes for a record built by b: in wmem_file_scope(), or,
  * for a transient record, a block freed when the next frame is processed
  * (transient_release). */
+#define SRP_SCRATCH_SIZE 4096u
+
+/* n bytes that live until the next frame's transient_release: from the
+ * scratch block while it has room, else a block of their own. */
+static void *
+transient_alloc(srp_driver *d, gsize n)
+{
+    gsize off = (d->scratch_used + 15u) & ~(gsize)15u;
+    void *q;
+
+    if (d->scratch == NULL)
+        d->scratch = g_malloc(SRP_SCRATCH_SIZE);
+    if (off <= SRP_SCRATCH_SIZE && n <= SRP_SCRATCH_SIZE - off) {
+        d->scratch_used = off + n;
+        return d->scratch + off;
+    }
+    q = g_malloc(n);
+    g_ptr_array_add(d->transient, q);
+    return q;
+}
+
 static void *
 rec_memdup(srp_driver *d, const srp_builder *b, const void *p, gsize n)
 {
@@ -244,9 +271,8 @@ rec_memdup(srp_driver *d, const srp_builder *b, const void *p, gsize n)
 
     if (!b->transient)
         return wmem_memdup(wmem_file_scope(), p, n);
-    q = g_malloc(n);
+    q = transient_alloc(d, n);
     memcpy(q, p, n);
-    g_ptr_array_add(d->transient, q);
     return q;
 }
 
@@ -466,10 +492,13 @@ builder_add_chunk(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_
 {
     srp_driver *d = ctx->d;
     srp_chunk ch;
-    GArray *srcs = g_array_sized_new(FALSE, FALSE, (guint)sizeof(srp_src), 4);
+    /* Only while this chunk is added: one array reused for every chunk. */
+    GArray *srcs = d->chunk_srcs;
     gboolean own = c->len > 0 && in_segment(ctx->cur, c);
     guint64 rel = 0;
     srp_track *t = track_get(d, conn_id, c->dir);
+
+    g_array_set_size(srcs, 0);
 
     if (own) {
         guint64 k = (guint64)((uintptr_t)c->data - (uintptr_t)ctx->cur->seg.payload);
@@ -487,10 +516,8 @@ builder_add_chunk(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_
     } else if (c->len > 0) {
         track_release(d, t, c->offset, c->len, b->frame, srcs);
     }
-    if (builder_join(b, ctx, conn_id, c, own, (guint32)MIN(rel, G_MAXUINT32), srcs)) {
-        g_array_free(srcs, TRUE);
+    if (builder_join(b, ctx, conn_id, c, own, (guint32)MIN(rel, G_MAXUINT32), srcs))
         return;
-    }
 
     memset(&ch, 0, sizeof ch);
     ch.conn_id = conn_id;
@@ -503,7 +530,6 @@ builder_add_chunk(srp_builder *b, const srp_ctx *ctx, guint64 conn_id, const sr_
     ch.src_first = b->srcs->len;
     ch.n_src = srcs->len;
     g_array_append_vals(b->srcs, srcs->data, srcs->len);
-    g_array_free(srcs, TRUE);
     if (c->len > 0) {
         if (own && rel <= G_MAXINT32) {
             ch.source = SRP_BYTES_FRAME;
@@ -564,27 +590,34 @@ builder_freeze(srp_driver *d, const srp_builder *b, srp_record_kind kind,
     guint8 enc[SRP_SNAP_ENC_MAX];
     /* When frames are not kept, the snapshot chain is not kept either
      * (transient records are freed, end-flush records are never shown):
-     * every snapshot is a key, so none is decoded through prev. */
+     * every snapshot is a key, so none is decoded through prev. A
+     * transient record keeps its counters plain instead (record.h). */
     gboolean chain = d->frames != SRP_FRAMES_NOT_KEPT;
-    gsize enc_len = 0, segs_size = (gsize)n_segs * sizeof(srp_seg);
+    gboolean plain = snapshot && b->transient;
+    gsize snap_size = 0, segs_size = (gsize)n_segs * sizeof(srp_seg);
     srp_snapshot cur;
     srp_record *r;
 
+    G_STATIC_ASSERT(sizeof(srp_record) % sizeof(guint64) == 0);
+    G_STATIC_ASSERT(sizeof(srp_seg) % sizeof(guint64) == 0);
     if (snapshot) {
         /* On an error the core's counters read as 0, as before. */
         (void)srp_snapshot_take(d->pool, d->assembler, &cur);
         cur.v[SRP_SNAP_RETAINED] = d->retained;
-        enc_len = srp_snap_encode(&cur, &d->last_abs,
-                                  !chain || d->n_snaps % SRP_SNAP_KEY_EVERY == 0, enc);
+        if (plain)
+            snap_size = 2 * sizeof(srp_snapshot);
+        else
+            snap_size = srp_snap_encode(&cur, &d->last_abs,
+                                        !chain || d->n_snaps % SRP_SNAP_KEY_EVERY == 0, enc);
     }
-    /* sizeof(srp_record) is a multiple of its pointers' alignment, so the
-     * segments after it are aligned. */
+    /* sizeof(srp_record) and sizeof(srp_seg) are multiples of 8, so the
+     * segments and plain counters after the record are aligned. */
     if (b->transient) {
-        r = g_malloc0(sizeof *r + segs_size + enc_len);
-        g_ptr_array_add(d->transient, r);
+        r = transient_alloc(d, sizeof *r + segs_size + snap_size);
+        memset(r, 0, sizeof *r);
         d->transient_whole = r;
     } else {
-        r = wmem_alloc0(wmem_file_scope(), sizeof *r + segs_size + enc_len);
+        r = wmem_alloc0(wmem_file_scope(), sizeof *r + segs_size + snap_size);
     }
     r->frame = b->frame;
     r->kind = (guint8)kind;
@@ -594,11 +627,21 @@ builder_freeze(srp_driver *d, const srp_builder *b, srp_record_kind kind,
         memcpy(r->segs, segs, segs_size);
         r->n_segs = (guint8)n_segs;
     }
-    if (snapshot) {
+    if (plain) {
+        srp_snapshot *ps = (srp_snapshot *)(void *)((guint8 *)(r + 1) + segs_size);
+
+        ps[0] = cur;
+        for (int i = 0; i < SRP_N_SNAP; i++)
+            ps[1].v[i] = cur.v[i] - d->last_abs.v[i];
+        r->snap_abs = &ps[0];
+        r->snap_delta = &ps[1];
+    } else if (snapshot) {
         guint8 *e = (guint8 *)(r + 1) + segs_size;
 
-        memcpy(e, enc, enc_len);
+        memcpy(e, enc, snap_size);
         r->snap = e;
+    }
+    if (snapshot) {
         r->has_snapshot = 1;
         r->prev = chain ? d->last_snap : NULL;
         d->last_snap = chain ? r : NULL;
@@ -1099,8 +1142,10 @@ transient_release(srp_driver *d)
         d->transient_rec = NULL;
     }
     d->transient_whole = NULL;
-    if (d->transient != NULL && d->transient->len > 0) {
-        g_ptr_array_set_size(d->transient, 0);
+    if ((d->transient != NULL && d->transient->len > 0) || d->scratch_used > 0) {
+        if (d->transient != NULL)
+            g_ptr_array_set_size(d->transient, 0);
+        d->scratch_used = 0;
         /* A freed record's address may be reused: no snapshot cache may
          * take a new record for an old one. */
         srp_record_generation++;
@@ -1212,6 +1257,7 @@ srp_driver_new(const sr_options *options, size_t max_connections, gboolean diver
     d->released_in = g_hash_table_new(g_direct_hash, g_direct_equal);
     d->max_retained = SRP_DEFAULT_MAX_RETAINED;
     d->transient = g_ptr_array_new_with_free_func(g_free);
+    d->chunk_srcs = g_array_sized_new(FALSE, FALSE, (guint)sizeof(srp_src), 4);
     builder_init(&d->frame_builder, 0);
 
     d->pool = sr_pool_new_with_allocator(&factory, max_connections, sr_fault_allocator(), &err);
@@ -1252,6 +1298,8 @@ srp_driver_free(srp_driver *d)
     d->closing = TRUE;
     transient_release(d);
     g_ptr_array_free(d->transient, TRUE);
+    g_free(d->scratch);
+    g_array_free(d->chunk_srcs, TRUE);
     sr_assembler_free(d->assembler);
     sr_pool_free(d->pool);
     for (guint p = 0; p < SR_POLICY_COUNT_; p++) {

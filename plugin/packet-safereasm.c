@@ -316,7 +316,12 @@ draw_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *to
     guint32 release;
 
     if (!draw_items) {
-        /* Every item faked: only what the expert infos hang on. */
+        /* Every item faked: only what the expert infos hang on, and
+         * nothing when none is added (the conditions below). */
+        if (!real_error && !lost_any && s->error != SR_ERR_CONNECTION_LIMIT &&
+            !(s->status & (SR_SEG_CONFLICT | SR_SEG_LIMIT_CONNECTION | SR_SEG_LIMIT_TOTAL |
+                           SR_SEG_EVICTED_OTHER | SR_SEG_ISN_CHANGED)))
+            return;
         si = proto_tree_add_item(tree, hf_segment, tvb, 0, 0, ENC_NA);
         st = proto_item_add_subtree(si, ett_segment);
         it = s->error != SR_OK ? add_uint(st, hf_error, tvb, s->error) : NULL;
@@ -465,6 +470,26 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
 
     if (r->n_chunks == 0)
         return;
+    if (!draw_items) {
+        /* Every item faked (and no bytes gathered: a tree that is shown or
+         * a referenced chunk field makes draw_items TRUE): only what the
+         * expert infos hang on. */
+        for (guint i = 0; i < r->n_chunks; i++) {
+            const srp_chunk *c = &r->chunks[i];
+            proto_item *it;
+
+            if (!c->skipped)
+                continue;
+            it = proto_tree_add_item(tree, hf_chunk, tvb, 0, 0, ENC_NA);
+            it = add_u64(proto_item_add_subtree(it, ett_chunk), hf_chunk_skipped, tvb,
+                         c->skipped);
+            expert_add_info_format(pinfo, it, &ei_skipped,
+                                   "%" PRIu64 " bytes missing, skipped before offset %"
+                                   PRIu64 " (connection %" PRIu64 " %s)", c->skipped,
+                                   c->offset, c->conn_id, dir_words(c->dir));
+        }
+        return;
+    }
     pos = wmem_alloc0_array(pinfo->pool, gint64, r->n_chunks);
     for (guint i = 0; i < r->n_chunks; i++)
         pos[i] = -1;
@@ -492,18 +517,6 @@ draw_chunks(tvbuff_t *tvb, packet_info *pinfo, proto_tree *root, proto_tree *tre
         proto_tree *ct, *ft;
 
         ci = proto_tree_add_item(tree, hf_chunk, tvb, 0, 0, ENC_NA);
-        if (!draw_items) {
-            /* Every item faked: only what the expert info hangs on. */
-            if (c->skipped) {
-                ct = proto_item_add_subtree(ci, ett_chunk);
-                it = add_u64(ct, hf_chunk_skipped, tvb, c->skipped);
-                expert_add_info_format(pinfo, it, &ei_skipped,
-                                       "%" PRIu64 " bytes missing, skipped before offset %"
-                                       PRIu64 " (connection %" PRIu64 " %s)", c->skipped,
-                                       c->offset, c->conn_id, dir_words(c->dir));
-            }
-            continue;
-        }
         proto_item_set_generated(ci);
         if (c->len > 0)
             proto_item_append_text(ci, ": connection %" PRIu64 " %s, %" PRIu64 " bytes at "
@@ -680,6 +693,9 @@ draw_closes(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const srp_recor
         proto_item *ci, *it;
         proto_tree *ct;
 
+        /* Every item faked: only what an expert info hangs on. */
+        if (!draw_items && cl->reason != SR_CLOSE_EVICTED && cl->reason != SR_CLOSE_TIMEOUT)
+            continue;
         ci = proto_tree_add_item(tree, hf_closed, tvb, 0, 0, ENC_NA);
         ct = proto_item_add_subtree(ci, ett_closed);
         if (!draw_items) {
@@ -718,27 +734,28 @@ draw_snapshot(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *t
     proto_item *it;
     proto_tree *gt, *gt_top;
     gboolean any = FALSE;
-    srp_snapshot abs, delta;
+    srp_snapshot abs_buf, delta_buf;
+    const srp_snapshot *abs, *delta;
 
-    if (!r->has_snapshot || r->snap == NULL)
+    if (!r->has_snapshot)
         return;
-    srp_snap_delta(r->snap, &delta);
+    delta = srp_record_delta(r, &delta_buf);
     if (!draw_items)
         goto experts;
-    srp_record_snapshot(r, &draw_snap_cache, &abs);
+    abs = srp_record_abs(r, &draw_snap_cache, &abs_buf);
     it = proto_tree_add_item(tree, hf_global, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(it);
     gt = proto_item_add_subtree(it, ett_global);
     gt_top = gt;
     for (int i = 0; i < SRP_N_COUNTERS; i++)
-        add_u64(gt, hf_global_ctr[i], tvb, abs.v[i]);
-    add_u64(gt, hf_retained, tvb, abs.v[SRP_SNAP_RETAINED]);
+        add_u64(gt, hf_global_ctr[i], tvb, abs->v[i]);
+    add_u64(gt, hf_retained, tvb, abs->v[SRP_SNAP_RETAINED]);
 
     /* What changed at this frame: lets a filter pick exactly the frames
      * where a counter moved (safereasm.change.evictions, ...). Inside the
      * one statistics subtree, so a frame shows a single collapsed item. */
     for (int i = 0; i < SRP_N_COUNTERS; i++) {
-        if (delta.v[i] == 0)
+        if (delta->v[i] == 0)
             continue;
         if (!any) {
             it = proto_tree_add_item(gt_top, hf_change, tvb, 0, 0, ENC_NA);
@@ -747,17 +764,17 @@ draw_snapshot(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *t
             any = TRUE;
         }
         proto_item_set_generated(proto_tree_add_int64(
-            gt, hf_change_ctr[i], tvb, 0, 0, (gint64)delta.v[i]));
+            gt, hf_change_ctr[i], tvb, 0, 0, (gint64)delta->v[i]));
     }
 experts:
     /* An allocation the core could not make: say so where it happened, as
      * for any other lost data (the counter alone is easy to miss). */
-    if (delta.v[SRP_CTR_no_memory] > 0)
+    if (delta->v[SRP_CTR_no_memory] > 0)
         expert_add_info_format(pinfo, top, &ei_no_memory,
                                "Out of memory: %" PRIu64 " allocation(s) of the core failed at "
                                "this frame: the segment or bytes it was for are refused or "
                                "counted as dropped",
-                               delta.v[SRP_CTR_no_memory]);
+                               delta->v[SRP_CTR_no_memory]);
 }
 
 static void

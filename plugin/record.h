@@ -177,6 +177,13 @@ struct srp_record {
      * (counters.h; in the record's own block): a few bytes on an ordinary
      * frame instead of the whole table. Read with srp_record_snapshot. */
     const guint8 *snap;
+    /* Or, in a record that lives only while its frame is dissected (frames
+     * not kept, record transient): the same counters plain, absolute and
+     * changed, in the record's block, and snap NULL. Nothing is encoded or
+     * decoded per frame then. Read either form with srp_record_abs and
+     * srp_record_delta. */
+    const srp_snapshot *snap_abs;
+    const srp_snapshot *snap_delta;
 };
 
 /* Rebuilding a record's absolute snapshot walks back to the last key
@@ -195,6 +202,15 @@ extern guint srp_record_generation;
 /* r's counters after its frame (r->has_snapshot must be set). cache may
  * be NULL. */
 void srp_record_snapshot(const srp_record *r, srp_snap_cache *cache, srp_snapshot *out);
+
+/* The same, without a copy when r holds them plain: a pointer into r, or
+ * buf filled by srp_record_snapshot. */
+const srp_snapshot *srp_record_abs(const srp_record *r, srp_snap_cache *cache,
+                                   srp_snapshot *buf);
+
+/* What changed at r's frame (r->has_snapshot must be set): a pointer into
+ * r, or buf filled from the encoding. */
+const srp_snapshot *srp_record_delta(const srp_record *r, srp_snapshot *buf);
 
 /* Limit booleans of a record (any segment). */
 static inline gboolean

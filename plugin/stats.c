@@ -14,6 +14,7 @@
 
 #include <wireshark.h>
 #include <epan/stats_tree.h>
+#include <epan/stats_tree_priv.h>
 #include <epan/tap.h>
 
 #include "counters.h"
@@ -77,6 +78,7 @@ typedef struct srp_tree_state {
     int div_parent;
     gint div_acc[DIV_N];
     int node[SRP_N_COUNTERS];     /* stats_tree node ids */
+    stat_node *nodep[SRP_N_COUNTERS]; /* the nodes themselves (node_of), or NULL */
     gint64 acc[SRP_N_COUNTERS];
     srp_snap_cache snap_cache;    /* records come in order: one decode each */
     gint shown[SRP_N_COUNTERS];   /* value last set on the node */
@@ -125,6 +127,27 @@ counter_index(const char *counter)
     return -1;
 }
 
+/* The node stats_tree_create_node() made with children allowed: such a
+ * node is in st->parents at its id (stats_tree_priv.h, the header Wireshark
+ * installs for its GUIs; the same on 4.0, 4.4 and 4.6). Setting its counter
+ * directly is what stats_tree_manip_node_int(MN_SET) does after finding the
+ * node by name, a string hash of the long label per call (about 400
+ * instructions, docs/plugin.md "Time"). Checked by id and name; NULL if
+ * they do not match, and the node is then set by name. */
+static stat_node *
+node_of(stats_tree *st, int id, const char *name)
+{
+    stat_node *n;
+
+    if (st == NULL || st->parents == NULL || id <= 0 || (guint)id >= st->parents->len ||
+        name == NULL)
+        return NULL;
+    n = (stat_node *)g_ptr_array_index(st->parents, (guint)id);
+    if (n == NULL || n->id != id || n->name == NULL || strcmp(n->name, name) != 0)
+        return NULL;
+    return n;
+}
+
 static void
 make_node(stats_tree *st, srp_tree_state *s, int i, int parent_counter)
 {
@@ -137,6 +160,7 @@ make_node(stats_tree *st, srp_tree_state *s, int i, int parent_counter)
     s->label[i] = g_strdup_printf("%s (%s)", label, srp_counters[i].name);
     s->parent[i] = parent_counter >= 0 ? s->node[parent_counter] : 0;
     s->node[i] = stats_tree_create_node(st, s->label[i], s->parent[i], STAT_DT_INT, TRUE);
+    s->nodep[i] = node_of(st, s->node[i], s->label[i]);
 }
 
 static void
@@ -187,7 +211,8 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
           const void *p, tap_flags_t flags _U_)
 {
     const srp_record *r = p;
-    srp_snapshot abs, delta;
+    srp_snapshot abs_buf, delta_buf;
+    const srp_snapshot *abs, *delta;
     srp_tree_state *s = tree_states ? g_hash_table_lookup(tree_states, st) : NULL;
 
     if (r == NULL || s == NULL)
@@ -202,32 +227,35 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
             stats_tree_manip_node_int(MN_SET, st, div_label[k], k ? s->div_parent : 0, FALSE,
                                       s->div_acc[k]);
     }
-    if (!r->has_snapshot || r->snap == NULL)
+    if (!r->has_snapshot)
         return TAP_PACKET_REDRAW;
-    srp_snap_delta(r->snap, &delta);
-    srp_record_snapshot(r, &s->snap_cache, &abs);
+    delta = srp_record_delta(r, &delta_buf);
+    abs = srp_record_abs(r, &s->snap_cache, &abs_buf);
     for (int i = 0; i < SRP_N_COUNTERS; i++) {
         gint64 v;
 
         if (s->level[i])
-            s->acc[i] = (gint64)MIN(abs.v[i], (guint64)G_MAXINT64);
+            s->acc[i] = (gint64)MIN(abs->v[i], (guint64)G_MAXINT64);
         else
-            s->acc[i] += (gint64)delta.v[i];
+            s->acc[i] += (gint64)delta->v[i];
         if (i == SRP_CTR_errors) {
             /* The core counts a late segment for a completed connection
              * (the last ACK of every clean close) as an error call; it has
              * its own row (after_close), so "errors" shows real failures. */
-            guint64 late = delta.v[SRP_CTR_after_close];
+            guint64 late = delta->v[SRP_CTR_after_close];
 
-            s->acc[i] -= (gint64)MIN(late, delta.v[i]);
+            s->acc[i] -= (gint64)MIN(late, delta->v[i]);
         }
-        /* stats_tree counters are gint. Setting a node looks it up by
-         * name, so only nodes whose value changed are touched. */
+        /* stats_tree counters are gint. Setting a node by name looks it
+         * up, so only nodes whose value changed are touched. */
         v = CLAMP(s->acc[i], (gint64)G_MININT, (gint64)G_MAXINT);
         if ((gint)v == s->shown[i])
             continue;
         s->shown[i] = (gint)v;
-        stats_tree_manip_node_int(MN_SET, st, s->label[i], s->parent[i], FALSE, (gint)v);
+        if (s->nodep[i] != NULL)
+            s->nodep[i]->counter = (gint)v;
+        else
+            stats_tree_manip_node_int(MN_SET, st, s->label[i], s->parent[i], FALSE, (gint)v);
     }
     return TAP_PACKET_REDRAW;
 }
