@@ -194,9 +194,11 @@ static gboolean key_equal(gconstpointer va, gconstpointer vb)
     if (a->zone != b->zone || a->ip_version != b->ip_version || a->port[0] != b->port[0] ||
         a->port[1] != b->port[1])
         return FALSE;
-    size_t alen;
-    const uint8_t *x = sr__key_addr(a, &alen), *y = sr__key_addr(b, &alen);
-    return memcmp(x, y, alen) == 0;
+    /* Fixed sizes, so the compiler compares words in place of a memcmp
+     * call (this runs once per segment, in the table's lookup). */
+    if (a->ip_version == 4)
+        return memcmp(a->addr.v4, b->addr.v4, 8) == 0;
+    return memcmp(a->addr.v6, b->addr.v6, 32) == 0;
 }
 
 void sr__key_from_flow(const sr_flow *f, sr__key *k, uint8_t v6buf[32], bool *src_is_a)
@@ -206,17 +208,21 @@ void sr__key_from_flow(const sr_flow *f, sr__key *k, uint8_t v6buf[32], bool *sr
     k->ip_version = f->ip_version;
     size_t alen = f->ip_version == 4 ? 4 : 16;
     /* Only the meaningful address bytes count, so IPv4 garbage in the
-     * unused tail cannot split one connection into two. */
-    int cmp = memcmp(f->src.addr, f->dst.addr, alen);
+     * unused tail cannot split one connection into two. Fixed sizes per
+     * version: compared and copied in place, no library call per segment. */
+    int cmp = alen == 4 ? memcmp(f->src.addr, f->dst.addr, 4) : memcmp(f->src.addr, f->dst.addr, 16);
     if (cmp == 0)
         cmp = (int)f->src.port - (int)f->dst.port;
     const sr_endpoint *a = cmp <= 0 ? &f->src : &f->dst;
     const sr_endpoint *b = cmp <= 0 ? &f->dst : &f->src;
-    uint8_t *ad = f->ip_version == 4 ? k->addr.v4 : v6buf;
-    memcpy(ad, a->addr, alen);
-    memcpy(ad + alen, b->addr, alen);
-    if (f->ip_version != 4)
+    if (alen == 4) {
+        memcpy(k->addr.v4, a->addr, 4);
+        memcpy(k->addr.v4 + 4, b->addr, 4);
+    } else {
+        memcpy(v6buf, a->addr, 16);
+        memcpy(v6buf + 16, b->addr, 16);
         k->addr.v6 = v6buf;
+    }
     k->port[0] = a->port;
     k->port[1] = b->port;
     *src_is_a = cmp <= 0;
@@ -228,6 +234,9 @@ void sr__pool_ref(sr_pool *p)
 {
     atomic_fetch_add(&p->refs, 1);
 }
+
+static sr__ring *ring_cache_cut_locked(sr_pool *p, size_t keep);
+static void ring_list_free(sr_pool *p, sr__ring *r);
 
 /* A connection in the free cache holds nothing but itself: its pages,
  * rings, sides and IPv6 addresses went when its last reference did. */
@@ -249,6 +258,7 @@ void sr__pool_unref(sr_pool *p)
         conn_destroy(c);
         c = n;
     }
+    ring_list_free(p, ring_cache_cut_locked(p, 0)); /* the last reference: no lock needed */
     for (int i = 0; i < SR__PARK_STRIPES; i++) {
         pthread_mutex_destroy(&p->park[i].m);
         pthread_cond_destroy(&p->park[i].cv);
@@ -303,11 +313,111 @@ void sr__pool_shrink_cache(sr_pool *p)
     drop = *pp;
     *pp = NULL;
     p->conn_cache_len = keep;
+    sr__ring *rings = ring_cache_cut_locked(p, p->ring_cache_bytes / 2);
     sr__mutex_unlock(&p->cache_lock);
+    ring_list_free(p, rings);
     while (drop) {
         sr__conn *n = drop->l.next_free;
         conn_destroy(drop);
         drop = n;
+    }
+}
+
+/* ------------------------------------------------------------ rings */
+
+/* A cached ring's link to the next of its bin, in its first data bytes
+ * (every ring has at least SR__RING_MIN >= 8 of them). */
+static sr__ring *ring_next(const sr__ring *r)
+{
+    sr__ring *n;
+    memcpy(&n, r->data, sizeof n);
+    return n;
+}
+
+static void ring_set_next(sr__ring *r, sr__ring *n)
+{
+    memcpy(r->data, &n, sizeof n);
+}
+
+static size_t ring_bytes(size_t cap)
+{
+    return sizeof(sr__ring) + cap;
+}
+
+/* Only a bin's first ring is looked at: a ring of another capacity there
+ * (two capacities share a bin only when conflict_history is not a malloc
+ * chunk size, or assemblers of one pool differ in it) means the allocator,
+ * never a search. */
+sr__ring *sr__ring_get(sr_pool *p, size_t cap)
+{
+    sr__ring *r = NULL;
+    size_t bin = cap / 16;
+    if (cap >= sizeof(sr__ring *) && bin < SR__RING_BINS) {
+        sr__mutex_lock(&p->cache_lock);
+        r = p->ring_cache[bin];
+        if (r && r->cap == cap) {
+            p->ring_cache[bin] = ring_next(r);
+            p->ring_cache_bytes -= cap;
+        } else {
+            r = NULL;
+        }
+        sr__mutex_unlock(&p->cache_lock);
+    }
+    if (!r) {
+        r = sr__alloc(&p->alloc, ring_bytes(cap));
+        if (!r)
+            return NULL;
+    }
+    r->from = 0;
+    r->cap = (uint32_t)cap;
+    r->pad = 0;
+    return r;
+}
+
+void sr__ring_put(sr_pool *p, sr__ring *r)
+{
+    if (!r)
+        return;
+    size_t cap = r->cap, bin = cap / 16;
+    if (cap >= sizeof(sr__ring *) && bin < SR__RING_BINS) {
+        bool cached = false;
+        sr__mutex_lock(&p->cache_lock);
+        if (p->ring_cache_bytes + cap <= SR__RING_CACHE_BYTES) {
+            ring_set_next(r, p->ring_cache[bin]);
+            p->ring_cache[bin] = r;
+            p->ring_cache_bytes += cap;
+            cached = true;
+        }
+        sr__mutex_unlock(&p->cache_lock);
+        if (cached)
+            return;
+    }
+    sr__free(&p->alloc, r, ring_bytes(cap));
+}
+
+/* Take the cached rings out, down to `keep` bytes of capacity (caller
+ * holds cache_lock); returns them linked through their data. */
+static sr__ring *ring_cache_cut_locked(sr_pool *p, size_t keep)
+{
+    sr__ring *out = NULL;
+    for (size_t bin = SR__RING_BINS; bin-- > 0 && p->ring_cache_bytes > keep;) {
+        while (p->ring_cache[bin] && p->ring_cache_bytes > keep) {
+            sr__ring *r = p->ring_cache[bin];
+            p->ring_cache[bin] = ring_next(r);
+            p->ring_cache_bytes -= r->cap;
+            ring_set_next(r, out);
+            out = r;
+        }
+    }
+    return out;
+}
+
+static void ring_list_free(sr_pool *p, sr__ring *r)
+{
+    while (r) {
+        sr__ring *n = ring_next(r);
+        sr__free(&p->alloc, r, ring_bytes(r->cap));
+        r = n;
     }
 }
 
