@@ -467,14 +467,27 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
+/* "00" "01" ... "99": two decimal digits per entry. */
+#define SP_DEC10(x) #x "0" #x "1" #x "2" #x "3" #x "4" #x "5" #x "6" #x "7" #x "8" #x "9"
+static const char dec_pairs[201] = SP_DEC10(0) SP_DEC10(1) SP_DEC10(2) SP_DEC10(3) SP_DEC10(4)
+    SP_DEC10(5) SP_DEC10(6) SP_DEC10(7) SP_DEC10(8) SP_DEC10(9);
+
 /* Decimal digits of v (< 100,000: a port, an octet) at p; returns the end.
- * No NUL. The length first, then the digits from the right: a multiply per
- * digit, no reversal (put_u64's loop was ~40 % of a line's formatting). */
+ * No NUL. The length first, then two digits at a time from the right: no
+ * reversal, a third of put_u64's divisions (its loop was ~40 % of a line's
+ * formatting). */
 static char *put_small(char *p, uint32_t v)
 {
     unsigned n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5;
-    for (unsigned i = n; i-- > 0; v /= 10)
-        p[i] = (char)('0' + v % 10);
+    unsigned i = n;
+    for (; v >= 100; v /= 100) {
+        i -= 2;
+        memcpy(p + i, dec_pairs + 2 * (v % 100), 2);
+    }
+    if (v >= 10)
+        memcpy(p + i - 2, dec_pairs + 2 * v, 2);
+    else
+        p[i - 1] = (char)('0' + v);
     return p + n;
 }
 

@@ -210,7 +210,17 @@ void sr__key_from_flow(const sr_flow *f, sr__key *k, uint8_t v6buf[32], bool *sr
     /* Only the meaningful address bytes count, so IPv4 garbage in the
      * unused tail cannot split one connection into two. Fixed sizes per
      * version: compared and copied in place, no library call per segment. */
-    int cmp = alen == 4 ? memcmp(f->src.addr, f->dst.addr, 4) : memcmp(f->src.addr, f->dst.addr, 16);
+    int cmp;
+    if (alen == 4) { /* memcmp's order: the addresses as big-endian numbers */
+        uint32_t s4, d4;
+        memcpy(&s4, f->src.addr, 4);
+        memcpy(&d4, f->dst.addr, 4);
+        s4 = GUINT32_FROM_BE(s4);
+        d4 = GUINT32_FROM_BE(d4);
+        cmp = (s4 > d4) - (s4 < d4);
+    } else {
+        cmp = memcmp(f->src.addr, f->dst.addr, 16);
+    }
     if (cmp == 0)
         cmp = (int)f->src.port - (int)f->dst.port;
     const sr_endpoint *a = cmp <= 0 ? &f->src : &f->dst;
