@@ -6,6 +6,7 @@
 #include "sr-internal.h"
 
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Cached free connection objects; halved at every sweep. */
@@ -201,6 +202,112 @@ static gboolean key_equal(gconstpointer va, gconstpointer vb)
     return memcmp(a->addr.v6, b->addr.v6, 32) == 0;
 }
 
+/* ------------------------------------------------------------ table */
+
+/* At most 3/4 of the slots in use; below 1/8 (and above the minimum) the
+ * table halves on removal. Slots come from malloc, like GLib's table did:
+ * they are the table's, not buffered data, and outside the allocator
+ * (docs/library.md, "Memory per connection", counts them as heap). */
+#define SR__TABLE_MIN 64
+
+static size_t tbl_home(const sr__table *t, uint32_t h)
+{
+    return h & t->mask;
+}
+
+static sr__conn *tbl_find(const sr__table *t, const sr__key *k)
+{
+    if (!t->slots)
+        return NULL;
+    uint32_t h = key_hash(k);
+    for (size_t i = tbl_home(t, h);; i = (i + 1) & t->mask) {
+        const sr__slot *s = &t->slots[i];
+        if (!s->c)
+            return NULL;
+        if (s->hash == h && key_equal(&s->c->key, k))
+            return s->c;
+    }
+}
+
+static void tbl_place(sr__slot *slots, size_t mask, sr__conn *c, uint32_t h)
+{
+    size_t i = h & mask;
+    while (slots[i].c)
+        i = (i + 1) & mask;
+    slots[i].c = c;
+    slots[i].hash = h;
+}
+
+/* Move every connection to a table of `cap` slots; false (nothing
+ * changed) if that memory is not there. */
+static bool tbl_resize(sr__table *t, size_t cap)
+{
+    sr__slot *n = calloc(cap, sizeof *n);
+    if (!n)
+        return false;
+    if (t->slots)
+        for (size_t i = 0; i <= t->mask; i++)
+            if (t->slots[i].c)
+                tbl_place(n, cap - 1, t->slots[i].c, t->slots[i].hash);
+    free(t->slots);
+    t->slots = n;
+    t->mask = cap - 1;
+    return true;
+}
+
+/* Room for one more connection, made before anything else is allocated
+ * for it, so an insert never fails; false: out of memory. */
+static bool tbl_reserve(sr__table *t)
+{
+    size_t cap = t->slots ? t->mask + 1 : 0;
+    if (t->slots && (t->count + 1) * 4 <= cap * 3)
+        return true;
+    return tbl_resize(t, cap ? cap * 2 : SR__TABLE_MIN);
+}
+
+static void tbl_insert(sr__table *t, sr__conn *c)
+{
+    tbl_place(t->slots, t->mask, c, key_hash(&c->key));
+    t->count++;
+}
+
+/* Take c (this very connection) out. Backward shift: each later entry of
+ * the run moves into the hole when the hole lies between its home slot
+ * and where it is, so no tombstones are left and every probe still ends
+ * at the first empty slot. */
+static void tbl_remove(sr__table *t, const sr__conn *c)
+{
+    if (!t->slots)
+        return;
+    size_t i = tbl_home(t, key_hash(&c->key));
+    while (t->slots[i].c != c) {
+        if (!t->slots[i].c)
+            return; /* not there */
+        i = (i + 1) & t->mask;
+    }
+    for (size_t j = (i + 1) & t->mask; t->slots[j].c; j = (j + 1) & t->mask) {
+        size_t home = tbl_home(t, t->slots[j].hash);
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].c = NULL;
+    t->slots[i].hash = 0;
+    t->count--;
+    size_t cap = t->mask + 1;
+    if (cap > SR__TABLE_MIN && t->count * 8 < cap)
+        (void)tbl_resize(t, cap / 2); /* stays as it is without memory */
+}
+
+static void tbl_clear(sr__table *t)
+{
+    free(t->slots);
+    t->slots = NULL;
+    t->mask = 0;
+    t->count = 0;
+}
+
 void sr__key_from_flow(const sr_flow *f, sr__key *k, uint8_t v6buf[32], bool *src_is_a)
 {
     memset(k, 0, sizeof *k);
@@ -260,8 +367,7 @@ void sr__pool_unref(sr_pool *p)
     if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
         return;
     /* Last reference: closed, and every connection is gone. */
-    if (p->table)
-        g_hash_table_destroy(p->table);
+    tbl_clear(&p->table);
     sr__conn *c = p->conn_cache;
     while (c) {
         sr__conn *n = c->l.next_free;
@@ -525,7 +631,7 @@ void sr__pool_unlink(sr_pool *p, sr__conn *c)
     bool dropped = false;
     g_rw_lock_writer_lock(&p->table_lock);
     if (!atomic_load(&c->detached)) {
-        g_hash_table_remove(p->table, c);
+        tbl_remove(&p->table, c);
         atomic_store(&c->detached, 1);
         sr__mutex_lock(&p->lru_lock);
         lru_unlink_locked(p, c);
@@ -553,7 +659,7 @@ static sr__conn *evict_one_locked(sr_pool *p)
     sr__mutex_unlock(&p->lru_lock);
     if (!v)
         return NULL;
-    g_hash_table_remove(p->table, v);
+    tbl_remove(&p->table, v);
     atomic_store(&v->detached, 1);
     SR__PCOUNT(p, active_connections, -1);
     return v;
@@ -575,7 +681,7 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
 
         /* Fast path: a read lock, shared by all threads. */
         g_rw_lock_reader_lock(&p->table_lock);
-        sr__conn *c = g_hash_table_lookup(p->table, &key);
+        sr__conn *c = tbl_find(&p->table, &key);
         if (c)
             sr__conn_ref(c);
         g_rw_lock_reader_unlock(&p->table_lock);
@@ -588,13 +694,20 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
                 g_rw_lock_writer_unlock(&p->table_lock);
                 return SR_ERR_POOL_CLOSED;
             }
-            c = g_hash_table_lookup(p->table, &key);
+            c = tbl_find(&p->table, &key);
             if (c) {
                 sr__conn_ref(c);
                 g_rw_lock_writer_unlock(&p->table_lock);
             } else {
                 sr__conn *ev = NULL;
-                if (g_hash_table_size(p->table) >= p->max_connections) {
+                if (p->table.count < p->max_connections && !tbl_reserve(&p->table)) {
+                    /* No room in the table (an eviction below makes its
+                     * own): refused before anything is made for it. */
+                    g_rw_lock_writer_unlock(&p->table_lock);
+                    SR__COUNT(acct, no_memory, 1);
+                    return SR_ERR_NO_MEMORY;
+                }
+                if (p->table.count >= p->max_connections) {
                     ev = evict_one_locked(p);
                     if (!ev) {
                         g_rw_lock_writer_unlock(&p->table_lock);
@@ -630,10 +743,10 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
                 atomic_init(&c->refs, 2); /* the table's and ours */
                 atomic_init(&c->state, SR__INIT);
                 sr__held_push(c, frame);
-                /* The connection is its own key (sr__key at offset 0):
-                 * key == value, so the table keeps one pointer a slot. */
-                G_STATIC_ASSERT(offsetof(sr__conn, key) == 0);
-                g_hash_table_insert(p->table, c, c);
+                /* The connection holds its own key: the table keeps the
+                 * connection and the key's hash a slot (room reserved
+                 * above, or made by the eviction). */
+                tbl_insert(&p->table, c);
                 sr__mutex_lock(&p->lru_lock);
                 lru_push_head_locked(p, c);
                 sr__mutex_unlock(&p->lru_lock);
@@ -703,7 +816,6 @@ sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
         pthread_cond_init(&p->park[i].cv, NULL);
     }
     hash_seed_init();
-    p->table = g_hash_table_new(key_hash, key_equal);
     *err = SR_OK;
     return p;
 }
@@ -737,15 +849,14 @@ sr_error sr_pool_close(sr_pool *p)
     GPtrArray *all = g_ptr_array_new();
     if (!was) {
         g_rw_lock_writer_lock(&p->table_lock);
-        GHashTableIter it;
-        gpointer k, v;
-        g_hash_table_iter_init(&it, p->table);
-        while (g_hash_table_iter_next(&it, &k, &v)) {
-            sr__conn *c = v;
+        for (size_t i = 0; p->table.slots && i <= p->table.mask; i++) {
+            sr__conn *c = p->table.slots[i].c;
+            if (!c)
+                continue;
             atomic_store(&c->detached, 1);
             g_ptr_array_add(all, c); /* keeps the table's reference */
         }
-        g_hash_table_remove_all(p->table);
+        tbl_clear(&p->table);
         sr__mutex_lock(&p->lru_lock);
         while (p->lru_head)
             lru_unlink_locked(p, p->lru_head);

@@ -271,6 +271,23 @@ typedef struct sr__park {
     pthread_cond_t cv;
 } sr__park;
 
+/* The connection table: open addressing with linear probing, each slot a
+ * connection and its key's hash, so a probe compares the hash in the slot
+ * and reads a connection only when it matches (GLib's table read a hash
+ * array, a key array and the key behind it: three places per segment).
+ * Empty slot: c == NULL. Under the pool's table_lock. */
+typedef struct sr__slot {
+    struct sr__conn *c;
+    uint32_t hash;
+    uint32_t pad;
+} sr__slot;
+
+typedef struct sr__table {
+    sr__slot *slots;         /* NULL until the first connection */
+    size_t mask;             /* slots - 1 (a power of two) */
+    size_t count;
+} sr__table;
+
 struct sr_pool {
     atomic_int refs;         /* the user's + one per assembler */
     atomic_bool closed;
@@ -280,7 +297,7 @@ struct sr_pool {
     size_t max_connections;
     atomic_uint_fast64_t next_id;
     GRWLock table_lock;
-    GHashTable *table;       /* sr__key* -> sr__conn* */
+    sr__table table;         /* key -> connection (pool.c) */
     sr__mutex lru_lock;
     sr__conn *lru_head;      /* most recently used */
     sr__conn *lru_tail;
