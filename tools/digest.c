@@ -4,6 +4,7 @@
 #include "digest.h"
 
 #include <glib.h>
+#include <string.h>
 
 #ifdef SP_HAVE_LIBCRYPTO
 /* The low-level SHA256_* calls, not EVP: the same block functions (SHA
@@ -14,6 +15,13 @@
  * direction. OpenSSL 3 marks them deprecated, not removed. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
+
+/* "00" "01" ... "ff": the two lowercase hex digits of each byte value. */
+#define SP_HEX4(x) #x "0" #x "1" #x "2" #x "3" #x "4" #x "5" #x "6" #x "7" \
+                   #x "8" #x "9" #x "a" #x "b" #x "c" #x "d" #x "e" #x "f"
+static const char hex_pairs[513] =
+    SP_HEX4(0) SP_HEX4(1) SP_HEX4(2) SP_HEX4(3) SP_HEX4(4) SP_HEX4(5) SP_HEX4(6) SP_HEX4(7)
+    SP_HEX4(8) SP_HEX4(9) SP_HEX4(a) SP_HEX4(b) SP_HEX4(c) SP_HEX4(d) SP_HEX4(e) SP_HEX4(f);
 
 sp_digest *sp_digest_new(void)
 {
@@ -37,12 +45,12 @@ void sp_digest_finish(sp_digest *d, char hex[65])
     hex[0] = '\0';
     if (!d)
         return;
-    static const char digits[] = "0123456789abcdef";
     if (SHA256_Final(out, (SHA256_CTX *)d) == 1) {
-        for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-            hex[2 * i] = digits[out[i] >> 4];
-            hex[2 * i + 1] = digits[out[i] & 15];
-        }
+        /* Both hex digits of a byte from one table entry: one line per
+         * direction is the default output, so this runs 200,000 times on
+         * a 100,000-connection capture. */
+        for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++)
+            memcpy(hex + 2 * i, hex_pairs + 2 * out[i], 2);
         hex[64] = '\0';
     }
     g_free(d);

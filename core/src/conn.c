@@ -118,19 +118,17 @@ static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *dat
         size_t ncap = MAX(want, MAX(cap + cap / 4, (size_t)SR__RING_MIN));
         /* Header + ring = 16k + 8 bytes: a glibc malloc chunk to the byte. */
         ncap = MIN(max, ((ncap + 8 + 15) & ~(size_t)15) - 8);
-        sr__ring *n = sr__alloc(&c->pool->alloc, sizeof *n + ncap);
+        sr__ring *n = sr__ring_get(c->pool, ncap);
         if (!n) {
             SR__COUNT(x->acct, no_memory, 1);
             if (!r)
                 return;
         } else {
             n->from = from;
-            n->cap = (uint32_t)ncap;
-            n->pad = 0;
             if (r) {
                 uint64_t lo = MAX(from, offset > cap ? offset - cap : 0);
                 ring_move(n->data, ncap, r->data, cap, lo, offset);
-                sr__free(&c->pool->alloc, r, sizeof *r + cap);
+                sr__ring_put(c->pool, r);
             }
             h->hist = r = n;
             cap = ncap;
@@ -361,10 +359,8 @@ void sr__conn_release_pages(sr__conn *c, bool keep_counts)
         } else if (sd) {
             side_free(c, h);
         }
-        if (h->hist) {
-            sr__free(&c->pool->alloc, h->hist, sizeof *h->hist + h->hist->cap);
-            h->hist = NULL;
-        }
+        sr__ring_put(c->pool, h->hist);
+        h->hist = NULL;
     }
 }
 

@@ -6,6 +6,7 @@
 #include "sr-internal.h"
 
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Cached free connection objects; halved at every sweep. */
@@ -194,9 +195,117 @@ static gboolean key_equal(gconstpointer va, gconstpointer vb)
     if (a->zone != b->zone || a->ip_version != b->ip_version || a->port[0] != b->port[0] ||
         a->port[1] != b->port[1])
         return FALSE;
-    size_t alen;
-    const uint8_t *x = sr__key_addr(a, &alen), *y = sr__key_addr(b, &alen);
-    return memcmp(x, y, alen) == 0;
+    /* Fixed sizes, so the compiler compares words in place of a memcmp
+     * call (this runs once per segment, in the table's lookup). */
+    if (a->ip_version == 4)
+        return memcmp(a->addr.v4, b->addr.v4, 8) == 0;
+    return memcmp(a->addr.v6, b->addr.v6, 32) == 0;
+}
+
+/* ------------------------------------------------------------ table */
+
+/* At most 3/4 of the slots in use; below 1/8 (and above the minimum) the
+ * table halves on removal. Slots come from malloc, like GLib's table did:
+ * they are the table's, not buffered data, and outside the allocator
+ * (docs/library.md, "Memory per connection", counts them as heap). */
+#define SR__TABLE_MIN 64
+
+static size_t tbl_home(const sr__table *t, uint32_t h)
+{
+    return h & t->mask;
+}
+
+static sr__conn *tbl_find(const sr__table *t, const sr__key *k)
+{
+    if (!t->slots)
+        return NULL;
+    uint32_t h = key_hash(k);
+    for (size_t i = tbl_home(t, h);; i = (i + 1) & t->mask) {
+        const sr__slot *s = &t->slots[i];
+        if (!s->c)
+            return NULL;
+        if (s->hash == h && key_equal(&s->c->key, k))
+            return s->c;
+    }
+}
+
+static void tbl_place(sr__slot *slots, size_t mask, sr__conn *c, uint32_t h)
+{
+    size_t i = h & mask;
+    while (slots[i].c)
+        i = (i + 1) & mask;
+    slots[i].c = c;
+    slots[i].hash = h;
+}
+
+/* Move every connection to a table of `cap` slots; false (nothing
+ * changed) if that memory is not there. */
+static bool tbl_resize(sr__table *t, size_t cap)
+{
+    sr__slot *n = calloc(cap, sizeof *n);
+    if (!n)
+        return false;
+    if (t->slots)
+        for (size_t i = 0; i <= t->mask; i++)
+            if (t->slots[i].c)
+                tbl_place(n, cap - 1, t->slots[i].c, t->slots[i].hash);
+    free(t->slots);
+    t->slots = n;
+    t->mask = cap - 1;
+    return true;
+}
+
+/* Room for one more connection, made before anything else is allocated
+ * for it, so an insert never fails; false: out of memory. */
+static bool tbl_reserve(sr__table *t)
+{
+    size_t cap = t->slots ? t->mask + 1 : 0;
+    if (t->slots && (t->count + 1) * 4 <= cap * 3)
+        return true;
+    return tbl_resize(t, cap ? cap * 2 : SR__TABLE_MIN);
+}
+
+static void tbl_insert(sr__table *t, sr__conn *c)
+{
+    tbl_place(t->slots, t->mask, c, key_hash(&c->key));
+    t->count++;
+}
+
+/* Take c (this very connection) out. Backward shift: each later entry of
+ * the run moves into the hole when the hole lies between its home slot
+ * and where it is, so no tombstones are left and every probe still ends
+ * at the first empty slot. */
+static void tbl_remove(sr__table *t, const sr__conn *c)
+{
+    if (!t->slots)
+        return;
+    size_t i = tbl_home(t, key_hash(&c->key));
+    while (t->slots[i].c != c) {
+        if (!t->slots[i].c)
+            return; /* not there */
+        i = (i + 1) & t->mask;
+    }
+    for (size_t j = (i + 1) & t->mask; t->slots[j].c; j = (j + 1) & t->mask) {
+        size_t home = tbl_home(t, t->slots[j].hash);
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].c = NULL;
+    t->slots[i].hash = 0;
+    t->count--;
+    size_t cap = t->mask + 1;
+    if (cap > SR__TABLE_MIN && t->count * 8 < cap)
+        (void)tbl_resize(t, cap / 2); /* stays as it is without memory */
+}
+
+static void tbl_clear(sr__table *t)
+{
+    free(t->slots);
+    t->slots = NULL;
+    t->mask = 0;
+    t->count = 0;
 }
 
 void sr__key_from_flow(const sr_flow *f, sr__key *k, uint8_t v6buf[32], bool *src_is_a)
@@ -206,17 +315,31 @@ void sr__key_from_flow(const sr_flow *f, sr__key *k, uint8_t v6buf[32], bool *sr
     k->ip_version = f->ip_version;
     size_t alen = f->ip_version == 4 ? 4 : 16;
     /* Only the meaningful address bytes count, so IPv4 garbage in the
-     * unused tail cannot split one connection into two. */
-    int cmp = memcmp(f->src.addr, f->dst.addr, alen);
+     * unused tail cannot split one connection into two. Fixed sizes per
+     * version: compared and copied in place, no library call per segment. */
+    int cmp;
+    if (alen == 4) { /* memcmp's order: the addresses as big-endian numbers */
+        uint32_t s4, d4;
+        memcpy(&s4, f->src.addr, 4);
+        memcpy(&d4, f->dst.addr, 4);
+        s4 = GUINT32_FROM_BE(s4);
+        d4 = GUINT32_FROM_BE(d4);
+        cmp = (s4 > d4) - (s4 < d4);
+    } else {
+        cmp = memcmp(f->src.addr, f->dst.addr, 16);
+    }
     if (cmp == 0)
         cmp = (int)f->src.port - (int)f->dst.port;
     const sr_endpoint *a = cmp <= 0 ? &f->src : &f->dst;
     const sr_endpoint *b = cmp <= 0 ? &f->dst : &f->src;
-    uint8_t *ad = f->ip_version == 4 ? k->addr.v4 : v6buf;
-    memcpy(ad, a->addr, alen);
-    memcpy(ad + alen, b->addr, alen);
-    if (f->ip_version != 4)
+    if (alen == 4) {
+        memcpy(k->addr.v4, a->addr, 4);
+        memcpy(k->addr.v4 + 4, b->addr, 4);
+    } else {
+        memcpy(v6buf, a->addr, 16);
+        memcpy(v6buf + 16, b->addr, 16);
         k->addr.v6 = v6buf;
+    }
     k->port[0] = a->port;
     k->port[1] = b->port;
     *src_is_a = cmp <= 0;
@@ -228,6 +351,9 @@ void sr__pool_ref(sr_pool *p)
 {
     atomic_fetch_add(&p->refs, 1);
 }
+
+static sr__ring *ring_cache_cut_locked(sr_pool *p, size_t keep);
+static void ring_list_free(sr_pool *p, sr__ring *r);
 
 /* A connection in the free cache holds nothing but itself: its pages,
  * rings, sides and IPv6 addresses went when its last reference did. */
@@ -241,14 +367,14 @@ void sr__pool_unref(sr_pool *p)
     if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
         return;
     /* Last reference: closed, and every connection is gone. */
-    if (p->table)
-        g_hash_table_destroy(p->table);
+    tbl_clear(&p->table);
     sr__conn *c = p->conn_cache;
     while (c) {
         sr__conn *n = c->l.next_free;
         conn_destroy(c);
         c = n;
     }
+    ring_list_free(p, ring_cache_cut_locked(p, 0)); /* the last reference: no lock needed */
     for (int i = 0; i < SR__PARK_STRIPES; i++) {
         pthread_mutex_destroy(&p->park[i].m);
         pthread_cond_destroy(&p->park[i].cv);
@@ -303,11 +429,111 @@ void sr__pool_shrink_cache(sr_pool *p)
     drop = *pp;
     *pp = NULL;
     p->conn_cache_len = keep;
+    sr__ring *rings = ring_cache_cut_locked(p, p->ring_cache_bytes / 2);
     sr__mutex_unlock(&p->cache_lock);
+    ring_list_free(p, rings);
     while (drop) {
         sr__conn *n = drop->l.next_free;
         conn_destroy(drop);
         drop = n;
+    }
+}
+
+/* ------------------------------------------------------------ rings */
+
+/* A cached ring's link to the next of its bin, in its first data bytes
+ * (every ring has at least SR__RING_MIN >= 8 of them). */
+static sr__ring *ring_next(const sr__ring *r)
+{
+    sr__ring *n;
+    memcpy(&n, r->data, sizeof n);
+    return n;
+}
+
+static void ring_set_next(sr__ring *r, sr__ring *n)
+{
+    memcpy(r->data, &n, sizeof n);
+}
+
+static size_t ring_bytes(size_t cap)
+{
+    return sizeof(sr__ring) + cap;
+}
+
+/* Only a bin's first ring is looked at: a ring of another capacity there
+ * (two capacities share a bin only when conflict_history is not a malloc
+ * chunk size, or assemblers of one pool differ in it) means the allocator,
+ * never a search. */
+sr__ring *sr__ring_get(sr_pool *p, size_t cap)
+{
+    sr__ring *r = NULL;
+    size_t bin = cap / 16;
+    if (cap >= sizeof(sr__ring *) && bin < SR__RING_BINS) {
+        sr__mutex_lock(&p->cache_lock);
+        r = p->ring_cache[bin];
+        if (r && r->cap == cap) {
+            p->ring_cache[bin] = ring_next(r);
+            p->ring_cache_bytes -= cap;
+        } else {
+            r = NULL;
+        }
+        sr__mutex_unlock(&p->cache_lock);
+    }
+    if (!r) {
+        r = sr__alloc(&p->alloc, ring_bytes(cap));
+        if (!r)
+            return NULL;
+    }
+    r->from = 0;
+    r->cap = (uint32_t)cap;
+    r->pad = 0;
+    return r;
+}
+
+void sr__ring_put(sr_pool *p, sr__ring *r)
+{
+    if (!r)
+        return;
+    size_t cap = r->cap, bin = cap / 16;
+    if (cap >= sizeof(sr__ring *) && bin < SR__RING_BINS) {
+        bool cached = false;
+        sr__mutex_lock(&p->cache_lock);
+        if (p->ring_cache_bytes + cap <= SR__RING_CACHE_BYTES) {
+            ring_set_next(r, p->ring_cache[bin]);
+            p->ring_cache[bin] = r;
+            p->ring_cache_bytes += cap;
+            cached = true;
+        }
+        sr__mutex_unlock(&p->cache_lock);
+        if (cached)
+            return;
+    }
+    sr__free(&p->alloc, r, ring_bytes(cap));
+}
+
+/* Take the cached rings out, down to `keep` bytes of capacity (caller
+ * holds cache_lock); returns them linked through their data. */
+static sr__ring *ring_cache_cut_locked(sr_pool *p, size_t keep)
+{
+    sr__ring *out = NULL;
+    for (size_t bin = SR__RING_BINS; bin-- > 0 && p->ring_cache_bytes > keep;) {
+        while (p->ring_cache[bin] && p->ring_cache_bytes > keep) {
+            sr__ring *r = p->ring_cache[bin];
+            p->ring_cache[bin] = ring_next(r);
+            p->ring_cache_bytes -= r->cap;
+            ring_set_next(r, out);
+            out = r;
+        }
+    }
+    return out;
+}
+
+static void ring_list_free(sr_pool *p, sr__ring *r)
+{
+    while (r) {
+        sr__ring *n = ring_next(r);
+        sr__free(&p->alloc, r, ring_bytes(r->cap));
+        r = n;
     }
 }
 
@@ -405,7 +631,7 @@ void sr__pool_unlink(sr_pool *p, sr__conn *c)
     bool dropped = false;
     g_rw_lock_writer_lock(&p->table_lock);
     if (!atomic_load(&c->detached)) {
-        g_hash_table_remove(p->table, c);
+        tbl_remove(&p->table, c);
         atomic_store(&c->detached, 1);
         sr__mutex_lock(&p->lru_lock);
         lru_unlink_locked(p, c);
@@ -433,7 +659,7 @@ static sr__conn *evict_one_locked(sr_pool *p)
     sr__mutex_unlock(&p->lru_lock);
     if (!v)
         return NULL;
-    g_hash_table_remove(p->table, v);
+    tbl_remove(&p->table, v);
     atomic_store(&v->detached, 1);
     SR__PCOUNT(p, active_connections, -1);
     return v;
@@ -455,7 +681,7 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
 
         /* Fast path: a read lock, shared by all threads. */
         g_rw_lock_reader_lock(&p->table_lock);
-        sr__conn *c = g_hash_table_lookup(p->table, &key);
+        sr__conn *c = tbl_find(&p->table, &key);
         if (c)
             sr__conn_ref(c);
         g_rw_lock_reader_unlock(&p->table_lock);
@@ -468,13 +694,20 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
                 g_rw_lock_writer_unlock(&p->table_lock);
                 return SR_ERR_POOL_CLOSED;
             }
-            c = g_hash_table_lookup(p->table, &key);
+            c = tbl_find(&p->table, &key);
             if (c) {
                 sr__conn_ref(c);
                 g_rw_lock_writer_unlock(&p->table_lock);
             } else {
                 sr__conn *ev = NULL;
-                if (g_hash_table_size(p->table) >= p->max_connections) {
+                if (p->table.count < p->max_connections && !tbl_reserve(&p->table)) {
+                    /* No room in the table (an eviction below makes its
+                     * own): refused before anything is made for it. */
+                    g_rw_lock_writer_unlock(&p->table_lock);
+                    SR__COUNT(acct, no_memory, 1);
+                    return SR_ERR_NO_MEMORY;
+                }
+                if (p->table.count >= p->max_connections) {
                     ev = evict_one_locked(p);
                     if (!ev) {
                         g_rw_lock_writer_unlock(&p->table_lock);
@@ -510,10 +743,10 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
                 atomic_init(&c->refs, 2); /* the table's and ours */
                 atomic_init(&c->state, SR__INIT);
                 sr__held_push(c, frame);
-                /* The connection is its own key (sr__key at offset 0):
-                 * key == value, so the table keeps one pointer a slot. */
-                G_STATIC_ASSERT(offsetof(sr__conn, key) == 0);
-                g_hash_table_insert(p->table, c, c);
+                /* The connection holds its own key: the table keeps the
+                 * connection and the key's hash a slot (room reserved
+                 * above, or made by the eviction). */
+                tbl_insert(&p->table, c);
                 sr__mutex_lock(&p->lru_lock);
                 lru_push_head_locked(p, c);
                 sr__mutex_unlock(&p->lru_lock);
@@ -583,7 +816,6 @@ sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
         pthread_cond_init(&p->park[i].cv, NULL);
     }
     hash_seed_init();
-    p->table = g_hash_table_new(key_hash, key_equal);
     *err = SR_OK;
     return p;
 }
@@ -617,15 +849,14 @@ sr_error sr_pool_close(sr_pool *p)
     GPtrArray *all = g_ptr_array_new();
     if (!was) {
         g_rw_lock_writer_lock(&p->table_lock);
-        GHashTableIter it;
-        gpointer k, v;
-        g_hash_table_iter_init(&it, p->table);
-        while (g_hash_table_iter_next(&it, &k, &v)) {
-            sr__conn *c = v;
+        for (size_t i = 0; p->table.slots && i <= p->table.mask; i++) {
+            sr__conn *c = p->table.slots[i].c;
+            if (!c)
+                continue;
             atomic_store(&c->detached, 1);
             g_ptr_array_add(all, c); /* keeps the table's reference */
         }
-        g_hash_table_remove_all(p->table);
+        tbl_clear(&p->table);
         sr__mutex_lock(&p->lru_lock);
         while (p->lru_head)
             lru_unlink_locked(p, p->lru_head);

@@ -136,6 +136,14 @@ typedef struct sr__ring {
     uint8_t data[];
 } sr__ring;
 
+/* Rings of capacity up to SR__RING_BINS * 16 - 1 bytes (the default
+ * conflict_history, 4096, included) are cached by the pool when given back,
+ * up to SR__RING_CACHE_BYTES of capacity in all: on a capture of many short
+ * connections every direction makes and frees a few rings, and malloc of
+ * those sizes was most of what the ring cost (pool.c, sr__ring_get). */
+#define SR__RING_BINS 257
+#define SR__RING_CACHE_BYTES ((size_t)256 * 1024)
+
 /* The cold part of one direction: what only a direction with out-of-order
  * data, a snaplen-cut tail, a second SYN, dropped bytes or conflicts needs.
  * Allocated on demand, freed once it holds nothing again
@@ -263,6 +271,23 @@ typedef struct sr__park {
     pthread_cond_t cv;
 } sr__park;
 
+/* The connection table: open addressing with linear probing, each slot a
+ * connection and its key's hash, so a probe compares the hash in the slot
+ * and reads a connection only when it matches (GLib's table read a hash
+ * array, a key array and the key behind it: three places per segment).
+ * Empty slot: c == NULL. Under the pool's table_lock. */
+typedef struct sr__slot {
+    struct sr__conn *c;
+    uint32_t hash;
+    uint32_t pad;
+} sr__slot;
+
+typedef struct sr__table {
+    sr__slot *slots;         /* NULL until the first connection */
+    size_t mask;             /* slots - 1 (a power of two) */
+    size_t count;
+} sr__table;
+
 struct sr_pool {
     atomic_int refs;         /* the user's + one per assembler */
     atomic_bool closed;
@@ -272,13 +297,19 @@ struct sr_pool {
     size_t max_connections;
     atomic_uint_fast64_t next_id;
     GRWLock table_lock;
-    GHashTable *table;       /* sr__key* -> sr__conn* */
+    sr__table table;         /* key -> connection (pool.c) */
     sr__mutex lru_lock;
     sr__conn *lru_head;      /* most recently used */
     sr__conn *lru_tail;
-    sr__mutex cache_lock;       /* free-connection cache and pending list */
+    sr__mutex cache_lock;       /* free-connection cache, ring cache and
+                                   pending list */
     sr__conn *conn_cache;
     size_t conn_cache_len;
+    /* Conflict-history rings given back, LIFO per capacity / 16 (see
+     * sr__ring_get), each bin's rings linked through their first data
+     * bytes; ring_cache_bytes: their capacities together. */
+    sr__ring *ring_cache[SR__RING_BINS];
+    size_t ring_cache_bytes;
     /* Evicted connections a nested call could not lock; completed by the
      * next call that holds no connection lock (or by close). */
     sr__conn *pending;
@@ -305,6 +336,14 @@ void sr__pool_ref(sr_pool *p);
 void sr__pool_unref(sr_pool *p);
 void sr__conn_ref(sr__conn *c);
 void sr__conn_unref(sr__conn *c);
+
+/* A conflict-history ring of capacity cap (its header set: cap, from 0),
+ * from the pool's cache or the allocator; NULL when the allocator fails.
+ * Its bytes are undefined. */
+sr__ring *sr__ring_get(sr_pool *p, size_t cap);
+/* Give a ring back (NULL: nothing): to the cache while there is room, else
+ * to the allocator. */
+void sr__ring_put(sr_pool *p, sr__ring *r);
 
 /* Normalise a flow into a key; *src_is_a says which side sent it. An IPv6
  * key points into v6buf (32 bytes, the caller's). */

@@ -13,6 +13,7 @@
 #define SYN SR_TCP_SYN
 #define ACK SR_TCP_ACK
 #define FIN SR_TCP_FIN
+#define RST SR_TCP_RST
 #define T0 (77 * SR_USEC_PER_SEC)
 
 static sr_options no_linger(void)
@@ -30,6 +31,64 @@ static void check_table(srt_env *e, size_t max)
         g_error("connection table: active %" G_GUINT64_FORMAT " peak %" G_GUINT64_FORMAT
                 " > max_connections %zu",
                 ps.active_connections, ps.peak_connections, max);
+}
+
+/* The pool's table (open addressing, entries shifted back on removal,
+ * grown and shrunk with the number of connections): 3000 connections,
+ * then every other one closed in a scrambled order, then each looked up
+ * again: an open one is found (same id, nothing new), a closed one is gone
+ * (no linger: a new connection). Then the rest closed, so the table
+ * shrinks, and all looked up once more. */
+static void test_table_removals(void)
+{
+    enum { N = 3000 };
+    sr_options o = no_linger();
+    srt_env e;
+    srt_env_open(&e, &o, 100000);
+    static uint64_t id[N];
+    static bool closed[N];
+    for (uint32_t c = 0; c < N; c++) {
+        g_assert_cmpint(srt_feed(&e, c, false, 100, ACK, "hi", T0, NULL), ==, SR_OK);
+        g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
+        id[c] = e.last.conn_id;
+        g_assert_cmpint(srt_feed(&e, c, true, 500, ACK, "ok", T0, NULL), ==, SR_OK);
+        g_assert_cmpuint(e.last.conn_id, ==, id[c]);
+        closed[c] = false;
+    }
+    for (int round = 0; round < 2; round++) {
+        /* round 0: every other connection, in a scrambled order (7919 is
+         * prime to N); round 1: all that are left. */
+        for (uint32_t k = 0; k < N; k++) {
+            uint32_t c = (uint32_t)(((uint64_t)k * 7919u) % N);
+            if (closed[c] || (round == 0 && c % 2))
+                continue;
+            /* After "hi" (and in round 1 the "x" of the lookups). */
+            uint32_t fin_seq = round == 0 ? 102 : 103;
+            g_assert_cmpint(srt_feed(&e, c, false, fin_seq, FIN | ACK, NULL, T0 + 1, NULL), ==, SR_OK);
+            g_assert_cmpint(srt_feed(&e, c, true, 502, FIN | ACK, NULL, T0 + 1, NULL), ==, SR_OK);
+            g_assert_true(e.last.status & SR_SEG_CLOSED);
+            g_assert_cmpuint(e.last.conn_id, ==, id[c]);
+            closed[c] = true;
+        }
+        sr_pool_stats ps = srt_pool_stats(e.pool);
+        g_assert_cmpuint(ps.active_connections, ==, round == 0 ? N / 2 : 0);
+        for (uint32_t c = 0; c < N; c++) {
+            if (closed[c]) {
+                /* A new connection each time: forget it again at once. */
+                g_assert_cmpint(srt_feed(&e, c, false, 100, RST, NULL, T0 + 2, NULL), ==, SR_OK);
+                g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
+                g_assert_cmpuint(e.last.conn_id, !=, id[c]);
+            } else {
+                g_assert_cmpint(srt_feed(&e, c, false, 102, ACK, "x", T0 + 2, NULL), ==, SR_OK);
+                g_assert_true(e.last.status & SR_SEG_IN_ORDER);
+                g_assert_false(e.last.status & SR_SEG_NEW_CONNECTION);
+                g_assert_cmpuint(e.last.conn_id, ==, id[c]);
+            }
+        }
+    }
+    g_assert_cmpuint(srt_pool_stats(e.pool).active_connections, ==, 0);
+    srt_check_pool_stats(e.pool, &e.rec);
+    srt_env_close(&e);
 }
 
 static void test_lru(void)
@@ -233,6 +292,7 @@ static void test_nothing_evictable(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/connections/table/removals-keep-every-lookup", test_table_removals);
     g_test_add_func("/connections/evict/lru", test_lru);
     g_test_add_func("/connections/evict/flushes-buffered", test_evict_flushes);
     g_test_add_func("/connections/limit/never-exceeded", test_never_exceeded);

@@ -36,7 +36,8 @@
 
 /* Bounds, measured (IPv4, default options; glibc x86-64) with headroom:
  *   allocator: 200 B connection + 2 x 24 B rings of 8 bytes = 248 B
- *   heap:      208 + 2 x 32 malloc chunks + the table's slots = 293 B
+ *   heap:      208 + 2 x 32 malloc chunks + the table's slots = 299 B
+ *              (293 B with GLib's table)
  * (before the hot/cold split: 672 B and 754 B). */
 #define BOUND_ALLOC_V4 270
 #define BOUND_HEAP_V4 340
@@ -49,9 +50,13 @@ typedef struct counting {
     int fail;        /* fail this many allocations from now on */
 } counting;
 
+/* Calls into c_alloc, all countings together. */
+static unsigned cnt_calls;
+
 static void *c_alloc(void *ud, size_t size)
 {
     counting *c = ud;
+    cnt_calls++;
     if (c->fail > 0) {
         c->fail--;
         return NULL;
@@ -285,6 +290,84 @@ static void test_cold_counts_never_missed(void)
     g_assert_cmpuint(cnt.live, ==, 0);
 }
 
+/* Conflict-history rings given back at completion are kept by the pool and
+ * handed to later connections (pool.c, sr__ring_get): a reused ring's old
+ * bytes must never be compared. Connection n delivers 100 bytes, then 1460
+ * and 1080 (so its ring grows twice), then a retransmission of the first
+ * 100 bytes unchanged (no conflict) and one with a byte changed (a
+ * conflict), then both FINs. Every connection's bytes differ, so a stale
+ * byte read from a reused ring would flag the unchanged retransmission or
+ * miss the changed one. Later connections must reuse rings (fewer calls
+ * into the allocator than the first) and nothing may be left allocated
+ * once the pool is freed. */
+static void test_ring_reuse(void)
+{
+    counting cnt = {0, 0, 0};
+    size_t calls[4] = {0};
+    sr_allocator al = {c_alloc, c_free, &cnt};
+    srt_recorder rec;
+    srt_recorder_init(&rec);
+    sr_stream_factory fac = srt_recorder_factory(&rec);
+    sr_error err;
+    sr_pool *p = sr_pool_new_with_allocator(&fac, 100, &al, &err);
+    g_assert_nonnull(p);
+    sr_assembler *a = NULL;
+    SRT_ASSERT_ERR(sr_assembler_new(p, NULL, &a), SR_OK);
+    const size_t lens[3] = {100, 1460, 1080};
+    for (uint32_t n = 0; n < 4; n++) {
+        sr_flow fa, fb;
+        srt_flow_ab(&fa, n, false);
+        srt_flow_ab(&fb, n, true);
+        uint8_t data[2640];
+        for (size_t i = 0; i < sizeof data; i++)
+            data[i] = srt_conn_byte(n, false, i);
+        const sr_time t = (sr_time)(1000 + n) * SR_USEC_PER_SEC;
+        uint32_t seq = 5000, off = 0;
+        unsigned allocs_before = cnt_calls;
+        for (int k = 0; k < 3; k++) {
+            sr_segment s = srt_seg(seq + off, SR_TCP_ACK, data + off, lens[k], t);
+            sr_result r;
+            SRT_ASSERT_ERR(sr_assemble_ex(a, &fa, &s, NULL, &r), SR_OK);
+            g_assert_false(r.status & SR_SEG_CONFLICT);
+            off += (uint32_t)lens[k];
+        }
+        /* The same first 100 bytes again: a retransmission, no conflict. */
+        sr_segment same = srt_seg(seq, SR_TCP_ACK, data, 100, t);
+        sr_result r;
+        SRT_ASSERT_ERR(sr_assemble_ex(a, &fa, &same, NULL, &r), SR_OK);
+        g_assert_false(r.status & SR_SEG_CONFLICT);
+        /* One byte changed: a conflict. */
+        uint8_t other[100];
+        memcpy(other, data, sizeof other);
+        other[57] ^= 0x5a;
+        sr_segment diff = srt_seg(seq, SR_TCP_ACK, other, sizeof other, t);
+        SRT_ASSERT_ERR(sr_assemble_ex(a, &fa, &diff, NULL, &r), SR_OK);
+        g_assert_true(r.status & SR_SEG_CONFLICT);
+        sr_segment fin_a = srt_seg(seq + off, SR_TCP_FIN | SR_TCP_ACK, NULL, 0, t);
+        SRT_ASSERT_ERR(sr_assemble_ex(a, &fa, &fin_a, NULL, &r), SR_OK);
+        sr_segment fin_b = srt_seg(9000, SR_TCP_FIN | SR_TCP_ACK, NULL, 0, t);
+        SRT_ASSERT_ERR(sr_assemble_ex(a, &fb, &fin_b, NULL, &r), SR_OK);
+        g_assert_true(r.status & SR_SEG_CLOSED);
+        calls[n] = cnt_calls - allocs_before;
+        srt_stream *st = srt_recorder_stream(&rec, n);
+        g_assert_nonnull(st);
+        g_assert_cmpint(st->completes, ==, 1);
+        int d = st->dir[SR_DIR_CLIENT_TO_SERVER].data->len ? SR_DIR_CLIENT_TO_SERVER
+                                                           : SR_DIR_SERVER_TO_CLIENT;
+        g_assert_cmpuint(st->dir[d].data->len, ==, sizeof data);
+        g_assert_cmpmem(st->dir[d].data->data, sizeof data, data, sizeof data);
+        g_assert_cmpuint(st->final_info.conflicts[d], ==, 1);
+    }
+    /* The first connection allocated its rings; the others found them. */
+    for (int n = 1; n < 4; n++)
+        g_assert_cmpuint(calls[n], <, calls[0]);
+    SRT_ASSERT_ERR(sr_pool_close(p), SR_OK);
+    sr_assembler_free(a);
+    sr_pool_free(p);
+    srt_recorder_clear(&rec);
+    g_assert_cmpuint(cnt.live, ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -292,5 +375,6 @@ int main(int argc, char **argv)
     g_test_add_func("/memory/open-connection/ipv6", test_ipv6);
     g_test_add_func("/memory/open-connection/filled-hole-frees-cold-part", test_filled_hole);
     g_test_add_func("/memory/cold-part/counts-never-missed", test_cold_counts_never_missed);
+    g_test_add_func("/memory/rings/reused-never-compared-stale", test_ring_reuse);
     return g_test_run();
 }
