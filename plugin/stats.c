@@ -85,10 +85,27 @@ typedef struct srp_tree_state {
     int parent[SRP_N_COUNTERS];
     char *label[SRP_N_COUNTERS];
     gboolean level[SRP_N_COUNTERS]; /* is_level(), once: not per packet */
+    guint64 level_mask;           /* bit i: level[i] */
 } srp_tree_state;
 
 /* stats_tree has no user pointer; one state per open tree. */
 static GHashTable *tree_states; /* stats_tree* -> srp_tree_state */
+/* The last one looked up (nearly always the only one); reset whenever
+ * tree_states changes. */
+static const stats_tree *last_st;
+static srp_tree_state *last_state;
+
+G_STATIC_ASSERT(SRP_N_COUNTERS <= 64); /* st_packet's mask */
+
+static srp_tree_state *
+state_of(const stats_tree *st)
+{
+    if (st != last_st || last_state == NULL) {
+        last_state = tree_states ? g_hash_table_lookup(tree_states, st) : NULL;
+        last_st = st;
+    }
+    return last_state;
+}
 
 static void
 tree_state_free(gpointer p)
@@ -188,7 +205,8 @@ st_init(stats_tree *st)
     for (int i = 0; i < SRP_N_COUNTERS; i++)
         make_node(st, s, i, -1);
     for (int i = 0; i < SRP_N_COUNTERS; i++)
-        s->level[i] = is_level(srp_counters[i].name);
+        if ((s->level[i] = is_level(srp_counters[i].name)))
+            s->level_mask |= G_GUINT64_CONSTANT(1) << i;
     if (srp_prefs_detect_divergence()) {
         s->div = TRUE;
         s->div_parent = stats_tree_create_node(st, div_label[DIV_RELEASES], 0, STAT_DT_INT,
@@ -197,6 +215,8 @@ st_init(stats_tree *st)
             stats_tree_create_node(st, div_label[k], s->div_parent, STAT_DT_INT, FALSE);
     }
     g_hash_table_replace(tree_states, st, s);
+    last_st = NULL;
+    last_state = NULL;
 }
 
 static void
@@ -204,6 +224,8 @@ st_cleanup(stats_tree *st)
 {
     if (tree_states != NULL)
         g_hash_table_remove(tree_states, st);
+    last_st = NULL;
+    last_state = NULL;
 }
 
 static tap_packet_status
@@ -213,7 +235,8 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
     const srp_record *r = p;
     srp_snapshot abs_buf, delta_buf;
     const srp_snapshot *abs, *delta;
-    srp_tree_state *s = tree_states ? g_hash_table_lookup(tree_states, st) : NULL;
+    guint64 todo;
+    srp_tree_state *s = state_of(st);
 
     if (r == NULL || s == NULL)
         return TAP_PACKET_DONT_REDRAW;
@@ -231,7 +254,15 @@ st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
         return TAP_PACKET_REDRAW;
     delta = srp_record_delta(r, &delta_buf);
     abs = srp_record_abs(r, &s->snap_cache, &abs_buf);
-    for (int i = 0; i < SRP_N_COUNTERS; i++) {
+    /* Only a counter that changed at this frame, or a level (which a
+     * filtered tree takes from the frame's absolute value even when it did
+     * not change here), can change a node. */
+    todo = s->level_mask;
+    for (int i = 0; i < SRP_N_COUNTERS; i++)
+        if (delta->v[i] != 0)
+            todo |= G_GUINT64_CONSTANT(1) << i;
+    for (; todo != 0; todo &= todo - 1) {
+        int i = __builtin_ctzll(todo);
         gint64 v;
 
         if (s->level[i])
