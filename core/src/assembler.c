@@ -17,7 +17,7 @@ struct sr_assembler {
     _Atomic sr_time last_sweep;   /* capture time of the last sweep */
     atomic_bool swept_once;
     GThread *bg;
-    sr__mutex bg_lock;
+    pthread_mutex_t bg_lock;      /* a plain mutex: bg_cond waits on it */
     pthread_cond_t bg_cond;       /* monotonic clock */
     bool bg_stop;                 /* under bg_lock */
 };
@@ -162,7 +162,7 @@ static void maybe_sweep(sr_assembler *a, sr_time now, void *packet_ctx)
 static gpointer bg_main(gpointer data)
 {
     sr_assembler *a = data;
-    sr__mutex_lock(&a->bg_lock);
+    pthread_mutex_lock(&a->bg_lock);
     while (!a->bg_stop) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -176,14 +176,14 @@ static gpointer bg_main(gpointer data)
             ;
         if (a->bg_stop)
             break;
-        sr__mutex_unlock(&a->bg_lock);
+        pthread_mutex_unlock(&a->bg_lock);
         if (sr__pool_enter(a->pool)) {
             periodic_sweep(a, advance_clock(a, g_get_real_time()), NULL);
             sr__pool_leave(a->pool);
         }
-        sr__mutex_lock(&a->bg_lock);
+        pthread_mutex_lock(&a->bg_lock);
     }
-    sr__mutex_unlock(&a->bg_lock);
+    pthread_mutex_unlock(&a->bg_lock);
     return NULL;
 }
 
@@ -217,7 +217,7 @@ sr_error sr_assembler_new(sr_pool *pool, const sr_options *options, sr_assembler
     }
     a->pool = pool;
     sr__pool_ref(pool);
-    sr__mutex_init(&a->bg_lock);
+    pthread_mutex_init(&a->bg_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -469,10 +469,10 @@ static void stop_bg(sr_assembler *a)
 {
     if (!a->bg)
         return;
-    sr__mutex_lock(&a->bg_lock);
+    pthread_mutex_lock(&a->bg_lock);
     a->bg_stop = true;
     pthread_cond_broadcast(&a->bg_cond);
-    sr__mutex_unlock(&a->bg_lock);
+    pthread_mutex_unlock(&a->bg_lock);
     g_thread_join(a->bg);
     a->bg = NULL;
 }
@@ -508,7 +508,7 @@ void sr_assembler_free(sr_assembler *a)
         sr_assembler_close(a);
     else
         stop_bg(a);
-    sr__mutex_clear(&a->bg_lock);
+    pthread_mutex_destroy(&a->bg_lock);
     pthread_cond_destroy(&a->bg_cond);
     sr_pool *p = a->pool;
     sr__acct_unref(a->acct);
