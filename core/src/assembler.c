@@ -48,6 +48,10 @@ static sr__ctx ctx_of(sr_assembler *a, void *packet_ctx, sr_time now)
 
 static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now)
 {
+    /* Checked before anything else: every call without a callback around
+     * it comes here, and there is almost never anything queued. */
+    if (!atomic_load(&a->pool->has_pending))
+        return;
     sr__ctx x = ctx_of(a, packet_ctx, now);
     for (sr__conn *v = sr__pool_take_pending(a->pool), *n; v; v = n) {
         n = v->l.next_free;
@@ -358,9 +362,11 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
             sr__acct_unref(c->acct);
             c->acct = a->acct;
         }
-        /* Capture times from several threads interleave; keep the latest. */
-        if (now > atomic_load(&c->last_seen))
-            atomic_store(&c->last_seen, now);
+        /* Capture times from several threads interleave; keep the latest.
+         * Relaxed: written only under c's lock, and the one reader without
+         * it (sr__pool_collect) checks again under the lock. */
+        if (now > atomic_load_explicit(&c->last_seen, memory_order_relaxed))
+            atomic_store_explicit(&c->last_seen, now, memory_order_relaxed);
         sr__pool_touch(p, c);
         err = sr__conn_segment(&x, c, dir, seg);
         if (err == SR_OK && x.cb_err != SR_OK)

@@ -180,10 +180,14 @@ static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
     h->delivered += len;
     if (skipped > 0 && h->hist)
         h->hist->from = offset; /* nothing before a gap is remembered */
-    if (len > 0)
+    /* No atomic add of 0: most chunks skip nothing, END chunks carry
+     * nothing. */
+    if (len > 0) {
         hist_record(x, c, h, data, len, offset);
-    SR__COUNT(x->acct, bytes_delivered, len);
-    SR__COUNT(x->acct, bytes_skipped, skipped);
+        SR__COUNT(x->acct, bytes_delivered, len);
+    }
+    if (skipped > 0)
+        SR__COUNT(x->acct, bytes_skipped, skipped);
     if (h->start_pending) {
         flags |= SR_CHUNK_START;
         h->start_pending = false;

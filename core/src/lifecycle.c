@@ -147,8 +147,9 @@ int sr__conn_idle(sr__ctx *x, sr__conn *c, sr_time close_before, sr_time flush_b
     /* Data that has waited behind a hole for flush_interval is released,
      * even when the connection keeps receiving data beyond the hole. */
     int r = 0;
-    for (int d = 0; d < 2; d++)
-        if (sr__half_release_old(x, c, (sr_direction)d, flush_before))
+    for (int d = 0; d < 2; d++) /* the npages check: a call saved per segment */
+        if (sr__half_npages(&c->half[d]) > 0 &&
+            sr__half_release_old(x, c, (sr_direction)d, flush_before))
             r = 1;
     if (r) {
         SR__COUNT(x->acct, connections_flushed, 1);
