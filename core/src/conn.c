@@ -945,8 +945,10 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
     }
 
 after_data:
-    check_fin(x, c, dir);
-    check_fin(x, c, !dir);
+    if (h->fin_known) /* the test check_fin starts with, saving two calls */
+        check_fin(x, c, dir);
+    if (o->fin_known)
+        check_fin(x, c, !dir);
     if (rst_ok) {
         sr__conn_finish(x, c, SR_CLOSE_RST);
         x->status |= SR_SEG_CLOSED;
