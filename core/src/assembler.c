@@ -17,7 +17,7 @@ struct sr_assembler {
     _Atomic sr_time last_sweep;   /* capture time of the last sweep */
     atomic_bool swept_once;
     GThread *bg;
-    sr__mutex bg_lock;
+    pthread_mutex_t bg_lock;      /* a plain mutex: bg_cond waits on it */
     pthread_cond_t bg_cond;       /* monotonic clock */
     bool bg_stop;                 /* under bg_lock */
 };
@@ -48,6 +48,10 @@ static sr__ctx ctx_of(sr_assembler *a, void *packet_ctx, sr_time now)
 
 static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now)
 {
+    /* Checked before anything else: every call without a callback around
+     * it comes here, and there is almost never anything queued. */
+    if (!atomic_load(&a->pool->has_pending))
+        return;
     sr__ctx x = ctx_of(a, packet_ctx, now);
     for (sr__conn *v = sr__pool_take_pending(a->pool), *n; v; v = n) {
         n = v->l.next_free;
@@ -162,7 +166,7 @@ static void maybe_sweep(sr_assembler *a, sr_time now, void *packet_ctx)
 static gpointer bg_main(gpointer data)
 {
     sr_assembler *a = data;
-    sr__mutex_lock(&a->bg_lock);
+    pthread_mutex_lock(&a->bg_lock);
     while (!a->bg_stop) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -176,14 +180,14 @@ static gpointer bg_main(gpointer data)
             ;
         if (a->bg_stop)
             break;
-        sr__mutex_unlock(&a->bg_lock);
+        pthread_mutex_unlock(&a->bg_lock);
         if (sr__pool_enter(a->pool)) {
             periodic_sweep(a, advance_clock(a, g_get_real_time()), NULL);
             sr__pool_leave(a->pool);
         }
-        sr__mutex_lock(&a->bg_lock);
+        pthread_mutex_lock(&a->bg_lock);
     }
-    sr__mutex_unlock(&a->bg_lock);
+    pthread_mutex_unlock(&a->bg_lock);
     return NULL;
 }
 
@@ -217,7 +221,7 @@ sr_error sr_assembler_new(sr_pool *pool, const sr_options *options, sr_assembler
     }
     a->pool = pool;
     sr__pool_ref(pool);
-    sr__mutex_init(&a->bg_lock);
+    pthread_mutex_init(&a->bg_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -358,9 +362,11 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
             sr__acct_unref(c->acct);
             c->acct = a->acct;
         }
-        /* Capture times from several threads interleave; keep the latest. */
-        if (now > atomic_load(&c->last_seen))
-            atomic_store(&c->last_seen, now);
+        /* Capture times from several threads interleave; keep the latest.
+         * Relaxed: written only under c's lock, and the one reader without
+         * it (sr__pool_collect) checks again under the lock. */
+        if (now > atomic_load_explicit(&c->last_seen, memory_order_relaxed))
+            atomic_store_explicit(&c->last_seen, now, memory_order_relaxed);
         sr__pool_touch(p, c);
         err = sr__conn_segment(&x, c, dir, seg);
         if (err == SR_OK && x.cb_err != SR_OK)
@@ -469,10 +475,10 @@ static void stop_bg(sr_assembler *a)
 {
     if (!a->bg)
         return;
-    sr__mutex_lock(&a->bg_lock);
+    pthread_mutex_lock(&a->bg_lock);
     a->bg_stop = true;
     pthread_cond_broadcast(&a->bg_cond);
-    sr__mutex_unlock(&a->bg_lock);
+    pthread_mutex_unlock(&a->bg_lock);
     g_thread_join(a->bg);
     a->bg = NULL;
 }
@@ -508,7 +514,7 @@ void sr_assembler_free(sr_assembler *a)
         sr_assembler_close(a);
     else
         stop_bg(a);
-    sr__mutex_clear(&a->bg_lock);
+    pthread_mutex_destroy(&a->bg_lock);
     pthread_cond_destroy(&a->bg_cond);
     sr_pool *p = a->pool;
     sr__acct_unref(a->acct);

@@ -180,10 +180,14 @@ static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
     h->delivered += len;
     if (skipped > 0 && h->hist)
         h->hist->from = offset; /* nothing before a gap is remembered */
-    if (len > 0)
+    /* No atomic add of 0: most chunks skip nothing, END chunks carry
+     * nothing. */
+    if (len > 0) {
         hist_record(x, c, h, data, len, offset);
-    SR__COUNT(x->acct, bytes_delivered, len);
-    SR__COUNT(x->acct, bytes_skipped, skipped);
+        SR__COUNT(x->acct, bytes_delivered, len);
+    }
+    if (skipped > 0)
+        SR__COUNT(x->acct, bytes_skipped, skipped);
     if (h->start_pending) {
         flags |= SR_CHUNK_START;
         h->start_pending = false;
@@ -941,8 +945,10 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
     }
 
 after_data:
-    check_fin(x, c, dir);
-    check_fin(x, c, !dir);
+    if (h->fin_known) /* the test check_fin starts with, saving two calls */
+        check_fin(x, c, dir);
+    if (o->fin_known)
+        check_fin(x, c, !dir);
     if (rst_ok) {
         sr__conn_finish(x, c, SR_CLOSE_RST);
         x->status |= SR_SEG_CLOSED;

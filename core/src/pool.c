@@ -379,7 +379,7 @@ void sr__pool_unref(sr_pool *p)
         pthread_mutex_destroy(&p->park[i].m);
         pthread_cond_destroy(&p->park[i].cv);
     }
-    g_rw_lock_clear(&p->table_lock);
+    sr__rwlock_clear(&p->table_lock);
     sr__mutex_clear(&p->lru_lock);
     sr__mutex_clear(&p->cache_lock);
     sr_allocator al = p->alloc;
@@ -629,7 +629,7 @@ GPtrArray *sr__pool_collect(sr_pool *p, sr_time before, bool with_pages)
 void sr__pool_unlink(sr_pool *p, sr__conn *c)
 {
     bool dropped = false;
-    g_rw_lock_writer_lock(&p->table_lock);
+    sr__rwlock_writer_lock(&p->table_lock);
     if (!atomic_load(&c->detached)) {
         tbl_remove(&p->table, c);
         atomic_store(&c->detached, 1);
@@ -639,7 +639,7 @@ void sr__pool_unlink(sr_pool *p, sr__conn *c)
         SR__PCOUNT(p, active_connections, -1);
         dropped = true;
     }
-    g_rw_lock_writer_unlock(&p->table_lock);
+    sr__rwlock_writer_unlock(&p->table_lock);
     /* The table's reference; the caller still holds its own. */
     if (dropped)
         sr__conn_unref(c);
@@ -680,37 +680,37 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
             return SR_ERR_POOL_CLOSED;
 
         /* Fast path: a read lock, shared by all threads. */
-        g_rw_lock_reader_lock(&p->table_lock);
+        sr__rwlock_reader_lock(&p->table_lock);
         sr__conn *c = tbl_find(&p->table, &key);
         if (c)
             sr__conn_ref(c);
-        g_rw_lock_reader_unlock(&p->table_lock);
+        sr__rwlock_reader_unlock(&p->table_lock);
 
         if (!c) {
             /* Slow path: write lock and check again, so two threads racing
              * on one new connection create exactly one. */
-            g_rw_lock_writer_lock(&p->table_lock);
+            sr__rwlock_writer_lock(&p->table_lock);
             if (atomic_load(&p->closed)) {
-                g_rw_lock_writer_unlock(&p->table_lock);
+                sr__rwlock_writer_unlock(&p->table_lock);
                 return SR_ERR_POOL_CLOSED;
             }
             c = tbl_find(&p->table, &key);
             if (c) {
                 sr__conn_ref(c);
-                g_rw_lock_writer_unlock(&p->table_lock);
+                sr__rwlock_writer_unlock(&p->table_lock);
             } else {
                 sr__conn *ev = NULL;
                 if (p->table.count < p->max_connections && !tbl_reserve(&p->table)) {
                     /* No room in the table (an eviction below makes its
                      * own): refused before anything is made for it. */
-                    g_rw_lock_writer_unlock(&p->table_lock);
+                    sr__rwlock_writer_unlock(&p->table_lock);
                     SR__COUNT(acct, no_memory, 1);
                     return SR_ERR_NO_MEMORY;
                 }
                 if (p->table.count >= p->max_connections) {
                     ev = evict_one_locked(p);
                     if (!ev) {
-                        g_rw_lock_writer_unlock(&p->table_lock);
+                        sr__rwlock_writer_unlock(&p->table_lock);
                         return SR_ERR_CONNECTION_LIMIT;
                     }
                 }
@@ -724,7 +724,7 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
                     }
                 }
                 if (!c) {
-                    g_rw_lock_writer_unlock(&p->table_lock);
+                    sr__rwlock_writer_unlock(&p->table_lock);
                     if (ev)
                         *victim = ev;
                     SR__COUNT(acct, no_memory, 1);
@@ -754,7 +754,7 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
                 uint64_t peak = atomic_load(&p->c.peak_connections);
                 while (n > peak && !atomic_compare_exchange_weak(&p->c.peak_connections, &peak, n))
                     ;
-                g_rw_lock_writer_unlock(&p->table_lock);
+                sr__rwlock_writer_unlock(&p->table_lock);
                 if (ev) {
                     *victim = ev;
                 }
@@ -808,7 +808,7 @@ sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
     p->factory = *factory;
     p->max_connections = max_connections;
     atomic_init(&p->refs, 1);
-    g_rw_lock_init(&p->table_lock);
+    sr__rwlock_init(&p->table_lock);
     sr__mutex_init(&p->lru_lock);
     sr__mutex_init(&p->cache_lock);
     for (int i = 0; i < SR__PARK_STRIPES; i++) {
@@ -837,9 +837,9 @@ sr_error sr_pool_close(sr_pool *p)
         return SR_ERR_INVALID_ARGUMENT;
     if (sr__thread_holds_any())
         return SR_ERR_REENTRANT;
-    g_rw_lock_writer_lock(&p->table_lock);
+    sr__rwlock_writer_lock(&p->table_lock);
     bool was = atomic_exchange(&p->closed, true);
-    g_rw_lock_writer_unlock(&p->table_lock);
+    sr__rwlock_writer_unlock(&p->table_lock);
 
     /* Calls already past their `closed` check finish first (they may still
      * create, feed or complete connections); then nothing else can start,
@@ -848,7 +848,7 @@ sr_error sr_pool_close(sr_pool *p)
         sched_yield();
     GPtrArray *all = g_ptr_array_new();
     if (!was) {
-        g_rw_lock_writer_lock(&p->table_lock);
+        sr__rwlock_writer_lock(&p->table_lock);
         for (size_t i = 0; p->table.slots && i <= p->table.mask; i++) {
             sr__conn *c = p->table.slots[i].c;
             if (!c)
@@ -862,7 +862,7 @@ sr_error sr_pool_close(sr_pool *p)
             lru_unlink_locked(p, p->lru_head);
         sr__mutex_unlock(&p->lru_lock);
         atomic_store(&p->c.active_connections, 0);
-        g_rw_lock_writer_unlock(&p->table_lock);
+        sr__rwlock_writer_unlock(&p->table_lock);
         /* Evicted connections nested calls could not complete. */
         for (sr__conn *c = sr__pool_take_pending(p), *n; c; c = n) {
             n = c->l.next_free;

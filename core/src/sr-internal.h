@@ -16,14 +16,155 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* Plain POSIX mutexes, not GMutex: GLib implements GMutex with raw futex
- * calls on Linux, which ThreadSanitizer cannot see, and the concurrency
- * tests run under TSan. (GRWLock is pthread-based and is used as is.) */
-typedef pthread_mutex_t sr__mutex;
-#define sr__mutex_init(m) pthread_mutex_init((m), NULL)
-#define sr__mutex_clear(m) pthread_mutex_destroy(m)
-#define sr__mutex_lock(m) pthread_mutex_lock(m)
-#define sr__mutex_unlock(m) pthread_mutex_unlock(m)
+/* The core's short internal locks (the pool's LRU and cache locks, the
+ * accounting's page cache): one word, taken with a compare-and-swap and
+ * released with an exchange, so a thread that uses a pool alone pays two
+ * atomic instructions a lock instead of pthread_mutex_lock/unlock (about
+ * 100 instructions a segment on `many`, docs/library.md). A thread that
+ * finds the word held parks on the lock's own mutex and condition
+ * variable (used only then), like the connection lock in pool.c:
+ *   w: 0 free, 1 held, 2 held and someone may be parked.
+ * A waiter sets 2 under `m` before it sleeps; an unlock that finds 2 takes
+ * `m` to wake it, so no wake-up is lost. Not GMutex: GLib implements it
+ * with raw futex calls, which ThreadSanitizer cannot see; acquire/release
+ * on the word and the pthread pair are what TSan sees here. */
+typedef struct sr__mutex {
+    _Atomic uint32_t w;
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+} sr__mutex;
+
+static inline void sr__mutex_init(sr__mutex *l)
+{
+    atomic_init(&l->w, 0);
+    pthread_mutex_init(&l->m, NULL);
+    pthread_cond_init(&l->cv, NULL);
+}
+
+static inline void sr__mutex_clear(sr__mutex *l)
+{
+    pthread_mutex_destroy(&l->m);
+    pthread_cond_destroy(&l->cv);
+}
+
+static inline void sr__mutex_lock(sr__mutex *l)
+{
+    uint32_t free_ = 0;
+    if (atomic_compare_exchange_strong_explicit(&l->w, &free_, 1, memory_order_acquire,
+                                                memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&l->m);
+    while (atomic_exchange_explicit(&l->w, 2, memory_order_acquire) != 0)
+        pthread_cond_wait(&l->cv, &l->m);
+    pthread_mutex_unlock(&l->m);
+}
+
+static inline void sr__mutex_unlock(sr__mutex *l)
+{
+    if (atomic_exchange_explicit(&l->w, 0, memory_order_release) == 2) {
+        pthread_mutex_lock(&l->m);
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->m);
+    }
+}
+
+/* The pool's table lock: readers share it, a writer has it alone. One
+ * word again, so the lookup every segment makes costs a compare-and-swap
+ * and a fetch-and-sub instead of GRWLock's calls into pthread_rwlock:
+ *   s: bit 0 a writer holds it, bit 1 someone may be parked on m/cv,
+ *      the rest the number of readers (in units of SR__RW_READER).
+ * Readers wait only for a writer; a writer waits for readers and writers
+ * (readers are preferred, as with glibc's default rwlock). The parked bit
+ * is set and cleared only under m, and a waiter holds m from its last look
+ * at s until its wait releases it, so an unlock that finds the bit (and
+ * takes m to wake) cannot miss it. */
+#define SR__RW_WRITER 1u
+#define SR__RW_PARKED 2u
+#define SR__RW_READER 4u
+typedef struct sr__rwlock {
+    _Atomic uint32_t s;
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+} sr__rwlock;
+
+static inline void sr__rwlock_init(sr__rwlock *l)
+{
+    atomic_init(&l->s, 0);
+    pthread_mutex_init(&l->m, NULL);
+    pthread_cond_init(&l->cv, NULL);
+}
+
+static inline void sr__rwlock_clear(sr__rwlock *l)
+{
+    pthread_mutex_destroy(&l->m);
+    pthread_cond_destroy(&l->cv);
+}
+
+/* The slow path: wait under l->m until s lets a reader (a writer) in,
+ * then take it. */
+static inline void sr__rwlock_wait(sr__rwlock *l, bool reader)
+{
+    pthread_mutex_lock(&l->m);
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&l->s, memory_order_relaxed);
+        bool busy = reader ? (s & SR__RW_WRITER) != 0 : (s & ~SR__RW_PARKED) != 0;
+        if (!busy) {
+            uint32_t to = reader ? s + SR__RW_READER : s | SR__RW_WRITER;
+            if (atomic_compare_exchange_weak_explicit(&l->s, &s, to, memory_order_acquire,
+                                                      memory_order_relaxed))
+                break;
+            continue;
+        }
+        if (!(s & SR__RW_PARKED) &&
+            !atomic_compare_exchange_weak_explicit(&l->s, &s, s | SR__RW_PARKED,
+                                                   memory_order_relaxed, memory_order_relaxed))
+            continue;
+        pthread_cond_wait(&l->cv, &l->m);
+    }
+    pthread_mutex_unlock(&l->m);
+}
+
+static inline void sr__rwlock_wake(sr__rwlock *l)
+{
+    pthread_mutex_lock(&l->m);
+    atomic_fetch_and_explicit(&l->s, ~SR__RW_PARKED, memory_order_relaxed);
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->m);
+}
+
+static inline void sr__rwlock_reader_lock(sr__rwlock *l)
+{
+    uint32_t s = atomic_load_explicit(&l->s, memory_order_relaxed);
+    while (!(s & SR__RW_WRITER))
+        if (atomic_compare_exchange_weak_explicit(&l->s, &s, s + SR__RW_READER,
+                                                  memory_order_acquire, memory_order_relaxed))
+            return;
+    sr__rwlock_wait(l, true);
+}
+
+static inline void sr__rwlock_reader_unlock(sr__rwlock *l)
+{
+    uint32_t s = atomic_fetch_sub_explicit(&l->s, SR__RW_READER, memory_order_release);
+    s -= SR__RW_READER;
+    if ((s & SR__RW_PARKED) && s < SR__RW_READER) /* the last reader out */
+        sr__rwlock_wake(l);
+}
+
+static inline void sr__rwlock_writer_lock(sr__rwlock *l)
+{
+    uint32_t s = 0;
+    if (atomic_compare_exchange_strong_explicit(&l->s, &s, SR__RW_WRITER, memory_order_acquire,
+                                                memory_order_relaxed))
+        return;
+    sr__rwlock_wait(l, false);
+}
+
+static inline void sr__rwlock_writer_unlock(sr__rwlock *l)
+{
+    uint32_t s = atomic_fetch_and_explicit(&l->s, ~SR__RW_WRITER, memory_order_release);
+    if (s & SR__RW_PARKED)
+        sr__rwlock_wake(l);
+}
 
 /* ------------------------------------------------------------ allocation */
 
@@ -296,7 +437,7 @@ struct sr_pool {
     sr_allocator alloc;
     size_t max_connections;
     atomic_uint_fast64_t next_id;
-    GRWLock table_lock;
+    sr__rwlock table_lock;
     sr__table table;         /* key -> connection (pool.c) */
     sr__mutex lru_lock;
     sr__conn *lru_head;      /* most recently used */
