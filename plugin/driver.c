@@ -240,9 +240,6 @@ builder_reset(srp_builder *b, guint32 frame)
     g_array_set_size(b->srcs, 0);
 }
 
-/* A copy of n bytes for a record built by b: in wmem_file_scope(), or,
- * for a transient record, a block freed when the next frame is processed
- * (transient_release). */
 #define SRP_SCRATCH_SIZE 4096u
 
 /* n bytes that live until the next frame's transient_release: from the
@@ -264,6 +261,9 @@ transient_alloc(srp_driver *d, gsize n)
     return q;
 }
 
+/* A copy of n bytes for a record built by b: in wmem_file_scope(), or,
+ * for a transient record, memory that lives until the next frame is
+ * processed (transient_alloc, transient_release). */
 static void *
 rec_memdup(srp_driver *d, const srp_builder *b, const void *p, gsize n)
 {
