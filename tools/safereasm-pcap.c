@@ -2175,6 +2175,20 @@ static void frame_say(app *ap, const char *path, unsigned dr, const char *why, u
     pthread_mutex_unlock(&ap->msg_lock);
 }
 
+/* What the core is handed of a decoded segment, at capture time ts. */
+static sr_segment core_segment(const sp_segment *s, sr_time ts)
+{
+    return (sr_segment){
+        .seq = s->seq,
+        .ack = s->ack,
+        .flags = s->flags,
+        .payload = s->payload,
+        .payload_len = s->payload_len,
+        .claimed_len = s->claimed_len,
+        .timestamp = ts,
+    };
+}
+
 /* One frame to its segment (timestamp: the capture clock): the filter, the
  * decoder, --stream's 4-tuple. What it finds is counted and said only when
  * count (one thread counts each frame once). false: nothing for the core. */
@@ -2192,15 +2206,7 @@ static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_p
     }
     if (what != SP_DEC_tcp)
         return false;
-    *seg = (sr_segment){
-        .seq = s.seq,
-        .ack = s.ack,
-        .flags = s.flags,
-        .payload = s.payload,
-        .payload_len = s.payload_len,
-        .claimed_len = s.claimed_len,
-        .timestamp = clock,
-    };
+    *seg = core_segment(&s, clock);
     *sp = s;
     return true;
 }
@@ -2440,15 +2446,7 @@ static void idx_build(worker *w, uint64_t x)
             owner = sp_flow_hash(&s.flow) % nt;
             e->say = false;
             e->u.f.flow = s.flow;
-            e->u.f.seg = (sr_segment){
-                .seq = s.seq,
-                .ack = s.ack,
-                .flags = s.flags,
-                .payload = s.payload,
-                .payload_len = s.payload_len,
-                .claimed_len = s.claimed_len,
-                .timestamp = cmax, /* the chunk's clock so far */
-            };
+            e->u.f.seg = core_segment(&s, cmax); /* the chunk's clock so far */
         } else if (why && what < SP_DEC_COUNT_) {
             owner = 0; /* worker 0 says it, in frame order */
             e->say = true;
