@@ -401,11 +401,13 @@ typedef struct app {
     walk_job walk;
     idx_walk idx;  /* SP_WALK_INDEXED */
     pthread_mutex_t walk_lock;
-    pthread_cond_t walk_cv;            /* a worker moved on or ended */
+    pthread_cond_t walk_cv;            /* workers wait: the main thread or a worker moved on */
+    pthread_cond_t walk_main_cv;       /* the main thread waits: walk_wake */
+    bool walk_wake;                    /* under walk_lock: the main thread has work */
+    unsigned walk_waiting;             /* under walk_lock: workers waiting in walk_sync */
     uint64_t walk_at[SP_MAX_THREADS];  /* under walk_lock: frames fed; UINT64_MAX at the end */
     size_t walk_pos[SP_MAX_THREADS];   /* under walk_lock: offset of its next record */
     unsigned walk_running;             /* under walk_lock */
-    uint64_t walk_gen;                 /* under walk_lock: walk_sync calls */
     uint64_t walk_drained;             /* under walk_lock: output written up to this frame */
     size_t walk_released;              /* under walk_lock: pages given back up to here */
     sr_time clock; /* highest frame time so far: every segment's timestamp */
@@ -2235,8 +2237,12 @@ static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_p
  * back). When a worker syncs does not change the output: it is written in
  * key order, and a sync only says how far. */
 #define SP_WALK_AHEAD (4u * SP_SYNC_FRAMES)
-#define SP_WALK_SYNC_BYTES ((size_t)1 << 20)
-#define SP_WALK_AHEAD_BYTES ((size_t)4 << 20)
+#define SP_WALK_SYNC_BYTES ((size_t)4 << 20)
+#define SP_WALK_AHEAD_BYTES ((size_t)16 << 20)
+/* The main thread is woken when every worker is this far past what it has
+ * written or given back (or when a worker waits, or at the end). */
+#define SP_WALK_WAKE (SP_WALK_AHEAD / 2)
+#define SP_WALK_WAKE_BYTES (SP_WALK_AHEAD_BYTES / 2)
 
 static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
 {
@@ -2250,22 +2256,41 @@ static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
     ap->walk_pos[w->index] = pos;
     if (end)
         ap->walk_running--;
-    ap->walk_gen++;
-    pthread_cond_broadcast(&ap->walk_cv);
+    if (ap->walk_waiting)
+        pthread_cond_broadcast(&ap->walk_cv);
+    bool waited = false;
     for (;;) {
-        uint64_t low = ap->walk_drained;
-        size_t low_pos = ap->walk_released;
+        uint64_t low = UINT64_MAX;
+        size_t low_pos = SIZE_MAX;
         for (unsigned t = 0; t < ap->threads; t++) {
             low = MIN(low, ap->walk_at[t]);
             low_pos = MIN(low_pos, ap->walk_pos[t]);
         }
-        /* The slowest worker waits at most for the main thread, which
-         * writes and gives back up to it (told by walk_gen): no deadlock. */
-        if (end || ((stamp <= low || stamp - low <= SP_WALK_AHEAD) &&
-                    (pos <= low_pos || pos - low_pos <= SP_WALK_AHEAD_BYTES)))
+        bool go = end || ((stamp <= MIN(low, ap->walk_drained) ||
+                           stamp - MIN(low, ap->walk_drained) <= SP_WALK_AHEAD) &&
+                          (pos <= MIN(low_pos, ap->walk_released) ||
+                           pos - MIN(low_pos, ap->walk_released) <= SP_WALK_AHEAD_BYTES));
+        /* The main thread is woken only when it has enough to do, or a
+         * worker waits (perhaps for it): each wake-up takes a CPU from a
+         * worker. The slowest worker waits at most for the main thread,
+         * which writes and gives back up to it: no deadlock. */
+        if (!ap->walk_wake &&
+            (!go || end || ap->walk_waiting ||
+             (low != UINT64_MAX && low >= ap->walk_drained + SP_WALK_WAKE) ||
+             (low_pos != SIZE_MAX && low_pos >= ap->walk_released + SP_WALK_WAKE_BYTES))) {
+            ap->walk_wake = true;
+            pthread_cond_signal(&ap->walk_main_cv);
+        }
+        if (go)
             break;
+        if (!waited) {
+            waited = true;
+            ap->walk_waiting++;
+        }
         pthread_cond_wait(&ap->walk_cv, &ap->walk_lock);
     }
+    if (waited)
+        ap->walk_waiting--;
     pthread_mutex_unlock(&ap->walk_lock);
 }
 
@@ -2376,7 +2401,7 @@ static void walk_file(worker *w)
  * at step c - 1), then feeds chunk c (waiting for it to be indexed, at
  * step c - ahead): every wait is for something done at an earlier step. */
 #define SP_IDX_RECS SP_SYNC_FRAMES
-#define SP_IDX_BYTES ((size_t)1 << 20)
+#define SP_IDX_BYTES ((size_t)4 << 20)
 #define SP_IDX_PREFETCH ((size_t)8192)
 #define SP_IDX_AHEAD(n) (n)
 #define SP_IDX_SLOTS(n) ((n) + 2)
@@ -2656,12 +2681,12 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
         b->stamp = ap->frames;
         bqueue_push(&w->work, b);
     }
-    uint64_t seen = UINT64_MAX;
     pthread_mutex_lock(&ap->walk_lock);
+    ap->walk_wake = false;
     for (;;) {
-        while (ap->walk_running > 0 && ap->walk_gen == seen)
-            pthread_cond_wait(&ap->walk_cv, &ap->walk_lock);
-        seen = ap->walk_gen;
+        while (ap->walk_running > 0 && !ap->walk_wake)
+            pthread_cond_wait(&ap->walk_main_cv, &ap->walk_lock);
+        ap->walk_wake = false;
         bool running = ap->walk_running > 0;
         size_t pos = SIZE_MAX;
         for (unsigned t = 0; t < ap->threads; t++)
@@ -2679,7 +2704,7 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
             ap->walk_released = pos;
             moved = true;
         }
-        if (moved)
+        if (moved && ap->walk_waiting)
             pthread_cond_broadcast(&ap->walk_cv);
         if (!running)
             break;
@@ -3599,6 +3624,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&ap->walk_lock, NULL);
     ap->walk_mode = ap->threads > 1 ? walk_wanted(ap->threads) : SP_WALK_NONE;
     pthread_cond_init(&ap->walk_cv, NULL);
+    pthread_cond_init(&ap->walk_main_cv, NULL);
     pthread_mutex_init(&ap->idx.lock, NULL);
     pthread_cond_init(&ap->idx.cv, NULL);
     for (unsigned t = 0; t < SP_MAX_THREADS; t++)
@@ -3668,6 +3694,7 @@ int main(int argc, char **argv)
     g_free(ap->filter);
     pthread_mutex_destroy(&ap->msg_lock);
     pthread_cond_destroy(&ap->walk_cv);
+    pthread_cond_destroy(&ap->walk_main_cv);
     pthread_mutex_destroy(&ap->walk_lock);
     pthread_cond_destroy(&ap->idx.cv);
     pthread_mutex_destroy(&ap->idx.lock);
