@@ -1744,6 +1744,7 @@ typedef struct input {
     pcap_t *p;
     gz_src *gz; /* when compressed (freed through the cookie) */
     off_t size; /* file size for the progress bar, 0 if unknown */
+    size_t pf;  /* mapping: asked for (prefetched) up to here */
     char *iobuf; /* the FILE's buffer (regular files), freed after it closes */
     /* A plain pcap file (not pcapng, not compressed, not standard input)
      * is read from a read-only mapping instead: no copy of every byte
@@ -1909,6 +1910,8 @@ static bool map_record(const input *in, size_t off, struct pcap_pkthdr *h)
     return true;
 }
 
+#define SP_READ_PREFETCH ((size_t)8192)
+
 /* pcap_next_ex() for either reader. */
 static int input_next(input *in, struct pcap_pkthdr **h, const u_char **data)
 {
@@ -1917,6 +1920,12 @@ static int input_next(input *in, struct pcap_pkthdr **h, const u_char **data)
     if (in->off == in->map_len)
         return PCAP_ERROR_BREAK; /* end of file, as pcap_next_ex says it */
     if (map_record(in, in->off, &in->hdr)) {
+        /* Every cache line up to SP_READ_PREFETCH bytes ahead, asked for
+         * once (the frames' headers and payloads are read in this order). */
+        if (in->pf < in->off)
+            in->pf = in->off;
+        for (; in->pf < in->off + SP_READ_PREFETCH && in->pf < in->map_len; in->pf += 64)
+            __builtin_prefetch(in->map + in->pf);
         *h = &in->hdr;
         *data = in->map + in->off + 16;
         in->cur = in->off;
@@ -2407,6 +2416,7 @@ static void walk_file(worker *w)
 #define SP_IDX_SLOTS(n) ((n) + 2)
 #define SP_IDX_NONE_OWNER UINT8_MAX
 #define SP_IDX_PREFETCH_ENTRIES 8
+#define SP_IDX_PREFETCH_PAYLOAD 8 /* entries ahead: its payload's every line */
 _Static_assert(SP_IDX_RECS <= 65536, "idx_slot.order holds entry numbers in 16 bits");
 _Static_assert(SP_MAX_THREADS < SP_IDX_NONE_OWNER, "owners are kept in 8 bits");
 
@@ -2543,6 +2553,17 @@ static void walk_indexed(worker *w)
                 const idx_entry *ahead = &sl->e[sl->order[k + SP_IDX_PREFETCH_ENTRIES]];
                 __builtin_prefetch(ahead);
                 __builtin_prefetch((const char *)ahead + 64);
+            }
+            /* The payload of an entry a little further on (a worker reads
+             * only its own frames, so the hardware, which follows the
+             * addresses read in sequence, does not see them coming). */
+            if (k + SP_IDX_PREFETCH_PAYLOAD < end) {
+                const idx_entry *pe = &sl->e[sl->order[k + SP_IDX_PREFETCH_PAYLOAD]];
+                if (!pe->say) {
+                    const char *p = (const char *)pe->u.f.seg.payload;
+                    for (uint32_t o = 0; o < pe->u.f.seg.payload_len; o += 64)
+                        __builtin_prefetch(p + o);
+                }
             }
             const idx_entry *e = &sl->e[sl->order[k]];
             if (e->say) {
