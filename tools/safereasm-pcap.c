@@ -290,6 +290,13 @@ typedef struct worker {
     uint64_t walk_recs, walk_frames, walk_n;
     sr_time walk_clock;
     bool walk_clock_set;
+    /* What worker_finish found (with threads > 1 the worker runs it, the
+     * main thread reads these once it is joined): its counters, and the
+     * calls that failed, said by the main thread in worker order. */
+    sr_assembler_stats fin_as;
+    sr_pool_stats fin_ps;
+    struct fin_err { const char *call; sr_error e; } fin_err[2 * SP_POLICIES];
+    unsigned fin_nerr;
 } worker;
 
 /* --threads N, a mapped input: what every worker walks (set by the main
@@ -361,6 +368,16 @@ typedef struct idx_walk {
     uint64_t consumed[SP_MAX_THREADS]; /* chunks each worker has fed */
 } idx_walk;
 
+/* The walk's sizes (walk_sizes_set): its chunks, syncs and look-ahead. */
+typedef struct walk_sizes {
+    uint32_t recs;        /* a chunk: at most this many records (<= SP_IDX_RECS) */
+    size_t bytes;         /* ... starting within this many bytes of its start */
+    uint32_t sync_frames; /* walk_file: a sync every this many frames */
+    size_t sync_bytes;    /* ... and every this many bytes */
+    uint64_t ahead;       /* walk_sync: frames a worker may be ahead */
+    size_t ahead_bytes;   /* ... and bytes */
+} walk_sizes;
+
 typedef struct app {
     /* options */
     const char *write_dir;
@@ -398,6 +415,7 @@ typedef struct app {
     unsigned ckpt_head, ckpt_len;
     /* --threads N, a mapped input: the workers walk it (walk_file). */
     int walk_mode; /* walk_wanted(): SP_WALK_* */
+    walk_sizes wz;
     walk_job walk;
     idx_walk idx;  /* SP_WALK_INDEXED */
     pthread_mutex_t walk_lock;
@@ -1615,6 +1633,7 @@ static batch *bqueue_try_pop(bqueue *q)
 
 static void walk_file(worker *w);
 static void walk_indexed(worker *w);
+static void worker_finish(worker *w);
 
 static void *worker_main(void *data)
 {
@@ -1648,8 +1667,15 @@ static void *worker_main(void *data)
         b->n = b->used = 0;
         b->stop = false;
         bqueue_push(&w->spare, b);
-        if (stop)
+        if (stop) {
+            /* The end of input, in every worker at once (the main thread
+             * reads the results once it has joined them all). */
+            worker_finish(w);
+            pthread_mutex_lock(&w->out_lock);
+            out_publish(w);
+            pthread_mutex_unlock(&w->out_lock);
             return NULL;
+        }
     }
 }
 
@@ -2237,21 +2263,21 @@ static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_p
  * messages are those of one reader. Output keys are as with batches. */
 
 /* A worker in its walk at a sync point (frame stamp + 1, at offset pos,
- * comes next; every SP_SYNC_FRAMES frames and every SP_WALK_SYNC_BYTES of
- * the file): its output so far goes to the main thread, and it waits while
- * it is more than SP_WALK_AHEAD frames ahead of the slowest worker or of the
- * output written, or more than SP_WALK_AHEAD_BYTES of the file ahead of the
- * slowest worker or of the pages given back (so the output queued and the
- * mapped pages resident stay bounded, whichever thread the scheduler holds
- * back). When a worker syncs does not change the output: it is written in
- * key order, and a sync only says how far. */
+ * comes next; every chunk, or every SP_SYNC_FRAMES frames and every
+ * SP_WALK_SYNC_BYTES of the file): its output so far goes to the main
+ * thread, and it waits while it is more than SP_WALK_AHEAD frames ahead of
+ * the slowest worker or of the output written, or more than
+ * SP_WALK_AHEAD_BYTES of the file ahead of the slowest worker or of the
+ * pages given back (so the output queued and the mapped pages resident stay
+ * bounded, whichever thread the scheduler holds back). When a worker syncs
+ * does not change the output: it is written in key order, and a sync only
+ * says how far. The sizes are app.wz's (walk_sizes_set). */
 #define SP_WALK_AHEAD (4u * SP_SYNC_FRAMES)
 #define SP_WALK_SYNC_BYTES ((size_t)4 << 20)
 #define SP_WALK_AHEAD_BYTES ((size_t)16 << 20)
-/* The main thread is woken when every worker is this far past what it has
- * written or given back (or when a worker waits, or at the end). */
-#define SP_WALK_WAKE (SP_WALK_AHEAD / 2)
-#define SP_WALK_WAKE_BYTES (SP_WALK_AHEAD_BYTES / 2)
+/* The main thread is woken when every worker is half the look-ahead past
+ * what it has written or given back (or when a worker waits, or at the
+ * end). */
 
 static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
 {
@@ -2276,17 +2302,17 @@ static void walk_sync(worker *w, uint64_t stamp, size_t pos, bool end)
             low_pos = MIN(low_pos, ap->walk_pos[t]);
         }
         bool go = end || ((stamp <= MIN(low, ap->walk_drained) ||
-                           stamp - MIN(low, ap->walk_drained) <= SP_WALK_AHEAD) &&
+                           stamp - MIN(low, ap->walk_drained) <= ap->wz.ahead) &&
                           (pos <= MIN(low_pos, ap->walk_released) ||
-                           pos - MIN(low_pos, ap->walk_released) <= SP_WALK_AHEAD_BYTES));
+                           pos - MIN(low_pos, ap->walk_released) <= ap->wz.ahead_bytes));
         /* The main thread is woken only when it has enough to do, or a
          * worker waits (perhaps for it): each wake-up takes a CPU from a
          * worker. The slowest worker waits at most for the main thread,
          * which writes and gives back up to it: no deadlock. */
         if (!ap->walk_wake &&
             (!go || end || ap->walk_waiting ||
-             (low != UINT64_MAX && low >= ap->walk_drained + SP_WALK_WAKE) ||
-             (low_pos != SIZE_MAX && low_pos >= ap->walk_released + SP_WALK_WAKE_BYTES))) {
+             (low != UINT64_MAX && low >= ap->walk_drained + ap->wz.ahead / 2) ||
+             (low_pos != SIZE_MAX && low_pos >= ap->walk_released + ap->wz.ahead_bytes / 2))) {
             ap->walk_wake = true;
             pthread_cond_signal(&ap->walk_main_cv);
         }
@@ -2343,7 +2369,7 @@ static void walk_file(worker *w)
         recs++;
         uint64_t packet = ++n;
         uint64_t fr = ++frame;
-        if (fr % SP_SYNC_FRAMES == 0 || here - synced >= SP_WALK_SYNC_BYTES) {
+        if (fr % ap->wz.sync_frames == 0 || here - synced >= ap->wz.sync_bytes) {
             walk_sync(w, fr - 1, here, false);
             synced = here;
         }
@@ -2460,7 +2486,7 @@ static void idx_build(worker *w, uint64_t x)
      * for memory at every record. Every cache line up to SP_IDX_PREFETCH
      * bytes ahead is asked for, so the file streams in. A prefetch never
      * faults (nor does it map a page). */
-    for (; i < SP_IDX_RECS && off - start < SP_IDX_BYTES; i++) {
+    for (; i < ap->wz.recs && off - start < ap->wz.bytes; i++) {
         for (; pf < off + SP_IDX_PREFETCH && pf < in->map_len; pf += 64)
             __builtin_prefetch(in->map + pf);
         if (!map_record(in, off, &h))
@@ -2672,6 +2698,21 @@ static int walk_wanted(unsigned threads)
     return cpus > 0 && threads <= (unsigned long)cpus ? SP_WALK_INDEXED : SP_WALK_NONE;
 }
 
+/* The walk's sizes; SR_PCAP_WALK_SIZES=tiny makes them small enough for a
+ * test's files of a few thousand frames to take every path: chunks of 64
+ * records or 16 KiB, a sync every 64 frames or 16 KiB, a look-ahead of
+ * 256 frames or 64 KiB (so workers wait for each other and for the main
+ * thread). The output is the same with any sizes. */
+static void walk_sizes_set(walk_sizes *z)
+{
+    const char *e = getenv("SR_PCAP_WALK_SIZES");
+    if (e && strcmp(e, "tiny") == 0)
+        *z = (walk_sizes){64, 16384, 64, 16384, 256, 65536};
+    else
+        *z = (walk_sizes){SP_IDX_RECS, SP_IDX_BYTES, SP_SYNC_FRAMES, SP_WALK_SYNC_BYTES,
+                          SP_WALK_AHEAD, SP_WALK_AHEAD_BYTES};
+}
+
 /* Main thread, --threads N, a mapped input: the workers walk it from
  * in->off (after the batches handed to them so far); meanwhile the output
  * is written as they move on, and the pages all of them are past are given
@@ -2692,6 +2733,7 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
     ap->walk_running = ap->threads;
     ap->walk_drained = ap->frames;
     ap->walk_released = in->off;
+    ap->walk_wake = false; /* before any worker walks: they set it */
     pthread_mutex_unlock(&ap->walk_lock);
     for (unsigned t = 0; t < ap->threads; t++) {
         worker *w = &ap->w[t];
@@ -2703,7 +2745,6 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
         bqueue_push(&w->work, b);
     }
     pthread_mutex_lock(&ap->walk_lock);
-    ap->walk_wake = false;
     for (;;) {
         while (ap->walk_running > 0 && !ap->walk_wake)
             pthread_cond_wait(&ap->walk_main_cv, &ap->walk_lock);
@@ -3475,8 +3516,9 @@ static bool worker_start(app *ap, worker *w, unsigned index, const sr_stream_fac
     return true;
 }
 
-/* Hand over the last batch with the stop mark and join the thread. */
-static void worker_stop(app *ap, worker *w)
+/* Hand over the last batch with the stop mark (the worker then finishes,
+ * worker_finish). */
+static void worker_stop_push(app *ap, worker *w)
 {
     if (!w->started)
         return;
@@ -3485,6 +3527,14 @@ static void worker_stop(app *ap, worker *w)
     b->stop = true;
     b->stamp = ap->frames;
     bqueue_push(&w->work, b);
+}
+
+/* ... and join the thread. */
+static void worker_stop(app *ap, worker *w)
+{
+    if (!w->started)
+        return;
+    worker_stop_push(ap, w);
     pthread_join(w->thread, NULL);
     w->started = false;
     batch *x;
@@ -3494,14 +3544,19 @@ static void worker_stop(app *ap, worker *w)
     bqueue_clear(&w->spare);
 }
 
-/* End of input, after the worker is joined: the sweep a segment at the
- * final clock would run (idle connections complete as TIMEOUT, as with one
+/* End of input (by the worker itself with threads > 1, after its last
+ * batch; by the main thread with one): the sweep a segment at the final
+ * clock would run (idle connections complete as TIMEOUT, as with one
  * thread, whichever worker last saw a segment when), then complete the rest
  * (FLUSHED: buffered data delivered, holes skipped); then the counters
  * (with --policy all, those of the first policy's assembler: the others
- * saw the same segments). Output keys count on after the last frame. */
-static void worker_finish(app *ap, worker *w, sr_assembler_stats *as, sr_pool_stats *ps)
+ * saw the same segments) into w->fin_as and fin_ps, and the calls that
+ * failed into fin_err. Output keys count on after the last frame. */
+static void worker_finish(worker *w)
 {
+    const app *ap = w->app;
+    sr_assembler_stats *as = &w->fin_as;
+    sr_pool_stats *ps = &w->fin_ps;
     sr_error e;
     for (unsigned p = 0; p < ap->npol; p++) {
         feed_ctx fc = {0, p};
@@ -3509,8 +3564,8 @@ static void worker_finish(app *ap, worker *w, sr_assembler_stats *as, sr_pool_st
         if (ap->clock_set) {
             e = sr_assembler_flush_older_than(w->a[p], ap->clock - ap->opt.connection_timeout,
                                               &fc, NULL, NULL);
-            if (e != SR_OK)
-                msg("sr_assembler_flush_older_than: %s", sr_strerror(e));
+            if (e != SR_OK && w->fin_nerr < G_N_ELEMENTS(w->fin_err))
+                w->fin_err[w->fin_nerr++] = (struct fin_err){"sr_assembler_flush_older_than", e};
             release_closed(w);
         }
     }
@@ -3518,8 +3573,8 @@ static void worker_finish(app *ap, worker *w, sr_assembler_stats *as, sr_pool_st
         feed_ctx fc = {0, p};
         w->cur_frame = ap->frames + 2;
         e = sr_assembler_flush_all(w->a[p], &fc, NULL);
-        if (e != SR_OK)
-            msg("sr_assembler_flush_all: %s", sr_strerror(e));
+        if (e != SR_OK && w->fin_nerr < G_N_ELEMENTS(w->fin_err))
+            w->fin_err[w->fin_nerr++] = (struct fin_err){"sr_assembler_flush_all", e};
         release_closed(w);
     }
     for (unsigned p = 0; p < ap->npol; p++) {
@@ -3644,6 +3699,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&ap->msg_lock, NULL);
     pthread_mutex_init(&ap->walk_lock, NULL);
     ap->walk_mode = ap->threads > 1 ? walk_wanted(ap->threads) : SP_WALK_NONE;
+    walk_sizes_set(&ap->wz);
     pthread_cond_init(&ap->walk_cv, NULL);
     pthread_cond_init(&ap->walk_main_cv, NULL);
     pthread_mutex_init(&ap->idx.lock, NULL);
@@ -3670,13 +3726,24 @@ int main(int argc, char **argv)
     sr_pool_stats ps = {0};
     GPtrArray *violations = g_ptr_array_new_with_free_func(g_free);
     uint64_t write_errors = 0, verified = 0;
+    for (unsigned t = 0; t < ap->threads; t++)
+        worker_stop_push(ap, &ap->w[t]); /* every worker finishes at once */
     for (unsigned t = 0; t < ap->threads; t++) {
         worker *w = &ap->w[t];
-        worker_stop(ap, w);
-        worker_finish(ap, w, &as, &ps);
-        pthread_mutex_lock(&w->out_lock);
-        out_publish(w); /* the end-of-input output (threads > 1) */
-        pthread_mutex_unlock(&w->out_lock);
+        if (w->started) {
+            pthread_join(w->thread, NULL); /* it ran worker_finish */
+            w->started = false;
+        } else {
+            worker_finish(w); /* one thread: no worker thread */
+        }
+        for (unsigned i = 0; i < w->fin_nerr; i++)
+            msg("%s: %s", w->fin_err[i].call, sr_strerror(w->fin_err[i].e));
+#define SP__XX(name, desc) as.name += w->fin_as.name;
+        SR_ASSEMBLER_STATS_MAP(SP__XX)
+#undef SP__XX
+#define SP__XX(name, desc) ps.name += w->fin_ps.name;
+        SR_POOL_STATS_MAP(SP__XX)
+#undef SP__XX
         if (ap->verify)
             verify_worker(w, &verified);
         g_ptr_array_extend_and_steal(violations, w->violations);

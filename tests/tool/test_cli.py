@@ -472,7 +472,7 @@ def test_walk(c, tmp):
                       e1[:300], e2[:300]))
     print("walk: %d frames in 3 files, mapped and walked as libpcap reads them" % len(frames))
 
-    # The indexed walk cuts a file into chunks of 4096 records or 1 MiB:
+    # The indexed walk cuts a file into chunks of 4096 records or 4 MiB:
     # files of fewer records than one chunk, of exactly one chunk, of one
     # chunk and one record, of chunks ended by their size (20 kB segments),
     # and of none; with refused frames and a filter, read alone and after
@@ -481,7 +481,7 @@ def test_walk(c, tmp):
     # reader) against libpcap reading the same bytes gzip-compressed.
     big = [f for i in range(12)
            for f in conn(30000 + i, 80, [(k * 20000, bytes([65 + (i + k) % 26]) * 20000)
-                                         for k in range(6)])]
+                                         for k in range(20)])]
     sizes = {"few": frames[:300], "one": frames[:4096], "one1": frames[:4097], "big": big,
              "none": []}
     files = {k: write(os.path.join(tmp, "k-%s.pcap" % k), v) for k, v in sizes.items()}

@@ -27,13 +27,24 @@ there are -- as long as no cap is hit (the caps are split N ways).
                tests/tool/CMakeLists.txt gives the measured times).
   quick        what the TSan build runs: xy, and threads-xy, echo-connections
                (500 connections) and one real capture at 1..4 threads, RUNS
-               (default 2) runs each.
+               (default 2) runs each; and tiny (below).
+  tiny         every plain pcap under captures/ walked by 2 and 3 workers
+               (SR_PCAP_WALK=always, and each) with the walk's sizes made
+               tiny (SR_PCAP_WALK_SIZES=tiny: chunks of 64 records, a
+               look-ahead of 256 frames), so that on these small files the
+               workers wait for each other and for the main thread and the
+               main thread is woken by every rule it has: stdout and stderr
+               byte for byte those of one reader handing out batches to as
+               many workers (SR_PCAP_WALK=never), whose lines are those of
+               --threads 1 (sorted; but for the counters that are sums over
+               workers, docs/safereasm-pcap.md).
 """
 
 import concurrent.futures
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -97,6 +108,46 @@ def test_caps(c):
 def lines_run(path, t):
     rc, out, err = T.run(path, "--no-stats", "--threads", str(t))
     return rc, T.lines_of(out), err
+
+
+# Counters that may differ across thread counts (docs/safereasm-pcap.md):
+# sums of the workers' gauges and peaks, and connections_flushed (a pool
+# sees the clock only when given a segment, so a connection one pool flushes
+# at one sweep and times out later may be timed out at once by another).
+SUMMED = ("# assembler pages_peak ", "# pool peak_connections ", "# pool active_connections ",
+          "# assembler connections_flushed ")
+
+
+def test_tiny(c, runs):
+    caps = [p for p in T.all_captures() if p.endswith(".pcap")]
+    c.need(len(caps) >= 5, "tiny: only %d plain pcap captures" % len(caps))
+
+    def tool(path, t, **env):
+        try:  # a walk that waits for ever fails here, not at ctest's timeout
+            p = subprocess.run([T.TOOL, "--no-progress", "--threads", str(t), path], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=dict(os.environ, **env), timeout=120)
+        except subprocess.TimeoutExpired:
+            return -1, "", "hung: no exit after 120 s (%s)" % env
+        return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+    walked = 0
+    for path in caps:
+        one = tool(path, 1)
+        one_lines = sorted(l for l in one[1].split("\n") if not l.startswith(SUMMED))
+        for t in (2, 3):
+            ref = tool(path, t, SR_PCAP_WALK="never")  # one reader, batches: the order at t workers
+            c.need(ref[0] == one[0] and
+                   sorted(l for l in ref[1].split("\n") if not l.startswith(SUMMED)) == one_lines,
+                   "tiny: %s --threads %d (reader): not the lines of --threads 1" % (T.rel(path), t))
+            for mode in ("always", "each"):
+                for r in range(runs):
+                    got = tool(path, t, SR_PCAP_WALK=mode, SR_PCAP_WALK_SIZES="tiny")
+                    c.need(got == ref,
+                           "tiny: %s --threads %d SR_PCAP_WALK=%s: exit %d/%d, stdout %s, stderr %r"
+                           % (T.rel(path), t, mode, got[0], ref[0],
+                              "same" if got[1] == ref[1] else "differs", got[2][-300:]))
+                    walked += 1
+    print("tiny: %d plain pcap captures, %d walks with tiny sizes at 2 and 3 threads" % (len(caps), walked))
 
 
 def write_run(path, t):
@@ -190,8 +241,11 @@ def main():
         test_xy(c, runs)
         caps = [os.path.join(T.CAPTURES, r) for r in WRITE_CAPTURES]
         test_determinism(c, caps, runs, WRITE_CAPTURES[:1], 1)
+        test_tiny(c, 1)
+    elif mode == "tiny":
+        test_tiny(c, RUNS or 2)
     else:
-        print("usage: test_threads.py xy|caps|determinism|quick")
+        print("usage: test_threads.py xy|caps|determinism|quick|tiny")
         return 2
     return c.done("threads %s" % mode)
 
