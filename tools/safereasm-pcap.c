@@ -85,6 +85,7 @@
 #define SP_BATCH_ITEMS 512
 #define SP_BATCH_ARENA (1u << 20) /* >= any pcap snaplen (262144) */
 #define SP_BATCHES_PER_WORKER 4
+#define SP_OUT_BUF (64u * 1024) /* standard output's buffer, not a terminal */
 #define SP_MSG_LIMIT 10 /* messages of one kind before we only count */
 #define SP_SYNC_FRAMES 4096 /* every worker gets a batch this often (output order) */
 #define SP_RELEASE_STEP (1u << 20) /* one thread: mapped pages given back this often */
@@ -3679,6 +3680,13 @@ int main(int argc, char **argv)
 {
     static app a; /* large (worker table): not on the stack */
     app *ap = &a;
+    /* Output to a file or pipe in 64 KiB writes (stdio's default there is
+     * the pipe's or file's block size, 4 KiB: 5,000 write calls for a run
+     * of 100,000 connections); a terminal stays line-buffered. Before any
+     * output, as setvbuf must be. */
+    static char outbuf[SP_OUT_BUF];
+    if (!isatty(STDOUT_FILENO))
+        (void)setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     ap->threads = 1;
     ap->show_stats = true;
     ap->progress = -1;
