@@ -1,0 +1,817 @@
+/* test-pressure.c - property test: many connections in one pool under
+ * pressure at once, checked against a model written from safereasm.h
+ * alone (it shares no code with sr-test-util or test-property).
+ *
+ * What the generator produces, per case: 3..40 connections interleaved on
+ * one pool and one assembler, with a small max_connections (LRU eviction
+ * while other connections hold buffered pages), small page, per-connection
+ * and total page caps (one connection hitting the total cap while others
+ * hold the pages), random loss, reordering and duplication per connection,
+ * ISNs near the wrap, SYN or not, FIN or not, capture-time jumps past
+ * flush_interval and connection_timeout (sweeps triggered by other
+ * connections' segments), sr_assembler_flush_older_than() and
+ * sr_assembler_flush_all() in the middle, closed_linger 0 or long (late
+ * segments), and sometimes on_data failing.
+ *
+ * The model: each sender's bytes are a function of (connection, sender,
+ * sequence number), so every copy of a byte is the same. Per connection
+ * instance (sr_result.conn_id) and direction it learns the stream start
+ * as the header defines it (ISN + 1 after a SYN, else the first segment
+ * seen), and which bytes arrived (at or after the start). Checked:
+ * - every chunk continues exactly at delivered + skipped (nothing twice,
+ *   nothing misplaced), its bytes are the sender's bytes at those sequence
+ *   numbers, nothing after SR_CHUNK_END, END only at the FIN;
+ * - a skipped range never holds a byte that had arrived in an earlier call
+ *   (nothing lost silently); a byte of the segment being fed may be skipped
+ *   only when an idle flush was due on its arrival;
+ * - at completion: every arrived byte delivered (unless on_data failed),
+ *   delivered + skipped == the extent (the FIN's offset, or the highest
+ *   byte that arrived), dropped == the bytes before the start, no
+ *   conflicts; on_complete exactly once, no callback after it;
+ * - sr_result's totals equal the chunks received; the pool never holds more
+ *   than max_connections; an evicted connection is the least recently used
+ *   one (closed_linger 0); pages within the caps;
+ * - at the end: assembler bytes_delivered/skipped equal the sums over all
+ *   streams, pool counters (created, closed per reason) equal what the
+ *   callbacks saw, pages_in_use 0.
+ * SR_PRESSURE_CASES (default 3000), SR_SEED, SR_CASE=n (one case),
+ * SR_PRESSURE_DUMP=1 (print the case's events).
+ *
+ * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
+ */
+#include <glib.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "safereasm.h"
+
+#define SEC SR_USEC_PER_SEC
+#define MAXC 40        /* connections per case */
+#define MAXL 600       /* bytes per direction */
+#define MAXI 4096      /* connection instances per case */
+
+/* ------------------------------------------------------------ random */
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static uint64_t rnd(rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint32_t below(rng *r, uint32_t n)
+{
+    return (uint32_t)(rnd(r) % n);
+}
+
+/* The byte sender `ep` of connection k sends at sequence number seq. */
+static uint8_t wire_byte(unsigned k, int ep, uint32_t seq)
+{
+    uint64_t z = ((uint64_t)k << 40) ^ ((uint64_t)ep << 36) ^ seq;
+    z = (z ^ (z >> 31)) * 0x7fb5d329728ea185ull;
+    z = (z ^ (z >> 27)) * 0x81dadef4bc2dd44dull;
+    return (uint8_t)(z >> 33);
+}
+
+/* ------------------------------------------------------------ case */
+
+enum { EV_SEG, EV_FLUSH_OLDER, EV_FLUSH_ALL };
+
+typedef struct ev {
+    int kind;
+    unsigned k;        /* connection */
+    int ep;            /* 0 = A (port 1000+k), 1 = B (port 80) */
+    uint32_t seq;
+    uint32_t len;
+    uint8_t flags;
+    sr_time t;
+    sr_time older;     /* EV_FLUSH_OLDER */
+} ev;
+
+typedef struct conncfg {
+    uint32_t isn[2];
+    bool syn;          /* A sends a SYN first */
+    uint32_t len[2];
+    bool fin[2];
+} conncfg;
+
+/* Per connection instance and direction, what the model knows. */
+typedef struct mdir {
+    bool based;
+    uint32_t base;            /* sequence number of offset 0 */
+    bool synbase;
+    uint8_t arrived[MAXL + 2];/* 1 arrived in an earlier call */
+    sr_time arr_t[MAXL + 2];  /* when it arrived */
+    uint8_t deliv[MAXL + 2];
+    uint64_t edge;            /* delivered + skipped, from the chunks */
+    uint64_t edge0;           /* edge before the current call */
+    uint64_t delivered, skipped;
+    uint64_t extent;          /* highest arrived offset + 1 */
+    bool fin_known;
+    uint64_t fin_off;
+    uint64_t dropped;
+    bool ended;
+} mdir;
+
+typedef struct inst {
+    bool used, completed, failed;
+    unsigned k;
+    int client_ep;            /* which endpoint the core calls the client */
+    mdir d[2];                /* by endpoint (0 = A), not by core direction */
+    int reason;
+    sr_time touched_seq;      /* LRU: order of the last segment taken */
+    uint64_t touch;
+    bool checked;             /* completion checked (after its call) */
+    sr_conn_info done;        /* info handed to on_complete */
+} inst;
+
+typedef struct world {
+    rng r;
+    unsigned nconn;
+    conncfg cc[MAXC];
+    GArray *evs;
+    /* options */
+    sr_options opt;
+    size_t max_conn;
+    bool fail_cb;
+    /* run */
+    inst *in;                 /* by id, 1..nin */
+    unsigned nin;
+    uint64_t created, completed_by[SR_CLOSE_REASON_COUNT_];
+    uint64_t touch_clock;
+    const ev *cur;            /* event being fed */
+    uint64_t case_no;
+    GString *err;
+    bool evict_check;
+    bool dump;
+    uint64_t sum_delivered, sum_skipped;
+    uint64_t lim_conn, lim_total, late;  /* coverage, over all cases */
+} world;
+
+static void fail(world *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void fail(world *w, const char *fmt, ...)
+{
+    if (w->err->len > 2000)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    g_string_append_vprintf(w->err, fmt, ap);
+    va_end(ap);
+    g_string_append_c(w->err, '\n');
+}
+
+static void flow_of(sr_flow *f, unsigned k, int ep)
+{
+    uint32_t a = 0x0a000001u, b = 0x0a000002u;
+    uint16_t pa = (uint16_t)(1000 + k), pb = 80;
+    if (ep == 0)
+        sr_flow_set_ipv4(f, g_htonl(a), pa, g_htonl(b), pb);
+    else
+        sr_flow_set_ipv4(f, g_htonl(b), pb, g_htonl(a), pa);
+}
+
+static int ep_of_client(const sr_conn_info *info)
+{
+    return info->flow.src.port == 80 ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+static void *cb_new(void *ud, const sr_conn_info *info, void *pctx)
+{
+    (void)pctx;
+    world *w = ud;
+    if (info->id == 0 || info->id > MAXI) {
+        fail(w, "new_stream: id %" PRIu64 " out of range", info->id);
+        return NULL;
+    }
+    inst *s = &w->in[info->id];
+    if (info->id > w->nin)
+        w->nin = (unsigned)info->id;
+    if (s->used)
+        fail(w, "new_stream: id %" PRIu64 " twice", info->id);
+    memset(s, 0, sizeof *s);
+    s->used = true;
+    s->k = info->flow.src.port == 80 ? info->flow.dst.port - 1000u : info->flow.src.port - 1000u;
+    s->client_ep = ep_of_client(info);
+    s->reason = -1;
+    s->touch = ++w->touch_clock;
+    w->created++;
+    if (w->dump)
+        printf("    new conn %" PRIu64 " (k %u)\n", info->id, s->k);
+    return s;
+}
+
+static int cb_data(void *ud, void *stream, const sr_conn_info *info, const sr_chunk *ch,
+                   void *pctx)
+{
+    (void)pctx;
+    world *w = ud;
+    inst *s = stream;
+    uint64_t id = (uint64_t)(s - w->in);
+    if (s->completed)
+        fail(w, "conn %" PRIu64 ": on_data after on_complete", id);
+    if (s->failed)
+        fail(w, "conn %" PRIu64 ": on_data after on_data failed", id);
+    if (ch->dir != SR_DIR_CLIENT_TO_SERVER && ch->dir != SR_DIR_SERVER_TO_CLIENT) {
+        fail(w, "conn %" PRIu64 ": bad dir", id);
+        return 0;
+    }
+    int ep = ch->dir == SR_DIR_CLIENT_TO_SERVER ? s->client_ep : !s->client_ep;
+    mdir *d = &s->d[ep];
+    if (d->ended)
+        fail(w, "conn %" PRIu64 " ep %d: chunk after END", id, ep);
+    if (ch->offset != d->edge + ch->skipped)
+        fail(w, "conn %" PRIu64 " ep %d: chunk at %" PRIu64 " skipped %" PRIu64
+                ", edge was %" PRIu64 " (misplaced or twice)",
+             id, ep, ch->offset, ch->skipped, d->edge);
+    if (!d->based) {
+        /* The segment being fed is the direction's first. */
+        const ev *e = w->cur;
+        if (e && e->kind == EV_SEG && e->k == s->k && e->ep == ep) {
+            d->based = true;
+            d->synbase = (e->flags & SR_TCP_SYN) != 0;
+            d->base = e->seq + (d->synbase ? 1 : 0);
+        } else if (ch->len || ch->skipped) {
+            fail(w, "conn %" PRIu64 " ep %d: data before any segment of the direction", id, ep);
+        }
+    }
+    /* Nothing that had arrived may be skipped. */
+    for (uint64_t o = d->edge; o < ch->offset && o <= MAXL; o++) {
+        if (d->arrived[o] && !s->failed)
+            fail(w, "conn %" PRIu64 " ep %d: arrived byte at offset %" PRIu64
+                    " skipped (lost silently); arrived at t=%" PRId64 ", now t=%" PRId64,
+                 id, ep, o, d->arr_t[o], w->cur ? w->cur->t : -1);
+    }
+    for (size_t i = 0; i < ch->len; i++) {
+        uint64_t o = ch->offset + i;
+        uint8_t want = wire_byte(s->k, ep, d->base + (uint32_t)o);
+        if (ch->data[i] != want) {
+            fail(w, "conn %" PRIu64 " ep %d: byte at offset %" PRIu64 " is %u, sent %u", id,
+                 ep, o, ch->data[i], want);
+            break;
+        }
+        if (o <= MAXL) {
+            if (d->deliv[o])
+                fail(w, "conn %" PRIu64 " ep %d: offset %" PRIu64 " twice", id, ep, o);
+            d->deliv[o] = 1;
+        }
+    }
+    if (w->dump)
+        printf("    chunk conn %" PRIu64 " ep %d off %" PRIu64 " skipped %" PRIu64 " len %zu flags %x\n",
+               id, ep, ch->offset, ch->skipped, ch->len, ch->flags);
+    d->edge = ch->offset + ch->len;
+    d->delivered += ch->len;
+    d->skipped += ch->skipped;
+    w->sum_delivered += ch->len;
+    w->sum_skipped += ch->skipped;
+    if (ch->flags & SR_CHUNK_END) {
+        d->ended = true;
+        const ev *e = w->cur;
+        if (!d->fin_known && e && e->kind == EV_SEG && e->k == s->k && e->ep == ep &&
+            (e->flags & SR_TCP_FIN)) {
+            d->fin_known = true; /* the FIN being fed */
+            d->fin_off = (uint64_t)((int64_t)(int32_t)(e->seq - d->base) + e->len);
+        }
+        if (!d->fin_known || d->edge != d->fin_off)
+            fail(w, "conn %" PRIu64 " ep %d: END at %" PRIu64 " but FIN %s at %" PRIu64, id,
+                 ep, d->edge, d->fin_known ? "known" : "unknown", d->fin_off);
+    }
+    if (ch->flags & SR_CHUNK_CONFLICT)
+        fail(w, "conn %" PRIu64 ": conflict flagged, every copy is the same", id);
+    uint64_t cd = info->delivered[ch->dir], cs = info->skipped[ch->dir];
+    if (cd != d->delivered || cs != d->skipped)
+        fail(w, "conn %" PRIu64 " ep %d: info delivered/skipped %" PRIu64 "/%" PRIu64
+                " in on_data, chunks say %" PRIu64 "/%" PRIu64,
+             id, ep, cd, cs, d->delivered, d->skipped);
+    if (w->fail_cb && below(&w->r, 150) == 0) {
+        s->failed = true;
+        return 1;
+    }
+    return 0;
+}
+
+static void cb_complete(void *ud, void *stream, const sr_conn_info *info, sr_close_reason why,
+                        void *pctx)
+{
+    (void)pctx;
+    world *w = ud;
+    inst *s = stream;
+    uint64_t id = (uint64_t)(s - w->in);
+    if (s->completed)
+        fail(w, "conn %" PRIu64 ": on_complete twice", id);
+    s->completed = true;
+    s->reason = (int)why;
+    if (w->dump)
+        printf("    complete conn %" PRIu64 " %s\n", id, sr_close_reason_name(why));
+    if ((unsigned)why < SR_CLOSE_REASON_COUNT_)
+        w->completed_by[why]++;
+    if (s->failed && why != SR_CLOSE_CALLBACK_ERROR)
+        fail(w, "conn %" PRIu64 ": on_data failed but closed %s", id, sr_close_reason_name(why));
+    if (!s->failed && why == SR_CLOSE_CALLBACK_ERROR)
+        fail(w, "conn %" PRIu64 ": CALLBACK_ERROR without a failure", id);
+    if (why == SR_CLOSE_EVICTED && w->evict_check) {
+        /* The least recently used open connection goes first. */
+        for (unsigned j = 1; j <= w->nin; j++) {
+            inst *o = &w->in[j];
+            if (o->used && !o->completed && o != s && o->touch < s->touch)
+                fail(w, "conn %" PRIu64 " evicted (touch %" PRIu64 ") while conn %u was used "
+                        "less recently (touch %" PRIu64 ")",
+                     id, s->touch, j, o->touch);
+        }
+    }
+    s->done = *info;
+}
+
+/* The completion checks, run after the call that completed s (the model
+ * learns that call's segment first). */
+static void check_done(world *w, inst *s)
+{
+    uint64_t id = (uint64_t)(s - w->in);
+    const sr_conn_info *info = &s->done;
+    sr_close_reason why = (sr_close_reason)s->reason;
+    s->checked = true;
+    for (int ep = 0; ep < 2; ep++) {
+        mdir *d = &s->d[ep];
+        sr_direction dir = ep == s->client_ep ? SR_DIR_CLIENT_TO_SERVER : SR_DIR_SERVER_TO_CLIENT;
+        uint64_t cd = info->delivered[dir], cs = info->skipped[dir];
+        if (info->conflicts[dir])
+            fail(w, "conn %" PRIu64 " ep %d: %" PRIu64 " conflicts, every copy is the same", id,
+                 ep, info->conflicts[dir]);
+        if (!s->failed) {
+            if (cd != d->delivered || cs != d->skipped)
+                fail(w, "conn %" PRIu64 " ep %d: completed with delivered/skipped %" PRIu64
+                        "/%" PRIu64 ", chunks gave %" PRIu64 "/%" PRIu64,
+                     id, ep, cd, cs, d->delivered, d->skipped);
+            for (uint64_t o = 0; o < d->extent && o <= MAXL; o++)
+                if (d->arrived[o] && !d->deliv[o])
+                    fail(w, "conn %" PRIu64 " ep %d: arrived byte at offset %" PRIu64
+                            " never delivered (%s)",
+                         id, ep, o, sr_close_reason_name(why));
+        } else {
+            /* The failing chunk was handed out; whether it counts or not,
+             * nothing more was. */
+            if (cd > d->delivered)
+                fail(w, "conn %" PRIu64 " ep %d: delivered %" PRIu64 " after failure, chunks %"
+                        PRIu64, id, ep, cd, d->delivered);
+        }
+        uint64_t want_extent = d->fin_known ? d->fin_off : d->extent;
+        if (cd + cs != want_extent)
+            fail(w, "conn %" PRIu64 " ep %d: delivered %" PRIu64 " + skipped %" PRIu64
+                    " != extent %" PRIu64 " (%s)",
+                 id, ep, cd, cs, want_extent, sr_close_reason_name(why));
+        if (info->dropped[dir] != d->dropped)
+            fail(w, "conn %" PRIu64 " ep %d: dropped %" PRIu64 ", before-start bytes %" PRIu64,
+                 id, ep, info->dropped[dir], d->dropped);
+        if (why == SR_CLOSE_FIN && !(d->fin_known && d->ended))
+            fail(w, "conn %" PRIu64 " ep %d: closed FIN but END not reached", id, ep);
+    }
+    if (info->pages_buffered)
+        fail(w, "conn %" PRIu64 ": %zu pages at completion", id, info->pages_buffered);
+}
+
+/* ------------------------------------------------------------ generation */
+
+static uint32_t pick_isn(rng *r)
+{
+    switch (below(r, 4)) {
+    case 0: return 0;
+    case 1: return UINT32_MAX - below(r, 700);
+    case 2: return (uint32_t)rnd(r);
+    default: return 0x7fffffffu - below(r, 700);
+    }
+}
+
+static void gen_case(world *w)
+{
+    rng *r = &w->r;
+    w->nconn = 3 + below(r, MAXC - 2);
+    w->max_conn = 1 + below(r, w->nconn + 2);
+    sr_options_init(&w->opt);
+    w->opt.page_size = 4 + below(r, 60);
+    w->opt.max_buffered_pages_total = 1 + below(r, 40);
+    w->opt.max_buffered_pages_per_connection =
+        1 + below(r, (uint32_t)w->opt.max_buffered_pages_total);
+    if (below(r, 4) == 0)
+        w->opt.max_buffered_pages_total = w->opt.max_buffered_pages_per_connection =
+            1000;
+    w->opt.connection_timeout = (sr_time)(2 + below(r, 20)) * SEC;
+    w->opt.flush_interval = 1 + (sr_time)below(r, (uint32_t)(w->opt.connection_timeout));
+    w->opt.closed_linger = below(r, 2) ? 0 : 1000 * SEC;
+    w->opt.conflict_history = below(r, 2) ? 0 : 64;
+    w->fail_cb = below(r, 5) == 0;
+    w->evict_check = w->opt.closed_linger == 0;
+
+    /* Per connection, per endpoint: segments in sending order. */
+    GPtrArray *lists = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+    for (unsigned k = 0; k < w->nconn; k++) {
+        conncfg *c = &w->cc[k];
+        c->syn = below(r, 2);
+        GArray *l = g_array_new(FALSE, FALSE, sizeof(ev));
+        for (int ep = 0; ep < 2; ep++) {
+            c->isn[ep] = pick_isn(r);
+            c->len[ep] = below(r, 4) == 0 ? 0 : below(r, MAXL);
+            c->fin[ep] = below(r, 3) != 0;
+        }
+        if (c->syn) {
+            ev e = {EV_SEG, k, 0, c->isn[0], 0, SR_TCP_SYN, 0, 0};
+            g_array_append_val(l, e);
+        }
+        /* Segments of both endpoints, cut randomly, alternating a little. */
+        uint32_t pos[2] = {0, 0};
+        bool done[2] = {false, false};
+        uint32_t maxseg = 1 + below(r, 120);
+        while (!done[0] || !done[1]) {
+            int ep = done[0] ? 1 : done[1] ? 0 : (int)below(r, 2);
+            uint32_t start = c->isn[ep] + (ep == 0 && c->syn ? 1 : 0);
+            uint32_t want = 1 + below(r, maxseg); /* not inside MIN(): evaluated twice */
+            uint32_t n = MIN(c->len[ep] - pos[ep], want);
+            bool last = pos[ep] + n == c->len[ep];
+            ev e = {EV_SEG, k, ep, start + pos[ep], n, SR_TCP_ACK, 0, 0};
+            if (last && c->fin[ep])
+                e.flags |= SR_TCP_FIN;
+            if (n || (e.flags & SR_TCP_FIN))
+                g_array_append_val(l, e);
+            pos[ep] += n;
+            if (last)
+                done[ep] = true;
+        }
+        /* Loss, duplication, reordering (the SYN stays first). */
+        unsigned first = c->syn ? 1 : 0;
+        GArray *m = g_array_new(FALSE, FALSE, sizeof(ev));
+        unsigned lossp = below(r, 3) == 0 ? 0 : 4 + below(r, 20);
+        for (unsigned i = 0; i < l->len; i++) {
+            ev e = g_array_index(l, ev, i);
+            if (i >= first && lossp && below(r, lossp) == 0)
+                continue;
+            g_array_append_val(m, e);
+            if (i >= first && below(r, 12) == 0)
+                g_array_append_val(m, e);
+        }
+        unsigned swaps = below(r, 3) == 0 ? 0 : below(r, m->len + 1);
+        for (unsigned s = 0; s < swaps && m->len > first + 1; s++) {
+            unsigned i = first + below(r, m->len - first);
+            unsigned j = first + below(r, m->len - first);
+            if (below(r, 2) && i + 3 < m->len)
+                j = i + 1 + below(r, 3);
+            ev t = g_array_index(m, ev, i);
+            g_array_index(m, ev, i) = g_array_index(m, ev, j);
+            g_array_index(m, ev, j) = t;
+        }
+        g_array_unref(l);
+        g_ptr_array_add(lists, m);
+    }
+    /* Interleave the connections, in random bursts, with capture time. */
+    w->evs = g_array_new(FALSE, FALSE, sizeof(ev));
+    unsigned *at = g_new0(unsigned, w->nconn);
+    unsigned left = w->nconn;
+    sr_time t = 1000 * SEC;
+    unsigned active = 1 + below(r, MIN(w->nconn, 8)); /* connections talking at once */
+    unsigned burst = 1 + below(r, 6);
+    while (left) {
+        unsigned k = below(r, MIN(active, w->nconn));
+        /* prefer low indexes, then open the next ones */
+        for (unsigned tries = 0; tries < w->nconn && at[k] >= ((GArray *)lists->pdata[k])->len;
+             tries++)
+            k = (k + 1) % w->nconn;
+        GArray *m = lists->pdata[k];
+        if (at[k] >= m->len)
+            break;
+        for (unsigned b = 0; b < burst && at[k] < m->len; b++) {
+            ev e = g_array_index(m, ev, at[k]++);
+            uint32_t j = below(r, 100);
+            if (j == 0)
+                t += w->opt.connection_timeout + (sr_time)below(r, 3 * SEC);
+            else if (j < 4)
+                t += w->opt.flush_interval + (sr_time)below(r, SEC);
+            else if (j < 6 && w->opt.flush_interval > 2)
+                t += w->opt.flush_interval - 1;
+            else
+                t += (sr_time)below(r, 50000);
+            e.t = t;
+            g_array_append_val(w->evs, e);
+            if (at[k] == m->len) {
+                left--;
+                if (active < w->nconn)
+                    active++;
+            }
+        }
+        uint32_t j = below(r, 300);
+        if (j == 0) {
+            ev f = {EV_FLUSH_ALL, 0, 0, 0, 0, 0, t, 0};
+            g_array_append_val(w->evs, f);
+        } else if (j < 4) {
+            ev f = {EV_FLUSH_OLDER, 0, 0, 0, 0, 0, t, t - (sr_time)below(r, 4 * SEC)};
+            g_array_append_val(w->evs, f);
+        }
+        if (active < w->nconn && below(r, 4) == 0)
+            active++;
+    }
+    g_free(at);
+    g_ptr_array_free(lists, TRUE);
+}
+
+/* ------------------------------------------------------------ run */
+
+/* The model learns a segment that the instance took (after the call). */
+static void learn(world *w, inst *s, const ev *e, const sr_result *res, bool first_of_inst)
+{
+    (void)res;
+    (void)first_of_inst;
+    mdir *d = &s->d[e->ep];
+    uint64_t id = (uint64_t)(s - w->in);
+    if (e->flags & SR_TCP_SYN) {
+        if (d->based && !d->synbase)
+            fail(w, "model: SYN after data in conn %" PRIu64, id);
+        d->based = true;
+        d->synbase = true;
+        d->base = e->seq + 1;
+        return;
+    }
+    if (!d->based) {
+        d->based = true;
+        d->base = e->seq;
+    }
+    int64_t rel = (int32_t)(e->seq - d->base);
+    int64_t end = rel + e->len;
+    if (d->fin_known && end > (int64_t)d->fin_off)
+        fail(w, "model: data beyond FIN (generator bug)");
+    if (rel < 0) {
+        d->dropped += (uint64_t)(MIN(end, 0) - rel);
+        rel = 0;
+    }
+    if (e->flags & SR_TCP_FIN && end >= 0 && !d->fin_known) {
+        /* The generator's FIN is at the true end: nothing lies beyond it. */
+        d->fin_known = true;
+        d->fin_off = (uint64_t)end;
+    }
+    if (end > (int64_t)d->extent)
+        d->extent = (uint64_t)end;
+    for (int64_t o = rel; o < end && o <= MAXL; o++) {
+        if (d->arrived[o])
+            continue;
+        if (o < (int64_t)d->edge0)
+            continue; /* skipped before it arrived: a duplicate of a gap */
+        if (o < (int64_t)d->edge && !d->deliv[o]) {
+            /* Skipped while this segment was being taken: allowed only
+             * when the idle check on arrival had data due (it runs before
+             * the segment is taken). */
+            bool due = false; /* judged on the state before the call */
+            for (int oe = 0; oe < 2 && !due; oe++)
+                for (uint64_t q = s->d[oe].edge0; q <= MAXL; q++)
+                    if (s->d[oe].arrived[q] &&
+                        s->d[oe].arr_t[q] <= e->t - w->opt.flush_interval)
+                        due = true;
+            if (!due && !s->failed)
+                fail(w, "conn %" PRIu64 " ep %d: byte at offset %" PRId64
+                        " of the segment being fed (t=%" PRId64 " seq %u len %u) was skipped,"
+                        " no flush was due (edge %" PRIu64 " -> %" PRIu64 ")",
+                     id, e->ep, o, e->t, e->seq, e->len, d->edge0, d->edge);
+            continue;
+        }
+        d->arrived[o] = 1;
+        d->arr_t[o] = e->t;
+    }
+}
+
+static void run_case(world *w, uint64_t case_no, bool dump)
+{
+    memset(w->in, 0, sizeof *w->in * (w->nin + 1));
+    w->nin = 0;
+    memset(w->completed_by, 0, sizeof w->completed_by);
+    w->created = 0;
+    w->touch_clock = 0;
+    w->sum_delivered = w->sum_skipped = 0;
+    w->cur = NULL;
+    g_string_truncate(w->err, 0);
+    gen_case(w);
+    w->dump = dump;
+    if (dump) {
+        printf("case %" PRIu64 ": %u conns max_conn %zu page %zu per_conn %zu total %zu "
+               "timeout %" PRId64 " flush %" PRId64 " linger %" PRId64 " cbfail %d\n",
+               case_no, w->nconn, w->max_conn, w->opt.page_size,
+               w->opt.max_buffered_pages_per_connection, w->opt.max_buffered_pages_total,
+               w->opt.connection_timeout, w->opt.flush_interval, w->opt.closed_linger,
+               w->fail_cb);
+        for (unsigned i = 0; i < w->evs->len && g_getenv("SR_PRESSURE_DUMP")[0] == '2'; i++) {
+            const ev *e = &g_array_index(w->evs, ev, i);
+            printf("  %u: t=%" PRId64 " kind %d conn %u ep %d seq %u len %u flags %x older %"
+                   PRId64 "\n",
+                   i, e->t, e->kind, e->k, e->ep, e->seq, e->len, e->flags, e->older);
+        }
+    }
+
+    sr_stream_factory f = {cb_new, cb_data, cb_complete, w};
+    sr_error err;
+    sr_pool *pool = sr_pool_new(&f, w->max_conn, &err);
+    g_assert_nonnull(pool);
+    sr_assembler *a = NULL;
+    g_assert_cmpint(sr_assembler_new(pool, &w->opt, &a), ==, SR_OK);
+    uint8_t buf[MAXL + 4];
+    for (unsigned i = 0; i < w->evs->len && w->err->len == 0; i++) {
+        const ev *e = &g_array_index(w->evs, ev, i);
+        w->cur = e;
+        if (e->kind == EV_FLUSH_ALL || e->kind == EV_FLUSH_OLDER) {
+            if (e->kind == EV_FLUSH_ALL)
+                g_assert_cmpint(sr_assembler_flush_all(a, NULL, NULL), ==, SR_OK);
+            else
+                g_assert_cmpint(sr_assembler_flush_older_than(a, e->older, NULL, NULL, NULL),
+                                ==, SR_OK);
+            for (unsigned j = 1; j <= w->nin; j++)
+                if (w->in[j].used && w->in[j].completed && !w->in[j].checked)
+                    check_done(w, &w->in[j]);
+            continue;
+        }
+        for (unsigned j = 1; j <= w->nin; j++)
+            if (w->in[j].used)
+                for (int ep = 0; ep < 2; ep++)
+                    w->in[j].d[ep].edge0 = w->in[j].d[ep].edge;
+        sr_flow fl;
+        flow_of(&fl, e->k, e->ep);
+        for (uint32_t j = 0; j < e->len; j++)
+            buf[j] = wire_byte(e->k, e->ep, e->seq + j);
+        sr_segment sg = {.seq = e->seq, .ack = 0, .flags = e->flags, .payload = buf,
+                         .payload_len = e->len, .claimed_len = 0, .timestamp = e->t};
+        sr_result res;
+        if (dump)
+            printf("  ev %u: t=%" PRId64 " conn %u ep %d seq %u len %u flags %x\n", i, e->t,
+                   e->k, e->ep, e->seq, e->len, e->flags);
+        sr_error ret = sr_assemble_ex(a, &fl, &sg, NULL, &res);
+        if (dump)
+            printf("    -> %s id %" PRIu64 " status %x\n", sr_err_name(ret), res.conn_id,
+                   res.status);
+        if (ret != SR_OK && ret != SR_ERR_CALLBACK && ret != SR_ERR_CONNECTION_CLOSED)
+            fail(w, "event %u: sr_assemble_ex returned %s", i, sr_err_name(ret));
+        if (ret == SR_ERR_CONNECTION_CLOSED) {
+            if (w->opt.closed_linger == 0)
+                fail(w, "event %u: CONNECTION_CLOSED with closed_linger 0", i);
+            continue;
+        }
+        if (res.conn_id == 0 || res.conn_id > MAXI) {
+            fail(w, "event %u: conn_id %" PRIu64, i, res.conn_id);
+            continue;
+        }
+        inst *s = &w->in[res.conn_id];
+        if (!s->used) {
+            fail(w, "event %u: conn %" PRIu64 " has no stream", i, res.conn_id);
+            continue;
+        }
+        if (s->k != e->k)
+            fail(w, "event %u: conn %" PRIu64 " is connection %u, segment of %u", i,
+                 res.conn_id, s->k, e->k);
+        int want_ep = res.dir == SR_DIR_CLIENT_TO_SERVER ? s->client_ep : !s->client_ep;
+        if (want_ep != e->ep)
+            fail(w, "event %u: direction mismatch", i);
+        s->touch = ++w->touch_clock;
+        learn(w, s, e, &res, false);
+        /* The result's totals are the chunks' (unless on_data failed). */
+        if (!s->failed)
+            for (int ep = 0; ep < 2; ep++) {
+                sr_direction dir = ep == s->client_ep ? SR_DIR_CLIENT_TO_SERVER
+                                                      : SR_DIR_SERVER_TO_CLIENT;
+                if (res.delivered[dir] != s->d[ep].delivered ||
+                    res.skipped[dir] != s->d[ep].skipped)
+                    fail(w, "event %u: conn %" PRIu64 " ep %d result %" PRIu64 "/%" PRIu64
+                            " chunks %" PRIu64 "/%" PRIu64,
+                         i, res.conn_id, ep, res.delivered[dir], res.skipped[dir],
+                         s->d[ep].delivered, s->d[ep].skipped);
+                if (!s->completed && res.dropped[dir] != s->d[ep].dropped)
+                    fail(w, "event %u: conn %" PRIu64 " ep %d dropped %" PRIu64 " model %"
+                            PRIu64, i, res.conn_id, ep, res.dropped[dir], s->d[ep].dropped);
+            }
+        for (unsigned j = 1; j <= w->nin; j++)
+            if (w->in[j].used && w->in[j].completed && !w->in[j].checked)
+                check_done(w, &w->in[j]);
+        if (res.conn_pages > w->opt.max_buffered_pages_per_connection)
+            fail(w, "event %u: %zu pages > per-connection cap", i, res.conn_pages);
+        sr_pool_stats ps;
+        sr_pool_get_stats(pool, &ps);
+        if (ps.active_connections > w->max_conn)
+            fail(w, "event %u: %" PRIu64 " connections > max %zu", i, ps.active_connections,
+                 w->max_conn);
+        sr_assembler_stats as;
+        sr_assembler_get_stats(a, &as);
+        if (as.pages_in_use > w->opt.max_buffered_pages_total)
+            fail(w, "event %u: pages %" PRIu64 " > total cap", i, as.pages_in_use);
+    }
+    w->cur = NULL;
+    sr_assembler_stats as;
+    sr_assembler_get_stats(a, &as);
+    g_assert_cmpint(sr_pool_close(pool), ==, SR_OK);
+    sr_assembler_stats as2;
+    sr_assembler_get_stats(a, &as2);
+    w->lim_conn += as2.limit_hits_connection;
+    w->lim_total += as2.limit_hits_total;
+    w->late += as2.after_close;
+    sr_pool_stats ps;
+    sr_pool_get_stats(pool, &ps);
+    for (unsigned j = 1; j <= w->nin; j++)
+        if (w->in[j].used && w->in[j].completed && !w->in[j].checked)
+            check_done(w, &w->in[j]);
+    if (w->err->len == 0) {
+        for (unsigned j = 1; j <= w->nin; j++)
+            if (w->in[j].used && !w->in[j].completed)
+                fail(w, "conn %u never completed", j);
+        if (ps.total_created != w->created)
+            fail(w, "pool total_created %" PRIu64 ", new_stream calls %" PRIu64,
+                 ps.total_created, w->created);
+        uint64_t closed = 0;
+        uint64_t by[SR_CLOSE_REASON_COUNT_] = {ps.closed_fin, ps.closed_rst, ps.closed_timeout,
+                                               ps.closed_evicted, ps.closed_flushed,
+                                               ps.closed_callback_error,
+                                               ps.closed_pool_closed};
+        for (int rr = 0; rr < SR_CLOSE_REASON_COUNT_; rr++) {
+            closed += w->completed_by[rr];
+            if (by[rr] != w->completed_by[rr])
+                fail(w, "pool closed_%s %" PRIu64 ", on_complete saw %" PRIu64,
+                     sr_close_reason_name((sr_close_reason)rr), by[rr], w->completed_by[rr]);
+        }
+        if (ps.closed != closed)
+            fail(w, "pool closed %" PRIu64 ", on_complete %" PRIu64, ps.closed, closed);
+        if (!w->fail_cb && (as2.bytes_delivered != w->sum_delivered ||
+                            as2.bytes_skipped < w->sum_skipped))
+            fail(w, "assembler delivered/skipped %" PRIu64 "/%" PRIu64 ", chunks %" PRIu64
+                    "/%" PRIu64,
+                 as2.bytes_delivered, as2.bytes_skipped, w->sum_delivered, w->sum_skipped);
+        if (!w->fail_cb) {
+            /* Skipped as counted by the assembler == the streams' skips. */
+            uint64_t sk = 0;
+            for (unsigned j = 1; j <= w->nin; j++)
+                if (w->in[j].used)
+                    sk += w->in[j].d[0].skipped + w->in[j].d[1].skipped;
+            if (as2.bytes_skipped != sk)
+                fail(w, "assembler bytes_skipped %" PRIu64 ", streams %" PRIu64,
+                     as2.bytes_skipped, sk);
+        }
+        if (as2.pages_in_use != 0)
+            fail(w, "%" PRIu64 " pages in use after pool close", as2.pages_in_use);
+        if (as2.pages_peak > w->opt.max_buffered_pages_total)
+            fail(w, "pages_peak %" PRIu64 " > cap", as2.pages_peak);
+        if (ps.peak_connections > w->max_conn)
+            fail(w, "peak_connections %" PRIu64 " > max", ps.peak_connections);
+    }
+    sr_assembler_free(a);
+    sr_pool_free(pool);
+    g_array_unref(w->evs);
+    w->evs = NULL;
+}
+
+static void test_pressure(void)
+{
+    const char *cs = g_getenv("SR_PRESSURE_CASES");
+    const char *one = g_getenv("SR_CASE");
+    const char *sd = g_getenv("SR_SEED");
+    uint64_t seed = sd ? g_ascii_strtoull(sd, NULL, 0) : 20261130;
+    uint64_t n = cs ? g_ascii_strtoull(cs, NULL, 0) : 3000;
+    bool dump = g_getenv("SR_PRESSURE_DUMP") != NULL;
+    uint64_t lo = 0, hi = n;
+    if (one) {
+        lo = g_ascii_strtoull(one, NULL, 0);
+        hi = lo + 1;
+    }
+    g_test_message("seed %" PRIu64 ", cases %" PRIu64 "..%" PRIu64, seed, lo, hi);
+    world *w = g_new0(world, 1);
+    w->err = g_string_new(NULL);
+    w->in = g_new0(inst, MAXI + 1);
+    unsigned failures = 0;
+    uint64_t evs = 0, evicted = 0, timeouts = 0, cbfail = 0, flushed = 0, fin = 0;
+    for (uint64_t c = lo; c < hi; c++) {
+        w->r.s = seed * 0x100000001b3ull + c * 0x9e3779b97f4a7c15ull;
+        run_case(w, c, dump);
+        evicted += w->completed_by[SR_CLOSE_EVICTED];
+        timeouts += w->completed_by[SR_CLOSE_TIMEOUT];
+        cbfail += w->completed_by[SR_CLOSE_CALLBACK_ERROR];
+        flushed += w->completed_by[SR_CLOSE_FLUSHED];
+        fin += w->completed_by[SR_CLOSE_FIN];
+        (void)evs;
+        if (w->err->len) {
+            if (failures++ < 3)
+                printf("FAIL case %" PRIu64 " (SR_SEED=%" PRIu64 " SR_CASE=%" PRIu64 "):\n%s",
+                       c, seed, c, w->err->str);
+        }
+    }
+    printf("pressure: %" PRIu64 " cases, %u failed; completions: fin %" PRIu64
+           " evicted %" PRIu64 " timeout %" PRIu64 " flushed %" PRIu64 " callback_error %"
+           PRIu64 "; limit hits: connection %" PRIu64 " total %" PRIu64 "; late %" PRIu64 "\n",
+           hi - lo, failures, fin, evicted, timeouts, flushed, cbfail, w->lim_conn,
+           w->lim_total, w->late);
+    g_string_free(w->err, TRUE);
+    g_free(w->in);
+    g_free(w);
+    g_assert_cmpuint(failures, ==, 0);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/pressure/many-connections", test_pressure);
+    return g_test_run();
+}
