@@ -8,7 +8,9 @@
  * sr_assembler_close() promises to "flush every connection holding pages
  * this assembler buffered"; V holds such a page. Checked: once
  * sr_assembler_close() has returned, V's buffered bytes have been
- * delivered (or V completed), and the assembler holds no page.
+ * delivered and V completed (EVICTED), and the assembler holds no page.
+ * (Since the fix, the holder's own call completes V as it returns; the
+ * close completes any victim still queued.)
  *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
  */
