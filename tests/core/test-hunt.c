@@ -18,6 +18,8 @@
 #include <glib.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -230,9 +232,291 @@ static void test_deferred_victim_close(void)
     alarm(0);
 }
 
+/* ------------------------------------------------------------ threads */
+
+/* /hunt/threads/evict-nested: 4 threads, each with its own assembler on
+ * one pool whose connection cap (6) is far below the 48 connections they
+ * feed, with small page caps; callbacks sometimes feed a segment of a
+ * connection another thread owns (contention: nested calls give up with
+ * SR_ERR_BUSY, victims held by others are queued). Whatever the
+ * scheduling: every stream completes exactly once, its chunks continue
+ * exactly at delivered + skipped, its totals at completion are its
+ * chunks', the assemblers' delivered/skipped counters are the sums over
+ * the streams, no page is left, the pool's counters match the callbacks. */
+
+#define TT 4
+#define TK 12                 /* connections per thread */
+#define TSEG 20000            /* segments per thread */
+
+typedef struct tstream {
+    uint64_t edge[2], delivered[2], skipped[2];
+    bool completed, failed;
+    uint64_t fin_delivered[2], fin_skipped[2];
+    int bad;
+} tstream;
+
+typedef struct tworld {
+    sr_assembler *a[TT];
+    _Atomic uint64_t created, completed, bad;
+    _Atomic uint64_t nested_ok, nested_busy, nested_other;
+    GPtrArray *streams;       /* under m */
+    pthread_mutex_t m;
+    pthread_barrier_t start;
+} tworld;
+
+typedef struct tthread {
+    tworld *w;
+    int t;
+    uint64_t rng;
+    uint32_t next[TK][2];     /* next sequence number per connection and side */
+    uint32_t isn[TK][2];
+} tthread;
+
+static _Thread_local tthread *t_self;
+
+static uint64_t t_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void t_flow(sr_flow *f, int t, int k, int side)
+{
+    uint16_t cport = (uint16_t)(10000 + t * 100 + k);
+    if (side == 0)
+        sr_flow_set_ipv4(f, g_htonl(0x0a000001u), cport, g_htonl(0x0a000002u), 80);
+    else
+        sr_flow_set_ipv4(f, g_htonl(0x0a000002u), 80, g_htonl(0x0a000001u), cport);
+}
+
+static void *t_new(void *ud, const sr_conn_info *info, void *pctx)
+{
+    (void)info;
+    (void)pctx;
+    tworld *w = ud;
+    tstream *s = g_new0(tstream, 1);
+    pthread_mutex_lock(&w->m);
+    g_ptr_array_add(w->streams, s);
+    pthread_mutex_unlock(&w->m);
+    atomic_fetch_add(&w->created, 1);
+    return s;
+}
+
+static sr_error t_feed(tthread *th, int t, int k, int side, sr_time ts, bool nested);
+
+static int t_data(void *ud, void *stream, const sr_conn_info *info, const sr_chunk *ch,
+                  void *pctx)
+{
+    (void)pctx;
+    tworld *w = ud;
+    tstream *s = stream;
+    int d = ch->dir;
+    if (s->completed || s->failed || ch->offset != s->edge[d] + ch->skipped)
+        s->bad++;
+    s->edge[d] = ch->offset + ch->len;
+    s->delivered[d] += ch->len;
+    s->skipped[d] += ch->skipped;
+    if (info->delivered[d] != s->delivered[d] || info->skipped[d] != s->skipped[d])
+        s->bad++;
+    tthread *th = t_self;
+    if (th && (t_rand(&th->rng) % 12) == 0) {
+        /* Feed a connection of another thread, from inside this callback. */
+        int ot = (int)((th->t + 1 + t_rand(&th->rng) % (TT - 1)) % TT);
+        int k = (int)(t_rand(&th->rng) % TK);
+        sr_error e = t_feed(th, ot, k, (int)(t_rand(&th->rng) % 2), 0, true);
+        if (e == SR_OK || e == SR_ERR_CALLBACK || e == SR_ERR_CONNECTION_CLOSED)
+            atomic_fetch_add(&w->nested_ok, 1);
+        else if (e == SR_ERR_BUSY || e == SR_ERR_CONNECTION_LIMIT || e == SR_ERR_REENTRANT)
+            atomic_fetch_add(&w->nested_busy, 1);
+        else
+            atomic_fetch_add(&w->nested_other, 1);
+    }
+    if (th && (t_rand(&th->rng) % 400) == 0) {
+        s->failed = true;
+        return 1;
+    }
+    return 0;
+}
+
+static void t_complete(void *ud, void *stream, const sr_conn_info *info, sr_close_reason why,
+                       void *pctx)
+{
+    (void)pctx;
+    tworld *w = ud;
+    tstream *s = stream;
+    if (s->completed)
+        s->bad++;
+    s->completed = true;
+    if (s->failed != (why == SR_CLOSE_CALLBACK_ERROR))
+        s->bad++;
+    for (int d = 0; d < 2; d++) {
+        s->fin_delivered[d] = info->delivered[d];
+        s->fin_skipped[d] = info->skipped[d];
+        if (!s->failed && (info->delivered[d] != s->delivered[d] ||
+                           info->skipped[d] != s->skipped[d]))
+            s->bad++;
+    }
+    if (info->pages_buffered)
+        s->bad++;
+    atomic_fetch_add(&w->completed, 1);
+}
+
+/* One segment of connection k of thread t (its own numbers are only
+ * approximately right for another thread's connection: that is fine, the
+ * checks here do not depend on what is sent). */
+static sr_error t_feed(tthread *th, int t, int k, int side, sr_time ts, bool nested)
+{
+    static _Thread_local sr_time last_ts;
+    if (!nested)
+        last_ts = ts;
+    uint8_t buf[64];
+    uint32_t len = (uint32_t)(t_rand(&th->rng) % 40);
+    uint32_t seq;
+    tthread *own = th; /* another thread's numbers are not ours to move */
+    uint32_t base = own->isn[k][side] + (uint32_t)(t_rand(&th->rng) % 3000);
+    uint32_t r = (uint32_t)(t_rand(&th->rng) % 10);
+    if (t == th->t && r < 6) {
+        seq = th->next[k][side];
+        th->next[k][side] += len;
+    } else if (t == th->t && r < 8) {
+        seq = th->next[k][side] + 1 + (uint32_t)(t_rand(&th->rng) % 200);
+    } else {
+        seq = base;
+    }
+    for (uint32_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(seq + i);
+    uint8_t flags = SR_TCP_ACK;
+    if (t_rand(&th->rng) % 300 == 0)
+        flags |= SR_TCP_FIN;
+    if (t_rand(&th->rng) % 500 == 0)
+        flags = SR_TCP_RST;
+    sr_flow f;
+    t_flow(&f, t, k, side);
+    sr_segment sg = {.seq = seq, .flags = flags, .payload = buf, .payload_len = len,
+                     .timestamp = last_ts};
+    return sr_assemble(th->w->a[nested ? th->t : t], &f, &sg, NULL);
+}
+
+static void *t_main(void *arg)
+{
+    tthread *th = arg;
+    t_self = th;
+    pthread_barrier_wait(&th->w->start);
+    sr_time ts = 1000 * SEC;
+    for (int i = 0; i < TSEG; i++) {
+        uint64_t r = t_rand(&th->rng) % 1000;
+        ts += r == 0 ? 30 * SEC : r < 10 ? 3 * SEC : (sr_time)(t_rand(&th->rng) % 20000);
+        int k = (int)(t_rand(&th->rng) % TK);
+        sr_error e = t_feed(th, th->t, k, (int)(t_rand(&th->rng) % 2), ts, false);
+        if (e != SR_OK && e != SR_ERR_CALLBACK && e != SR_ERR_CONNECTION_CLOSED &&
+            e != SR_ERR_CONNECTION_LIMIT)
+            atomic_fetch_add(&th->w->bad, 1);
+        if (t_rand(&th->rng) % 2000 == 0)
+            sr_assembler_flush_older_than(th->w->a[th->t], ts - 5 * SEC, NULL, NULL, NULL);
+    }
+    t_self = NULL;
+    return NULL;
+}
+
+static void test_threads_evict_nested(void)
+{
+    alarm(300);
+    const char *sd = g_getenv("SR_SEED");
+    uint64_t seed = sd ? g_ascii_strtoull(sd, NULL, 0) : 77;
+    const char *rn = g_getenv("SR_HUNT_ROUNDS");
+    int rounds = rn ? atoi(rn) : 3;
+    for (int round = 0; round < rounds; round++) {
+        tworld *w = g_new0(tworld, 1);
+        pthread_mutex_init(&w->m, NULL);
+        pthread_barrier_init(&w->start, NULL, TT);
+        w->streams = g_ptr_array_new_with_free_func(g_free);
+        sr_stream_factory f = {t_new, t_data, t_complete, w};
+        sr_error err;
+        sr_pool *p = sr_pool_new(&f, 6, &err);
+        g_assert_nonnull(p);
+        sr_options o;
+        sr_options_init(&o);
+        o.page_size = 16;
+        o.max_buffered_pages_total = 20;
+        o.max_buffered_pages_per_connection = 8;
+        o.connection_timeout = 10 * SEC;
+        o.flush_interval = 2 * SEC;
+        o.closed_linger = (round % 2) ? 0 : 5 * SEC;
+        for (int t = 0; t < TT; t++)
+            g_assert_cmpint(sr_assembler_new(p, &o, &w->a[t]), ==, SR_OK);
+        tthread th[TT];
+        pthread_t tid[TT];
+        for (int t = 0; t < TT; t++) {
+            memset(&th[t], 0, sizeof th[t]);
+            th[t].w = w;
+            th[t].t = t;
+            th[t].rng = seed * 1000003u + (uint64_t)round * 101u + (uint64_t)t;
+            for (int k = 0; k < TK; k++)
+                for (int sd2 = 0; sd2 < 2; sd2++)
+                    th[t].next[k][sd2] = th[t].isn[k][sd2] = (uint32_t)t_rand(&th[t].rng);
+        }
+        for (int t = 0; t < TT; t++)
+            g_assert_cmpint(pthread_create(&tid[t], NULL, t_main, &th[t]), ==, 0);
+        for (int t = 0; t < TT; t++)
+            pthread_join(tid[t], NULL);
+        for (int t = 0; t < TT; t++) {
+            g_assert_cmpint(sr_assembler_close(w->a[t]), ==, SR_OK);
+            sr_assembler_stats as;
+            sr_assembler_get_stats(w->a[t], &as);
+            /* "flush every connection holding pages this assembler buffered" */
+            g_assert_cmpuint(as.pages_in_use, ==, 0);
+        }
+        g_assert_cmpint(sr_pool_close(p), ==, SR_OK);
+        uint64_t del = 0, skp = 0, asdel = 0, asskp = 0;
+        int bad = 0;
+        for (guint i = 0; i < w->streams->len; i++) {
+            tstream *s = w->streams->pdata[i];
+            bad += s->bad + !s->completed;
+            for (int d = 0; d < 2; d++) {
+                del += s->fin_delivered[d];
+                skp += s->fin_skipped[d];
+            }
+        }
+        for (int t = 0; t < TT; t++) {
+            sr_assembler_stats as;
+            sr_assembler_get_stats(w->a[t], &as);
+            asdel += as.bytes_delivered;
+            asskp += as.bytes_skipped;
+            g_assert_cmpuint(as.pages_in_use, ==, 0);
+        }
+        sr_pool_stats ps;
+        sr_pool_get_stats(p, &ps);
+        g_test_message("round %d: %u streams, nested feeds ok %" PRIu64 " busy/limit/reentrant %" PRIu64
+                       " other %" PRIu64 ", evicted %" PRIu64 ", delivered %" PRIu64
+                       " skipped %" PRIu64,
+                       round, w->streams->len, atomic_load(&w->nested_ok),
+                       atomic_load(&w->nested_busy), atomic_load(&w->nested_other),
+                       ps.closed_evicted, del, skp);
+        g_assert_cmpint(bad, ==, 0);
+        g_assert_cmpuint(atomic_load(&w->bad), ==, 0);
+        g_assert_cmpuint(atomic_load(&w->nested_other), ==, 0);
+        g_assert_cmpuint(ps.total_created, ==, w->streams->len);
+        g_assert_cmpuint(ps.closed, ==, w->streams->len);
+        g_assert_cmpuint(atomic_load(&w->completed), ==, w->streams->len);
+        g_assert_cmpuint(asdel, ==, del);
+        g_assert_cmpuint(asskp, ==, skp);
+        for (int t = 0; t < TT; t++)
+            sr_assembler_free(w->a[t]);
+        sr_pool_free(p);
+        g_ptr_array_free(w->streams, TRUE);
+        pthread_mutex_destroy(&w->m);
+        pthread_barrier_destroy(&w->start);
+        g_free(w);
+    }
+    alarm(0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/hunt/deferred-victim/assembler-close", test_deferred_victim_close);
+    g_test_add_func("/hunt/threads/evict-nested", test_threads_evict_nested);
     return g_test_run();
 }
