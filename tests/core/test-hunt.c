@@ -513,10 +513,152 @@ static void test_threads_evict_nested(void)
     alarm(0);
 }
 
+/* ------------------------------------------------------------ long streams */
+
+/* /hunt/long/past-4gib: one direction (no SYN, so offset 0 is the first
+ * segment's sequence number) walks past 2^32 five times over: each segment
+ * starts max_window - 1 beyond the highest byte seen (accepted: "this many
+ * bytes or more beyond ... are dropped"), a segment max_window + 1 beyond is
+ * dropped as out of window; then a flush, then in-order data, a
+ * retransmission with other bytes (a conflict in the history), all at
+ * offsets above 2^33. Checked against offsets computed here in 64
+ * bits: every chunk's offset and gap, delivered + skipped == the extent,
+ * dropped == the out-of-window bytes, the conflict. */
+
+typedef struct lrec {
+    uint64_t edge, delivered, skipped;
+    uint64_t offs[64], lens[64], gaps[64];
+    unsigned flags[64];
+    int n;
+    bool completed;
+    sr_conn_info done;
+} lrec;
+
+static void *l_new(void *ud, const sr_conn_info *info, void *pctx)
+{
+    (void)info;
+    (void)pctx;
+    return ud;
+}
+
+static int l_data(void *ud, void *stream, const sr_conn_info *info, const sr_chunk *ch,
+                  void *pctx)
+{
+    (void)ud;
+    (void)info;
+    (void)pctx;
+    lrec *r = stream;
+    g_assert_cmpint(ch->dir, ==, SR_DIR_CLIENT_TO_SERVER);
+    g_assert_cmpuint(ch->offset, ==, r->edge + ch->skipped);
+    if (r->n < 64) {
+        r->offs[r->n] = ch->offset;
+        r->lens[r->n] = ch->len;
+        r->gaps[r->n] = ch->skipped;
+        r->flags[r->n] = ch->flags;
+        r->n++;
+    }
+    r->edge = ch->offset + ch->len;
+    r->delivered += ch->len;
+    r->skipped += ch->skipped;
+    return 0;
+}
+
+static void l_complete(void *ud, void *stream, const sr_conn_info *info, sr_close_reason why,
+                       void *pctx)
+{
+    (void)ud;
+    (void)why;
+    (void)pctx;
+    lrec *r = stream;
+    g_assert_false(r->completed);
+    r->completed = true;
+    r->done = *info;
+}
+
+static void test_long_past_4gib(void)
+{
+    static const uint32_t isns[] = {0, 1, 0xffffffffu, 0xfffffff5u, 0x80000000u};
+    for (size_t ii = 0; ii < G_N_ELEMENTS(isns); ii++) {
+        uint32_t isn = isns[ii];
+        lrec *r = g_new0(lrec, 1);
+        sr_stream_factory f = {l_new, l_data, l_complete, r};
+        sr_pool *p = sr_pool_new(&f, 4, NULL);
+        sr_options o;
+        sr_options_init(&o);
+        o.page_size = 64;
+        const uint64_t W = o.max_window;
+        sr_assembler *a = NULL;
+        g_assert_cmpint(sr_assembler_new(p, &o, &a), ==, SR_OK);
+        sr_flow fl;
+        sr_flow_set_ipv4(&fl, g_htonl(0x0a000001u), 1234, g_htonl(0x0a000002u), 80);
+        uint8_t buf[64];
+        sr_time t = 1000 * SEC;
+        sr_result res;
+#define LFEED(off64, n, fill)                                                             \
+    do {                                                                                  \
+        memset(buf, (fill), (n));                                                         \
+        sr_segment sg = {.seq = isn + (uint32_t)(off64), .flags = SR_TCP_ACK,             \
+                         .payload = buf, .payload_len = (n), .timestamp = t};             \
+        g_assert_cmpint(sr_assemble_ex(a, &fl, &sg, NULL, &res), ==, SR_OK);              \
+    } while (0)
+        /* offset 0: 10 bytes, delivered */
+        LFEED(0, 10, 'a');
+        g_assert_cmpuint(r->delivered, ==, 10);
+        uint64_t extent = 10, expect_deliv = 10;
+        uint64_t starts[8];
+        int nst = 0;
+        /* Walk: each segment max_window - 1 beyond the extent, 8 bytes. */
+        while (extent < ((uint64_t)5 << 32) && nst < 8) {
+            uint64_t off = extent + W - 1;
+            LFEED(off, 8, 'b' + nst);
+            g_assert_false(res.status & SR_SEG_OUT_OF_WINDOW);
+            g_assert_true(res.status & SR_SEG_OUT_OF_ORDER);
+            starts[nst++] = off;
+            extent = off + 8;
+            expect_deliv += 8;
+        }
+        g_assert_cmpuint(extent, >, (uint64_t)1 << 33); /* wrapped twice */
+        /* One exactly max_window + 1 beyond: dropped. */
+        LFEED(extent + W + 1, 5, 'z');
+        g_assert_true(res.status & SR_SEG_OUT_OF_WINDOW);
+        g_assert_cmpuint(res.dropped[0], ==, 5);
+        /* Flush what is buffered: the holes are skipped, 64-bit offsets. */
+        t += 100 * SEC; /* past flush_interval: released when the next segment comes */
+        LFEED(extent, 6, 'c'); /* in order after the release */
+        expect_deliv += 6;
+        extent += 6;
+        g_assert_true(res.status & SR_SEG_IN_ORDER);
+        g_assert_cmpuint(r->delivered, ==, expect_deliv);
+        g_assert_cmpuint(r->edge, ==, extent);
+        for (int i = 0; i < nst; i++) {
+            g_assert_cmpuint(r->offs[1 + i], ==, starts[i]);
+            g_assert_cmpuint(r->lens[1 + i], ==, 8);
+            g_assert_cmpuint(r->gaps[1 + i], ==,
+                             starts[i] - (i ? starts[i - 1] + 8 : 10));
+        }
+        /* A retransmission of the last 6 bytes with other content: a
+         * conflict with the delivered bytes (within conflict_history). */
+        LFEED(extent - 6, 6, 'Q');
+        g_assert_true(res.status & SR_SEG_RETRANSMISSION);
+        g_assert_true(res.status & SR_SEG_CONFLICT);
+        g_assert_cmpint(sr_assembler_flush_all(a, NULL, NULL), ==, SR_OK);
+        g_assert_true(r->completed);
+        g_assert_cmpuint(r->done.delivered[0], ==, expect_deliv);
+        g_assert_cmpuint(r->done.delivered[0] + r->done.skipped[0], ==, extent);
+        g_assert_cmpuint(r->done.dropped[0], ==, 5);
+        g_assert_cmpuint(r->done.conflicts[0], ==, 1);
+#undef LFEED
+        sr_assembler_free(a);
+        sr_pool_free(p);
+        g_free(r);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/hunt/deferred-victim/assembler-close", test_deferred_victim_close);
     g_test_add_func("/hunt/threads/evict-nested", test_threads_evict_nested);
+    g_test_add_func("/hunt/long/past-4gib", test_long_past_4gib);
     return g_test_run();
 }
