@@ -11,7 +11,11 @@
  * flush_interval and connection_timeout (sweeps triggered by other
  * connections' segments), sr_assembler_flush_older_than() and
  * sr_assembler_flush_all() in the middle, closed_linger 0 or long (late
- * segments), and sometimes on_data failing.
+ * segments), sometimes on_data failing, sometimes on_data feeding the next
+ * segment (another connection's) from inside the callback, and in a third
+ * of the cases two assemblers on the pool (a connection mostly fed by one,
+ * sometimes by the other), the first closed part way (its pages must all
+ * be flushed by sr_assembler_close()).
  *
  * The model: each sender's bytes are a function of (connection, sender,
  * sequence number), so every copy of a byte is the same. Per connection
@@ -31,9 +35,13 @@
  * - sr_result's totals equal the chunks received; the pool never holds more
  *   than max_connections; an evicted connection is the least recently used
  *   one (closed_linger 0); pages within the caps;
- * - at the end: assembler bytes_delivered/skipped equal the sums over all
- *   streams, pool counters (created, closed per reason) equal what the
+ * - at the end: the assemblers' bytes_delivered/skipped equal the sums over
+ *   all streams, pool counters (created, closed per reason) equal what the
  *   callbacks saw, pages_in_use 0.
+ * Three deliberate breaks of the core, each tried once and restored, fail
+ * it within the default cases: evicting the most instead of the least
+ * recently used connection; skipping one byte too many at a page limit;
+ * completing an evicted connection without flushing its pages.
  * SR_PRESSURE_CASES (default 3000), SR_SEED, SR_CASE=n (one case),
  * SR_PRESSURE_DUMP=1 (print the case's events).
  *
@@ -154,7 +162,10 @@ typedef struct world {
     uint64_t sum_delivered, sum_skipped;
     uint64_t lim_conn, lim_total, late;  /* coverage, over all cases */
     sr_pool *pool;
-    sr_assembler *a;
+    sr_assembler *as[2];      /* one or two assemblers on the pool */
+    int na;
+    bool aclosed[2];
+    unsigned close_at;        /* with two: the event before which as[0] closes */
     unsigned pos;             /* event being fed (last taken) */
     unsigned top_pos;         /* event of the top call */
     int depth;                /* sr_assemble calls in progress */
@@ -167,6 +178,7 @@ typedef struct world {
 } world;
 
 static void fail(world *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static sr_assembler *pick(world *w, unsigned k);
 static void feed(world *w, unsigned i, bool nested);
 static void fail(world *w, const char *fmt, ...)
 {
@@ -632,7 +644,7 @@ static void feed(world *w, unsigned i, bool nested)
     const ev *e = &g_array_index(w->evs, ev, i);
     const ev *outer = w->cur;
     bool dump = w->dump;
-    sr_assembler *a = w->a;
+    sr_assembler *a = pick(w, e->k);
     sr_pool *pool = w->pool;
     uint8_t buf[MAXL + 4];
     /* Where each instance of this connection stood before the call. */
@@ -729,11 +741,28 @@ static void feed(world *w, unsigned i, bool nested)
     if (ps.active_connections > w->max_conn)
         fail(w, "event %u: %" PRIu64 " connections > max %zu", i, ps.active_connections,
              w->max_conn);
-    sr_assembler_stats as;
-    sr_assembler_get_stats(a, &as);
-    if (as.pages_in_use > w->opt.max_buffered_pages_total)
-        fail(w, "event %u: pages %" PRIu64 " > total cap", i, as.pages_in_use);
+    for (int ai = 0; ai < w->na; ai++) {
+        sr_assembler_stats as;
+        sr_assembler_get_stats(w->as[ai], &as);
+        if (as.pages_in_use > w->opt.max_buffered_pages_total)
+            fail(w, "event %u: pages %" PRIu64 " > total cap", i, as.pages_in_use);
     }
+}
+
+/* The assembler a segment of connection k goes through: with two, mostly
+ * k's own, sometimes the other (a connection changes assemblers), never a
+ * closed one. */
+static sr_assembler *pick(world *w, unsigned k)
+{
+    if (w->na == 1)
+        return w->as[0];
+    int ai = (int)(k % 2);
+    if (below(&w->r, 10) == 0)
+        ai = !ai;
+    if (w->aclosed[ai])
+        ai = !ai;
+    return w->as[ai];
+}
 
 static void run_case(world *w, uint64_t case_no, bool dump)
 {
@@ -768,13 +797,29 @@ static void run_case(world *w, uint64_t case_no, bool dump)
     sr_error err;
     sr_pool *pool = sr_pool_new(&f, w->max_conn, &err);
     g_assert_nonnull(pool);
-    sr_assembler *a = NULL;
-    g_assert_cmpint(sr_assembler_new(pool, &w->opt, &a), ==, SR_OK);
     w->pool = pool;
-    w->a = a;
+    w->na = below(&w->r, 3) == 0 ? 2 : 1;
+    w->aclosed[0] = w->aclosed[1] = false;
+    w->close_at = w->na == 2 && below(&w->r, 2) ? below(&w->r, w->evs->len + 1) : UINT32_MAX;
+    for (int ai = 0; ai < w->na; ai++)
+        g_assert_cmpint(sr_assembler_new(pool, &w->opt, &w->as[ai]), ==, SR_OK);
     for (unsigned i = 0; i < w->evs->len && w->err->len == 0; i++) {
         const ev *e = &g_array_index(w->evs, ev, i);
         w->cur = e;
+        if (i >= w->close_at && !w->aclosed[0]) {
+            /* "flush every connection holding pages this assembler buffered" */
+            g_assert_cmpint(sr_assembler_close(w->as[0]), ==, SR_OK);
+            w->aclosed[0] = true;
+            sr_assembler_stats cs;
+            sr_assembler_get_stats(w->as[0], &cs);
+            if (cs.pages_in_use)
+                fail(w, "event %u: %" PRIu64 " pages after sr_assembler_close()", i,
+                     cs.pages_in_use);
+            for (unsigned j = 1; j <= w->nin; j++)
+                if (w->in[j].used && w->in[j].completed && !w->in[j].checked)
+                    check_done(w, &w->in[j]);
+        }
+        sr_assembler *a = pick(w, below(&w->r, 2));
         if (e->kind == EV_FLUSH_ALL || e->kind == EV_FLUSH_OLDER) {
             if (e->kind == EV_FLUSH_ALL)
                 g_assert_cmpint(sr_assembler_flush_all(a, NULL, NULL), ==, SR_OK);
@@ -790,11 +835,20 @@ static void run_case(world *w, uint64_t case_no, bool dump)
         i = w->pos; /* nested feeds may have taken the next events */
     }
     w->cur = NULL;
-    sr_assembler_stats as;
-    sr_assembler_get_stats(a, &as);
     g_assert_cmpint(sr_pool_close(pool), ==, SR_OK);
-    sr_assembler_stats as2;
-    sr_assembler_get_stats(a, &as2);
+    sr_assembler_stats as2; /* the sums over the assemblers (peaks: the max) */
+    memset(&as2, 0, sizeof as2);
+    for (int ai = 0; ai < w->na; ai++) {
+        sr_assembler_stats x;
+        sr_assembler_get_stats(w->as[ai], &x);
+        as2.limit_hits_connection += x.limit_hits_connection;
+        as2.limit_hits_total += x.limit_hits_total;
+        as2.after_close += x.after_close;
+        as2.bytes_delivered += x.bytes_delivered;
+        as2.bytes_skipped += x.bytes_skipped;
+        as2.pages_in_use += x.pages_in_use;
+        as2.pages_peak = MAX(as2.pages_peak, x.pages_peak);
+    }
     w->lim_conn += as2.limit_hits_connection;
     w->lim_total += as2.limit_hits_total;
     w->late += as2.after_close;
@@ -845,7 +899,8 @@ static void run_case(world *w, uint64_t case_no, bool dump)
         if (ps.peak_connections > w->max_conn)
             fail(w, "peak_connections %" PRIu64 " > max", ps.peak_connections);
     }
-    sr_assembler_free(a);
+    for (int ai = 0; ai < w->na; ai++)
+        sr_assembler_free(w->as[ai]);
     sr_pool_free(pool);
     g_array_unref(w->evs);
     w->evs = NULL;
