@@ -9,7 +9,8 @@
  * hold the pages), random loss, reordering and duplication per connection,
  * ISNs near the wrap, SYN or not, FIN or not, capture-time jumps past
  * flush_interval and connection_timeout (sweeps triggered by other
- * connections' segments), sr_assembler_flush_older_than() and
+ * connections' segments; the clock also goes back, and is monotonic per
+ * assembler), sr_assembler_flush_older_than() and
  * sr_assembler_flush_all() in the middle, closed_linger 0 or long (late
  * segments), sometimes on_data failing, sometimes on_data feeding the next
  * segment (another connection's) from inside the callback, and in a third
@@ -35,6 +36,7 @@
  * - sr_result's totals equal the chunks received; the pool never holds more
  *   than max_connections; an evicted connection is the least recently used
  *   one (closed_linger 0); pages within the caps;
+ * - sr_pool_close() completes what is left in ascending id order;
  * - at the end: the assemblers' bytes_delivered/skipped equal the sums over
  *   all streams, pool counters (created, closed per reason) equal what the
  *   callbacks saw, pages_in_use 0.
@@ -165,6 +167,7 @@ typedef struct world {
     sr_assembler *as[2];      /* one or two assemblers on the pool */
     int na;
     bool aclosed[2];
+    sr_time aclock[2];        /* each assembler's capture clock */
     unsigned close_at;        /* with two: the event before which as[0] closes */
     unsigned pos;             /* event being fed (last taken) */
     unsigned top_pos;         /* event of the top call */
@@ -173,12 +176,14 @@ typedef struct world {
     uint64_t nested_ok, nested_limit;
     unsigned nested_now;      /* nested feeds during the current top call */
     bool nested_case;         /* any nested feed in this case */
+    bool closing;             /* in sr_pool_close() */
+    uint64_t close_last_id;   /* last id it completed */
     unsigned busy_k[4];       /* connection of each call in progress */
     unsigned latest[MAXC];    /* newest instance of each connection */
 } world;
 
 static void fail(world *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static sr_assembler *pick(world *w, unsigned k);
+static int pick(world *w, unsigned k);
 static void feed(world *w, unsigned i, bool nested);
 static void fail(world *w, const char *fmt, ...)
 {
@@ -356,6 +361,16 @@ static void cb_complete(void *ud, void *stream, const sr_conn_info *info, sr_clo
         fail(w, "conn %" PRIu64 ": on_complete twice", id);
     s->completed = true;
     s->reason = (int)why;
+    if (w->closing) {
+        /* "in the order the connections were made (ascending id)" */
+        if (why != SR_CLOSE_POOL_CLOSED && why != SR_CLOSE_CALLBACK_ERROR)
+            fail(w, "conn %" PRIu64 ": completed %s by sr_pool_close()", id,
+                 sr_close_reason_name(why));
+        if (id <= w->close_last_id)
+            fail(w, "sr_pool_close(): conn %" PRIu64 " completed after conn %" PRIu64, id,
+                 w->close_last_id);
+        w->close_last_id = id;
+    }
     if (w->dump)
         printf("    complete conn %" PRIu64 " %s\n", id, sr_close_reason_name(why));
     if ((unsigned)why < SR_CLOSE_REASON_COUNT_)
@@ -549,6 +564,8 @@ static void gen_case(world *w)
                 t += w->opt.flush_interval + (sr_time)below(r, SEC);
             else if (j < 6 && w->opt.flush_interval > 2)
                 t += w->opt.flush_interval - 1;
+            else if (j < 8)
+                t -= (sr_time)below(r, 3 * SEC); /* the clock goes back */
             else
                 t += (sr_time)below(r, 50000);
             e.t = t;
@@ -577,10 +594,9 @@ static void gen_case(world *w)
 /* ------------------------------------------------------------ run */
 
 /* The model learns a segment that the instance took (after the call). */
-static void learn(world *w, inst *s, const ev *e, const sr_result *res, bool first_of_inst)
+static void learn(world *w, inst *s, const ev *e, const sr_result *res, sr_time now)
 {
     (void)res;
-    (void)first_of_inst;
     mdir *d = &s->d[e->ep];
     uint64_t id = (uint64_t)(s - w->in);
     if (e->flags & SR_TCP_SYN) {
@@ -623,7 +639,7 @@ static void learn(world *w, inst *s, const ev *e, const sr_result *res, bool fir
             for (int oe = 0; oe < 2 && !due; oe++)
                 for (uint64_t q = s->d[oe].edge0; q <= MAXL; q++)
                     if (s->d[oe].arrived[q] &&
-                        s->d[oe].arr_t[q] <= e->t - w->opt.flush_interval)
+                        s->d[oe].arr_t[q] <= now - w->opt.flush_interval)
                         due = true;
             if (!due && !s->failed)
                 fail(w, "conn %" PRIu64 " ep %d: byte at offset %" PRId64
@@ -633,7 +649,7 @@ static void learn(world *w, inst *s, const ev *e, const sr_result *res, bool fir
             continue;
         }
         d->arrived[o] = 1;
-        d->arr_t[o] = e->t;
+        d->arr_t[o] = now; /* the assembler's clock: a page's time */
     }
 }
 
@@ -644,8 +660,13 @@ static void feed(world *w, unsigned i, bool nested)
     const ev *e = &g_array_index(w->evs, ev, i);
     const ev *outer = w->cur;
     bool dump = w->dump;
-    sr_assembler *a = pick(w, e->k);
+    int ai = pick(w, e->k);
+    sr_assembler *a = w->as[ai];
     sr_pool *pool = w->pool;
+    /* Capture time is made monotonic per assembler. */
+    if (e->t > w->aclock[ai])
+        w->aclock[ai] = e->t;
+    sr_time now = w->aclock[ai];
     uint8_t buf[MAXL + 4];
     /* Where each instance of this connection stood before the call. */
     for (unsigned j = 1; j <= w->nin; j++)
@@ -710,7 +731,7 @@ static void feed(world *w, unsigned i, bool nested)
     int want_ep = res.dir == SR_DIR_CLIENT_TO_SERVER ? s->client_ep : !s->client_ep;
     if (want_ep != e->ep)
         fail(w, "event %u: direction mismatch", i);
-    learn(w, s, e, &res, false);
+    learn(w, s, e, &res, now);
     /* The result's totals are the chunks' (unless on_data failed). A nested
      * feed from a callback that ran after the result was made (an evicted
      * connection's, a sweep's) may have fed this connection since. */
@@ -741,9 +762,9 @@ static void feed(world *w, unsigned i, bool nested)
     if (ps.active_connections > w->max_conn)
         fail(w, "event %u: %" PRIu64 " connections > max %zu", i, ps.active_connections,
              w->max_conn);
-    for (int ai = 0; ai < w->na; ai++) {
+    for (int aj = 0; aj < w->na; aj++) {
         sr_assembler_stats as;
-        sr_assembler_get_stats(w->as[ai], &as);
+        sr_assembler_get_stats(w->as[aj], &as);
         if (as.pages_in_use > w->opt.max_buffered_pages_total)
             fail(w, "event %u: pages %" PRIu64 " > total cap", i, as.pages_in_use);
     }
@@ -752,16 +773,16 @@ static void feed(world *w, unsigned i, bool nested)
 /* The assembler a segment of connection k goes through: with two, mostly
  * k's own, sometimes the other (a connection changes assemblers), never a
  * closed one. */
-static sr_assembler *pick(world *w, unsigned k)
+static int pick(world *w, unsigned k)
 {
     if (w->na == 1)
-        return w->as[0];
+        return 0;
     int ai = (int)(k % 2);
     if (below(&w->r, 10) == 0)
         ai = !ai;
     if (w->aclosed[ai])
         ai = !ai;
-    return w->as[ai];
+    return ai;
 }
 
 static void run_case(world *w, uint64_t case_no, bool dump)
@@ -800,6 +821,7 @@ static void run_case(world *w, uint64_t case_no, bool dump)
     w->pool = pool;
     w->na = below(&w->r, 3) == 0 ? 2 : 1;
     w->aclosed[0] = w->aclosed[1] = false;
+    w->aclock[0] = w->aclock[1] = INT64_MIN;
     w->close_at = w->na == 2 && below(&w->r, 2) ? below(&w->r, w->evs->len + 1) : UINT32_MAX;
     for (int ai = 0; ai < w->na; ai++)
         g_assert_cmpint(sr_assembler_new(pool, &w->opt, &w->as[ai]), ==, SR_OK);
@@ -819,7 +841,7 @@ static void run_case(world *w, uint64_t case_no, bool dump)
                 if (w->in[j].used && w->in[j].completed && !w->in[j].checked)
                     check_done(w, &w->in[j]);
         }
-        sr_assembler *a = pick(w, below(&w->r, 2));
+        sr_assembler *a = w->as[pick(w, below(&w->r, 2))];
         if (e->kind == EV_FLUSH_ALL || e->kind == EV_FLUSH_OLDER) {
             if (e->kind == EV_FLUSH_ALL)
                 g_assert_cmpint(sr_assembler_flush_all(a, NULL, NULL), ==, SR_OK);
@@ -835,7 +857,10 @@ static void run_case(world *w, uint64_t case_no, bool dump)
         i = w->pos; /* nested feeds may have taken the next events */
     }
     w->cur = NULL;
+    w->closing = true;
+    w->close_last_id = 0;
     g_assert_cmpint(sr_pool_close(pool), ==, SR_OK);
+    w->closing = false;
     sr_assembler_stats as2; /* the sums over the assemblers (peaks: the max) */
     memset(&as2, 0, sizeof as2);
     for (int ai = 0; ai < w->na; ai++) {
