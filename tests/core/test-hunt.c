@@ -516,9 +516,10 @@ static void test_threads_evict_nested(void)
 /* ------------------------------------------------------------ long streams */
 
 /* /hunt/long/past-4gib: one direction (no SYN, so offset 0 is the first
- * segment's sequence number) walks past 2^32 five times over: each segment
- * starts max_window - 1 beyond the highest byte seen (accepted: "this many
- * bytes or more beyond ... are dropped"), a segment max_window + 1 beyond is
+ * segment's sequence number) walks past 2^32 twice (8 GiB): each segment
+ * starts max_window - 1 past the extent, the end of the highest byte seen
+ * (accepted: "this many bytes or more beyond ... are dropped", counted from
+ * the extent as the core does), and one starting max_window past it is
  * dropped as out of window; then a flush, then in-order data, a
  * retransmission with other bytes (a conflict in the history), all at
  * offsets above 2^33. Checked against offsets computed here in 64
@@ -618,8 +619,9 @@ static void test_long_past_4gib(void)
             expect_deliv += 8;
         }
         g_assert_cmpuint(extent, >, (uint64_t)1 << 33); /* wrapped twice */
-        /* One exactly max_window + 1 beyond: dropped. */
-        LFEED(extent + W + 1, 5, 'z');
+        /* One starting exactly max_window past the extent (the end of the
+         * highest byte seen): dropped. */
+        LFEED(extent + W, 5, 'z');
         g_assert_true(res.status & SR_SEG_OUT_OF_WINDOW);
         g_assert_cmpuint(res.dropped[0], ==, 5);
         /* Flush what is buffered: the holes are skipped, 64-bit offsets. */
