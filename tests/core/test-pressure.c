@@ -7,7 +7,8 @@
  * while other connections hold buffered pages), small page, per-connection
  * and total page caps (one connection hitting the total cap while others
  * hold the pages), random loss, reordering and duplication per connection,
- * ISNs near the wrap, SYN or not, FIN or not, capture-time jumps past
+ * ISNs near the wrap, SYN or not, FIN or not, segments cut by the snaplen
+ * (claimed_len > payload_len: the cut tail is a gap), capture-time jumps past
  * flush_interval and connection_timeout (sweeps triggered by other
  * connections' segments; the clock also goes back, and is monotonic per
  * assembler), sr_assembler_flush_older_than() and
@@ -103,6 +104,7 @@ typedef struct ev {
     uint8_t flags;
     sr_time t;
     sr_time older;     /* EV_FLUSH_OLDER */
+    uint32_t cut;      /* bytes of the payload's tail not captured (snaplen) */
 } ev;
 
 typedef struct conncfg {
@@ -492,7 +494,7 @@ static void gen_case(world *w)
             c->fin[ep] = below(r, 3) != 0;
         }
         if (c->syn) {
-            ev e = {EV_SEG, k, 0, c->isn[0], 0, SR_TCP_SYN, 0, 0};
+            ev e = {EV_SEG, k, 0, c->isn[0], 0, SR_TCP_SYN, 0, 0, 0};
             g_array_append_val(l, e);
         }
         /* Segments of both endpoints, cut randomly, alternating a little. */
@@ -505,7 +507,9 @@ static void gen_case(world *w)
             uint32_t want = 1 + below(r, maxseg); /* not inside MIN(): evaluated twice */
             uint32_t n = MIN(c->len[ep] - pos[ep], want);
             bool last = pos[ep] + n == c->len[ep];
-            ev e = {EV_SEG, k, ep, start + pos[ep], n, SR_TCP_ACK, 0, 0};
+            ev e = {EV_SEG, k, ep, start + pos[ep], n, SR_TCP_ACK, 0, 0, 0};
+            if (n > 0 && below(r, 25) == 0)
+                e.cut = 1 + below(r, n); /* cut by the snaplen, maybe to nothing */
             if (last && c->fin[ep])
                 e.flags |= SR_TCP_FIN;
             if (n || (e.flags & SR_TCP_FIN))
@@ -578,10 +582,10 @@ static void gen_case(world *w)
         }
         uint32_t j = below(r, 300);
         if (j == 0) {
-            ev f = {EV_FLUSH_ALL, 0, 0, 0, 0, 0, t, 0};
+            ev f = {EV_FLUSH_ALL, 0, 0, 0, 0, 0, t, 0, 0};
             g_array_append_val(w->evs, f);
         } else if (j < 4) {
-            ev f = {EV_FLUSH_OLDER, 0, 0, 0, 0, 0, t, t - (sr_time)below(r, 4 * SEC)};
+            ev f = {EV_FLUSH_OLDER, 0, 0, 0, 0, 0, t, t - (sr_time)below(r, 4 * SEC), 0};
             g_array_append_val(w->evs, f);
         }
         if (active < w->nconn && below(r, 4) == 0)
@@ -613,6 +617,7 @@ static void learn(world *w, inst *s, const ev *e, const sr_result *res, sr_time 
     }
     int64_t rel = (int32_t)(e->seq - d->base);
     int64_t end = rel + e->len;
+    int64_t cap_end = end - e->cut; /* the rest is known missing: a gap */
     if (d->fin_known && end > (int64_t)d->fin_off)
         fail(w, "model: data beyond FIN (generator bug)");
     if (rel < 0) {
@@ -626,7 +631,7 @@ static void learn(world *w, inst *s, const ev *e, const sr_result *res, sr_time 
     }
     if (end > (int64_t)d->extent)
         d->extent = (uint64_t)end;
-    for (int64_t o = rel; o < end && o <= MAXL; o++) {
+    for (int64_t o = rel; o < cap_end && o <= MAXL; o++) {
         if (d->arrived[o])
             continue;
         if (o < (int64_t)d->edge0)
@@ -679,10 +684,11 @@ static void feed(world *w, unsigned i, bool nested)
     w->cur = e;
     sr_flow fl;
     flow_of(&fl, e->k, e->ep);
-    for (uint32_t j = 0; j < e->len; j++)
+    for (uint32_t j = 0; j < e->len - e->cut; j++)
         buf[j] = wire_byte(e->k, e->ep, e->seq + j);
     sr_segment sg = {.seq = e->seq, .ack = 0, .flags = e->flags, .payload = buf,
-                     .payload_len = e->len, .claimed_len = 0, .timestamp = e->t};
+                     .payload_len = e->len - e->cut, .claimed_len = e->cut ? e->len : 0,
+                     .timestamp = e->t};
     sr_result res;
     if (dump)
         printf("  ev %u: t=%" PRId64 " conn %u ep %d seq %u len %u flags %x\n", i, e->t,
