@@ -7,7 +7,8 @@
  * while other connections hold buffered pages), small page, per-connection
  * and total page caps (one connection hitting the total cap while others
  * hold the pages), random loss, reordering and duplication per connection,
- * ISNs near the wrap, SYN or not, FIN or not, segments cut by the snaplen
+ * ISNs near the wrap, SYN or not, FIN or not, RSTs (at the end or in the
+ * middle, lost, duplicated, reordered), segments cut by the snaplen
  * (claimed_len > payload_len: the cut tail is a gap), capture-time jumps past
  * flush_interval and connection_timeout (sweeps triggered by other
  * connections' segments; the clock also goes back, and is monotonic per
@@ -518,6 +519,20 @@ static void gen_case(world *w)
             if (last)
                 done[ep] = true;
         }
+        /* An RST: at the end (after or instead of the FINs), or in the
+         * middle, at the sender's next byte then. */
+        if (below(r, 5) == 0 && l->len > 0) {
+            int ep = (int)below(r, 2);
+            unsigned at = below(r, 2) ? l->len : below(r, l->len + 1);
+            uint32_t next = c->isn[ep] + (ep == 0 && c->syn ? 1 : 0);
+            for (unsigned i = 0; i < at; i++) {
+                const ev *p = &g_array_index(l, ev, i);
+                if (p->ep == ep && !(p->flags & SR_TCP_SYN))
+                    next = p->seq + p->len;
+            }
+            ev e = {EV_SEG, k, ep, next, 0, SR_TCP_RST | SR_TCP_ACK, 0, 0, 0};
+            g_array_insert_val(l, MAX(at, c->syn ? 1u : 0u), e);
+        }
         /* Loss, duplication, reordering (the SYN stays first). */
         unsigned first = c->syn ? 1 : 0;
         GArray *m = g_array_new(FALSE, FALSE, sizeof(ev));
@@ -611,6 +626,8 @@ static void learn(world *w, inst *s, const ev *e, const sr_result *res, sr_time 
         d->base = e->seq + 1;
         return;
     }
+    if (e->len == 0 && !(e->flags & SR_TCP_FIN))
+        return; /* a bare RST: no position, nothing to place */
     if (!d->based) {
         d->based = true;
         d->base = e->seq;
@@ -955,6 +972,7 @@ static void test_pressure(void)
     w->err = g_string_new(NULL);
     w->in = g_new0(inst, MAXI + 1);
     unsigned failures = 0;
+    uint64_t rst = 0;
     uint64_t evs = 0, evicted = 0, timeouts = 0, cbfail = 0, flushed = 0, fin = 0;
     for (uint64_t c = lo; c < hi; c++) {
         w->r.s = seed * 0x100000001b3ull + c * 0x9e3779b97f4a7c15ull;
@@ -964,6 +982,7 @@ static void test_pressure(void)
         cbfail += w->completed_by[SR_CLOSE_CALLBACK_ERROR];
         flushed += w->completed_by[SR_CLOSE_FLUSHED];
         fin += w->completed_by[SR_CLOSE_FIN];
+        rst += w->completed_by[SR_CLOSE_RST];
         (void)evs;
         if (w->err->len) {
             if (failures++ < 3)
@@ -977,7 +996,8 @@ static void test_pressure(void)
            hi - lo, failures, fin, evicted, timeouts, flushed, cbfail, w->lim_conn,
            w->lim_total, w->late);
     printf("pressure: nested feeds from on_data: %" PRIu64 " taken, %" PRIu64
-           " refused at the connection limit\n", w->nested_ok, w->nested_limit);
+           " refused at the connection limit; rst completions %" PRIu64 "\n", w->nested_ok,
+           w->nested_limit, rst);
     g_string_free(w->err, TRUE);
     g_free(w->in);
     g_free(w);
