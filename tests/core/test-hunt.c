@@ -667,7 +667,9 @@ static void test_long_past_4gib(void)
  * shapes, at four ISNs:
  *   A  pages wholly beyond the FIN, two of them with cut tails;
  *   B  a page straddling the FIN, its cut tail beyond it;
- *   C  a page before the FIN whose cut tail crosses it.
+ *   C  a page before the FIN whose cut tail crosses it;
+ *   E  (F8) a segment at the edge whose cut tail reaches past a buffered
+ *      page, a FIN inside that tail.
  * Checked: delivered, skipped and dropped exactly, delivered + skipped ==
  * the FIN's offset, END at the FIN. */
 
@@ -694,6 +696,11 @@ static const fcase fcases[] = {
     {"C", {{0, "abc", 0, SR_TCP_ACK}, {4, "d", 4, SR_TCP_ACK},
            {6, "", 0, SR_TCP_FIN | SR_TCP_ACK}, {0, NULL, 0, 0}},
      4, 2, 2, 6},
+    /* F8: the cut tail of a segment arriving at the edge reaches past a
+     * buffered page; the FIN comes later, inside that tail. */
+    {"E", {{0, "abcdefgh", 0, SR_TCP_ACK}, {230, "ABCDEFGH", 0, SR_TCP_ACK},
+           {2, "cdef", 300, SR_TCP_ACK}, {262, "", 0, SR_TCP_FIN | SR_TCP_ACK}, {0, NULL, 0, 0}},
+     16, 222 + 24, 40, 262},
 };
 
 static void test_fin_cut_tail(void)
