@@ -634,6 +634,11 @@ static void deliver_inorder(sr__ctx *x, sr__conn *c, sr_direction dir, const uin
         skip_to(x, c, dir, p ? MIN(p->offset, end) : end, 0);
     }
     deliver_contiguous(x, c, dir, 0);
+    /* What of the cut tail lies beyond the buffered pages just delivered
+     * is remembered like any cut no page could note, so a FIN that comes
+     * inside it later counts it as dropped (FINDINGS F8). */
+    if (end > h->next)
+        note_cut_tail(x, c, h, h->next, end);
 }
 
 /* Report END once a direction has delivered up to its FIN. */
