@@ -46,7 +46,10 @@ static sr__ctx ctx_of(sr_assembler *a, void *packet_ctx, sr_time now)
     return x;
 }
 
-static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now)
+/* Complete the evicted connections nested calls queued. wait: lock each
+ * even if another thread holds it now; else leave such a one queued (the
+ * end of a call: the holder completes it at the end of its own call). */
+static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now, bool wait)
 {
     /* Checked before anything else: every call without a callback around
      * it comes here, and there is almost never anything queued. */
@@ -56,7 +59,10 @@ static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now)
     for (sr__conn *v = sr__pool_take_pending(a->pool), *n; v; v = n) {
         n = v->l.next_free;
         v->l.next_free = NULL;
-        sr__conn_evict(&x, v);
+        if (wait)
+            sr__conn_evict(&x, v);
+        else
+            sr__conn_evict_if_free(&x, v);
     }
 }
 
@@ -134,7 +140,7 @@ static void sweep(sr_assembler *a, sr_time now, sr_time close_before, sr_time fl
         *flushed = w.flushed;
     if (closed)
         *closed = w.closed;
-    finish_pending(a, packet_ctx, now);
+    finish_pending(a, packet_ctx, now, true);
     sr__acct_shrink_cache(a->acct);
     sr__pool_shrink_cache(a->pool);
 }
@@ -298,7 +304,7 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
     const sr_time now = advance_clock(a, seg->timestamp);
     bool nested = sr__thread_holds_any();
     if (!nested)
-        finish_pending(a, packet_ctx, now);
+        finish_pending(a, packet_ctx, now, true);
     size_t claimed = seg->claimed_len ? seg->claimed_len : seg->payload_len;
     SR__COUNT(a->acct, packets_processed, 1);
     SR__COUNT(a->acct, bytes_processed, claimed);
@@ -389,8 +395,13 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
         if (result)
             result->status |= SR_SEG_EVICTED_OTHER;
     }
-    if (!nested && err != SR_ERR_POOL_CLOSED)
+    if (!nested && err != SR_ERR_POOL_CLOSED) {
+        /* A victim a nested call queued because this thread held it (in a
+         * callback of this call) is completed now that nothing is held,
+         * not whenever the next call comes (FINDINGS F6). */
+        finish_pending(a, packet_ctx, now, false);
         maybe_sweep(a, now, packet_ctx);
+    }
     return err;
 }
 
@@ -464,7 +475,7 @@ sr_error sr_assembler_flush_all(sr_assembler *a, void *packet_ctx, size_t *close
         return count_err(a, SR_ERR_POOL_CLOSED);
     sr_time now = advance_clock(a, INT64_MIN);
     size_t n = visit_conns(a, INT64_MAX, false, now, packet_ctx, finish_one, NULL);
-    finish_pending(a, packet_ctx, now);
+    finish_pending(a, packet_ctx, now, true);
     sr__pool_leave(a->pool);
     if (closed)
         *closed = n;
@@ -498,9 +509,13 @@ sr_error sr_assembler_close(sr_assembler *a)
     /* From now on other assemblers' sweeps adopt its connections. */
     atomic_store(&a->acct->orphan, true);
     /* Release what this assembler buffered: its pages would otherwise
-     * wait in the pool's connections for a timeout nobody will drive. */
+     * wait in the pool's connections for a timeout nobody will drive.
+     * Evicted connections still queued (a nested call could not lock
+     * them) are out of the LRU list: they are completed first (F6). */
     if (atomic_load(&a->acct->in_use) > 0 && sr__pool_enter(a->pool)) {
-        visit_conns(a, INT64_MAX, false, advance_clock(a, INT64_MIN), NULL, flush_one, NULL);
+        sr_time now = advance_clock(a, INT64_MIN);
+        finish_pending(a, NULL, now, true);
+        visit_conns(a, INT64_MAX, false, now, NULL, flush_one, NULL);
         sr__pool_leave(a->pool);
     }
     return SR_OK;

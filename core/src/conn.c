@@ -634,6 +634,11 @@ static void deliver_inorder(sr__ctx *x, sr__conn *c, sr_direction dir, const uin
         skip_to(x, c, dir, p ? MIN(p->offset, end) : end, 0);
     }
     deliver_contiguous(x, c, dir, 0);
+    /* What of the cut tail lies beyond the buffered pages just delivered
+     * is remembered like any cut no page could note, so a FIN that comes
+     * inside it later counts it as dropped (FINDINGS F8). */
+    if (end > h->next)
+        note_cut_tail(x, c, h, h->next, end);
 }
 
 /* Report END once a direction has delivered up to its FIN. */
@@ -660,19 +665,35 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t 
     /* From now on the extent is the FIN's offset: nothing goes beyond it,
      * and the segment that carries the FIN reaches it. */
     h->extent = fin;
+    /* Pages from the last down; each counts its bytes beyond the FIN and
+     * its known-missing (snaplen-cut) tail, up to where the page above it
+     * begins (`upto`), so no byte is counted twice (FINDINGS F7):
+     *
+     *        fin
+     *   [pg]~~|~~   [pg~~~~]   [pg]~~~     ~ = claimed, not captured
+     *      ^^^^^^   ^^^^^^^^   ^^^^^^ dropped, counted */
+    uint64_t upto = UINT64_MAX;
     while (sr__half_npages(h) > 0) {
         GTreeNode *n = g_tree_node_last(h->side->pages);
         sr__page *p = n ? g_tree_node_value(n) : NULL;
-        if (!p || p->offset + p->len <= fin) {
-            if (p && p->gap_end > fin)
+        if (!p)
+            break;
+        uint64_t end = p->offset + p->len;
+        uint64_t tail = MIN(MAX(end, p->gap_end), upto);
+        if (end <= fin) {
+            if (tail > fin)
+                lost += tail - fin;
+            if (p->gap_end > fin)
                 p->gap_end = fin;
             break;
         }
         if (p->offset >= fin) {
-            lost += p->len;
+            if (tail > p->offset)
+                lost += tail - p->offset;
+            upto = p->offset;
             drop_page(c, h, p);
         } else {
-            lost += p->offset + p->len - fin;
+            lost += tail - fin;
             p->len = (uint32_t)(fin - p->offset);
             p->gap_end = 0;
             break;

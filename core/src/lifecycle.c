@@ -217,6 +217,8 @@ sr__arrival sr__conn_arrive(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_
     return SR__ARRIVE_RETRY;
 }
 
+static void evict_locked(sr__ctx *x, sr__conn *v, sr__held *frame);
+
 void sr__conn_evict(sr__ctx *x, sr__conn *v)
 {
     sr__held frame;
@@ -224,6 +226,22 @@ void sr__conn_evict(sr__ctx *x, sr__conn *v)
         sr__pool_defer_victim(x->pool, v);
         return;
     }
+    evict_locked(x, v, &frame);
+}
+
+void sr__conn_evict_if_free(sr__ctx *x, sr__conn *v)
+{
+    sr__held frame;
+    if (!sr__conn_trylock(v, &frame)) {
+        sr__pool_defer_victim(x->pool, v);
+        return;
+    }
+    evict_locked(x, v, &frame);
+}
+
+/* Complete v (locked with frame) and drop the victim's reference. */
+static void evict_locked(sr__ctx *x, sr__conn *v, sr__held *frame)
+{
     if (atomic_load(&v->state) == SR__OPEN) {
         sr__ctx vx = *x;
         vx.acct = v->acct ? v->acct : x->acct;
@@ -232,6 +250,6 @@ void sr__conn_evict(sr__ctx *x, sr__conn *v)
         sr__conn_finish(&vx, v, SR_CLOSE_EVICTED);
     }
     atomic_store(&v->state, SR__DEAD);
-    sr__conn_unlock(v, &frame);
+    sr__conn_unlock(v, frame);
     sr__conn_unref(v);
 }

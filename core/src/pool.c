@@ -99,6 +99,14 @@ sr_error sr__conn_lock(sr__conn *c, sr__held *frame)
     return SR_OK;
 }
 
+bool sr__conn_trylock(sr__conn *c, sr__held *frame)
+{
+    if (sr__thread_holds(c) || !word_trylock(c))
+        return false;
+    sr__held_push(c, frame);
+    return true;
+}
+
 bool sr__pool_enter(sr_pool *p)
 {
     /* Increment first, then check: with sr_pool_close() setting `closed`

@@ -390,6 +390,8 @@ bool sr__thread_holds_any(void);
  * holder may be waiting for ours: two callbacks feeding each other's
  * connection must not deadlock. */
 sr_error sr__conn_lock(sr__conn *c, sr__held *frame);
+/* Lock c only if that needs no wait (and this thread does not hold it). */
+bool sr__conn_trylock(sr__conn *c, sr__held *frame);
 void sr__conn_unlock(sr__conn *c, sr__held *frame);
 /* Record that this thread holds c, when it was locked another way. */
 void sr__held_push(const sr__conn *c, sr__held *frame);
@@ -574,5 +576,8 @@ bool sr__conn_forget_if_old(sr__ctx *x, sr__conn *c, sr_time linger_before);
 /* Complete a connection evicted at the connection limit (referenced,
  * already out of the table). A nested call that cannot lock it queues it. */
 void sr__conn_evict(sr__ctx *x, sr__conn *v);
+/* The same, but only if v can be locked without waiting; else it is queued
+ * again. */
+void sr__conn_evict_if_free(sr__ctx *x, sr__conn *v);
 
 #endif /* SR_INTERNAL_H */

@@ -9,7 +9,8 @@
  * - per stream: chunks contiguous (nothing delivered twice, nothing after
  *   a callback error), delivered + skipped == what the callbacks saw;
  * - every distinct captured byte a connection took (by sequence number,
- *   per direction) is delivered, skipped or dropped;
+ *   per direction; with SR_FUZZ_CLAIMED=1 the claimed length, snaplen-cut
+ *   bytes included) is delivered, skipped or dropped;
  * - the assembler's delivered/skipped/dropped counters equal the sums over
  *   the streams; pages back to 0 and every stream completed after close;
  * all under the overlap policy the input picks (all six). Then the same
@@ -466,10 +467,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sr_error e = sr_assemble_ex(a, &fl, &s, ctxbyte ? &ctxbyte : NULL, &r);
         if ((e == SR_OK || e == SR_ERR_CALLBACK) && r.conn_id != 0) {
             fz_track *t = track_of(r.conn_id, 1);
+            /* With SR_FUZZ_CLAIMED set, the claimed bytes: a snaplen
+             * cut's are "reported as a gap", or dropped beyond a FIN -
+             * accounted either way (F7). Off by default: libFuzzer finds
+             * inputs where the claimed accounting falls short that are not
+             * understood yet (tests/core/FINDINGS.md F8). */
+            static int use_claimed = -1;
+            if (use_claimed < 0)
+                use_claimed = getenv("SR_FUZZ_CLAIMED") != NULL;
+            size_t claimed = use_claimed && s.claimed_len ? s.claimed_len : s.payload_len;
             if (t && !t->complete)
-                track_add(t, r.dir, s.seq + ((s.flags & SR_TCP_SYN) ? 1u : 0u), s.payload_len);
+                track_add(t, r.dir, s.seq + ((s.flags & SR_TCP_SYN) ? 1u : 0u), claimed);
             else if (t && t->complete && (r.status & SR_SEG_CLOSED))
-                track_add(t, r.dir, s.seq + ((s.flags & SR_TCP_SYN) ? 1u : 0u), s.payload_len);
+                track_add(t, r.dir, s.seq + ((s.flags & SR_TCP_SYN) ? 1u : 0u), claimed);
         }
         if (!control && jump >= 0)
             *seq = s.seq + (uint32_t)len;
@@ -489,7 +499,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (unsigned long long)st.pages_in_use, fz_streams_live);
         abort();
     }
-    /* Every distinct captured byte a connection took is delivered, skipped
+    /* Every distinct claimed byte a connection took is delivered, skipped
      * or dropped (per direction). */
     for (int i = 0; i < fz_ntracks; i++) {
         const fz_track *t = &fz_tracks[i];
@@ -498,7 +508,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 continue;
             uint64_t distinct = track_distinct(t, d);
             if (distinct > t->accounted[d]) {
-                fprintf(stderr, "fuzz: connection %llu dir %d took %llu distinct captured bytes, "
+                fprintf(stderr, "fuzz: connection %llu dir %d took %llu distinct claimed bytes, "
                         "but delivered + skipped + dropped = %llu\n",
                         (unsigned long long)t->id, d, (unsigned long long)distinct,
                         (unsigned long long)t->accounted[d]);
