@@ -665,39 +665,48 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t 
     /* From now on the extent is the FIN's offset: nothing goes beyond it,
      * and the segment that carries the FIN reaches it. */
     h->extent = fin;
-    /* Pages from the last down; each counts its bytes beyond the FIN and
-     * its known-missing (snaplen-cut) tail, up to where the page above it
-     * begins (`upto`), so no byte is counted twice (FINDINGS F7):
+    /* Every page's claimed bytes beyond the FIN - its captured ones and its
+     * known-missing (snaplen-cut) tail, [offset, max(end, gap_end)) - are
+     * counted once: the union, walked in ascending order, since a tail may
+     * reach past the pages above it (a later segment's new bytes in their
+     * own page inside it: FINDINGS F7, F9):
      *
      *        fin
      *   [pg]~~|~~   [pg~~~~]   [pg]~~~     ~ = claimed, not captured
-     *      ^^^^^^   ^^^^^^^^   ^^^^^^ dropped, counted */
-    uint64_t upto = UINT64_MAX;
+     *      ^^^^^^   ^^^^^^^^   ^^^^^^ dropped, counted
+     *               [pg]~~~~~~~~~~~~~  [pg]~~      a tail over a page:
+     *               ^^^^^^^^^^^^^^^^^^^^^^^^ once */
+    uint64_t covered = fin; /* counted up to here (the union, ascending) */
+    if (sr__half_npages(h) > 0) {
+        for (GTreeNode *n = g_tree_node_first(h->side->pages); n; n = g_tree_node_next(n)) {
+            const sr__page *p = g_tree_node_value(n);
+            uint64_t tail = MAX(p->offset + p->len, p->gap_end);
+            uint64_t from = MAX(p->offset, covered);
+            if (tail > from) {
+                lost += tail - from;
+                covered = tail;
+            }
+        }
+        /* Below the FIN: no page keeps bytes or a tail beyond it. */
+        for (GTreeNode *n = g_tree_node_first(h->side->pages); n; n = g_tree_node_next(n)) {
+            sr__page *p = g_tree_node_value(n);
+            if (p->offset >= fin)
+                break;
+            if (p->offset + p->len > fin) {
+                p->len = (uint32_t)(fin - p->offset);
+                p->gap_end = 0;
+            } else if (p->gap_end > fin) {
+                p->gap_end = fin;
+            }
+        }
+    }
+    /* Beyond it: the pages go, from the last down. */
     while (sr__half_npages(h) > 0) {
         GTreeNode *n = g_tree_node_last(h->side->pages);
         sr__page *p = n ? g_tree_node_value(n) : NULL;
-        if (!p)
+        if (!p || p->offset < fin)
             break;
-        uint64_t end = p->offset + p->len;
-        uint64_t tail = MIN(MAX(end, p->gap_end), upto);
-        if (end <= fin) {
-            if (tail > fin)
-                lost += tail - fin;
-            if (p->gap_end > fin)
-                p->gap_end = fin;
-            break;
-        }
-        if (p->offset >= fin) {
-            if (tail > p->offset)
-                lost += tail - p->offset;
-            upto = p->offset;
-            drop_page(c, h, p);
-        } else {
-            lost += tail - fin;
-            p->len = (uint32_t)(fin - p->offset);
-            p->gap_end = 0;
-            break;
-        }
+        drop_page(c, h, p);
     }
     /* Claimed bytes beyond the FIN that no page noted (the hull of them,
      * which may include holes between such segments: counted, not lost). */

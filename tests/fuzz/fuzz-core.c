@@ -8,9 +8,9 @@
  * - the hard page limits after every call;
  * - per stream: chunks contiguous (nothing delivered twice, nothing after
  *   a callback error), delivered + skipped == what the callbacks saw;
- * - every distinct captured byte a connection took (by sequence number,
- *   per direction; with SR_FUZZ_CLAIMED=1 the claimed length, snaplen-cut
- *   bytes included) is delivered, skipped or dropped;
+ * - every distinct claimed byte a connection took (by sequence number,
+ *   per direction, snaplen-cut bytes included; SR_FUZZ_CLAIMED=0: the
+ *   captured ones only) is delivered, skipped or dropped;
  * - the assembler's delivered/skipped/dropped counters equal the sums over
  *   the streams; pages back to 0 and every stream completed after close;
  * all under the overlap policy the input picks (all six). Then the same
@@ -467,14 +467,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sr_error e = sr_assemble_ex(a, &fl, &s, ctxbyte ? &ctxbyte : NULL, &r);
         if ((e == SR_OK || e == SR_ERR_CALLBACK) && r.conn_id != 0) {
             fz_track *t = track_of(r.conn_id, 1);
-            /* With SR_FUZZ_CLAIMED set, the claimed bytes: a snaplen
-             * cut's are "reported as a gap", or dropped beyond a FIN -
-             * accounted either way (F7). Off by default: libFuzzer finds
-             * inputs where the claimed accounting falls short that are not
-             * understood yet (tests/core/FINDINGS.md F8). */
+            /* The claimed bytes: a snaplen cut's are "reported as a gap",
+             * or dropped beyond a FIN - accounted either way (F7, F8, F9;
+             * tests/core/FINDINGS.md). SR_FUZZ_CLAIMED=0 counts the
+             * captured bytes only. */
             static int use_claimed = -1;
-            if (use_claimed < 0)
-                use_claimed = getenv("SR_FUZZ_CLAIMED") != NULL;
+            if (use_claimed < 0) {
+                const char *env = getenv("SR_FUZZ_CLAIMED");
+                use_claimed = !(env && strcmp(env, "0") == 0);
+            }
             size_t claimed = use_claimed && s.claimed_len ? s.claimed_len : s.payload_len;
             if (t && !t->complete)
                 track_add(t, r.dir, s.seq + ((s.flags & SR_TCP_SYN) ? 1u : 0u), claimed);
