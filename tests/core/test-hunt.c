@@ -671,7 +671,8 @@ static void test_long_past_4gib(void)
  *   E  (F8) a segment at the edge whose cut tail reaches past a buffered
  *      page, a FIN inside that tail;
  *   F  (F9) two pages beyond the FIN, the lower one's cut tail reaching
- *      past the upper one's.
+ *      past the upper one's;
+ *   G  a page inside the hull of claimed bytes no page could note: once.
  * Checked: delivered, skipped and dropped exactly, delivered + skipped ==
  * the FIN's offset, END at the FIN. */
 
@@ -709,6 +710,13 @@ static const fcase fcases[] = {
     {"F", {{0, "abc", 0, SR_TCP_ACK}, {20, "0123456789", 20, SR_TCP_ACK},
            {25, "ABCDEFGHIJ", 12, SR_TCP_ACK}, {5, "", 0, SR_TCP_FIN | SR_TCP_ACK}, {0, NULL, 0, 0}},
      3, 2, 20, 5},
+    /* A segment cut to its headers beyond a hole (no page to note its
+     * claimed bytes on: the side's hull 20..30), then captured bytes
+     * inside that hull (a page 22..27), then the FIN: 10 claimed bytes
+     * beyond it, counted once (15 before: the page and the hull both). */
+    {"G", {{0, "abc", 0, SR_TCP_ACK}, {20, "", 10, SR_TCP_ACK}, {22, "vwxyz", 0, SR_TCP_ACK},
+           {5, "", 0, SR_TCP_FIN | SR_TCP_ACK}, {0, NULL, 0, 0}},
+     3, 2, 10, 5},
 };
 
 static void test_fin_cut_tail(void)
