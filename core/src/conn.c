@@ -676,16 +676,30 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t 
      *      ^^^^^^   ^^^^^^^^   ^^^^^^ dropped, counted
      *               [pg]~~~~~~~~~~~~~  [pg]~~      a tail over a page:
      *               ^^^^^^^^^^^^^^^^^^^^^^^^ once */
+    /* With them, in the same union, the claimed bytes beyond the FIN that
+     * no page noted (sd->cut_lo..cut_hi, the hull of them, which may include
+     * holes between such segments: counted, not lost); a later segment's
+     * captured bytes inside that hull have a page, and are counted once. */
+    sr__side *sd = h->side;
+    bool hull = sd && sd->cut_hi > fin;
+    uint64_t hull_lo = hull ? MAX(sd->cut_lo, fin) : 0, hull_hi = hull ? sd->cut_hi : 0;
     uint64_t covered = fin; /* counted up to here (the union, ascending) */
+#define SR__COUNT_UNION(lo, hi)                                                \
+    do {                                                                       \
+        uint64_t from_ = MAX((lo), covered);                                   \
+        if ((hi) > from_) {                                                    \
+            lost += (hi) - from_;                                              \
+            covered = (hi);                                                    \
+        }                                                                      \
+    } while (0)
     if (sr__half_npages(h) > 0) {
         for (GTreeNode *n = g_tree_node_first(h->side->pages); n; n = g_tree_node_next(n)) {
             const sr__page *p = g_tree_node_value(n);
-            uint64_t tail = MAX(p->offset + p->len, p->gap_end);
-            uint64_t from = MAX(p->offset, covered);
-            if (tail > from) {
-                lost += tail - from;
-                covered = tail;
+            if (hull && hull_lo <= p->offset) {
+                SR__COUNT_UNION(hull_lo, hull_hi);
+                hull = false;
             }
+            SR__COUNT_UNION(p->offset, MAX(p->offset + p->len, p->gap_end));
         }
         /* Below the FIN: no page keeps bytes or a tail beyond it. */
         for (GTreeNode *n = g_tree_node_first(h->side->pages); n; n = g_tree_node_next(n)) {
@@ -708,13 +722,11 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t 
             break;
         drop_page(c, h, p);
     }
-    /* Claimed bytes beyond the FIN that no page noted (the hull of them,
-     * which may include holes between such segments: counted, not lost). */
-    sr__side *sd = h->side;
-    if (sd && sd->cut_hi > fin) {
-        lost += sd->cut_hi - MAX(sd->cut_lo, fin);
+    if (hull)
+        SR__COUNT_UNION(hull_lo, hull_hi);
+#undef SR__COUNT_UNION
+    if (sd && sd->cut_hi > fin)
         sd->cut_hi = sd->cut_lo < fin ? fin : 0;
-    }
     if (lost)
         drop_bytes(x, c, dir, lost, 0);
 }
