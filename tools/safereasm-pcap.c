@@ -3553,6 +3553,13 @@ static void worker_stop(app *ap, worker *w)
  * (with --policy all, those of the first policy's assembler: the others
  * saw the same segments) into w->fin_as and fin_ps, and the calls that
  * failed into fin_err. Output keys count on after the last frame. */
+/* A call of worker_finish that failed, for the main thread to say. */
+static void fin_failed(worker *w, const char *call, sr_error e)
+{
+    if (e != SR_OK && w->fin_nerr < G_N_ELEMENTS(w->fin_err))
+        w->fin_err[w->fin_nerr++] = (struct fin_err){call, e};
+}
+
 static void worker_finish(worker *w)
 {
     const app *ap = w->app;
@@ -3565,8 +3572,7 @@ static void worker_finish(worker *w)
         if (ap->clock_set) {
             e = sr_assembler_flush_older_than(w->a[p], ap->clock - ap->opt.connection_timeout,
                                               &fc, NULL, NULL);
-            if (e != SR_OK && w->fin_nerr < G_N_ELEMENTS(w->fin_err))
-                w->fin_err[w->fin_nerr++] = (struct fin_err){"sr_assembler_flush_older_than", e};
+            fin_failed(w, "sr_assembler_flush_older_than", e);
             release_closed(w);
         }
     }
@@ -3574,8 +3580,7 @@ static void worker_finish(worker *w)
         feed_ctx fc = {0, p};
         w->cur_frame = ap->frames + 2;
         e = sr_assembler_flush_all(w->a[p], &fc, NULL);
-        if (e != SR_OK && w->fin_nerr < G_N_ELEMENTS(w->fin_err))
-            w->fin_err[w->fin_nerr++] = (struct fin_err){"sr_assembler_flush_all", e};
+        fin_failed(w, "sr_assembler_flush_all", e);
         release_closed(w);
     }
     for (unsigned p = 0; p < ap->npol; p++) {

@@ -658,6 +658,17 @@ static void check_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
  *   fin                v
  *   pages:   [====][===|==]   [=====]
  *   after:   [====][===]                (straddler cut, beyond dropped) */
+/* [lo, hi) joins a union of intervals taken in ascending order of lo,
+ * counted up to *covered: how many of its bytes are new to it. */
+static uint64_t union_add(uint64_t *covered, uint64_t lo, uint64_t hi)
+{
+    uint64_t from = MAX(lo, *covered);
+    if (hi <= from)
+        return 0;
+    *covered = hi;
+    return hi - from;
+}
+
 static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t fin)
 {
     sr__half *h = &c->half[dir];
@@ -684,22 +695,14 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t 
     bool hull = sd && sd->cut_hi > fin;
     uint64_t hull_lo = hull ? MAX(sd->cut_lo, fin) : 0, hull_hi = hull ? sd->cut_hi : 0;
     uint64_t covered = fin; /* counted up to here (the union, ascending) */
-#define SR__COUNT_UNION(lo, hi)                                                \
-    do {                                                                       \
-        uint64_t from_ = MAX((lo), covered);                                   \
-        if ((hi) > from_) {                                                    \
-            lost += (hi) - from_;                                              \
-            covered = (hi);                                                    \
-        }                                                                      \
-    } while (0)
     if (sr__half_npages(h) > 0) {
         for (GTreeNode *n = g_tree_node_first(h->side->pages); n; n = g_tree_node_next(n)) {
             const sr__page *p = g_tree_node_value(n);
             if (hull && hull_lo <= p->offset) {
-                SR__COUNT_UNION(hull_lo, hull_hi);
+                lost += union_add(&covered, hull_lo, hull_hi);
                 hull = false;
             }
-            SR__COUNT_UNION(p->offset, MAX(p->offset + p->len, p->gap_end));
+            lost += union_add(&covered, p->offset, MAX(p->offset + p->len, p->gap_end));
         }
         /* Below the FIN: no page keeps bytes or a tail beyond it. */
         for (GTreeNode *n = g_tree_node_first(h->side->pages); n; n = g_tree_node_next(n)) {
@@ -723,8 +726,7 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t 
         drop_page(c, h, p);
     }
     if (hull)
-        SR__COUNT_UNION(hull_lo, hull_hi);
-#undef SR__COUNT_UNION
+        lost += union_add(&covered, hull_lo, hull_hi);
     if (sd && sd->cut_hi > fin)
         sd->cut_hi = sd->cut_lo < fin ? fin : 0;
     if (lost)
