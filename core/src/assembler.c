@@ -59,10 +59,7 @@ static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now, bool 
     for (sr__conn *v = sr__pool_take_pending(a->pool), *n; v; v = n) {
         n = v->l.next_free;
         v->l.next_free = NULL;
-        if (wait)
-            sr__conn_evict(&x, v);
-        else
-            sr__conn_evict_if_free(&x, v);
+        sr__conn_evict(&x, v, wait);
     }
 }
 
@@ -320,7 +317,7 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
         err = sr__pool_acquire(p, flow, a->acct, &c, &frame, &created, &src_is_a, &ev);
         if (ev) {
             if (victim) /* one victim per call is kept for the result */
-                sr__conn_evict(&x, victim);
+                sr__conn_evict(&x, victim, true);
             victim = ev;
         }
         if (err != SR_OK)
@@ -391,7 +388,7 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
     if (victim) {
         /* We hold no connection lock here unless nested in a callback;
          * then the victim is queued for the next call (sr__conn_evict). */
-        sr__conn_evict(&x, victim);
+        sr__conn_evict(&x, victim, true);
         if (result)
             result->status |= SR_SEG_EVICTED_OTHER;
     }

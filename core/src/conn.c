@@ -697,18 +697,15 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t 
     uint64_t covered = fin; /* counted up to here (the union, ascending) */
     if (sr__half_npages(h) > 0) {
         for (GTreeNode *n = g_tree_node_first(h->side->pages); n; n = g_tree_node_next(n)) {
-            const sr__page *p = g_tree_node_value(n);
+            sr__page *p = g_tree_node_value(n);
             if (hull && hull_lo <= p->offset) {
                 lost += union_add(&covered, hull_lo, hull_hi);
                 hull = false;
             }
             lost += union_add(&covered, p->offset, MAX(p->offset + p->len, p->gap_end));
-        }
-        /* Below the FIN: no page keeps bytes or a tail beyond it. */
-        for (GTreeNode *n = g_tree_node_first(h->side->pages); n; n = g_tree_node_next(n)) {
-            sr__page *p = g_tree_node_value(n);
+            /* Below the FIN: no page keeps bytes or a tail beyond it. */
             if (p->offset >= fin)
-                break;
+                continue;
             if (p->offset + p->len > fin) {
                 p->len = (uint32_t)(fin - p->offset);
                 p->gap_end = 0;

@@ -217,31 +217,14 @@ sr__arrival sr__conn_arrive(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_
     return SR__ARRIVE_RETRY;
 }
 
-static void evict_locked(sr__ctx *x, sr__conn *v, sr__held *frame);
-
-void sr__conn_evict(sr__ctx *x, sr__conn *v)
+void sr__conn_evict(sr__ctx *x, sr__conn *v, bool wait)
 {
     sr__held frame;
-    if (sr__conn_lock(v, &frame) != SR_OK) {
+    bool locked = wait ? sr__conn_lock(v, &frame) == SR_OK : sr__conn_trylock(v, &frame);
+    if (!locked) {
         sr__pool_defer_victim(x->pool, v);
         return;
     }
-    evict_locked(x, v, &frame);
-}
-
-void sr__conn_evict_if_free(sr__ctx *x, sr__conn *v)
-{
-    sr__held frame;
-    if (!sr__conn_trylock(v, &frame)) {
-        sr__pool_defer_victim(x->pool, v);
-        return;
-    }
-    evict_locked(x, v, &frame);
-}
-
-/* Complete v (locked with frame) and drop the victim's reference. */
-static void evict_locked(sr__ctx *x, sr__conn *v, sr__held *frame)
-{
     if (atomic_load(&v->state) == SR__OPEN) {
         sr__ctx vx = *x;
         vx.acct = v->acct ? v->acct : x->acct;
@@ -250,6 +233,6 @@ static void evict_locked(sr__ctx *x, sr__conn *v, sr__held *frame)
         sr__conn_finish(&vx, v, SR_CLOSE_EVICTED);
     }
     atomic_store(&v->state, SR__DEAD);
-    sr__conn_unlock(v, frame);
+    sr__conn_unlock(v, &frame);
     sr__conn_unref(v);
 }

@@ -574,10 +574,8 @@ int sr__conn_idle(sr__ctx *x, sr__conn *c, sr_time close_before, sr_time flush_b
 /* A lingering closed connection closed before linger_before is forgotten. */
 bool sr__conn_forget_if_old(sr__ctx *x, sr__conn *c, sr_time linger_before);
 /* Complete a connection evicted at the connection limit (referenced,
- * already out of the table). A nested call that cannot lock it queues it. */
-void sr__conn_evict(sr__ctx *x, sr__conn *v);
-/* The same, but only if v can be locked without waiting; else it is queued
- * again. */
-void sr__conn_evict_if_free(sr__ctx *x, sr__conn *v);
+ * already out of the table). A nested call that cannot lock it queues it;
+ * without wait, so does any call that would have to wait for it. */
+void sr__conn_evict(sr__ctx *x, sr__conn *v, bool wait);
 
 #endif /* SR_INTERNAL_H */
