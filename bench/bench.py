@@ -16,11 +16,13 @@ Fairness rules (docs/benchmarks.md explains them):
   bytes, 50,000 total, 1,000 per connection) and its 120 s timeout; for the
   scaling captures every program gets room for all connections; libnids has
   no limits to set (its out-of-order queue is pruned at 64 KiB per half);
-- the same digest work: every reassembler SHA-256s every delivered byte per
-  direction (safereasm-pcap's default output has the digest), each with its
-  own SHA-256 (OpenSSL for libnids, crypto/sha256 for Go, OpenSSL's
-  libcrypto for ours when the build finds it, as bench/run.sh's does);
-  rows with no digest at all, and libnids with GLib's SHA-256, show the cost;
+- the same digest work: every program runs twice per capture, once with no
+  digest (safereasm-pcap's default output has none) and once SHA-256ing
+  every delivered byte per direction (safereasm-pcap --sha256), each with
+  its own SHA-256 (OpenSSL for libnids, crypto/sha256 for Go, OpenSSL's
+  libcrypto for ours when the build finds it, as bench/run.sh's does); a
+  row's ratios are against safereasm-pcap doing the same digest work, and
+  libnids with GLib's SHA-256 shows what a software digest costs;
 - interleaved runs, medians, paired ratios (ratio of the same repeat);
 - a run that fails (exit status, signal, timeout) fails the benchmark, and so
   do outputs that disagree where they must agree.
@@ -40,6 +42,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOOR_SHA = "read floor + SHA-256 of every payload"
+OURS = "safereasm-pcap"
+OURS_SHA = "safereasm-pcap --sha256"
 
 
 def log(*a):
@@ -129,30 +133,34 @@ def programs(name, spec, a):
     gop_opts = ["-pages-total", "50000", "-pages-conn", "1000", "-timeout", "120s"]
     P = []
 
-    def add(label, argv, out="none", env=None, plugin=None, write=None):
-        P.append(dict(label=label, argv=argv, out=out, env=env, plugin=plugin, write=write))
+    def add(label, argv, out="none", env=None, plugin=None, write=None, digest=False):
+        P.append(dict(label=label, argv=argv, out=out, env=env, plugin=plugin, write=write, digest=digest))
 
     add("read floor (libpcap)", [a.floor, "{cap}"])
     if kind in ("main", "real") and a.floor_sha:
         # the floor of an output with a digest of every payload byte
-        add(FLOOR_SHA, [a.floor, "--sha256", "{cap}"])
-    add("safereasm-pcap", [tool, "--no-progress"] + ours_opts + ["{cap}"], out="ours")
+        add(FLOOR_SHA, [a.floor, "--sha256", "{cap}"], digest=True)
+    add(OURS, [tool, "--no-progress"] + ours_opts + ["{cap}"], out="ours")
+    if kind != "plugin":
+        add(OURS_SHA, [tool, "--no-progress", "--sha256"] + ours_opts + ["{cap}"], out="ours-sha", digest=True)
     if kind in ("main", "real"):
         add("safereasm-pcap --threads 2", [tool, "--no-progress", "--threads", "2"] + ours_opts + ["{cap}"],
             out="ours")
+        add("safereasm-pcap --threads 2 --sha256", [tool, "--no-progress", "--threads", "2", "--sha256"]
+            + ours_opts + ["{cap}"], out="ours-sha", digest=True)
         add("safereasm-pcap --no-stats", [tool, "--no-progress", "--no-stats"] + ours_opts + ["{cap}"],
             out="ours")
     if kind == "plugin":
         P.extend(plugin_rows(a))
         return P
-    add("libnids (SHA-256)", [nids, "--digest", "sha256"] + nids_opts + ["{cap}"], out="nids")
+    add("libnids (no digest)", [nids, "--digest", "none"] + nids_opts + ["{cap}"], out="nids-nodigest")
+    add("libnids (SHA-256)", [nids, "--digest", "sha256"] + nids_opts + ["{cap}"], out="nids", digest=True)
     if kind in ("main", "real"):
-        add("libnids (GLib SHA-256)", [nids, "--digest", "glib"] + nids_opts + ["{cap}"], out="nids")
-        add("libnids (no digest)", [nids, "--digest", "none"] + nids_opts + ["{cap}"], out="nids-nodigest")
-    add("gopacket (SHA-256)", [gop, "-no-stats"] + gop_opts + ["{cap}"], out="gop")
-    if kind in ("main", "real"):
-        add("gopacket (no digest)", [gop, "-no-stats", "-digest", "none"] + gop_opts + ["{cap}"],
-            out="gop-nodigest")
+        add("libnids (GLib SHA-256)", [nids, "--digest", "glib"] + nids_opts + ["{cap}"], out="nids",
+            digest=True)
+    add("gopacket (no digest)", [gop, "-no-stats", "-digest", "none"] + gop_opts + ["{cap}"],
+        out="gop-nodigest")
+    add("gopacket (SHA-256)", [gop, "-no-stats"] + gop_opts + ["{cap}"], out="gop", digest=True)
     if kind in ("main", "real") and (name != "many" or a.tshark_all):
         add("tcpflow (writes files)", ["tcpflow", "-r", "{cap}", "-o", "{wdir}"], out="tcpflow", write=True)
         add("safereasm-pcap --write", [tool, "--no-progress", "--no-stats"] + ours_opts
@@ -261,7 +269,7 @@ def normalise(kind, text):
         if len(f) < 5:
             raise BenchError("unexpected %s output line: %r" % (kind, line))
         key, delivered = f[0], int(f[1])
-        digest = f[-1] if kind in ("ours", "nids", "gop") else None
+        digest = f[-1] if kind in ("ours-sha", "nids", "gop") else None
         rows.add((key, delivered, digest))
         total += delivered
     return rows, total
@@ -270,11 +278,21 @@ def normalise(kind, text):
 def check_agreement(name, spec, outs):
     """outs: label -> (kind, text). Returns notes; raises on a required mismatch."""
     notes = []
-    ref_rows, ref_total = normalise("ours", outs["safereasm-pcap"][1])
+    ref_rows, ref_total = normalise("ours", outs[OURS][1])
     ref_nodigest = {(k, d) for k, d, _ in ref_rows}
+    # the digests every program that has them must agree with
+    ref_sha = normalise("ours-sha", outs[OURS_SHA][1])[0] if OURS_SHA in outs else None
     required = spec["kind"] in ("main", "scale", "real", "plugin")
     for label, (kind, text) in outs.items():
-        if label == "safereasm-pcap" or kind == "none":
+        if label == OURS or kind == "none":
+            continue
+        if label == OURS_SHA:  # against the default: same directions and bytes
+            rows = normalise(kind, text)[0]
+            ok = {(k, d) for k, d, _ in rows} == ref_nodigest
+            notes.append(dict(program=label, agrees=ok, required=required,
+                              what="%d directions, delivered bytes as without --sha256" % len(rows)))
+            if not ok and required:
+                raise BenchError("%s: %s disagrees with %s" % (name, label, OURS))
             continue
         rows, total = normalise(kind, text)
         if rows is None:  # files written: compare byte totals
@@ -283,13 +301,17 @@ def check_agreement(name, spec, outs):
         elif kind.endswith("nodigest"):
             ok = {(k, d) for k, d, _ in rows} == ref_nodigest
             what = "%d directions, delivered bytes" % len(rows)
-        elif kind == "ours" and label.startswith("safereasm-pcap --threads"):
+        elif kind in ("ours", "ours-sha") and label.startswith("safereasm-pcap --threads"):
+            ref_label = OURS_SHA if kind == "ours-sha" else OURS
             a_lines = sorted(l for l in text.splitlines() if l and not l.startswith("#"))
-            b_lines = sorted(l for l in outs["safereasm-pcap"][1].splitlines() if l and not l.startswith("#"))
+            b_lines = sorted(l for l in outs[ref_label][1].splitlines() if l and not l.startswith("#"))
             ok = a_lines == b_lines
             what = "%d lines identical to --threads 1" % len(a_lines)
-        else:
+        elif kind == "ours":
             ok = rows == ref_rows
+            what = "%d directions, delivered bytes" % len(rows)
+        else:
+            ok = ref_sha is not None and rows == ref_sha
             what = "%d directions, delivered bytes and SHA-256" % len(rows)
         must = required and not (spec["kind"] == "ooo")
         if label.startswith("tcpflow") and spec["kind"] == "real":
@@ -394,7 +416,8 @@ def main():
                 outs = {}
         summary["captures"][c] = dict(desc=spec["desc"], file=spec["file"], kind=spec["kind"],
                                       nconns=spec.get("nconns"), repeats=reps, agreement=agreement,
-                                      rows=summarise(per, meta), **meta)
+                                      rows=summarise(per, meta, {p["label"] for p in P if p["digest"]}),
+                                      **meta)
         json.dump(summary, open(os.path.join(res_dir, "partial.json"), "w"), indent=1)
     summary["load_end"] = os.getloadavg()
     loads = [m["load"] for m in runs]
@@ -419,8 +442,10 @@ def main():
         charts(summary, a.docs)
 
 
-def summarise(per, meta):
-    ref = per["safereasm-pcap"]
+def summarise(per, meta, digest_rows):
+    """digest_rows: the labels of the rows that SHA-256 every byte; their
+    ratios are against safereasm-pcap --sha256 (when it ran), the others'
+    against the default."""
     floor = per.get("read floor (libpcap)")
     floor_sha = per.get(FLOOR_SHA)
     rows = {}
@@ -429,7 +454,10 @@ def summarise(per, meta):
         row = dict(n=n)
         for k in ("wall", "cpu", "user", "sys", "rss_mib", "load"):
             row[k] = median([m[k] for m in ms])
-        # paired ratios: this program / safereasm-pcap in the same repeat
+        # paired ratios: this program / safereasm-pcap doing the same digest
+        # work, in the same repeat
+        ref = per[OURS_SHA] if label in digest_rows and OURS_SHA in per else per[OURS]
+        row["digest"] = label in digest_rows
         row["wall_ratio"] = median([ms[i]["wall"] / max(ref[i]["wall"], 1e-3) for i in range(n)])
         row["cpu_ratio"] = median([ms[i]["cpu"] / max(ref[i]["cpu"], 1e-3) for i in range(n)])
         if floor:
@@ -463,14 +491,14 @@ def table(s):
            "started %s, %d CPUs, %s mode, load average median %.2f (max %.2f) over the runs; %s" % (
                s["started"], s["cpus"], "quick" if s["quick"] else "full", s["load_median"], s["load_max"],
                s["tool_version"]), "",
-           "Medians over the repeats; ratios are paired (same repeat) medians of program / safereasm-pcap;"
-           " x floor = program / read floor. CPU = user+sys.", ""]
+           "Medians over the repeats; ratios are paired (same repeat) medians of program / safereasm-pcap"
+           " doing the same digest work (rows with SHA-256 against `safereasm-pcap --sha256`, the others"
+           " against the default, which has no digest); x floor = program / read floor. CPU = user+sys.", ""]
     for c, cs in s["captures"].items():
         out.append("## %s: %s (%s, %d frames, %d repeats)" % (c, cs["desc"], human(cs["bytes"]), cs["frames"],
                                                               cs["repeats"]))
         out.append("")
-        out.append("| program | wall s | CPU s | peak RSS MiB | wall / ours | CPU / ours | ours... x floor (wall) | CPU ns/frame |")
-        out[-1] = "| program | wall s | CPU s | peak RSS MiB | wall / ours | CPU / ours | wall x floor | CPU ns/frame |"
+        out.append("| program | wall s | CPU s | peak RSS MiB | wall / ours | CPU / ours | wall x floor | CPU ns/frame |")
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for label, r in cs["rows"].items():
             out.append("| %s | %.3f | %.3f | %.1f | %.2f | %.2f | %s | %.0f |" % (
@@ -480,10 +508,10 @@ def table(s):
                 if k.startswith("vs "):
                     out.append("| &nbsp;&nbsp;plugin %s | %.2f× | %.2f× | %.2f× | | | | |" % (
                         k, v["wall"], v["cpu"], v["rss"]))
-        ours = cs["rows"].get("safereasm-pcap", {})
+        ours = cs["rows"].get(OURS_SHA, {})
         if "wall_x_floor_sha" in ours:
             out.append("")
-            out.append("safereasm-pcap against the %s: %.2f× in wall time, %.2f× in CPU (paired medians)." % (
+            out.append("safereasm-pcap --sha256 against the %s: %.2f× in wall time, %.2f× in CPU (paired medians)." % (
                 FLOOR_SHA, ours["wall_x_floor_sha"], ours["cpu_x_floor_sha"]))
         bad = [n for n in cs["agreement"] if not n["agrees"]]
         out.append("")

@@ -2,7 +2,7 @@
  * the safereasm core and print one line per direction when its connection
  * completes:
  *
- *     src:port>dst:port delivered skipped conflicts dropped sha256
+ *     src:port>dst:port delivered skipped conflicts dropped [sha256]
  *
  * (or one JSON object per direction with --json, or the bytes themselves
  * with --content), then the decoder's and the core's counters as "# ..."
@@ -385,6 +385,7 @@ typedef struct app {
     unsigned threads;
     bool show_empty, show_stats, verbose, verify, force, json, content, fill_gaps;
     bool full; /* --json, --write, --verify or --policy all: stream_x */
+    bool digest; /* --sha256 or --policy all: a SHA-256 per direction */
     int progress; /* -1 auto, 0 off, 1 on */
     size_t max_connections;
     sr_options opt;
@@ -1013,11 +1014,13 @@ static int cb_on_data(void *user_data, void *strm, const sr_conn_info *info,
         content_chunk(w, st, &info->flow, chunk);
     if (chunk->len == 0)
         return 0;
-    sp_digest **sha = &st->sha[chunk->dir];
-    if (!*sha && !(*sha = sp_digest_new()))
-        *sha = SP_NO_DIGEST;
-    if (*sha != SP_NO_DIGEST)
-        sp_digest_update(*sha, chunk->data, chunk->len);
+    if (ap->digest) {
+        sp_digest **sha = &st->sha[chunk->dir];
+        if (!*sha && !(*sha = sp_digest_new()))
+            *sha = SP_NO_DIGEST;
+        if (*sha != SP_NO_DIGEST)
+            sp_digest_update(*sha, chunk->data, chunk->len);
+    }
     if ((chunk->flags & SR_CHUNK_CONFLICT) && ds) {
         range_add(&ds->conflicts, chunk->offset, chunk->len);
         if (ds->cregs)
@@ -1050,7 +1053,9 @@ static void cb_on_complete(void *user_data, void *strm, const sr_conn_info *info
         r->dropped = info->dropped[d];
         r->dropped_segments = info->dropped_segments[d];
         r->conflict_count = info->conflicts[d];
-        if (!st->sha[d])
+        if (!ap->digest)
+            r->sha_hex[0] = '\0';
+        else if (!st->sha[d])
             memcpy(r->sha_hex, sp_empty_sha256, sizeof r->sha_hex);
         else if (st->sha[d] == SP_NO_DIGEST)
             r->sha_hex[0] = '\0';
@@ -1292,8 +1297,10 @@ static GString *json_dir(const app *ap, const conn_out *const *s, int d, const d
     sp_jsonw_end_array(&j);
     sp_jsonw_key(&j, "close");
     sp_jsonw_string(&j, sr_close_reason_name(co->reason));
-    sp_jsonw_key(&j, "sha256");
-    sp_jsonw_string(&j, r->sha_hex);
+    if (ap->digest) {
+        sp_jsonw_key(&j, "sha256");
+        sp_jsonw_string(&j, r->sha_hex);
+    }
     sp_jsonw_key(&j, "policy");
     sp_jsonw_string(&j, sr_overlap_policy_name(ap->policies[st->pol]));
     if (ds->path) {
@@ -1355,9 +1362,9 @@ static GString *json_dir(const app *ap, const conn_out *const *s, int d, const d
 #define SP_LINE_MAX (256 + 4 * 21 + 66 + 1)
 
 /* The text line of one direction of one copy without what --policy all
- * adds: key, four counts and the digest, formatted by hand (see fmt_key),
- * with '\n' when nl. Returns its length; no NUL. */
-static size_t text_line(char line[SP_LINE_MAX], const conn_out *co, int d, bool nl)
+ * adds: key, four counts and, when digest, the SHA-256, formatted by hand
+ * (see fmt_key), with '\n' when nl. Returns its length; no NUL. */
+static size_t text_line(char line[SP_LINE_MAX], const conn_out *co, int d, bool digest, bool nl)
 {
     const dir_res *ds = &co->d[d];
     fmt_key(line, 256, &co->flow, d);
@@ -1367,10 +1374,12 @@ static size_t text_line(char line[SP_LINE_MAX], const conn_out *co, int d, bool 
         *e++ = ' ';
         e = put_u64(e, nums[i]);
     }
-    *e++ = ' ';
-    size_t hl = strlen(ds->sha_hex);
-    memcpy(e, ds->sha_hex, hl);
-    e += hl;
+    if (digest) {
+        *e++ = ' ';
+        size_t hl = strlen(ds->sha_hex);
+        memcpy(e, ds->sha_hex, hl);
+        e += hl;
+    }
     if (nl)
         *e++ = '\n';
     return (size_t)(e - line);
@@ -1379,7 +1388,7 @@ static size_t text_line(char line[SP_LINE_MAX], const conn_out *co, int d, bool 
 static GString *text_dir(const app *ap, const conn_out *const *s, int d, const divergence *dv)
 {
     char line[SP_LINE_MAX];
-    size_t n = text_line(line, s[0], d, false);
+    size_t n = text_line(line, s[0], d, ap->digest, false);
     GString *out = g_string_sized_new((gsize)n + 2);
     g_string_append_len(out, line, (gssize)n);
     if (dv) {
@@ -1463,7 +1472,7 @@ static void emit_connection(worker *w, const conn_out *const *s)
             /* The default line: made on the stack and written (or added
              * to the worker's block) from there, no GString per line. */
             char line[SP_LINE_MAX];
-            emit_text(w, line, text_line(line, s[0], d, true), row);
+            emit_text(w, line, text_line(line, s[0], d, ap->digest, true), row);
             continue;
         }
         GString *text = NULL;
@@ -2952,7 +2961,7 @@ static void usage(FILE *f)
             "Reassemble the TCP streams of pcap/pcapng files (gzip too; '-' = stdin)\n"
             "with the safereasm core. Prints one line per direction when its connection\n"
             "completes (order: see the man page):\n"
-            "  src:port>dst:port delivered skipped conflicts dropped sha256\n"
+            "  src:port>dst:port delivered skipped conflicts dropped [sha256]\n"
             "(\"@ZONE\" follows dst:port when the segments carried VLAN tags), then\n"
             "the counters as '# ' lines.\n\n"
             "Input and selection:\n"
@@ -2965,6 +2974,8 @@ static void usage(FILE *f)
             "                           that created it) or ADDR:PORT,ADDR:PORT (either\n"
             "                           direction; IPv6 as [ADDR]:PORT)\n"
             "Output:\n"
+            "      --sha256             add each direction's SHA-256 (lines, JSON, the\n"
+            "                           index of --write); --policy all implies it\n"
             "      --json               JSON Lines: one object per direction (no counters)\n"
             "      --content            the streams' bytes, each chunk behind a header\n"
             "                           line, holes as '[N bytes missing]' (no lines, no\n"
@@ -3036,6 +3047,7 @@ enum {
     O_POLICY,
     O_FORCE,
     O_JSON,
+    O_SHA256,
     O_CONTENT,
     O_FILL_GAPS,
     O_STREAM,
@@ -3061,6 +3073,7 @@ static int parse_args(app *ap, int argc, char **argv)
         {"filter", required_argument, NULL, 'f'},
         {"stream", required_argument, NULL, O_STREAM},
         {"json", no_argument, NULL, O_JSON},
+        {"sha256", no_argument, NULL, O_SHA256},
         {"content", no_argument, NULL, O_CONTENT},
         {"write", required_argument, NULL, 'w'},
         {"force", no_argument, NULL, O_FORCE},
@@ -3147,6 +3160,9 @@ static int parse_args(app *ap, int argc, char **argv)
             break;
         case O_VERIFY:
             ap->verify = true;
+            break;
+        case O_SHA256:
+            ap->digest = true;
             break;
         case O_NO_STATS:
             ap->show_stats = false;
@@ -3248,6 +3264,9 @@ static int parse_args(app *ap, int argc, char **argv)
     if (ap->json || ap->content)
         ap->show_stats = false;
     ap->full = ap->json || ap->write_dir || ap->verify || ap->npol > 1;
+    /* --policy all judges agreement on the digests, and shows them. */
+    if (ap->npol > 1)
+        ap->digest = true;
     char m[256] = "";
     sr_error e = sr_options_validate(&ap->opt, m, sizeof m);
     if (e != SR_OK) {

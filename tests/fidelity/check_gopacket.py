@@ -33,7 +33,7 @@ def norm(dirs):
 
 
 def compare(path):
-    ours, _ = F.parse_output(F.run([F.TOOL, "--no-progress", "--no-stats", path])[1])
+    ours, _ = F.parse_output(F.run([F.TOOL, "--no-progress", "--sha256", "--no-stats", path])[1])
     theirs, _ = F.run_gopacket(path, "--no-stats")
     a, b = norm(ours), norm(theirs)
     # Known difference: gopacket forgets a connection once both sides are

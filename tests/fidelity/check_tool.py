@@ -61,7 +61,7 @@ def conn4(wrap, extra=None):
 
 
 def run(path, *args):
-    p = subprocess.run([F.TOOL, "--no-progress"] + list(args) + [path], stdout=subprocess.PIPE,
+    p = subprocess.run([F.TOOL, "--no-progress", "--sha256"] + list(args) + [path], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 

@@ -189,7 +189,7 @@ def run_tool(pcap, *args, write=True, check=True):
         raise Fail("SR_PCAP_TOOL is not set")
     tmp = tempfile.mkdtemp(prefix="sr-fid-")
     try:
-        cmd = [TOOL, "--no-progress"] + list(args)
+        cmd = [TOOL, "--no-progress", "--sha256"] + list(args)
         if write:
             cmd += ["--write", tmp]
         rc, out, err = run(cmd + [pcap])

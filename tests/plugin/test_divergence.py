@@ -46,7 +46,7 @@ def policies():
 
 def tool_directions(cap, pol):
     """{(conn, dir): (delivered, sha256)} from safereasm-pcap --json."""
-    p = subprocess.run([TOOL, "--json", "--policy", pol, cap], stdout=subprocess.PIPE,
+    p = subprocess.run([TOOL, "--json", "--sha256", "--policy", pol, cap], stdout=subprocess.PIPE,
                        universal_newlines=True, check=True)
     out = {}
     for line in p.stdout.splitlines():

@@ -176,7 +176,7 @@ def stats_of(out):
 
 def run_tool(path, args, timeout):
     """(rc, stdout, stderr) of safereasm-pcap --verify; rc None on a hang."""
-    cmd = [TOOL, "--no-progress", "--verify"] + list(args) + [path]
+    cmd = [TOOL, "--no-progress", "--sha256", "--verify"] + list(args) + [path]
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -193,7 +193,7 @@ def check_tool(path, args, timeout, caps, what, known_cut=False):
     statistics; a failing input is kept."""
     rc, out, err = run_tool(path, args, timeout)
     st = stats_of(out)
-    how = "%s --no-progress --verify %s %s" % (TOOL, " ".join(args), path)
+    how = "%s --no-progress --sha256 --verify %s %s" % (TOOL, " ".join(args), path)
     problems = []
     if rc is None:
         problems.append(err)

@@ -18,6 +18,12 @@ on captures built here, so every expectation is known by construction:
   json      --json on every crafted capture and one real one: every line is
             a JSON object whose fields equal the text line and streams.tsv
             (key, counts, sha256, close, gaps, conn_id), times ordered.
+  digest    without --sha256 (the default) a line is the --sha256 line
+            without its last field, JSON has no "sha256", streams.tsv's
+            sha256 column is empty, and nothing else changes (counters,
+            files); --sha256's field is hashlib's SHA-256 of the bytes
+            --write wrote, the empty stream's for a direction without data;
+            --policy all prints the digests without being asked.
   errors    a missing file, a directory and a non-capture: exit 1, the error
             on stderr, nothing on stdout; a corrupt gzip file says "corrupt
             gzip data"; exit codes in --help and the man page.
@@ -80,8 +86,10 @@ def conn(cport, sport, chunks, fin=True):
     return fr
 
 
-def run(*args, stdin=None, env=None):
-    p = subprocess.run([T.TOOL, "--no-progress"] + list(args), stdout=subprocess.PIPE,
+def run(*args, stdin=None, env=None, digest=True):
+    """The tool with --sha256 (its output has every field) unless not digest."""
+    p = subprocess.run([T.TOOL, "--no-progress"] + (["--sha256"] if digest else []) + list(args),
+                       stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, input=stdin,
                        env=dict(os.environ, **env) if env else None)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
@@ -254,6 +262,39 @@ def test_json(c, tmp):
     print("json: %d objects on %d captures match the lines and streams.tsv" % (n, len(caps)))
 
 
+def test_digest(c, tmp):
+    cap = os.path.join(tmp, "digest.pcap")
+    pcap(cap, conn(1000, 80, [(0, b"HELLO"), (5, b"WORLD")]) + conn(1001, 80, [(0, b"x" * 3000)]))
+    lines = {}
+    for dg in (False, True):
+        d = os.path.join(tmp, "digest-%d" % dg)
+        rc, out, err = run("--empty", "--write", d, cap, digest=dg)
+        rcj, js, _ = run("--json", cap, digest=dg)
+        c.need(rc == 0 and rcj == 0, "digest=%s: exit %d / %d: %s" % (dg, rc, rcj, err))
+        text = out.decode().splitlines()
+        lines[dg] = ([l.split() for l in text if l and not l.startswith("#")],
+                     [l for l in text if l.startswith("#")], tsv_rows(d),
+                     [json.loads(l) for l in js.decode().splitlines()], d)
+    (l0, st0, r0, j0, d0), (l1, st1, r1, j1, d1) = lines[False], lines[True]
+    c.need(len(l0) == len(l1) == 4 and all(len(a) == 5 and len(b) == 6 and a == b[:5] for a, b in zip(l0, l1)),
+           "lines without --sha256 %s, with %s" % (l0, l1))
+    c.need(st0 == st1 and len(st0) > 5, "the counters differ with --sha256: %s vs %s" % (st0, st1))
+    c.need(all("sha256" not in o for o in j0) and all(len(o.get("sha256", "")) == 64 for o in j1)
+           and [dict(o, sha256=None) for o in j1] == [dict(o, sha256=None) for o in j0],
+           "JSON without --sha256 %s, with %s" % (j0, j1))
+    for a, b in zip(r0, r1):
+        data = open(os.path.join(d1, b[0]), "rb").read()
+        c.need(a[8] == "" and b[8] == hashlib.sha256(data).hexdigest() and a[:8] == b[:8] and a[9:] == b[9:]
+               and data == open(os.path.join(d0, a[0]), "rb").read(),
+               "streams.tsv row without --sha256 %s, with %s; file %r" % (a, b, data[:20]))
+    rc, out, _ = run("--policy", "all", "--no-stats", cap, digest=False)
+    fields = [l.split() for l in out.decode().splitlines() if l]
+    c.need(rc == 0 and len(fields) == 2 and [f[:6] for f in fields] == [g for g in l1 if g[1] != "0"] and
+           all(f[6] == "agree" for f in fields),
+           "--policy all without --sha256: %s (want the digest and agree)" % fields)
+    print("digest: default lines are --sha256's without the digest; JSON, streams.tsv and --policy all checked")
+
+
 def test_errors(c, tmp):
     for bad in (os.path.join(tmp, "missing.pcap"), tmp, os.path.join(T.SRC, "README.md")):
         rc, out, err = run(bad)
@@ -348,7 +389,7 @@ def test_fdlimit(c, tmp):
     files = {}
     for threads in ("1", "2"):
         d = os.path.join(tmp, "fdlimit-w" + threads)
-        p = subprocess.run([T.TOOL, "--no-progress", "--threads", threads, "--write", d, cap],
+        p = subprocess.run([T.TOOL, "--no-progress", "--sha256", "--threads", threads, "--write", d, cap],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limited)
         rows = [r for r in tsv_rows(d) if r[2] == "0"]
         c.need(p.returncode == 0 and len(rows) == n,
@@ -523,6 +564,7 @@ def main():
         test_select(c, tmp)
         test_content_fill(c, tmp)
         test_json(c, tmp)
+        test_digest(c, tmp)
         test_errors(c, tmp)
         test_order(c, tmp)
         test_man(c)

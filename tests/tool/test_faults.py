@@ -40,7 +40,7 @@ from faultline import INJ  # noqa: E402
 
 def run(cap, nth, *extra):
     env = dict(os.environ, SAFEREASM_FAULT_NTH=nth)
-    p = subprocess.run([TOOL, "--no-progress"] + list(extra) + [cap], env=env,
+    p = subprocess.run([TOOL, "--no-progress", "--sha256"] + list(extra) + [cap], env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 

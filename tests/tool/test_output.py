@@ -66,7 +66,7 @@ def main():
         names = sorted(f for f in os.listdir(os.path.join(tmp, "w2")) if f != "streams.tsv")
         c.need(rc == 0 and [n[:7] for n in names] == ["000001-", "000004-"],
                "ids from frames 1 and 4: %s" % names)
-        p = subprocess.run([T.TOOL, "--no-progress", "--write", os.path.join(tmp, "w3"), path, path2],
+        p = subprocess.run([T.TOOL, "--no-progress", "--sha256", "--write", os.path.join(tmp, "w3"), path, path2],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         ids = sorted(set(int(r.split("\t")[1]) for r in open(os.path.join(tmp, "w3", "streams.tsv"))
                          if not r.startswith("#")))

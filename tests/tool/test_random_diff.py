@@ -159,7 +159,7 @@ def run(path, threads, walk, extra):
         env["SR_PCAP_WALK"] = walk
     else:
         env.pop("SR_PCAP_WALK", None)
-    p = subprocess.run([T.TOOL, "--no-progress", "--verify", "--empty", "--threads", str(threads)]
+    p = subprocess.run([T.TOOL, "--no-progress", "--sha256", "--verify", "--empty", "--threads", str(threads)]
                        + extra + [path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out = p.stdout.decode("utf-8", "replace")
     return p.returncode, sorted(T.lines_of(out)), T.stats_of(out), p.stderr.decode("utf-8", "replace")

@@ -124,7 +124,7 @@ def test_tiny(c, runs):
 
     def tool(path, t, **env):
         try:  # a walk that waits for ever fails here, not at ctest's timeout
-            p = subprocess.run([T.TOOL, "--no-progress", "--threads", str(t), path], stdout=subprocess.PIPE,
+            p = subprocess.run([T.TOOL, "--no-progress", "--sha256", "--threads", str(t), path], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env=dict(os.environ, **env), timeout=120)
         except subprocess.TimeoutExpired:
             return -1, "", "hung: no exit after 120 s (%s)" % env

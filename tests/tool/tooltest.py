@@ -38,7 +38,7 @@ def rel(path):
 
 def run(path, *args):
     """(exit status, stdout, stderr) of the tool on one capture."""
-    p = subprocess.run([TOOL, "--no-progress"] + list(args) + [path], stdout=subprocess.PIPE,
+    p = subprocess.run([TOOL, "--no-progress", "--sha256"] + list(args) + [path], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
