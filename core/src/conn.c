@@ -90,17 +90,18 @@ static void ring_move(uint8_t *to, size_t to_cap, const uint8_t *from, size_t fr
 /* Smallest ring: 8 bytes behind its 16-byte header, one 32-byte malloc
  * chunk. */
 #define SR__RING_MIN 8
-/* A ring this big grows to conflict_history at once (hist_record). */
+/* A ring this big is made conflict_history big at once (hist_record). */
 #define SR__RING_JUMP 1024
 
 /* Remember the tail of delivered bytes for conflict checks (see
  * sr_options.conflict_history). The ring grows with what the direction has
  * delivered (by a quarter or more, from SR__RING_MIN bytes, each size a
  * malloc chunk to the byte), so a short connection pays for its few bytes,
- * not for the whole ring; once it holds SR__RING_JUMP bytes or more, its
- * next growth goes straight to conflict_history, so a direction that keeps
- * delivering (any bulk transfer) is copied once more instead of at every
- * quarter (on 100,000 connections of 4 KB each that was 5 % of the run).
+ * not for the whole ring; a ring that would hold SR__RING_JUMP bytes or
+ * more is made conflict_history big at once, so a direction that delivers
+ * full-sized segments (any bulk transfer) gets one ring and no copies
+ * instead of a copy at every quarter (on 100,000 connections of 4 KB each
+ * those were 5 % of the run).
  * What it remembers is the same as with the full ring from the start. If an
  * allocation fails, the ring stays as it is (or none: conflicts against
  * delivered data then go undetected) and no_memory counts it. */
@@ -120,7 +121,9 @@ static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *dat
         /* Grown by a quarter at least: it holds what was delivered plus
          * about 12 % on average (doubling: 50 %), and the copies of all
          * growths together stay under 4x the final size. */
-        size_t ncap = cap >= SR__RING_JUMP ? max : MAX(want, MAX(cap + cap / 4, (size_t)SR__RING_MIN));
+        size_t ncap = cap >= SR__RING_JUMP || want >= SR__RING_JUMP
+                          ? max
+                          : MAX(want, MAX(cap + cap / 4, (size_t)SR__RING_MIN));
         /* Header + ring = 16k + 8 bytes: a glibc malloc chunk to the byte. */
         ncap = MIN(max, ((ncap + 8 + 15) & ~(size_t)15) - 8);
         sr__ring *n = sr__ring_get(c->pool, ncap);
