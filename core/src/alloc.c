@@ -31,7 +31,7 @@ static size_t page_bytes(const sr__acct *ac)
     return sizeof(sr__page) + ac->page_size;
 }
 
-sr__acct *sr__acct_new(const sr_allocator *al, size_t page_size, size_t max_total)
+sr__acct *sr__acct_new(const sr_allocator *al, size_t page_size, size_t max_total, bool single)
 {
     sr__acct *ac = sr__alloc(al, sizeof *ac);
     if (!ac)
@@ -43,7 +43,8 @@ sr__acct *sr__acct_new(const sr_allocator *al, size_t page_size, size_t max_tota
     ac->page_size = page_size;
     ac->max_total = max_total;
     ac->cache_max = MIN(SR__PAGE_CACHE_MAX, max_total);
-    sr__mutex_init(&ac->cache_lock);
+    ac->single = single;
+    sr__mutex_init(&ac->cache_lock, single);
     return ac;
 }
 

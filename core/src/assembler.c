@@ -68,6 +68,12 @@ static void finish_pending(sr_assembler *a, void *packet_ctx, sr_time now, bool 
 static sr_time advance_clock(sr_assembler *a, sr_time ts)
 {
     sr_time cur = atomic_load(&a->clock);
+    if (a->pool->single) {
+        if (ts <= cur)
+            return cur;
+        atomic_store_explicit(&a->clock, ts, memory_order_relaxed);
+        return ts;
+    }
     while (ts > cur && !atomic_compare_exchange_weak(&a->clock, &cur, ts))
         ;
     return ts > cur ? ts : cur;
@@ -203,21 +209,26 @@ sr_error sr_assembler_new(sr_pool *pool, const sr_options *options, sr_assembler
         return SR_ERR_INVALID_ARGUMENT;
     if (atomic_load(&pool->closed))
         return SR_ERR_POOL_CLOSED;
+    sr_error err = sr__pool_check_thread(pool, false, false);
+    if (err != SR_OK)
+        return err;
     sr_options o;
     if (options)
         o = *options;
     else
         sr_options_init(&o);
-    sr_error err = sr_options_validate(&o, NULL, 0);
+    err = sr_options_validate(&o, NULL, 0);
     if (err != SR_OK)
         return err;
+    if (o.background_flush && pool->single)
+        return SR_ERR_INVALID_OPTIONS; /* a second thread in a one-thread pool */
     sr_assembler *a = sr__alloc(&pool->alloc, sizeof *a);
     if (!a)
         return SR_ERR_NO_MEMORY;
     memset(a, 0, sizeof *a);
     atomic_init(&a->clock, INT64_MIN);
     a->opt = o;
-    a->acct = sr__acct_new(&pool->alloc, o.page_size, o.max_buffered_pages_total);
+    a->acct = sr__acct_new(&pool->alloc, o.page_size, o.max_buffered_pages_total, pool->single);
     if (!a->acct) {
         sr__free(&pool->alloc, a, sizeof *a);
         return SR_ERR_NO_MEMORY;
@@ -260,17 +271,21 @@ sr_error sr_assemble_ex(sr_assembler *a, const sr_flow *flow, const sr_segment *
     }
     if (!a)
         return SR_ERR_INVALID_ARGUMENT;
+    sr_pool *p = a->pool;
+    /* The wrong thread changes nothing, not even the error count. */
+    sr_error te = sr__pool_check_thread(p, true, false);
+    if (te != SR_OK)
+        return te;
     if (!flow || !seg || !flow_ok(flow) || !segment_ok(seg))
         return count_err(a, SR_ERR_INVALID_ARGUMENT);
     /* Increment, then check: sr_assembler_close() sets `closed` first and
      * then waits for inflight == 0, so one of the two sees the other and
      * no call can buffer pages after close has flushed them. */
-    atomic_fetch_add(&a->inflight, 1);
+    sr__add_int(&a->inflight, 1, p->single);
     if (atomic_load(&a->closed)) {
-        atomic_fetch_sub(&a->inflight, 1);
+        sr__add_int(&a->inflight, -1, p->single);
         return count_err(a, SR_ERR_ASSEMBLER_CLOSED);
     }
-    sr_pool *p = a->pool;
     sr_error ret;
     if (!sr__pool_enter(p)) {
         ret = SR_ERR_POOL_CLOSED;
@@ -278,7 +293,7 @@ sr_error sr_assemble_ex(sr_assembler *a, const sr_flow *flow, const sr_segment *
         ret = assemble_entered(a, flow, seg, packet_ctx, result);
         sr__pool_leave(p);
     }
-    atomic_fetch_sub(&a->inflight, 1);
+    sr__add_int(&a->inflight, -1, p->single);
     return count_err(a, ret);
 }
 
@@ -408,10 +423,15 @@ sr_error sr_assemble(sr_assembler *a, const sr_flow *flow, const sr_segment *seg
     return sr_assemble_ex(a, flow, seg, packet_ctx, NULL);
 }
 
+/* Can a flush run? SR_ERR_WRONG_THREAD is not counted (the wrong thread
+ * changes nothing); the others are. */
 static sr_error usable(const sr_assembler *a)
 {
     if (!a)
         return SR_ERR_INVALID_ARGUMENT;
+    sr_error te = sr__pool_check_thread(a->pool, true, false);
+    if (te != SR_OK)
+        return te;
     if (sr__thread_holds_any())
         return SR_ERR_REENTRANT;
     if (atomic_load(&a->closed))
@@ -430,7 +450,7 @@ sr_error sr_assembler_flush_older_than(sr_assembler *a, sr_time older_than, void
         *closed = 0;
     sr_error e = usable(a);
     if (e != SR_OK)
-        return a ? count_err(a, e) : e;
+        return a && e != SR_ERR_WRONG_THREAD ? count_err(a, e) : e;
     if (!sr__pool_enter(a->pool))
         return count_err(a, SR_ERR_POOL_CLOSED);
     sweep(a, older_than, older_than, older_than, older_than, false, packet_ctx, flushed, closed);
@@ -467,7 +487,7 @@ sr_error sr_assembler_flush_all(sr_assembler *a, void *packet_ctx, size_t *close
         *closed = 0;
     sr_error e = usable(a);
     if (e != SR_OK)
-        return a ? count_err(a, e) : e;
+        return a && e != SR_ERR_WRONG_THREAD ? count_err(a, e) : e;
     if (!sr__pool_enter(a->pool))
         return count_err(a, SR_ERR_POOL_CLOSED);
     sr_time now = advance_clock(a, INT64_MIN);
@@ -497,6 +517,9 @@ sr_error sr_assembler_close(sr_assembler *a)
         return SR_ERR_INVALID_ARGUMENT;
     if (sr__thread_holds_any())
         return SR_ERR_REENTRANT;
+    sr_error te = sr__pool_check_thread(a->pool, true, false);
+    if (te != SR_OK)
+        return te;
     if (atomic_exchange(&a->closed, true))
         return SR_OK;
     stop_bg(a);
@@ -522,6 +545,7 @@ void sr_assembler_free(sr_assembler *a)
 {
     if (!a)
         return;
+    (void)sr__pool_check_thread(a->pool, false, true); /* a single-thread pool: ours now */
     if (!sr__thread_holds_any())
         sr_assembler_close(a);
     else

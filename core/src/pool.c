@@ -55,6 +55,12 @@ static sr__park *park_of(const sr__conn *c)
 
 static bool word_trylock(sr__conn *c)
 {
+    if (c->pool->single) { /* one thread: a plain look and store */
+        if (atomic_load_explicit(&c->lock, memory_order_relaxed) != 0)
+            return false;
+        atomic_store_explicit(&c->lock, 1, memory_order_relaxed);
+        return true;
+    }
     uint32_t free_ = 0;
     return atomic_compare_exchange_strong_explicit(&c->lock, &free_, 1, memory_order_acquire,
                                                    memory_order_relaxed);
@@ -73,6 +79,10 @@ static void word_lock(sr__conn *c)
 
 static void word_unlock(sr__conn *c)
 {
+    if (c->pool->single) {
+        atomic_store_explicit(&c->lock, 0, memory_order_relaxed);
+        return;
+    }
     if (atomic_exchange_explicit(&c->lock, 0, memory_order_release) == 2) {
         sr__park *pk = park_of(c);
         pthread_mutex_lock(&pk->m);
@@ -85,7 +95,12 @@ sr_error sr__conn_lock(sr__conn *c, sr__held *frame)
 {
     if (sr__thread_holds(c))
         return SR_ERR_REENTRANT;
-    if (!held_top) {
+    if (c->pool->single) {
+        /* Nobody else can hold it: this thread does not (above), and no
+         * other thread gets into the pool. Never wait on it. */
+        if (!word_trylock(c))
+            return SR_ERR_BUSY;
+    } else if (!held_top) {
         word_lock(c);
     } else {
         int tries = 0;
@@ -112,9 +127,9 @@ bool sr__pool_enter(sr_pool *p)
     /* Increment first, then check: with sr_pool_close() setting `closed`
      * first and then waiting for inflight == 0 (both sequentially
      * consistent), one of the two always sees the other. */
-    atomic_fetch_add(&p->inflight, 1);
+    sr__add_int(&p->inflight, 1, p->single);
     if (atomic_load(&p->closed)) {
-        atomic_fetch_sub(&p->inflight, 1);
+        sr__add_int(&p->inflight, -1, p->single);
         return false;
     }
     return true;
@@ -122,7 +137,32 @@ bool sr__pool_enter(sr_pool *p)
 
 void sr__pool_leave(sr_pool *p)
 {
-    atomic_fetch_sub(&p->inflight, 1);
+    sr__add_int(&p->inflight, -1, p->single);
+}
+
+/* A thread's own address: unique among the threads alive, no call to
+ * make, nothing to free. A thread that ends may pass its address on to a
+ * later one: that one then follows it, never runs beside it. */
+static _Thread_local char thread_mark;
+
+sr_error sr__pool_check_thread(sr_pool *p, bool claim, bool take_over)
+{
+    if (!p->single)
+        return SR_OK;
+    uintptr_t me = (uintptr_t)&thread_mark;
+    uintptr_t o = atomic_load_explicit(&p->owner, memory_order_acquire);
+    if (o == me)
+        return SR_OK;
+    if (take_over) {
+        atomic_store_explicit(&p->owner, me, memory_order_release);
+        return SR_OK;
+    }
+    if (o == 0) {
+        /* Of two threads claiming at once, one wins; the other is told. */
+        if (!claim || atomic_compare_exchange_strong(&p->owner, &o, me))
+            return SR_OK;
+    }
+    return SR_ERR_WRONG_THREAD;
 }
 
 void sr__pool_defer_victim(sr_pool *p, sr__conn *v)
@@ -396,12 +436,12 @@ void sr__pool_unref(sr_pool *p)
 
 void sr__conn_ref(sr__conn *c)
 {
-    atomic_fetch_add(&c->refs, 1);
+    sr__add_int(&c->refs, 1, c->pool->single);
 }
 
 void sr__conn_unref(sr__conn *c)
 {
-    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+    if (!c || sr__add_int(&c->refs, -1, c->pool->single) != 1)
         return;
     sr_pool *p = c->pool;
     sr__conn_release_pages(c, false);
@@ -793,15 +833,15 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
 
 /* ------------------------------------------------------------ public */
 
-sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
-                                    size_t max_connections,
-                                    const sr_allocator *allocator, sr_error *err)
+sr_pool *sr_pool_new_ex(const sr_stream_factory *factory, size_t max_connections,
+                        const sr_allocator *allocator, unsigned flags, sr_error *err)
 {
     sr_error dummy;
     if (!err)
         err = &dummy;
     if (!factory || max_connections == 0 || !factory->on_data ||
-        (allocator && (!allocator->alloc || !allocator->free))) {
+        (allocator && (!allocator->alloc || !allocator->free)) ||
+        (flags & ~SR_POOL_SINGLE_THREAD)) {
         *err = SR_ERR_INVALID_ARGUMENT;
         return NULL;
     }
@@ -815,10 +855,12 @@ sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
         p->alloc = *allocator;
     p->factory = *factory;
     p->max_connections = max_connections;
+    p->single = (flags & SR_POOL_SINGLE_THREAD) != 0;
+    atomic_init(&p->owner, 0);
     atomic_init(&p->refs, 1);
-    sr__rwlock_init(&p->table_lock);
-    sr__mutex_init(&p->lru_lock);
-    sr__mutex_init(&p->cache_lock);
+    sr__rwlock_init(&p->table_lock, p->single);
+    sr__mutex_init(&p->lru_lock, p->single);
+    sr__mutex_init(&p->cache_lock, p->single);
     for (int i = 0; i < SR__PARK_STRIPES; i++) {
         pthread_mutex_init(&p->park[i].m, NULL);
         pthread_cond_init(&p->park[i].cv, NULL);
@@ -828,9 +870,15 @@ sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory,
     return p;
 }
 
+sr_pool *sr_pool_new_with_allocator(const sr_stream_factory *factory, size_t max_connections,
+                                    const sr_allocator *allocator, sr_error *err)
+{
+    return sr_pool_new_ex(factory, max_connections, allocator, 0, err);
+}
+
 sr_pool *sr_pool_new(const sr_stream_factory *factory, size_t max_connections, sr_error *err)
 {
-    return sr_pool_new_with_allocator(factory, max_connections, NULL, err);
+    return sr_pool_new_ex(factory, max_connections, NULL, 0, err);
 }
 
 static gint by_id(gconstpointer a, gconstpointer b)
@@ -845,6 +893,9 @@ sr_error sr_pool_close(sr_pool *p)
         return SR_ERR_INVALID_ARGUMENT;
     if (sr__thread_holds_any())
         return SR_ERR_REENTRANT;
+    sr_error te = sr__pool_check_thread(p, true, false);
+    if (te != SR_OK)
+        return te;
     sr__rwlock_writer_lock(&p->table_lock);
     bool was = atomic_exchange(&p->closed, true);
     sr__rwlock_writer_unlock(&p->table_lock);
@@ -908,6 +959,7 @@ void sr_pool_free(sr_pool *p)
      * is gone; the flag catches it while assemblers keep the pool alive. */
     if (atomic_exchange(&p->user_freed, true))
         return;
+    (void)sr__pool_check_thread(p, false, true); /* a single-thread pool: ours now */
     sr_pool_close(p);
     sr__pool_unref(p);
 }

@@ -30,13 +30,15 @@
  * on the word and the pthread pair are what TSan sees here. */
 typedef struct sr__mutex {
     _Atomic uint32_t w;
+    bool single;   /* a single-thread pool's: lock and unlock do nothing */
     pthread_mutex_t m;
     pthread_cond_t cv;
 } sr__mutex;
 
-static inline void sr__mutex_init(sr__mutex *l)
+static inline void sr__mutex_init(sr__mutex *l, bool single)
 {
     atomic_init(&l->w, 0);
+    l->single = single;
     pthread_mutex_init(&l->m, NULL);
     pthread_cond_init(&l->cv, NULL);
 }
@@ -49,6 +51,8 @@ static inline void sr__mutex_clear(sr__mutex *l)
 
 static inline void sr__mutex_lock(sr__mutex *l)
 {
+    if (l->single)
+        return;
     uint32_t free_ = 0;
     if (atomic_compare_exchange_strong_explicit(&l->w, &free_, 1, memory_order_acquire,
                                                 memory_order_relaxed))
@@ -61,6 +65,8 @@ static inline void sr__mutex_lock(sr__mutex *l)
 
 static inline void sr__mutex_unlock(sr__mutex *l)
 {
+    if (l->single)
+        return;
     if (atomic_exchange_explicit(&l->w, 0, memory_order_release) == 2) {
         pthread_mutex_lock(&l->m);
         pthread_cond_broadcast(&l->cv);
@@ -83,13 +89,15 @@ static inline void sr__mutex_unlock(sr__mutex *l)
 #define SR__RW_READER 4u
 typedef struct sr__rwlock {
     _Atomic uint32_t s;
+    bool single;   /* as sr__mutex.single */
     pthread_mutex_t m;
     pthread_cond_t cv;
 } sr__rwlock;
 
-static inline void sr__rwlock_init(sr__rwlock *l)
+static inline void sr__rwlock_init(sr__rwlock *l, bool single)
 {
     atomic_init(&l->s, 0);
+    l->single = single;
     pthread_mutex_init(&l->m, NULL);
     pthread_cond_init(&l->cv, NULL);
 }
@@ -134,6 +142,8 @@ static inline void sr__rwlock_wake(sr__rwlock *l)
 
 static inline void sr__rwlock_reader_lock(sr__rwlock *l)
 {
+    if (l->single)
+        return;
     uint32_t s = atomic_load_explicit(&l->s, memory_order_relaxed);
     while (!(s & SR__RW_WRITER))
         if (atomic_compare_exchange_weak_explicit(&l->s, &s, s + SR__RW_READER,
@@ -144,6 +154,8 @@ static inline void sr__rwlock_reader_lock(sr__rwlock *l)
 
 static inline void sr__rwlock_reader_unlock(sr__rwlock *l)
 {
+    if (l->single)
+        return;
     uint32_t s = atomic_fetch_sub_explicit(&l->s, SR__RW_READER, memory_order_release);
     s -= SR__RW_READER;
     if ((s & SR__RW_PARKED) && s < SR__RW_READER) /* the last reader out */
@@ -152,6 +164,8 @@ static inline void sr__rwlock_reader_unlock(sr__rwlock *l)
 
 static inline void sr__rwlock_writer_lock(sr__rwlock *l)
 {
+    if (l->single)
+        return;
     uint32_t s = 0;
     if (atomic_compare_exchange_strong_explicit(&l->s, &s, SR__RW_WRITER, memory_order_acquire,
                                                 memory_order_relaxed))
@@ -161,6 +175,8 @@ static inline void sr__rwlock_writer_lock(sr__rwlock *l)
 
 static inline void sr__rwlock_writer_unlock(sr__rwlock *l)
 {
+    if (l->single)
+        return;
     uint32_t s = atomic_fetch_and_explicit(&l->s, ~SR__RW_WRITER, memory_order_release);
     if (s & SR__RW_PARKED)
         sr__rwlock_wake(l);
@@ -182,8 +198,32 @@ typedef struct sr__counters {
 #undef SR__XX
 } sr__counters;
 
-#define SR__COUNT(acct, field, n) \
-    atomic_fetch_add_explicit(&(acct)->c.field, (uint64_t)(n), memory_order_relaxed)
+/* *v += n. In a single-thread pool only one thread ever writes it: a
+ * relaxed load and store, no read-modify-write, and a reader in another
+ * thread (the _get_stats calls) still sees whole values. */
+static inline void sr__add_u64(_Atomic uint64_t *v, uint64_t n, bool single)
+{
+    if (single)
+        atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(v, n, memory_order_relaxed);
+}
+
+/* The same for the counts that guard a lifetime (references, calls in
+ * flight), sequentially consistent as before when shared; returns the
+ * value before. */
+static inline int sr__add_int(atomic_int *v, int n, bool single)
+{
+    if (single) {
+        int old = atomic_load_explicit(v, memory_order_relaxed);
+        atomic_store_explicit(v, old + n, memory_order_relaxed);
+        return old;
+    }
+    return atomic_fetch_add(v, n);
+}
+
+#define SR__COUNT(acct, field, n) sr__add_u64(&(acct)->c.field, (uint64_t)(n), (acct)->single)
 
 typedef struct sr__page sr__page;
 
@@ -199,6 +239,7 @@ typedef struct sr__acct {
     size_t max_total;
     _Atomic size_t in_use;   /* pages reserved; never exceeds max_total */
     sr__counters c;
+    bool single;                /* its pool's: SR_POOL_SINGLE_THREAD */
     sr__mutex cache_lock;       /* protects the free-page cache */
     sr__page *cache;
     size_t cache_len;
@@ -219,7 +260,7 @@ struct sr__page {
     uint8_t data[];          /* page_size bytes */
 };
 
-sr__acct *sr__acct_new(const sr_allocator *al, size_t page_size, size_t max_total);
+sr__acct *sr__acct_new(const sr_allocator *al, size_t page_size, size_t max_total, bool single);
 void sr__acct_ref(sr__acct *ac);
 void sr__acct_unref(sr__acct *ac);
 /* Reserve n pages against the hard cap (compare-and-swap before any
@@ -433,6 +474,10 @@ typedef struct sr__table {
 
 struct sr_pool {
     atomic_int refs;         /* the user's + one per assembler */
+    /* SR_POOL_SINGLE_THREAD: no locks; owner: the thread using it (the
+     * address of a thread-local, see sr__pool_check_thread), 0 = none yet. */
+    bool single;
+    _Atomic uintptr_t owner;
     atomic_bool closed;
     atomic_bool user_freed;
     sr_stream_factory factory;
@@ -466,14 +511,17 @@ struct sr_pool {
 
 /* Enter/leave a call that may run callbacks. enter fails once closed. */
 bool sr__pool_enter(sr_pool *p);
+/* SR_OK, or SR_ERR_WRONG_THREAD: a single-thread pool another thread
+ * owns. claim: take a pool nobody owns yet (a feed, flush or close);
+ * take_over: take it whoever owns it (the _free calls). */
+sr_error sr__pool_check_thread(sr_pool *p, bool claim, bool take_over);
 void sr__pool_leave(sr_pool *p);
 /* Queue an evicted connection that could not be locked now. */
 void sr__pool_defer_victim(sr_pool *p, sr__conn *v);
 /* Take the queued victims (a list linked by next_free), or NULL. */
 sr__conn *sr__pool_take_pending(sr_pool *p);
 
-#define SR__PCOUNT(pool, field, n) \
-    atomic_fetch_add_explicit(&(pool)->c.field, (uint64_t)(n), memory_order_relaxed)
+#define SR__PCOUNT(pool, field, n) sr__add_u64(&(pool)->c.field, (uint64_t)(n), (pool)->single)
 
 void sr__pool_ref(sr_pool *p);
 void sr__pool_unref(sr_pool *p);

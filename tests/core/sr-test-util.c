@@ -694,7 +694,10 @@ void srt_env_open(srt_env *e, const sr_options *o, size_t max_connections)
     sr_stream_factory f = srt_recorder_factory(&e->rec);
     sr_allocator al = srt_alloc_allocator(&e->alloc);
     sr_error err = SR_ERR_THREAD;
-    e->pool = sr_pool_new_with_allocator(&f, max_connections, &al, &err);
+    /* SR_TEST_SINGLE_THREAD=1 (ctest's core-NAME/single entries): the same
+     * tests on a single-thread pool (SR_POOL_SINGLE_THREAD). */
+    unsigned flags = g_getenv("SR_TEST_SINGLE_THREAD") ? SR_POOL_SINGLE_THREAD : 0;
+    e->pool = sr_pool_new_ex(&f, max_connections, &al, flags, &err);
     g_assert_cmpstr(sr_err_name(err), ==, "SR_OK");
     g_assert_nonnull(e->pool);
     err = sr_assembler_new(e->pool, &e->opt, &e->a);

@@ -56,7 +56,7 @@ static void *mtx_thread(void *p)
 static void test_mutex_exclusive(void)
 {
     mtx_shared s = {0};
-    sr__mutex_init(&s.lock);
+    sr__mutex_init(&s.lock, false);
     pthread_t t[NTHREADS];
     for (int i = 0; i < NTHREADS; i++)
         g_assert_cmpint(pthread_create(&t[i], NULL, mtx_thread, &s), ==, 0);
@@ -116,7 +116,7 @@ static void *rw_thread(void *p)
 static void test_rwlock(void)
 {
     rw_shared s = {0};
-    sr__rwlock_init(&s.lock);
+    sr__rwlock_init(&s.lock, false);
     pthread_t t[NTHREADS];
     for (int i = 0; i < NTHREADS; i++)
         g_assert_cmpint(pthread_create(&t[i], NULL, rw_thread, &s), ==, 0);
@@ -139,7 +139,7 @@ static void test_rwlock(void)
 static void test_rwlock_single(void)
 {
     sr__rwlock l;
-    sr__rwlock_init(&l);
+    sr__rwlock_init(&l, false);
     sr__rwlock_reader_lock(&l);
     sr__rwlock_reader_lock(&l);
     g_assert_cmpuint(atomic_load(&l.s), ==, 2 * SR__RW_READER);

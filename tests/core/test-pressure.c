@@ -875,7 +875,10 @@ static void run_case(world *w, uint64_t case_no, bool dump)
 
     sr_stream_factory f = {cb_new, cb_data, cb_complete, w};
     sr_error err;
-    sr_pool *pool = sr_pool_new(&f, w->max_conn, &err);
+    /* Every other case on a single-thread pool (SR_POOL_SINGLE_THREAD):
+     * one thread here, so the same result without locks. */
+    sr_pool *pool = sr_pool_new_ex(&f, w->max_conn, NULL,
+                                   (case_no & 1) ? SR_POOL_SINGLE_THREAD : 0, &err);
     g_assert_nonnull(pool);
     w->pool = pool;
     w->na = below(&w->r, 3) == 0 ? 2 : 1;
