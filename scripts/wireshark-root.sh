@@ -104,6 +104,11 @@ unmount_all() {
 }
 mount_all() {
     mkdir -p "$ROOT/src" "$ROOT/proc" "$ROOT/dev"
+    # A run killed before its cleanup (a stopped CI job) leaves its mounts,
+    # the source one maybe of a tree deleted since: take them down first.
+    for m in "$ROOT/src" "$ROOT/proc" "$ROOT/dev"; do
+        while mountpoint -q "$m"; do umount "$m" || break; done
+    done
     mount --bind "$SRC" "$ROOT/src" && mounted="$ROOT/src $mounted"
     mount -t proc proc "$ROOT/proc" && mounted="$ROOT/proc $mounted"
     mount --bind /dev "$ROOT/dev" && mounted="$ROOT/dev $mounted"
