@@ -3509,7 +3509,7 @@ static bool worker_start(app *ap, worker *w, unsigned index, const sr_stream_fac
         sr_error e = SR_OK;
         /* One thread feeds a pool (this one with --threads 1, else the
          * worker), flushes and closes it: no locks (SR_POOL_SINGLE_THREAD;
-         * ~8 % of the time per segment on many small connections). */
+         * 3-7 % of the time on many small connections). */
         w->pool[p] = sr_pool_new_ex(&f, w->max_connections, sr_fault_allocator(),
                                     SR_POOL_SINGLE_THREAD, &e);
         if (!w->pool[p]) {
