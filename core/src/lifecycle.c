@@ -17,16 +17,20 @@
 
 void sr__conn_info(const sr__conn *c, sr_conn_info *out)
 {
-    memset(out, 0, sizeof *out);
+    /* Every field set one by one: a memset of the whole struct compiles
+     * to `rep stos`, slow to start for this size, and this runs for every
+     * chunk delivered. Only the address bytes an IPv4 flow leaves unused
+     * are cleared, besides what is set. */
     out->id = c->id;
     /* The flow in client -> server orientation, rebuilt from the key. */
     sr_flow *f = &out->flow;
     f->ip_version = c->key.ip_version;
     f->zone = c->key.zone;
     int ci = c->client_is_a ? 0 : 1;
-    /* Constant sizes per version: moves in place, no memcpy call (this
-     * runs for every chunk delivered). */
+    /* Constant sizes per version: moves in place, no memcpy call. */
     if (c->key.ip_version == 4) {
+        memset(f->src.addr, 0, sizeof f->src.addr);
+        memset(f->dst.addr, 0, sizeof f->dst.addr);
         memcpy(f->src.addr, c->key.addr.v4 + ci * 4, 4);
         memcpy(f->dst.addr, c->key.addr.v4 + (1 - ci) * 4, 4);
     } else {
@@ -37,13 +41,12 @@ void sr__conn_info(const sr__conn *c, sr_conn_info *out)
     f->dst.port = c->key.port[1 - ci];
     for (int d = 0; d < 2; d++) {
         const sr__half *h = &c->half[d];
+        const sr__side *sd = h->side;
         out->delivered[d] = h->delivered;
         out->skipped[d] = h->next - h->delivered;
-        if (h->side) {
-            out->conflicts[d] = h->side->conflicts;
-            out->dropped[d] = h->side->dropped;
-            out->dropped_segments[d] = h->side->dropped_segments;
-        }
+        out->conflicts[d] = sd ? sd->conflicts : 0;
+        out->dropped[d] = sd ? sd->dropped : 0;
+        out->dropped_segments[d] = sd ? sd->dropped_segments : 0;
     }
     out->pages_buffered = atomic_load_explicit(&c->pages, memory_order_relaxed);
 }
