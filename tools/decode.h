@@ -58,7 +58,7 @@ enum {
 /* Decode one frame of link type `dlt` (a DLT_* value from pcap_datalink()),
  * caplen bytes captured of wirelen on the wire. Returns SP_DEC_tcp and fills
  * *out, or another SP_DEC_* value and, for truncated/malformed/unsupported
- * frames, a static message in *why. */
+ * frames, a static message in *why; *out is then unspecified. */
 sp_decode_result sp_decode(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
                            sp_segment *out, const char **why);
 
