@@ -2451,7 +2451,7 @@ static void walk_file(worker *w)
 #define SP_IDX_AHEAD(n) (n)
 #define SP_IDX_SLOTS(n) ((n) + 2)
 #define SP_IDX_NONE_OWNER UINT8_MAX
-#define SP_IDX_PREFETCH_ENTRIES 8
+#define SP_IDX_PREFETCH_ENTRIES 16
 #define SP_IDX_PREFETCH_PAYLOAD 8 /* entries ahead: its payload's every line */
 _Static_assert(SP_IDX_RECS <= 65536, "idx_slot.order holds entry numbers in 16 bits");
 _Static_assert(SP_MAX_THREADS < SP_IDX_NONE_OWNER, "owners are kept in 8 bits");
