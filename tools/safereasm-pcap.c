@@ -367,6 +367,7 @@ typedef struct idx_walk {
     size_t next;       /* where chunk `chained` starts */
     uint64_t before;   /* records before it */
     uint64_t consumed[SP_MAX_THREADS]; /* chunks each worker has fed */
+    size_t released;   /* the mapping's pages before this are given back */
 } idx_walk;
 
 /* The walk's sizes (walk_sizes_set): its chunks, syncs and look-ahead. */
@@ -429,7 +430,9 @@ typedef struct app {
     size_t walk_pos[SP_MAX_THREADS];   /* under walk_lock: offset of its next record */
     unsigned walk_running;             /* under walk_lock */
     uint64_t walk_drained;             /* under walk_lock: output written up to this frame */
-    size_t walk_released;              /* under walk_lock: pages given back up to here */
+    size_t walk_released;              /* under walk_lock: pages given back up to here (the
+                                          indexed walk: the slowest worker's offset; its
+                                          workers give the pages back, idx_walk.released) */
     sr_time clock; /* highest frame time so far: every segment's timestamp */
     bool clock_set;
     uint64_t decode_count[SP_DEC_COUNT_];
@@ -2279,7 +2282,9 @@ static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_p
  * the slowest worker or of the output written, or more than
  * SP_WALK_AHEAD_BYTES of the file ahead of the slowest worker or of the
  * pages given back (so the output queued and the mapped pages resident stay
- * bounded, whichever thread the scheduler holds back). When a worker syncs
+ * bounded, whichever thread the scheduler holds back; in the indexed walk
+ * the workers give pages back themselves, idx_build, and the main thread
+ * only follows the slowest worker's offset). When a worker syncs
  * does not change the output: it is written in key order, and a sync only
  * says how far. The sizes are app.wz's (walk_sizes_set). */
 #define SP_WALK_AHEAD (4u * SP_SYNC_FRAMES)
@@ -2475,6 +2480,20 @@ static void idx_build(worker *w, uint64_t x)
             break;
         pthread_cond_wait(&iw->cv, &iw->lock);
     }
+    /* Every worker has fed the chunks up to x - nslots: the pages before
+     * the end of that one's records are read no more. The worker that
+     * reuses the slot gives them back (rel_from, rel_to), so it is the
+     * workers, a chunk each in turn, that do this work, not a third
+     * thread taking a CPU from one of them. */
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t rel_from = 0, rel_to = 0;
+    if (x >= iw->nslots && sl->ready == x - iw->nslots + 1) {
+        size_t end = sl->link.end / pg * pg;
+        if (end > iw->released) {
+            rel_from = iw->released;
+            rel_to = iw->released = end;
+        }
+    }
     /* Chunk x starts where chunk x - 1 ended: its indexing is done. */
     while (iw->chained < x && iw->nchunks == UINT64_MAX)
         pthread_cond_wait(&iw->cv, &iw->lock);
@@ -2482,6 +2501,8 @@ static void idx_build(worker *w, uint64_t x)
     size_t start = iw->next;
     uint64_t before = iw->before;
     pthread_mutex_unlock(&iw->lock);
+    if (rel_to > rel_from)
+        madvise((void *)(uintptr_t)(in->map + rel_from), rel_to - rel_from, MADV_DONTNEED);
     if (!have)
         return;
     uint8_t owner_of[SP_IDX_RECS]; /* SP_IDX_NONE_OWNER: no entry */
@@ -2656,8 +2677,9 @@ static void idx_free(app *ap)
 
 /* Main thread, before an indexed walk: the slots (made at the first one;
  * false without the memory) and the chain reset. No worker walks now. */
-static bool idx_prepare(app *ap, size_t off)
+static bool idx_prepare(app *ap, const input *in)
 {
+    size_t off = in->off;
     idx_walk *iw = &ap->idx;
     if (!iw->slot) {
         iw->ahead = SP_IDX_AHEAD(ap->threads);
@@ -2680,6 +2702,7 @@ static bool idx_prepare(app *ap, size_t off)
     iw->nchunks = UINT64_MAX;
     iw->next = off;
     iw->before = 0;
+    iw->released = in->released;
     return true;
 }
 
@@ -2738,7 +2761,7 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
     ap->walk = (walk_job){in, path, dlt, prog, show_progress, in->off, ap->frames, *n,
                           ap->clock, ap->clock_set, false};
     /* Without the memory for the index, every worker decodes every frame. */
-    ap->walk.indexed = ap->walk_mode == SP_WALK_INDEXED && idx_prepare(ap, in->off);
+    ap->walk.indexed = ap->walk_mode == SP_WALK_INDEXED && idx_prepare(ap, in);
     pthread_mutex_lock(&ap->walk_lock);
     for (unsigned t = 0; t < ap->threads; t++) {
         ap->walk_at[t] = ap->frames;
@@ -2769,7 +2792,8 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
             pos = MIN(pos, ap->walk_pos[t]);
         pthread_mutex_unlock(&ap->walk_lock);
         uint64_t limit = drain(ap, false);
-        input_release(in, pos);
+        if (!ap->walk.indexed) /* the indexed walk's workers give pages back themselves */
+            input_release(in, pos);
         pthread_mutex_lock(&ap->walk_lock);
         bool moved = false;
         if (limit != UINT64_MAX && limit > ap->walk_drained) {
@@ -2788,6 +2812,8 @@ static void walk_mapped(app *ap, input *in, const char *path, int dlt,
     pthread_mutex_unlock(&ap->walk_lock);
     /* Every walk ended (seen under walk_lock): their results are visible. */
     const worker *w0 = &ap->w[0];
+    if (ap->walk.indexed && ap->idx.released > in->released)
+        in->released = ap->idx.released;
     in->off = w0->walk_off;
     in->cur = w0->walk_off;
     in->recs += w0->walk_recs;
