@@ -188,7 +188,18 @@ def plugin_rows(a):
 
 # ---------------------------------------------------------------- running
 
+def warm(path):
+    """Read the capture once, so the run after it finds it in the page
+    cache: a program that uses gigabytes (libnids and gopacket on scale-1M)
+    can push the captures out, and the next run then paid for the disk
+    (a floor run of 0.68 s wall with 0.27 s CPU on scale-100k)."""
+    with open(path, "rb") as f:
+        while f.read(8 << 20):
+            pass
+
+
 def run_one(p, cap, a, keep_output):
+    warm(cap)
     wdir = None
     argv = list(p["argv"])
     if p["write"]:
