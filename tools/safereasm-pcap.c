@@ -2287,9 +2287,9 @@ static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_p
  * only follows the slowest worker's offset). When a worker syncs
  * does not change the output: it is written in key order, and a sync only
  * says how far. The sizes are app.wz's (walk_sizes_set). */
-#define SP_WALK_AHEAD (4u * SP_SYNC_FRAMES)
+#define SP_WALK_AHEAD (8u * SP_SYNC_FRAMES)
 #define SP_WALK_SYNC_BYTES ((size_t)4 << 20)
-#define SP_WALK_AHEAD_BYTES ((size_t)16 << 20)
+#define SP_WALK_AHEAD_BYTES ((size_t)32 << 20)
 /* The main thread is woken when every worker is half the look-ahead past
  * what it has written or given back (or when a worker waits, or at the
  * end). */
@@ -2453,8 +2453,10 @@ static void walk_file(worker *w)
 #define SP_IDX_RECS SP_SYNC_FRAMES
 #define SP_IDX_BYTES ((size_t)4 << 20)
 #define SP_IDX_PREFETCH ((size_t)8192)
-#define SP_IDX_AHEAD(n) (n)
-#define SP_IDX_SLOTS(n) ((n) + 2)
+/* Room for a worker the host holds back for a few milliseconds (on a VM
+ * the CPUs are shared): the other goes on instead of waiting. */
+#define SP_IDX_AHEAD(n) ((n) + 2)
+#define SP_IDX_SLOTS(n) ((n) + 6)
 #define SP_IDX_NONE_OWNER UINT8_MAX
 #define SP_IDX_PREFETCH_ENTRIES 16
 #define SP_IDX_PREFETCH_PAYLOAD 8 /* entries ahead: its payload's every line */

@@ -41,11 +41,13 @@ there are -- as long as no cap is hit (the caps are split N ways).
   resident     a plain pcap file is read from a mapping, and the pages it
                is done with are given back as it goes (by the one thread,
                by the main thread for walks that visit every frame, by the
-               workers themselves for the indexed walk): on a 91 MiB capture
-               of one in-order connection, the peak RSS of --threads 1 and
-               of --threads 2 in every SR_PCAP_WALK mode stays within 48 MiB
-               of the tool's own on a capture of 100 frames (a run that
-               kept the file mapped would be 91 MiB above it).
+               workers themselves for the indexed walk): on a 226 MiB
+               capture of one in-order connection, the peak RSS of
+               --threads 1 and of --threads 2 in every SR_PCAP_WALK mode
+               stays within 96 MiB of the tool's own on a capture of 100
+               frames (a run that kept the file mapped would be about
+               220 MiB above it; the walks keep up to 32 MiB of the file
+               ahead, and ASan adds its own).
 """
 
 import concurrent.futures
@@ -210,7 +212,7 @@ def test_resident(c):
     try:
         small, big = os.path.join(tmp, "small.pcap"), os.path.join(tmp, "big.pcap")
         write_bulk(small, 100)
-        write_bulk(big, 64 * 1024)  # 64k segments of 1448 bytes: 91 MiB
+        write_bulk(big, 160 * 1024)  # 160k segments of 1448 bytes: 226 MiB
         size_mb = os.path.getsize(big) / 2**20
         for args, env in ((["--threads", "1"], {}),
                           (["--threads", "2"], {"SR_PCAP_WALK": "always"}),
@@ -221,7 +223,7 @@ def test_resident(c):
             above = (kb - base) / 1024
             what = "%s %s" % (" ".join(args), " ".join("%s=%s" % kv for kv in env.items()))
             c.need(rc0 == 0 and rc == 0, "resident: %s: exit %d / %d" % (what, rc0, rc))
-            c.need(above < 48,
+            c.need(above < 96,
                    "resident: %s: peak RSS %.0f MiB above the small capture's on a %.0f MiB "
                    "capture: its pages are not given back" % (what, above, size_mb))
             print("resident: %s: %.0f MiB capture, peak RSS %.1f MiB above a 100-frame one's"
