@@ -1896,14 +1896,27 @@ static uint32_t rd32(const uint8_t *p, bool sw)
               : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
+/* The start of the page off lies in. */
+static size_t page_floor(size_t off)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    return off / pg * pg;
+}
+
+/* Give the mapping's pages [from, to) back (page-aligned; read no more). */
+static void map_give_back(const input *in, size_t from, size_t to)
+{
+    if (to > from)
+        madvise((void *)(uintptr_t)(in->map + from), to - from, MADV_DONTNEED);
+}
+
 /* Give back the pages before offset upto (they are read no more). */
 static void input_release(input *in, size_t upto)
 {
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t end = upto / pg * pg;
+    size_t end = page_floor(upto);
     if (!in->map || end <= in->released)
         return;
-    madvise((void *)(uintptr_t)(in->map + in->released), end - in->released, MADV_DONTNEED);
+    map_give_back(in, in->released, end);
     in->released = end;
 }
 
@@ -2487,10 +2500,9 @@ static void idx_build(worker *w, uint64_t x)
      * reuses the slot gives them back (rel_from, rel_to), so it is the
      * workers, a chunk each in turn, that do this work, not a third
      * thread taking a CPU from one of them. */
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     size_t rel_from = 0, rel_to = 0;
     if (x >= iw->nslots && sl->ready == x - iw->nslots + 1) {
-        size_t end = sl->link.end / pg * pg;
+        size_t end = page_floor(sl->link.end);
         if (end > iw->released) {
             rel_from = iw->released;
             rel_to = iw->released = end;
@@ -2503,8 +2515,7 @@ static void idx_build(worker *w, uint64_t x)
     size_t start = iw->next;
     uint64_t before = iw->before;
     pthread_mutex_unlock(&iw->lock);
-    if (rel_to > rel_from)
-        madvise((void *)(uintptr_t)(in->map + rel_from), rel_to - rel_from, MADV_DONTNEED);
+    map_give_back(in, rel_from, rel_to);
     if (!have)
         return;
     uint8_t owner_of[SP_IDX_RECS]; /* SP_IDX_NONE_OWNER: no entry */
