@@ -36,14 +36,7 @@ SEED = int(os.environ.get("SR_SEED", "1"))
 SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
 
 
-def tcp(sport, dport, seq, ack, flags, payload):
-    return struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                       5 << 4, flags, 65535, 0, 0) + payload
-
-
-def ipv4(src, dst, body):
-    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0, 64, 6, 0,
-                       bytes(src), bytes(dst)) + body
+tcp, ipv4 = T.tcp, T.ipv4
 
 
 def write_pcap(path, frames):

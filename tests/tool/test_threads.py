@@ -54,7 +54,6 @@ import concurrent.futures
 import hashlib
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -163,35 +162,23 @@ def test_tiny(c, runs):
 
 def write_bulk(path, frames, payload=1448):
     """One connection, in order: SYN, SYN-ACK, ACK, then `frames` data
-    segments from the server, FIN both ways."""
-    c, srv = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
-
-    def frame(src, dst, sp, dp, seq, ack, flags, body=b""):
-        tcp = struct.pack(">HHIIBBHHH", sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags,
-                          65535, 0, 0) + body
-        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
-        return ip + tcp
-
+    segments from the server, FIN both ways (written as they are made)."""
+    c, srv = (10, 0, 0, 1), (10, 0, 0, 2)
     data = bytes(range(256)) * (payload // 256 + 1)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
-        t = 0
 
-        def put(fr):
-            nonlocal t
-            t += 10
-            f.write(struct.pack("<IIII", 1000 + t // 1000000, t % 1000000, len(fr), len(fr)) + fr)
-
-        put(frame(c, srv, 40000, 80, 100, 0, 0x02))
-        put(frame(srv, c, 80, 40000, 5000, 101, 0x12))
-        put(frame(c, srv, 40000, 80, 101, 5001, 0x10))
+    def gen():
+        yield T.ipv4(c, srv, T.tcp(40000, 80, 100, 0, 0x02))
+        yield T.ipv4(srv, c, T.tcp(80, 40000, 5000, 101, 0x12))
+        yield T.ipv4(c, srv, T.tcp(40000, 80, 101, 5001, 0x10))
         seq = 5001
         for i in range(frames):
-            put(frame(srv, c, 80, 40000, seq, 101, 0x18, data[i % 256:i % 256 + payload]))
+            yield T.ipv4(srv, c, T.tcp(80, 40000, seq, 101, 0x18, data[i % 256:i % 256 + payload]))
             seq += payload
-        put(frame(srv, c, 80, 40000, seq, 101, 0x11))
-        put(frame(c, srv, 40000, 80, 101, seq + 1, 0x11))
-        put(frame(srv, c, 80, 40000, seq + 1, 102, 0x10))
+        yield T.ipv4(srv, c, T.tcp(80, 40000, seq, 101, 0x11))
+        yield T.ipv4(c, srv, T.tcp(40000, 80, 101, seq + 1, 0x11))
+        yield T.ipv4(srv, c, T.tcp(80, 40000, seq + 1, 102, 0x10))
+
+    T.pcap(path, gen())
 
 
 def peak_rss_kb(args, **env):

@@ -97,7 +97,8 @@ class Checks:
 # Tiny raw-IP captures for the tests that build their own (no checksums:
 # the tool does not check them).
 def tcp(sport, dport, seq, ack, flags, payload=b""):
-    return struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack, 5 << 4, flags, 65535, 0, 0) + payload
+    return struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags,
+                       65535, 0, 0) + payload
 
 
 def ipv4(src, dst, body):
@@ -105,6 +106,7 @@ def ipv4(src, dst, body):
 
 
 def pcap(path, frames, t0=1000):
+    """frames: any iterable of raw IP frames, one second apart from t0."""
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))  # raw IP
         for i, fr in enumerate(frames):
