@@ -231,8 +231,9 @@ typedef struct out_block {
 
 typedef struct item {
     sr_flow flow;
-    sr_segment seg; /* seg.payload: an offset into the batch arena, or */
-    bool by_ref;    /* a pointer into a file mapping (alive to the end) */
+    sr_segment seg; /* seg.payload: an offset into the batch arena, or,
+                       with seg.payload_stable, a pointer into a file
+                       mapping (alive to the end of the run) */
     uint64_t frame;
 } item;
 
@@ -1667,7 +1668,7 @@ static void *worker_main(void *data)
         for (size_t i = 0; i < b->n; i++) {
             item *it = &b->items[i];
             sr_segment seg = it->seg;
-            if (!it->by_ref)
+            if (!seg.payload_stable)
                 seg.payload = seg.payload_len ? b->arena + (uintptr_t)it->seg.payload : NULL;
             feed(w, &it->flow, &seg, it->frame);
         }
@@ -1713,11 +1714,12 @@ static void sync_workers(app *ap, uint64_t stamp)
     sync_release(ap, stamp, drain(ap, false));
 }
 
-/* by_ref: seg's payload stays where it is until the end of the run (a
- * file mapping), so the worker is given the pointer, not a copy. */
+/* A stable payload (seg->payload_stable: in a file mapping, alive to the
+ * end of the run) is given to the worker as the pointer, not a copy. */
 static void dispatch(app *ap, worker *w, const sr_flow *flow, const sr_segment *seg,
-                     uint64_t frame, bool by_ref)
+                     uint64_t frame)
 {
+    bool by_ref = seg->payload_stable;
     if (ap->threads == 1) {
         feed(w, flow, seg, frame);
         return;
@@ -1733,7 +1735,6 @@ static void dispatch(app *ap, worker *w, const sr_flow *flow, const sr_segment *
     it->flow = *flow;
     it->seg = *seg;
     it->frame = frame;
-    it->by_ref = by_ref;
     if (seg->payload_len && !by_ref) {
         memcpy(b->arena + b->used, seg->payload, seg->payload_len);
         it->seg.payload = (const uint8_t *)(uintptr_t)b->used;
@@ -2238,13 +2239,16 @@ static void frame_say(app *ap, const char *path, unsigned dr, const char *why, u
     pthread_mutex_unlock(&ap->msg_lock);
 }
 
-/* What the core is handed of a decoded segment, at capture time ts. */
-static sr_segment core_segment(const sp_segment *s, sr_time ts)
+/* What the core is handed of a decoded segment, at capture time ts.
+ * stable: the frame lies in a file mapping, which outlives every pool (the
+ * mappings are unmapped at the end of the run, after the workers). */
+static sr_segment core_segment(const sp_segment *s, sr_time ts, bool stable)
 {
     return (sr_segment){
         .seq = s->seq,
         .ack = s->ack,
         .flags = s->flags,
+        .payload_stable = stable,
         .payload = s->payload,
         .payload_len = s->payload_len,
         .claimed_len = s->claimed_len,
@@ -2257,7 +2261,8 @@ static sr_segment core_segment(const sp_segment *s, sr_time ts)
  * count (one thread counts each frame once). false: nothing for the core. */
 static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_program *prog,
                           const struct pcap_pkthdr *h, const u_char *data, uint64_t packet,
-                          sr_time clock, bool count, sp_segment *sp, sr_segment *seg)
+                          sr_time clock, bool count, bool stable, sp_segment *sp,
+                          sr_segment *seg)
 {
     sp_segment s;
     const char *why = NULL;
@@ -2269,7 +2274,7 @@ static bool frame_segment(app *ap, const char *path, int dlt, const struct bpf_p
     }
     if (what != SP_DEC_tcp)
         return false;
-    *seg = core_segment(&s, clock);
+    *seg = core_segment(&s, clock, stable);
     *sp = s;
     return true;
 }
@@ -2416,7 +2421,8 @@ static void walk_file(worker *w)
         }
         sp_segment s;
         sr_segment seg;
-        if (!frame_segment(ap, j->path, j->dlt, j->prog, &h, data, packet, clock, count, &s, &seg))
+        if (!frame_segment(ap, j->path, j->dlt, j->prog, &h, data, packet, clock, count, true, &s,
+                           &seg))
             continue;
         if (sp_flow_hash(&s.flow) % ap->threads != w->index)
             continue;
@@ -2555,7 +2561,7 @@ static void idx_build(worker *w, uint64_t x)
             owner = sp_flow_hash(&s.flow) % nt;
             e->say = false;
             e->u.f.flow = s.flow;
-            e->u.f.seg = core_segment(&s, cmax); /* the chunk's clock so far */
+            e->u.f.seg = core_segment(&s, cmax, true); /* the chunk's clock so far */
         } else if (why && what < SP_DEC_COUNT_) {
             owner = 0; /* worker 0 says it, in frame order */
             e->say = true;
@@ -2885,10 +2891,10 @@ static void run_file(app *ap, const char *path, bool show_progress)
         sp_segment s;
         sr_segment seg;
         if (!frame_segment(ap, path, dlt, filtering ? &prog : NULL, h, data, packet, ap->clock, true,
-                           &s, &seg))
+                           in.map != NULL, &s, &seg))
             continue;
         worker *w = &ap->w[ap->threads == 1 ? 0 : sp_flow_hash(&s.flow) % ap->threads];
-        dispatch(ap, w, &s.flow, &seg, frame, in.map != NULL);
+        dispatch(ap, w, &s.flow, &seg, frame);
         if (ap->threads == 1 && in.map && in.off - in.released >= SP_RELEASE_STEP)
             input_release(&in, in.off);
     }

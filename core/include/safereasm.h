@@ -164,7 +164,8 @@ typedef struct sr_options {
     /* Bytes of recently delivered data remembered per direction, so a
      * retransmission of already delivered bytes with different content is
      * detected as a conflict. Allocated when a direction first delivers;
-     * the in-order path copies at most this many bytes per segment.
+     * the in-order path copies at most this many bytes per segment (none
+     * of a segment whose payload is stable: sr_segment.payload_stable).
      * 0 = strictly zero-copy, conflicts only among buffered data. */
     size_t conflict_history;                  /* default 4096, 0..1048576 */
     /* Which copy of an overlapping buffered byte wins (see above). */
@@ -224,6 +225,14 @@ typedef struct sr_segment {
     uint32_t ack;             /* raw acknowledgement number, 0 if unknown; used
                                  only to judge an RST from a silent side */
     uint8_t flags;            /* SR_TCP_* */
+    /* false (what zero-initialization gives): payload is read only during
+     * the call. true: the caller promises that the payload bytes stay
+     * readable and unchanged until the pool that takes the segment is
+     * closed or freed (a read-only mapping of a capture file that outlives
+     * the pool, say). The conflict history (sr_options.conflict_history)
+     * then remembers delivered bytes by where they lie instead of copying
+     * them; what it detects is the same. */
+    bool payload_stable;
     const uint8_t *payload;   /* captured payload; may be NULL if len 0 */
     size_t payload_len;       /* captured bytes */
     size_t claimed_len;       /* payload length the headers claim; >= payload_len.

@@ -105,8 +105,8 @@ static void ring_move(uint8_t *to, size_t to_cap, const uint8_t *from, size_t fr
  * What it remembers is the same as with the full ring from the start. If an
  * allocation fails, the ring stays as it is (or none: conflicts against
  * delivered data then go undetected) and no_memory counts it. */
-static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, size_t len,
-                        uint64_t offset)
+static void hist_copy(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, size_t len,
+                      uint64_t offset)
 {
     sr__ring *r = h->hist;
     size_t cap = r ? r->cap : 0;
@@ -151,6 +151,86 @@ static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *dat
     memcpy(r->data, src + first, n - first);
 }
 
+static sr__hrefs *hrefs(sr__ring *r)
+{
+    return (sr__hrefs *)(void *)r->data;
+}
+
+static const sr__hrefs *hrefs_c(const sr__ring *r)
+{
+    return (const sr__hrefs *)(const void *)r->data;
+}
+
+/* Remember delivered bytes that lie in a stable payload by where they lie:
+ * the run is added, and the oldest runs go once the newer ones hold the
+ * window without them. False when the ring of references is full. */
+static bool hist_ref(sr__half *h, const uint8_t *data, size_t len, uint64_t offset)
+{
+    sr__hrefs *q = hrefs(h->hist);
+    size_t drop = 0;
+    while (drop < q->n && q->bytes - q->e[drop].len + len >= q->window)
+        q->bytes -= q->e[drop++].len;
+    if (drop) {
+        q->n -= drop;
+        memmove(q->e, q->e + drop, q->n * sizeof q->e[0]);
+    }
+    if (q->n == SR__HREFS)
+        return false;
+    q->e[q->n++] = (sr__href){.p = data, .off = offset, .len = len};
+    q->bytes += len;
+    return true;
+}
+
+/* Make a ring of references a ring of bytes: what it refers to is copied,
+ * as hist_copy would have from the start. */
+static void hist_unref(sr__ctx *x, sr__conn *c, sr__half *h)
+{
+    sr__hrefs q = *hrefs(h->hist);
+    sr__ring_put(c->pool, h->hist);
+    h->hist = NULL;
+    for (size_t i = 0; i < q.n; i++)
+        hist_copy(x, c, h, q.e[i].p, q.e[i].len, q.e[i].off);
+}
+
+/* Remember the tail of delivered bytes for conflict checks. Bytes of a
+ * stable payload (sr_segment.payload_stable: the caller keeps them until
+ * the pool is closed) are remembered by reference, without reading them;
+ * any others, or more runs than a ring of references holds, are copied
+ * (hist_copy). Both remember the same bytes. */
+static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, size_t len,
+                        uint64_t offset, bool stable)
+{
+    sr__ring *r = h->hist;
+    if (!r && stable && x->opt && x->opt->conflict_history > 0) {
+        r = sr__ring_get(c->pool, sizeof(sr__hrefs));
+        if (!r) { /* as a ring of bytes that cannot be made */
+            SR__COUNT(x->acct, no_memory, 1);
+            return;
+        }
+        r->refs = 1;
+        r->from = offset;
+        *hrefs(r) = (sr__hrefs){.window = x->opt->conflict_history};
+        h->hist = r;
+    }
+    if (r && r->refs) {
+        if (stable && hist_ref(h, data, len, offset))
+            return;
+        hist_unref(x, c, h);
+    }
+    hist_copy(x, c, h, data, len, offset);
+}
+
+/* Nothing before a gap at `offset` is remembered. */
+static void hist_gap(sr__half *h, uint64_t offset)
+{
+    h->hist->from = offset;
+    if (h->hist->refs) {
+        sr__hrefs *q = hrefs(h->hist);
+        q->n = 0;
+        q->bytes = 0;
+    }
+}
+
 /* Does [off, off + len) differ from the delivered bytes we still know?
  *
  *   delivered:  ....[ remembered ring ]| next
@@ -160,6 +240,22 @@ static bool hist_differs(const sr__half *h, const uint8_t *data, int64_t off, si
     const sr__ring *r = h->hist;
     if (!r || len == 0)
         return false;
+    if (r->refs) {
+        /* The runs hold [from or the window's start, next), in order. */
+        const sr__hrefs *q = hrefs_c(r);
+        uint64_t lo = MAX(r->from, h->next > q->window ? h->next - q->window : 0);
+        int64_t s = MAX(off, (int64_t)lo);
+        int64_t e = MIN(off + (int64_t)len, (int64_t)h->next);
+        for (size_t i = 0; i < q->n && s < e; i++) {
+            const sr__href *f = &q->e[i];
+            int64_t fs = MAX(s, (int64_t)f->off), fe = MIN(e, (int64_t)(f->off + f->len));
+            if (fs < fe && memcmp(f->p + (fs - (int64_t)f->off), data + (fs - off),
+                                  (size_t)(fe - fs)) != 0)
+                return true;
+            s = MAX(s, fe);
+        }
+        return false;
+    }
     uint64_t lo = MAX(r->from, h->next > r->cap ? h->next - r->cap : 0);
     int64_t s = MAX(off, (int64_t)lo);
     int64_t e = MIN(off + (int64_t)len, (int64_t)h->next);
@@ -177,7 +273,7 @@ static bool hist_differs(const sr__half *h, const uint8_t *data, int64_t off, si
  * delivered: the bytes are counted as skipped instead, so the books still
  * balance and nothing disappears silently. */
 static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data, size_t len,
-                 uint64_t offset, uint64_t skipped, unsigned flags)
+                 uint64_t offset, uint64_t skipped, unsigned flags, bool stable)
 {
     sr__half *h = &c->half[dir];
     /* The caller has moved the edge already; skipped = next - delivered. */
@@ -187,11 +283,11 @@ static void emit(sr__ctx *x, sr__conn *c, sr_direction dir, const uint8_t *data,
     }
     h->delivered += len;
     if (skipped > 0 && h->hist)
-        h->hist->from = offset; /* nothing before a gap is remembered */
+        hist_gap(h, offset);
     /* No atomic add of 0: most chunks skip nothing, END chunks carry
      * nothing. */
     if (len > 0) {
-        hist_record(x, c, h, data, len, offset);
+        hist_record(x, c, h, data, len, offset, stable);
         SR__COUNT(x->acct, bytes_delivered, len);
     }
     if (skipped > 0)
@@ -220,7 +316,7 @@ static void skip_to(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t target, 
         return;
     uint64_t gap = target - h->next;
     h->next = target;
-    emit(x, c, dir, NULL, 0, target, gap, flags);
+    emit(x, c, dir, NULL, 0, target, gap, flags, false);
 }
 
 static void drop_page(sr__conn *c, sr__half *h, sr__page *p)
@@ -241,7 +337,8 @@ static void deliver_page(sr__ctx *x, sr__conn *c, sr_direction dir, sr__page *p,
     g_tree_remove(h->side->pages, &p->offset);
     h->side->npages--;
     atomic_fetch_sub(&c->pages, 1);
-    emit(x, c, dir, p->data, p->len, p->offset, skipped, flags | SR_CHUNK_BUFFERED | p->flags);
+    emit(x, c, dir, p->data, p->len, p->offset, skipped, flags | SR_CHUNK_BUFFERED | p->flags,
+         false);
     sr__page_put(p);
     if (gap_end > h->next) {
         /* The segment this page came from was cut by the snaplen: its
@@ -630,7 +727,7 @@ static void deliver_inorder(sr__ctx *x, sr__conn *c, sr_direction dir, const uin
             uint64_t lim = p ? MIN(p->offset, dend) : dend;
             h->next = lim;
             x->status |= SR_SEG_IN_ORDER;
-            emit(x, c, dir, data + (pos - off), (size_t)(lim - pos), pos, 0, 0);
+            emit(x, c, dir, data + (pos - off), (size_t)(lim - pos), pos, 0, 0, x->seg_stable);
         }
     }
     if (overlap)
@@ -655,7 +752,7 @@ static void check_fin(sr__ctx *x, sr__conn *c, sr_direction dir)
     sr__half *h = &c->half[dir];
     if (h->fin_known && !h->finished && h->next >= h->extent) { /* extent = FIN */
         h->finished = true;
-        emit(x, c, dir, NULL, 0, h->next, 0, SR_CHUNK_END);
+        emit(x, c, dir, NULL, 0, h->next, 0, SR_CHUNK_END, false);
     }
 }
 
@@ -839,6 +936,7 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
     size_t len = seg->payload_len;
     const size_t claimed = seg->claimed_len ? seg->claimed_len : len;
     const uint8_t *data = seg->payload;
+    x->seg_stable = seg->payload_stable;
     const uint32_t data_seq = seg->seq + (syn ? 1u : 0u); /* SYN takes one */
     sr_error ret = SR_OK;
     /* A side that held pages before this segment and holds nothing after

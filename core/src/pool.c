@@ -534,7 +534,7 @@ sr__ring *sr__ring_get(sr_pool *p, size_t cap)
     }
     r->from = 0;
     r->cap = (uint32_t)cap;
-    r->pad = 0;
+    r->refs = 0;
     return r;
 }
 

@@ -310,13 +310,37 @@ enum sr__state {
 /* The ring of the last `cap` delivered bytes of one direction, byte at
  * offset o stored at data[o % cap]; valid for [max(from, next - cap), next).
  * Allocated when the direction first delivers, grown with what it has
- * delivered (see hist_record in conn.c). */
+ * delivered (see hist_record in conn.c).
+ * With `refs` set it holds no bytes: data is an sr__hrefs, references to
+ * where the delivered bytes lie in payloads their caller keeps
+ * (sr_segment.payload_stable); cap is then sizeof(sr__hrefs). */
 typedef struct sr__ring {
     uint64_t from;
     uint32_t cap;
-    uint32_t pad;
+    uint8_t refs;
+    uint8_t pad[3];
     uint8_t data[];
 } sr__ring;
+
+/* Delivered bytes [off, off + len) of a direction, at p in a stable payload. */
+typedef struct sr__href {
+    const uint8_t *p;
+    uint64_t off;
+    size_t len;
+} sr__href;
+
+/* A reference ring: up to SR__HREFS runs, oldest first, each ending where
+ * the next begins, the last at the edge; together they hold at least the
+ * last `window` delivered bytes (or all since `from`). Five runs hold a
+ * 4 KiB window of 1460-byte segments; smaller segments fill them sooner,
+ * and the ring then becomes a ring of bytes (hist_record in conn.c). */
+#define SR__HREFS 5
+typedef struct sr__hrefs {
+    uint64_t window;         /* conflict_history when made */
+    uint64_t bytes;          /* sum of e[].len */
+    size_t n;
+    sr__href e[SR__HREFS];
+} sr__hrefs;
 
 /* Rings of capacity up to SR__RING_BINS * 16 - 1 bytes (the default
  * conflict_history, 4096, included) are cached by the pool when given back,
@@ -569,6 +593,7 @@ typedef struct sr__ctx {
     int64_t seg_start;       /* stream offsets of the segment being taken, */
     int64_t seg_end;         /* as it came (for the overlap policy) */
     unsigned status;         /* SR_SEG_* for sr_result */
+    bool seg_stable;         /* the segment's payload_stable */
     sr_error cb_err;         /* SR_ERR_CALLBACK once a callback failed */
 } sr__ctx;
 

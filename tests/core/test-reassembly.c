@@ -67,6 +67,7 @@ typedef struct rt_case {
     size_t page_size, per_conn, total;
     uint32_t max_window;
     bool no_history;          /* conflict_history = 0 (default: on) */
+    size_t history;           /* conflict_history, when nonzero */
 } rt_case;
 
 #define HS {'A', 0, SYN, NULL, 0, NEW, 0, 0}, {'B', 0, SYN | ACK, NULL, 0, 0, 0, 0}
@@ -194,6 +195,19 @@ static const rt_case cases[] = {
               {'A', 3, ACK, "cDEfghijkl", 0, IO | OV | CF},
               {'A', 13, ACK, "mno", 0, IO}},
      .a = "abcdefghijklmno", .a_fl = ST},
+
+    /* The history holds the last 5 delivered bytes, "bcdef", exactly: a
+     * different 'b' is a conflict, a different 'a' is not seen. */
+    {.name = "retransmission-different-at-history-edge",
+     .history = 5,
+     .segs = {HS,
+              {'A', 1, ACK, "ab", 0, IO},
+              {'A', 3, ACK, "cd", 0, IO},
+              {'A', 5, ACK, "ef", 0, IO},
+              {'A', 2, ACK, "X", 0, RT | CF},
+              {'A', 1, ACK, "Z", 0, RT},
+              {'A', 1, ACK, "aY", 0, RT | CF}},
+     .a = "abcdef", .a_fl = ST},
 
     {.name = "retransmission-different-after-delivery-no-history",
      .no_history = true,
@@ -503,10 +517,15 @@ static void check_flags(const char *what, unsigned got, unsigned exp, unsigned d
         g_error("%s: chunk flags 0x%x, expected 0x%x (ignoring 0x%x)", what, got, exp, dc);
 }
 
-static void run_case(const rt_case *c, uint32_t isn_a, uint32_t isn_b)
+/* stable: every payload is handed over as sr_segment.payload_stable and
+ * kept until the pool is freed; otherwise each is freed right after its
+ * call, so a reference kept to it would be a use after free (ASan). */
+static void run_case(const rt_case *c, uint32_t isn_a, uint32_t isn_b, bool stable)
 {
     char ctx[160];
-    g_snprintf(ctx, sizeof ctx, "case %s, ISN A=%u B=%u", c->name, isn_a, isn_b);
+    g_snprintf(ctx, sizeof ctx, "case %s, ISN A=%u B=%u, %s payloads", c->name, isn_a, isn_b,
+               stable ? "stable" : "transient");
+    GPtrArray *kept = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
     g_test_message("%s", ctx);
 
     srt_recorder rec;
@@ -516,6 +535,8 @@ static void run_case(const rt_case *c, uint32_t isn_a, uint32_t isn_b)
         o.max_window = c->max_window;
     if (c->no_history)
         o.conflict_history = 0;
+    if (c->history)
+        o.conflict_history = c->history;
     rec.max_conn_pages = o.max_buffered_pages_per_connection;
     sr_stream_factory f = srt_recorder_factory(&rec);
     sr_pool *pool = sr_pool_new(&f, 16, NULL);
@@ -541,6 +562,7 @@ static void run_case(const rt_case *c, uint32_t isn_a, uint32_t isn_b)
         sr_segment s = srt_seg(seq, sg->flags, pl->len ? pl->data : NULL, pl->len,
                                SR_USEC_PER_SEC + (sr_time)n_segs);
         s.claimed_len = sg->claimed;
+        s.payload_stable = stable;
         sr_result res;
         memset(&res, 0xff, sizeof res);
         sr_error e = sr_assemble_ex(a, sg->ep == 'A' ? &fa : &fb, &s, &ctx_token, &res);
@@ -573,7 +595,10 @@ static void run_case(const rt_case *c, uint32_t isn_a, uint32_t isn_b)
         sr_assembler_stats as = srt_asm_stats(a);
         g_assert_cmpuint(as.pages_in_use, <=, o.max_buffered_pages_total);
         g_assert_cmpuint(res.conn_pages, <=, o.max_buffered_pages_per_connection);
-        g_byte_array_unref(pl);
+        if (stable)
+            g_ptr_array_add(kept, pl);
+        else
+            g_byte_array_unref(pl);
     }
 
     /* One stream, oriented as expected. */
@@ -662,6 +687,7 @@ static void run_case(const rt_case *c, uint32_t isn_a, uint32_t isn_b)
 
     sr_assembler_free(a);
     sr_pool_free(pool);
+    g_ptr_array_unref(kept);
     g_assert_cmpint(st->completes, ==, 1);
     srt_recorder_clear(&rec);
 }
@@ -671,7 +697,8 @@ static void test_case(gconstpointer data)
     const rt_case *c = data;
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
-            run_case(c, srt_isns[i], srt_isns[j]);
+            for (int stable = 0; stable < 2; stable++)
+                run_case(c, srt_isns[i], srt_isns[j], stable);
 }
 
 int main(int argc, char **argv)

@@ -268,6 +268,17 @@ static void fz_policy_diff(const uint8_t *data, size_t size)
     sr_options_init(&o);
     o.page_size = 1 + data[1] % 64;
     o.overlap_policy = (sr_overlap_policy)((data[2] >> 5) % SR_POLICY_COUNT_);
+    /* How much delivered data the conflict history remembers: all of the
+     * span, nothing, or a window the segments (1 to 16 bytes) move through,
+     * so its runs are dropped and refilled. */
+    static const size_t hist[8] = {4096, 4096, 0, 1, 5, 16, 23, 40};
+    o.conflict_history = hist[data[2] & 7];
+    const int window = (int)o.conflict_history;
+    /* Capture time moves only where an op says so, by flush_interval: the
+     * next segment then first releases every buffered byte, holes skipped,
+     * and the history forgets what came before the last hole. */
+    o.flush_interval = 10;
+    o.connection_timeout = 1000000;
     sr_assembler *a = NULL;
     if (!pool || sr_assembler_new(pool, &o, &a) != SR_OK)
         abort();
@@ -284,17 +295,36 @@ static void fz_policy_diff(const uint8_t *data, size_t size)
     /* The model: per byte whether it arrived, the copy held, the extents
      * of the segment that first wrote it; the delivered edge. */
     int arrived[FZ_SPAN] = {0}, copy[FZ_SPAN] = {0}, ws[FZ_SPAN] = {0}, we[FZ_SPAN] = {0};
-    int edge = 0, top = 0;
+    int edge = 0, top = 0, from = 0;
     uint64_t conflicts = 0;
-    uint8_t buf[16];
+    sr_time now = 0;
+    /* A payload handed over as stable stays here, unchanged, until the
+     * pool is freed; any other is overwritten by the next segment's. */
+    uint8_t kept[48][16], scratch[16];
     for (size_t pos = 4, nops = 0; pos + 3 <= size && nops < 48; pos += 3, nops++) {
         const int off = data[pos] % (FZ_SPAN - 16), len = 1 + data[pos + 1] % 16;
+        const bool stable = data[pos + 2] & 4;
+        if ((data[pos + 2] & 0x18) == 0x18) {
+            now += o.flush_interval;
+            int last = edge - 1; /* the last buffered byte */
+            for (int p = edge; p < FZ_SPAN; p++)
+                if (arrived[p])
+                    last = p;
+            for (int p = edge; p <= last; p++)
+                if (!arrived[p])
+                    from = p + 1; /* a hole: skipped; what follows is remembered */
+            if (last >= edge)
+                edge = last + 1;
+        }
+        uint8_t *buf = stable ? kept[nops] : scratch;
         /* Four versions of the content: copies both equal and different. */
         for (int k = 0; k < len; k++)
             buf[k] = (uint8_t)((off + k) * 37 + (data[pos + 2] & 3) * 101);
         memset(&s, 0, sizeof s);
         s.seq = isn + 1u + (uint32_t)off;
         s.flags = SR_TCP_ACK;
+        s.payload_stable = stable;
+        s.timestamp = now;
         s.payload = buf;
         s.payload_len = (size_t)len;
         if (sr_assemble(a, &fl, &s, NULL) != SR_OK)
@@ -302,8 +332,8 @@ static void fz_policy_diff(const uint8_t *data, size_t size)
         int differs = 0;
         for (int k = 0; k < len; k++) {
             const int p = off + k;
-            if (p < edge) {
-                differs |= copy[p] != buf[k]; /* delivered: never changes */
+            if (p < edge) { /* delivered: never changes; told if remembered */
+                differs |= p >= from && p >= edge - window && arrived[p] && copy[p] != buf[k];
             } else if (!arrived[p]) {
                 arrived[p] = 1, copy[p] = buf[k], ws[p] = off, we[p] = off + len;
             } else if (copy[p] != buf[k]) {
