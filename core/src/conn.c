@@ -161,21 +161,49 @@ static const sr__hrefs *hrefs_c(const sr__ring *r)
     return (const sr__hrefs *)(const void *)r->data;
 }
 
+/* The capacity of a ring of references for k runs, made a malloc chunk to
+ * the byte like a ring of bytes (hist_copy); it shares their cache bins. */
+static size_t hrefs_cap(size_t k)
+{
+    return ((SR__HREFS_BYTES(k) + 8 + 15) & ~(size_t)15) - 8;
+}
+
+/* Runs a ring of references has room for. */
+static size_t hrefs_room(const sr__ring *r)
+{
+    return (r->cap - sizeof(sr__hrefs)) / sizeof(sr__href);
+}
+
 /* Remember delivered bytes that lie in a stable payload by where they lie:
  * the run is added, and the oldest runs go once the newer ones hold the
- * window without them. False when the ring of references is full. */
-static bool hist_ref(sr__half *h, const uint8_t *data, size_t len, uint64_t offset)
+ * window without them; a full ring of SR__HREFS_MIN runs is grown. False
+ * when it is full at SR__HREFS_MAX (or cannot grow: counted). */
+static bool hist_ref(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, size_t len,
+                     uint64_t offset)
 {
     sr__hrefs *q = hrefs(h->hist);
     size_t drop = 0;
     while (drop < q->n && q->bytes - q->e[drop].len + len >= q->window)
         q->bytes -= q->e[drop++].len;
     if (drop) {
-        q->n -= drop;
+        q->n -= (uint32_t)drop;
         memmove(q->e, q->e + drop, q->n * sizeof q->e[0]);
     }
-    if (q->n == SR__HREFS)
-        return false;
+    if (q->n == hrefs_room(h->hist)) {
+        if (q->n >= SR__HREFS_MAX)
+            return false;
+        sr__ring *n = sr__ring_get(c->pool, hrefs_cap(SR__HREFS_MAX));
+        if (!n) {
+            SR__COUNT(x->acct, no_memory, 1);
+            return false;
+        }
+        n->refs = 1;
+        n->from = h->hist->from;
+        memcpy(n->data, q, SR__HREFS_BYTES(q->n));
+        sr__ring_put(c->pool, h->hist);
+        h->hist = n;
+        q = hrefs(n);
+    }
     q->e[q->n++] = (sr__href){.p = data, .off = offset, .len = len};
     q->bytes += len;
     return true;
@@ -185,11 +213,13 @@ static bool hist_ref(sr__half *h, const uint8_t *data, size_t len, uint64_t offs
  * as hist_copy would have from the start. */
 static void hist_unref(sr__ctx *x, sr__conn *c, sr__half *h)
 {
-    sr__hrefs q = *hrefs(h->hist);
+    sr__href e[SR__HREFS_MAX];
+    size_t n = hrefs(h->hist)->n;
+    memcpy(e, hrefs(h->hist)->e, n * sizeof e[0]);
     sr__ring_put(c->pool, h->hist);
     h->hist = NULL;
-    for (size_t i = 0; i < q.n; i++)
-        hist_copy(x, c, h, q.e[i].p, q.e[i].len, q.e[i].off);
+    for (size_t i = 0; i < n; i++)
+        hist_copy(x, c, h, e[i].p, e[i].len, e[i].off);
 }
 
 /* Remember the tail of delivered bytes for conflict checks. Bytes of a
@@ -202,18 +232,21 @@ static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *dat
 {
     sr__ring *r = h->hist;
     if (!r && stable && x->opt && x->opt->conflict_history > 0) {
-        r = sr__ring_get(c->pool, sizeof(sr__hrefs));
+        r = sr__ring_get(c->pool, hrefs_cap(SR__HREFS_MIN));
         if (!r) { /* as a ring of bytes that cannot be made */
             SR__COUNT(x->acct, no_memory, 1);
             return;
         }
         r->refs = 1;
         r->from = offset;
-        *hrefs(r) = (sr__hrefs){.window = x->opt->conflict_history};
+        sr__hrefs *q = hrefs(r);
+        q->window = (uint32_t)x->opt->conflict_history; /* <= 1 MiB */
+        q->n = 0;
+        q->bytes = 0;
         h->hist = r;
     }
     if (r && r->refs) {
-        if (stable && hist_ref(h, data, len, offset))
+        if (stable && hist_ref(x, c, h, data, len, offset))
             return;
         hist_unref(x, c, h);
     }

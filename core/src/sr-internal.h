@@ -313,7 +313,7 @@ enum sr__state {
  * delivered (see hist_record in conn.c).
  * With `refs` set it holds no bytes: data is an sr__hrefs, references to
  * where the delivered bytes lie in payloads their caller keeps
- * (sr_segment.payload_stable); cap is then sizeof(sr__hrefs). */
+ * (sr_segment.payload_stable); cap is then SR__HREFS_BYTES(its runs). */
 typedef struct sr__ring {
     uint64_t from;
     uint32_t cap;
@@ -329,18 +329,23 @@ typedef struct sr__href {
     size_t len;
 } sr__href;
 
-/* A reference ring: up to SR__HREFS runs, oldest first, each ending where
- * the next begins, the last at the edge; together they hold at least the
- * last `window` delivered bytes (or all since `from`). Five runs hold a
- * 4 KiB window of 1460-byte segments; smaller segments fill them sooner,
- * and the ring then becomes a ring of bytes (hist_record in conn.c). */
-#define SR__HREFS 5
+/* A reference ring: runs oldest first, each ending where the next begins,
+ * the last at the edge; together they hold at least the last `window`
+ * delivered bytes (or all since `from`). It is made for SR__HREFS_MIN runs
+ * (most directions deliver one or two) and grown once to SR__HREFS_MAX,
+ * which holds a 4 KiB window of 1460-byte segments; smaller segments fill
+ * it sooner, and the ring then becomes a ring of bytes (hist_record in
+ * conn.c). Its capacity (the ring's cap) says how many runs it has room
+ * for. */
+#define SR__HREFS_MIN 2
+#define SR__HREFS_MAX 5
 typedef struct sr__hrefs {
-    uint64_t window;         /* conflict_history when made */
+    uint32_t window;         /* conflict_history when made */
+    uint32_t n;
     uint64_t bytes;          /* sum of e[].len */
-    size_t n;
-    sr__href e[SR__HREFS];
+    sr__href e[];
 } sr__hrefs;
+#define SR__HREFS_BYTES(k) (sizeof(sr__hrefs) + (k) * sizeof(sr__href))
 
 /* Rings of capacity up to SR__RING_BINS * 16 - 1 bytes (the default
  * conflict_history, 4096, included) are cached by the pool when given back,
