@@ -388,8 +388,6 @@ typedef struct app {
     bool show_empty, show_stats, verbose, verify, force, json, content, fill_gaps;
     bool full; /* --json, --write, --verify or --policy all: stream_x */
     bool digest; /* --sha256 or --policy all: a SHA-256 per direction */
-    bool reads_payload; /* the output reads delivered bytes (digest, --write,
-                           --content); else only the core's overlaps do */
     int progress; /* -1 auto, 0 off, 1 on */
     size_t max_connections;
     sr_options opt;
@@ -2636,12 +2634,10 @@ static void walk_indexed(worker *w)
                 __builtin_prefetch(ahead);
                 __builtin_prefetch((const char *)ahead + 64);
             }
-            /* The payload of an entry a little further on, when the output
-             * reads payloads (a worker reads only its own frames, so the
-             * hardware, which follows the addresses read in sequence, does
-             * not see them coming). Otherwise nothing reads them: the core
-             * remembers stable payloads by reference. */
-            if (ap->reads_payload && k + SP_IDX_PREFETCH_PAYLOAD < end) {
+            /* The payload of an entry a little further on (a worker reads
+             * only its own frames, so the hardware, which follows the
+             * addresses read in sequence, does not see them coming). */
+            if (k + SP_IDX_PREFETCH_PAYLOAD < end) {
                 const idx_entry *pe = &sl->e[sl->order[k + SP_IDX_PREFETCH_PAYLOAD]];
                 if (!pe->say) {
                     const char *p = (const char *)pe->u.f.seg.payload;
@@ -3320,7 +3316,6 @@ static int parse_args(app *ap, int argc, char **argv)
     /* --policy all judges agreement on the digests, and shows them. */
     if (ap->npol > 1)
         ap->digest = true;
-    ap->reads_payload = ap->digest || ap->write_dir || ap->content;
     char m[256] = "";
     sr_error e = sr_options_validate(&ap->opt, m, sizeof m);
     if (e != SR_OK) {
