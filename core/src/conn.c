@@ -87,6 +87,13 @@ static void ring_move(uint8_t *to, size_t to_cap, const uint8_t *from, size_t fr
     }
 }
 
+/* The capacity, at least cap, whose ring (16-byte header + capacity) is
+ * 16k + 8 bytes: a glibc malloc chunk to the byte. */
+static size_t ring_chunk_cap(size_t cap)
+{
+    return ((cap + 8 + 15) & ~(size_t)15) - 8;
+}
+
 /* Smallest ring: 8 bytes behind its 16-byte header, one 32-byte malloc
  * chunk. */
 #define SR__RING_MIN 8
@@ -124,8 +131,7 @@ static void hist_copy(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data,
         size_t ncap = cap >= SR__RING_JUMP || want >= SR__RING_JUMP
                           ? max
                           : MAX(want, MAX(cap + cap / 4, (size_t)SR__RING_MIN));
-        /* Header + ring = 16k + 8 bytes: a glibc malloc chunk to the byte. */
-        ncap = MIN(max, ((ncap + 8 + 15) & ~(size_t)15) - 8);
+        ncap = MIN(max, ring_chunk_cap(ncap));
         sr__ring *n = sr__ring_get(c->pool, ncap);
         if (!n) {
             SR__COUNT(x->acct, no_memory, 1);
@@ -165,7 +171,7 @@ static const sr__hrefs *hrefs_c(const sr__ring *r)
  * the byte like a ring of bytes (hist_copy); it shares their cache bins. */
 static size_t hrefs_cap(size_t k)
 {
-    return ((SR__HREFS_BYTES(k) + 8 + 15) & ~(size_t)15) - 8;
+    return ring_chunk_cap(SR__HREFS_BYTES(k));
 }
 
 /* Runs a ring of references has room for. */
@@ -213,13 +219,12 @@ static bool hist_ref(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, 
  * as hist_copy would have from the start. */
 static void hist_unref(sr__ctx *x, sr__conn *c, sr__half *h)
 {
-    sr__href e[SR__HREFS_MAX];
-    size_t n = hrefs(h->hist)->n;
-    memcpy(e, hrefs(h->hist)->e, n * sizeof e[0]);
-    sr__ring_put(c->pool, h->hist);
+    sr__ring *r = h->hist;
+    const sr__hrefs *q = hrefs_c(r);
     h->hist = NULL;
-    for (size_t i = 0; i < n; i++)
-        hist_copy(x, c, h, e[i].p, e[i].len, e[i].off);
+    for (size_t i = 0; i < q->n; i++)
+        hist_copy(x, c, h, q->e[i].p, q->e[i].len, q->e[i].off);
+    sr__ring_put(c->pool, r);
 }
 
 /* Remember the tail of delivered bytes for conflict checks. Bytes of a
