@@ -462,6 +462,14 @@ def main():
         charts(summary, a.docs)
 
 
+def quartiles(xs):
+    """[first quartile, third quartile] of xs (the spread the medians hide)."""
+    if len(xs) < 2:
+        return [xs[0], xs[0]] if xs else [float("nan")] * 2
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return [q[0], q[2]]
+
+
 def summarise(per, meta, digest_rows):
     """digest_rows: the labels of the rows that SHA-256 every byte; their
     ratios are against safereasm-pcap --sha256 (when it ran), the others'
@@ -478,10 +486,18 @@ def summarise(per, meta, digest_rows):
         # work, in the same repeat
         ref = per[OURS_SHA] if label in digest_rows and OURS_SHA in per else per[OURS]
         row["digest"] = label in digest_rows
-        row["wall_ratio"] = median([ms[i]["wall"] / max(ref[i]["wall"], 1e-3) for i in range(n)])
+        ratios = [ms[i]["wall"] / max(ref[i]["wall"], 1e-3) for i in range(n)]
+        row["wall_ratio"] = median(ratios)
+        row["wall_ratio_q"] = quartiles(ratios)
+        # how many times faster than ours (the --threads rows: the speed-up)
+        speedups = [ref[i]["wall"] / max(ms[i]["wall"], 1e-3) for i in range(n)]
+        row["speedup"] = median(speedups)
+        row["speedup_q"] = quartiles(speedups)
         row["cpu_ratio"] = median([ms[i]["cpu"] / max(ref[i]["cpu"], 1e-3) for i in range(n)])
         if floor:
-            row["wall_x_floor"] = median([ms[i]["wall"] / max(floor[i]["wall"], 1e-3) for i in range(n)])
+            xf = [ms[i]["wall"] / max(floor[i]["wall"], 1e-3) for i in range(n)]
+            row["wall_x_floor"] = median(xf)
+            row["wall_x_floor_q"] = quartiles(xf)
             row["cpu_x_floor"] = median([ms[i]["cpu"] / max(floor[i]["cpu"], 1e-3) for i in range(n)])
         if floor_sha:
             row["wall_x_floor_sha"] = median([ms[i]["wall"] / max(floor_sha[i]["wall"], 1e-3)
@@ -525,7 +541,7 @@ def table(s):
                 label, r["wall"], r["cpu"], r["rss_mib"], r["wall_ratio"], r["cpu_ratio"],
                 "%.1f" % r["wall_x_floor"] if "wall_x_floor" in r else "-", r["cpu_ns_per_frame"]))
             for k, v in r.items():
-                if k.startswith("vs "):
+                if k.startswith("vs ") and isinstance(v, dict):
                     out.append("| &nbsp;&nbsp;plugin %s | %.2f× | %.2f× | %.2f× | | | | |" % (
                         k, v["wall"], v["cpu"], v["rss"]))
         ours = cs["rows"].get(OURS_SHA, {})
@@ -542,7 +558,72 @@ def table(s):
             out.append("")
             out.append("%s differs: %s." % (n["program"], n["what"]))
         out.append("")
+    out.extend(targets(s))
     return "\n".join(out)
+
+
+def targets(s):
+    """Issue 13's targets, each against what this run measured: the paired
+    median, the quartiles of the per-repeat ratios (how far the machine's
+    noise moves it) and whether the median meets it. A target whose
+    captures or programs were not run is left out."""
+    caps = s["captures"]
+    rows = []
+
+    def row(target, where, med, q, ok, unit="×"):
+        fmt = (lambda v: "%.2f%s" % (v, unit)) if unit == "×" else (lambda v: "%.0f %s" % (v, unit))
+        rows.append("| %s | %s | %s | %s | %s |" % (target, where, fmt(med),
+                                                 "%s – %s" % (fmt(q[0]), fmt(q[1])) if q else "",
+                                                 "yes" if ok else "**no**"))
+
+    for c in ("bulk", "many", "real"):
+        r = caps.get(c, {}).get("rows", {})
+        for peer, ours in (("libnids (no digest)", OURS), ("libnids (SHA-256)", OURS_SHA),
+                           ("gopacket (no digest)", OURS), ("gopacket (SHA-256)", OURS_SHA)):
+            if peer in r and ours in r:
+                row("1. faster than " + peer.split()[0] + " (peer / ours)", "%s, %s" % (c, peer),
+                    r[peer]["wall_ratio"], r[peer]["wall_ratio_q"], r[peer]["wall_ratio"] > 1)
+    for c in ("bulk", "many"):
+        r = caps.get(c, {}).get("rows", {}).get(OURS, {})
+        if "wall_x_floor" in r:
+            row("1. within 2× of the read floor", c, r["wall_x_floor"], r["wall_x_floor_q"],
+                r["wall_x_floor"] <= 2)
+    sc = sorted([c for c in caps if caps[c]["kind"] == "scale" and OURS in caps[c]["rows"]],
+                key=lambda c: caps[c]["nconns"])
+    if len(sc) >= 2:
+        ns = [caps[c]["rows"][OURS]["cpu_ns_per_frame"] for c in sc]
+        row("2. CPU per segment flat (max / min)", ", ".join(sc), max(ns) / min(ns), None,
+            max(ns) / min(ns) <= 1.5)
+        lo, hi = caps[sc[-2]], caps[sc[-1]]
+        per = ((hi["rows"][OURS]["rss_mib"] - lo["rows"][OURS]["rss_mib"]) * 1048576
+               / (hi["nconns"] - lo["nconns"]))
+        row("2. bytes per open connection", "%s − %s" % (sc[-2], sc[-1]), per, None, per <= 512, "B")
+        if hi["nconns"] >= 1000000:
+            mb = hi["rows"][OURS]["rss_mib"] * 1.048576
+            row("2. 1M open connections under 600 MB", sc[-1], mb, None, mb < 600, "MB")
+    for c in ("ooo-rev", "ooo-ran"):
+        r = caps.get(c, {}).get("rows", {})
+        if OURS in r and "gopacket (no digest)" in r:
+            row("2. 1M tiny out-of-order segments: faster than gopacket", c,
+                r["gopacket (no digest)"]["wall_ratio"], r["gopacket (no digest)"]["wall_ratio_q"],
+                r["gopacket (no digest)"]["wall_ratio"] > 1)
+    r = caps.get("many", {}).get("rows", {}).get("safereasm-pcap --threads 2")
+    if r:
+        row("3. `--threads 2` ≥ 1.7× one thread", "many", r["speedup"], r["speedup_q"], r["speedup"] >= 1.7)
+    for c in caps:
+        pl = caps[c]["rows"].get("plugin: tshark -z safereasm,tree", {})
+        for base, lim in (("tshark -Y tcp.payload (no plugin)", 1.2), ("tshark -z conv,tcp (no plugin)", 1.3)):
+            v = pl.get("vs " + base)
+            if v:
+                for what in ("wall", "rss"):
+                    row("4. plugin within %.1f× of %s (%s)" % (lim, base.split(" (")[0], what), c,
+                        v[what], None, v[what] <= lim)
+    if not rows:
+        return []
+    return ["## Targets (issue 13)", "",
+            "Each against this run: the paired median, the quartiles of the per-repeat ratios, and"
+            " whether the median meets the target.", "",
+            "| target | capture | median | quartiles | met |", "|---|---|---:|---:|---|"] + rows + [""]
 
 
 def charts(s, docs):
