@@ -279,8 +279,8 @@ typedef struct worker {
     wfile *wf_head, *wf_tail; /* --write: open files, most recent first */
     unsigned wf_open, wf_max;
     uint64_t cur_frame;  /* key of the next output */
-    uint32_t copied_recently; /* segments left to feed before the indexed
-                                 walk stops prefetching payloads (feed) */
+    uint32_t copied_recently; /* segments left to feed before payloads
+                                 are no longer prefetched (payload_wanted) */
     out_block *ob;       /* output since the last hand-over (threads > 1) */
     uint64_t cbytes_held, cbytes_cap; /* --policy all: kept conflict bytes */
     uint64_t compared, diverging;     /* --policy all: directions */
@@ -1555,11 +1555,25 @@ static void release_closed(worker *w)
 /* A segment with one of these had its payload read by the core beyond
  * the delivery itself: copied into a page, or compared with bytes seen
  * before. A direction that delivered from a page also copies its in-order
- * payloads into its conflict history from then on. The indexed walk
- * prefetches payloads while such segments are seen (walk_indexed). */
+ * payloads into its conflict history from then on. */
 #define SP_STATUS_READS_PAYLOAD                                                            \
     (SR_SEG_OUT_OF_ORDER | SR_SEG_OVERLAP | SR_SEG_RETRANSMISSION | SR_SEG_CONFLICT)
-#define SP_IDX_PAYLOAD_KEEP 16384u /* segments */
+#define SP_PAYLOAD_KEEP 16384u /* segments */
+
+/* Whether w's next segments' payloads are worth asking the memory for
+ * ahead of their use: the output reads payloads (--sha256, --write,
+ * --content), or one of w's last SP_PAYLOAD_KEEP segments had its payload
+ * read by the core (feed). Otherwise the core only counts the bytes (the
+ * conflict history keeps them by reference) and the prefetches are
+ * wasted: the indexed walk asks for each of its entries' payload lines,
+ * one thread reading a mapping for every line 8 KiB ahead; without need
+ * they kept two workers 11 % longer on many-100000 and one thread 5–7 %,
+ * against 34 % and 12 % slower without them on bulk. */
+static bool payload_wanted(const worker *w)
+{
+    const app *ap = w->app;
+    return ap->digest || ap->write_dir || ap->content || w->copied_recently;
+}
 
 static void feed(worker *w, const sr_flow *flow, const sr_segment *seg, uint64_t frame)
 {
@@ -1570,7 +1584,9 @@ static void feed(worker *w, const sr_flow *flow, const sr_segment *seg, uint64_t
         feed_ctx fc = {frame, p};
         sr_error e = sr_assemble_ex(w->a[p], flow, seg, &fc, &res);
         if (res.status & SP_STATUS_READS_PAYLOAD)
-            w->copied_recently = SP_IDX_PAYLOAD_KEEP;
+            w->copied_recently = SP_PAYLOAD_KEEP;
+        else if (w->copied_recently)
+            w->copied_recently--;
         /* What is recorded per segment (times for --json, conflict frames
          * for --write, sequence numbers for --verify) needs the stream;
          * the default output does not, and saves the lookup. */
@@ -1798,6 +1814,8 @@ typedef struct input {
     gz_src *gz; /* when compressed (freed through the cookie) */
     off_t size; /* file size for the progress bar, 0 if unknown */
     size_t pf;  /* mapping: asked for (prefetched) up to here */
+    bool headers_only; /* mapping: ask only for the next record's headers
+                          (input_next; run_file sets it) */
     char *iobuf; /* the FILE's buffer (regular files), freed after it closes */
     /* A plain pcap file (not pcapng, not compressed, not standard input)
      * is read from a read-only mapping instead: no copy of every byte
@@ -1986,12 +2004,21 @@ static int input_next(input *in, struct pcap_pkthdr **h, const u_char **data)
     if (in->off == in->map_len)
         return PCAP_ERROR_BREAK; /* end of file, as pcap_next_ex says it */
     if (map_record(in, in->off, &in->hdr)) {
-        /* Every cache line up to SP_READ_PREFETCH bytes ahead, asked for
-         * once (the frames' headers and payloads are read in this order). */
-        if (in->pf < in->off)
-            in->pf = in->off;
-        for (; in->pf < in->off + SP_READ_PREFETCH && in->pf < in->map_len; in->pf += 64)
-            __builtin_prefetch(in->map + in->pf);
+        if (in->headers_only) {
+            /* The next record's header and the frame's headers after it:
+             * its place is known now, a frame's work ahead of its use. */
+            size_t next = in->off + 16 + (size_t)in->hdr.caplen;
+            for (size_t k = next; k < next + 128 && k < in->map_len; k += 64)
+                __builtin_prefetch(in->map + k);
+        } else {
+            /* Every cache line up to SP_READ_PREFETCH bytes ahead, asked
+             * for once (the frames' headers and payloads are read in this
+             * order). */
+            if (in->pf < in->off)
+                in->pf = in->off;
+            for (; in->pf < in->off + SP_READ_PREFETCH && in->pf < in->map_len; in->pf += 64)
+                __builtin_prefetch(in->map + in->pf);
+        }
         *h = &in->hdr;
         *data = in->map + in->off + 16;
         in->cur = in->off;
@@ -2626,7 +2653,6 @@ static void walk_indexed(worker *w)
     bool clock_set = j->clock_set;
     size_t off = j->off;
     gint64 last = 0;
-    bool payload_read = ap->digest || ap->write_dir || ap->content;
     for (uint64_t x = me; x < iw->ahead; x += nt)
         idx_build(w, x);
     for (uint64_t c = 0;; c++) {
@@ -2651,15 +2677,8 @@ static void walk_indexed(worker *w)
             /* The payload of an entry a little further on (a worker reads
              * only its own frames, so the hardware, which follows the
              * addresses read in sequence, does not see them coming), when
-             * something will read it: the output, or the core (the last
-             * SP_IDX_PAYLOAD_KEEP segments had some that were buffered or
-             * compared, feed). Otherwise the core only counts the bytes
-             * (the conflict history keeps them by reference), and the
-             * prefetches are wasted: they kept two workers busy 11 % longer
-             * on many-100000, against 34 % slower without them on bulk. */
-            if (w->copied_recently)
-                w->copied_recently--;
-            if ((payload_read || w->copied_recently) && k + SP_IDX_PREFETCH_PAYLOAD < end) {
+             * something will read it (payload_wanted). */
+            if (k + SP_IDX_PREFETCH_PAYLOAD < end && payload_wanted(w)) {
                 const idx_entry *pe = &sl->e[sl->order[k + SP_IDX_PREFETCH_PAYLOAD]];
                 if (!pe->say) {
                     const char *p = (const char *)pe->u.f.seg.payload;
@@ -2888,6 +2907,10 @@ static void run_file(app *ap, const char *path, bool show_progress)
     ap->ckpt_head = ap->ckpt_len = 0;
     if (ap->walk_mode != SP_WALK_NONE && in.map)
         walk_mapped(ap, &in, path, dlt, filtering ? &prog : NULL, show_progress, &n);
+    /* One thread reading a mapping streams every byte of it into the
+     * cache only while something reads payloads (see payload_wanted). */
+    bool one = ap->threads == 1;
+    in.headers_only = one && !payload_wanted(&ap->w[0]);
     while ((r = input_next(&in, &h, &data)) == 1) {
         uint64_t packet = ++n;
         uint64_t frame = ++ap->frames; /* across all files: names connections */
@@ -2917,6 +2940,8 @@ static void run_file(app *ap, const char *path, bool show_progress)
             continue;
         worker *w = &ap->w[ap->threads == 1 ? 0 : sp_flow_hash(&s.flow) % ap->threads];
         dispatch(ap, w, &s.flow, &seg, frame);
+        if (one)
+            in.headers_only = !payload_wanted(w);
         if (ap->threads == 1 && in.map && in.off - in.released >= SP_RELEASE_STEP)
             input_release(&in, in.off);
     }
