@@ -100,48 +100,67 @@ static size_t ring_chunk_cap(size_t cap)
 /* A ring this big is made conflict_history big at once (hist_record). */
 #define SR__RING_JUMP 1024
 
+/* The capacity of a ring of cap bytes (0: none yet) once `len` more bytes
+ * are delivered `have` bytes past its `from`, with a history of `max`
+ * bytes: unchanged while it holds what it should, else grown by a quarter
+ * at least (it then holds what was delivered plus about 12 % on average,
+ * doubling: 50 %, and the copies of all growths together stay under 4x
+ * the final size), or to max at once from SR__RING_JUMP on; each size a
+ * malloc chunk to the byte. A ring of references follows the same rule
+ * (sr__hrefs.cap), so both remember the same bytes. */
+static size_t ring_grown(size_t cap, size_t max, uint64_t have, size_t len)
+{
+    size_t want = (size_t)MIN((uint64_t)max, have + len);
+    if (want <= cap)
+        return cap;
+    size_t ncap = cap >= SR__RING_JUMP || want >= SR__RING_JUMP
+                      ? max
+                      : MAX(want, MAX(cap + cap / 4, (size_t)SR__RING_MIN));
+    return MIN(max, ring_chunk_cap(ncap));
+}
+
+/* The conflict-history size of the call delivering now (max); without an
+ * assembler's options, the ring's own (it does not grow). */
+static size_t hist_max(const sr__ctx *x, size_t cap)
+{
+    return x->opt ? x->opt->conflict_history : cap;
+}
+
 /* Remember the tail of delivered bytes for conflict checks (see
  * sr_options.conflict_history). The ring grows with what the direction has
- * delivered (by a quarter or more, from SR__RING_MIN bytes, each size a
- * malloc chunk to the byte), so a short connection pays for its few bytes,
+ * delivered (ring_grown), so a short connection pays for its few bytes,
  * not for the whole ring; a ring that would hold SR__RING_JUMP bytes or
  * more is made conflict_history big at once, so a direction that delivers
  * full-sized segments (any bulk transfer) gets one ring and no copies
  * instead of a copy at every quarter (on 100,000 connections of 4 KB each
- * those were 5 % of the run).
- * What it remembers is the same as with the full ring from the start. If an
- * allocation fails, the ring stays as it is (or none: conflicts against
- * delivered data then go undetected) and no_memory counts it. */
+ * those were 5 % of the run). It remembers [max(from, next - cap), next).
+ * If an allocation fails, the ring stays as it is (or none: conflicts
+ * against delivered data then go undetected) and no_memory counts it. */
 static void hist_copy(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, size_t len,
                       uint64_t offset)
 {
     sr__ring *r = h->hist;
     size_t cap = r ? r->cap : 0;
-    size_t max = x->opt ? x->opt->conflict_history : cap;
+    size_t max = hist_max(x, cap);
     if (!r && max == 0)
         return;
     uint64_t from = r ? r->from : offset;
-    /* Remembered so far: [max(from, offset - cap), offset). */
-    uint64_t have = offset - from;
-    size_t want = (size_t)MIN((uint64_t)max, have + len);
-    if (want > cap) {
-        /* Grown by a quarter at least: it holds what was delivered plus
-         * about 12 % on average (doubling: 50 %), and the copies of all
-         * growths together stay under 4x the final size. */
-        size_t ncap = cap >= SR__RING_JUMP || want >= SR__RING_JUMP
-                          ? max
-                          : MAX(want, MAX(cap + cap / 4, (size_t)SR__RING_MIN));
-        ncap = MIN(max, ring_chunk_cap(ncap));
+    size_t ncap = ring_grown(cap, max, offset - from, len);
+    if (ncap > cap) {
         sr__ring *n = sr__ring_get(c->pool, ncap);
         if (!n) {
             SR__COUNT(x->acct, no_memory, 1);
             if (!r)
                 return;
         } else {
+            /* The new ring holds what the old one still did, no more: it
+             * may have forgotten bytes since `from` (a growth that failed,
+             * or a call with a smaller history that delivered), which the
+             * larger ring must not claim (FINDINGS F12). */
             n->from = from;
             if (r) {
-                uint64_t lo = MAX(from, offset > cap ? offset - cap : 0);
-                ring_move(n->data, ncap, r->data, cap, lo, offset);
+                n->from = MAX(from, offset > cap ? offset - cap : 0);
+                ring_move(n->data, ncap, r->data, cap, n->from, offset);
                 sr__ring_put(c->pool, r);
             }
             h->hist = r = n;
@@ -188,9 +207,12 @@ static bool hist_ref(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, 
                      uint64_t offset)
 {
     sr__hrefs *q = hrefs(h->hist);
+    /* The runs are contiguous and end at offset: without its first k runs
+     * the ring holds offset - e[k].off bytes, the new run len more. */
     size_t drop = 0;
-    while (drop < q->n && q->bytes - q->e[drop].len + len >= q->window)
-        q->bytes -= q->e[drop++].len;
+    while (drop < q->n &&
+           (drop + 1 == q->n ? 0 : offset - q->e[drop + 1].off) + len >= q->window)
+        drop++;
     if (drop) {
         q->n -= (uint32_t)drop;
         memmove(q->e, q->e + drop, q->n * sizeof q->e[0]);
@@ -210,20 +232,35 @@ static bool hist_ref(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, 
         h->hist = n;
         q = hrefs(n);
     }
+    q->cap = (uint32_t)ring_grown(q->cap, q->window, offset - h->hist->from, len);
     q->e[q->n++] = (sr__href){.p = data, .off = offset, .len = len};
-    q->bytes += len;
     return true;
 }
 
-/* Make a ring of references a ring of bytes: what it refers to is copied,
- * as hist_copy would have from the start. */
+/* Make a ring of references a ring of bytes: the ring of bytes hist_copy
+ * would have made of the same deliveries (its capacity, its `from`, the
+ * bytes it would hold, copied from the runs). Nothing if that memory is
+ * not there (counted): as a ring of bytes that could not be made. */
 static void hist_unref(sr__ctx *x, sr__conn *c, sr__half *h)
 {
     sr__ring *r = h->hist;
     const sr__hrefs *q = hrefs_c(r);
     h->hist = NULL;
-    for (size_t i = 0; i < q->n; i++)
-        hist_copy(x, c, h, q->e[i].p, q->e[i].len, q->e[i].off);
+    sr__ring *n = q->cap ? sr__ring_get(c->pool, q->cap) : NULL;
+    if (q->cap && !n)
+        SR__COUNT(x->acct, no_memory, 1);
+    if (n) {
+        n->from = r->from;
+        uint64_t next = q->n ? q->e[q->n - 1].off + q->e[q->n - 1].len : r->from;
+        uint64_t lo = MAX(r->from, next > n->cap ? next - n->cap : 0);
+        for (size_t i = 0; i < q->n; i++) {
+            const sr__href *f = &q->e[i];
+            uint64_t s = MAX(lo, f->off), e = f->off + f->len;
+            for (; s < e; s++) /* at most cap bytes in all */
+                n->data[s % n->cap] = f->p[s - f->off];
+        }
+        h->hist = n;
+    }
     sr__ring_put(c->pool, r);
 }
 
@@ -247,26 +284,27 @@ static void hist_record(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *dat
         sr__hrefs *q = hrefs(r);
         q->window = (uint32_t)x->opt->conflict_history; /* <= 1 MiB */
         q->n = 0;
-        q->bytes = 0;
+        q->cap = 0;
         h->hist = r;
     }
+    /* References keep the window of the call that made them; a call with
+     * another history (options are per assembler, and a pool's assemblers
+     * may differ) would grow a ring of bytes otherwise: it gets one. */
     if (r && r->refs) {
-        if (stable && hist_ref(x, c, h, data, len, offset))
+        if (stable && hist_max(x, 0) == hrefs_c(r)->window && hist_ref(x, c, h, data, len, offset))
             return;
         hist_unref(x, c, h);
     }
     hist_copy(x, c, h, data, len, offset);
 }
 
-/* Nothing before a gap at `offset` is remembered. */
+/* Nothing before a gap at `offset` is remembered; the ring (either kind)
+ * keeps its capacity. */
 static void hist_gap(sr__half *h, uint64_t offset)
 {
     h->hist->from = offset;
-    if (h->hist->refs) {
-        sr__hrefs *q = hrefs(h->hist);
-        q->n = 0;
-        q->bytes = 0;
-    }
+    if (h->hist->refs)
+        hrefs(h->hist)->n = 0;
 }
 
 /* Does [off, off + len) differ from the delivered bytes we still know?
@@ -278,12 +316,14 @@ static bool hist_differs(const sr__half *h, const uint8_t *data, int64_t off, si
     const sr__ring *r = h->hist;
     if (!r || len == 0)
         return false;
+    /* Remembered: [max(from, next - cap), next), either kind. */
+    size_t cap = r->refs ? hrefs_c(r)->cap : r->cap;
+    uint64_t lo = MAX(r->from, h->next > cap ? h->next - cap : 0);
+    int64_t s = MAX(off, (int64_t)lo);
+    int64_t e = MIN(off + (int64_t)len, (int64_t)h->next);
     if (r->refs) {
-        /* The runs hold [from or the window's start, next), in order. */
+        /* The runs hold at least that, in order. */
         const sr__hrefs *q = hrefs_c(r);
-        uint64_t lo = MAX(r->from, h->next > q->window ? h->next - q->window : 0);
-        int64_t s = MAX(off, (int64_t)lo);
-        int64_t e = MIN(off + (int64_t)len, (int64_t)h->next);
         for (size_t i = 0; i < q->n && s < e; i++) {
             const sr__href *f = &q->e[i];
             int64_t fs = MAX(s, (int64_t)f->off), fe = MIN(e, (int64_t)(f->off + f->len));
@@ -294,9 +334,6 @@ static bool hist_differs(const sr__half *h, const uint8_t *data, int64_t off, si
         }
         return false;
     }
-    uint64_t lo = MAX(r->from, h->next > r->cap ? h->next - r->cap : 0);
-    int64_t s = MAX(off, (int64_t)lo);
-    int64_t e = MIN(off + (int64_t)len, (int64_t)h->next);
     while (s < e) { /* memcmp runs up to where the ring wraps */
         size_t at = (size_t)((uint64_t)s % r->cap);
         size_t k = (size_t)MIN((uint64_t)(e - s), (uint64_t)(r->cap - at));
@@ -549,6 +586,20 @@ static bool new_wins(const sr__ctx *x, const sr__page *p)
  * extents the policy compares with). The count pass and the fill pass take
  * identical steps, so the count is exact. Returns the number of new pages;
  * *nomem if the allocator failed. */
+/* A later copy differs from the page's bytes at old (new: its copy, which
+ * does differ somewhere): the page is flagged, and where its lowest
+ * differing byte is kept (trim_beyond_fin). */
+static void page_conflict(sr__page *p, const uint8_t *old, const uint8_t *neu)
+{
+    size_t k = 0;
+    while (old[k] == neu[k])
+        k++;
+    uint32_t at = (uint32_t)((size_t)(old - p->data) + k);
+    if (!(p->flags & SR_CHUNK_CONFLICT) || at < p->conflict_at)
+        p->conflict_at = at;
+    p->flags |= SR_CHUNK_CONFLICT;
+}
+
 static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, uint64_t s,
                    uint64_t e, bool fill, bool *overlap, bool *conflict, bool *nomem,
                    bool *fresh, uint64_t *new_bytes, bool *replace)
@@ -571,7 +622,7 @@ static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, ui
                 *overlap = true;
                 if (memcmp(old, neu, oe - cur) != 0) {
                     *conflict = true;
-                    prev->flags |= SR_CHUNK_CONFLICT;
+                    page_conflict(prev, old, neu);
                     if (new_wins(x, prev))
                         *replace = true;
                 }
@@ -755,7 +806,7 @@ static void deliver_inorder(sr__ctx *x, sr__conn *c, sr_direction dir, const uin
                 uint8_t *old = p->data + (pos - p->offset);
                 if (memcmp(old, data + (pos - off), oe - pos) != 0) {
                     conflict = true;
-                    p->flags |= SR_CHUNK_CONFLICT;
+                    page_conflict(p, old, data + (pos - off));
                     if (new_wins(x, p))
                         memcpy(old, data + (pos - off), oe - pos);
                 }
@@ -852,6 +903,9 @@ static void trim_beyond_fin(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t 
             if (p->offset + p->len > fin) {
                 p->len = (uint32_t)(fin - p->offset);
                 p->gap_end = 0;
+                /* Its conflicting bytes may all lie beyond the FIN (F13). */
+                if ((p->flags & SR_CHUNK_CONFLICT) && p->conflict_at >= p->len)
+                    p->flags &= ~(uint32_t)SR_CHUNK_CONFLICT;
             } else if (p->gap_end > fin) {
                 p->gap_end = fin;
             }

@@ -257,6 +257,10 @@ struct sr__page {
     int64_t seg_end;         /* offsets, for the overlap policy */
     uint32_t len;            /* bytes used, 1..page_size */
     uint32_t flags;          /* SR_CHUNK_CONFLICT */
+    uint32_t conflict_at;    /* with SR_CHUNK_CONFLICT: the lowest of its
+                                bytes that differed from a later copy
+                                (data[conflict_at]), so a page cut short
+                                keeps the flag only if such a byte stays */
     uint8_t data[];          /* page_size bytes */
 };
 
@@ -331,7 +335,12 @@ typedef struct sr__href {
 
 /* A reference ring: runs oldest first, each ending where the next begins,
  * the last at the edge; together they hold at least the last `window`
- * delivered bytes (or all since `from`). It is made for SR__HREFS_MIN runs
+ * delivered bytes (or all since `from`). `cap` is the capacity a ring of
+ * bytes would have now (it grows by the same rule, hist_copy in conn.c,
+ * and a gap keeps it, as it keeps a ring of bytes): what it remembers is
+ * what such a ring would, and a ring of references made one is one of
+ * exactly that capacity, whichever assembler (and history size) delivers
+ * next. It is made for SR__HREFS_MIN runs
  * (most directions deliver one or two) and grown once to SR__HREFS_MAX,
  * which holds a 4 KiB window of 1460-byte segments; smaller segments fill
  * it sooner, and the ring then becomes a ring of bytes (hist_record in
@@ -340,10 +349,11 @@ typedef struct sr__href {
 #define SR__HREFS_MIN 2
 #define SR__HREFS_MAX 5
 typedef struct sr__hrefs {
-    uint32_t window;         /* conflict_history when made */
+    uint32_t window;         /* conflict_history when made (<= 1 MiB) */
     uint32_t n;
-    uint64_t bytes;          /* sum of e[].len */
-    sr__href e[];
+    uint32_t cap;            /* a ring of bytes' capacity (<= window) */
+    uint32_t pad;
+    sr__href e[];            /* their bytes: e[n-1] end - e[0].off */
 } sr__hrefs;
 #define SR__HREFS_BYTES(k) (sizeof(sr__hrefs) + (k) * sizeof(sr__href))
 

@@ -12,6 +12,10 @@
  * (Since the fix, the holder's own call completes V as it returns; the
  * close completes any victim still queued.)
  *
+ * /hunt/history/..., /hunt/fin/trim-keeps-no-stale-conflict-flag: F11-F13,
+ * found by a second hunt on the conflict history kept by reference (see
+ * the functions' comments).
+ *
  * Copyright (c) 2026 The safereasm authors. SPDX-License-Identifier: BSD-3-Clause
  */
 #define _POSIX_C_SOURCE 200809L
@@ -772,9 +776,170 @@ static void test_fin_cut_tail(void)
     }
 }
 
+/* ------------------------------------------------------------ history */
+
+/* F11-F13 (a second hunt, on the conflict history kept by reference): one
+ * direction fed through one or two assemblers of one pool; the chunks'
+ * flags are recorded. */
+typedef struct {
+    unsigned flags_or;        /* of the chunks with bytes */
+    int conflict_chunks;
+    uint64_t edge;
+    int bad;
+} hh_view;
+
+static void *hh_new(void *ud, const sr_conn_info *info, void *pctx)
+{
+    (void)info, (void)pctx;
+    return ud;
+}
+
+static int hh_data(void *ud, void *stream, const sr_conn_info *info, const sr_chunk *ch,
+                   void *pctx)
+{
+    (void)ud, (void)info, (void)pctx;
+    hh_view *v = stream;
+    if (ch->offset != v->edge + ch->skipped)
+        v->bad++;
+    v->edge = ch->offset + ch->len;
+    if (ch->len && (ch->flags & SR_CHUNK_CONFLICT))
+        v->conflict_chunks++;
+    return 0;
+}
+
+static void hh_complete(void *ud, void *stream, const sr_conn_info *info, sr_close_reason why,
+                        void *pctx)
+{
+    (void)ud, (void)stream, (void)info, (void)why, (void)pctx;
+}
+
+/* Feed [off, off + len) of content (the stream's bytes, or a changed copy)
+ * through a; returns the status. */
+static unsigned hh_feed(sr_assembler *a, const uint8_t *content, uint32_t off, size_t len,
+                        unsigned flags, bool stable)
+{
+    sr_flow f;
+    flow_port(&f, 1000);
+    sr_segment sg = {.seq = 1000 + off, .flags = flags | SR_TCP_ACK, .payload_stable = stable,
+                     .payload = len ? content + off : NULL, .payload_len = len,
+                     .timestamp = 1 * SEC};
+    sr_result r;
+    g_assert_cmpint(sr_assemble_ex(a, &f, &sg, NULL, &r), ==, SR_OK);
+    return r.status;
+}
+
+/* F11: options are per assembler, so two assemblers of one pool may keep
+ * different conflict histories, and one connection may meet both. A
+ * stable payload (kept by reference) must be remembered as a copied one
+ * would be: the byte at offset 20, delivered by an assembler with a 4 KiB
+ * history after 10 bytes from one with a 16-byte history, is remembered,
+ * and a retransmission changing it is a conflict either way (before the
+ * fix, with stable payloads, the references kept the first assembler's 16
+ * bytes and missed it). */
+static void test_history_assemblers_differ(void)
+{
+    for (int stable = 0; stable < 2; stable++) {
+        static uint8_t good[256], changed[256];
+        for (int i = 0; i < 256; i++)
+            good[i] = changed[i] = (uint8_t)(i * 7 + 1);
+        changed[20] ^= 0xff;
+        hh_view v = {0};
+        sr_stream_factory fac = {hh_new, hh_data, hh_complete, &v};
+        sr_pool *pool = sr_pool_new(&fac, 4, NULL);
+        sr_options o16, o4k;
+        sr_options_init(&o16);
+        sr_options_init(&o4k);
+        o16.conflict_history = 16;
+        o4k.conflict_history = 4096;
+        sr_assembler *a16, *a4k;
+        g_assert_cmpint(sr_assembler_new(pool, &o16, &a16), ==, SR_OK);
+        g_assert_cmpint(sr_assembler_new(pool, &o4k, &a4k), ==, SR_OK);
+        hh_feed(a16, good, 0, 10, 0, stable);
+        hh_feed(a4k, good, 10, 100, 0, stable);
+        unsigned st = hh_feed(a4k, changed, 20, 5, 0, stable);
+        g_assert_true(st & SR_SEG_CONFLICT);
+        sr_assembler_free(a16);
+        sr_assembler_free(a4k);
+        sr_pool_free(pool);
+        g_assert_cmpint(v.bad, ==, 0);
+    }
+}
+
+/* F12: a ring of bytes that grows must not claim bytes the smaller ring
+ * had forgotten. An assembler with a 16-byte history delivers 100 bytes
+ * (the ring holds 84..99); one with 4 KiB delivers 10 more, and the ring
+ * grows; a byte-identical retransmission of 0..7 is no conflict (before
+ * the fix the grown ring said it held 0..109 and compared 0..7 with what
+ * was never written there; a failed growth did the same). */
+static void test_history_grown_after_loss(void)
+{
+    for (int stable = 0; stable < 2; stable++) {
+        static uint8_t good[256];
+        for (int i = 0; i < 256; i++)
+            good[i] = (uint8_t)(i * 13 + 5);
+        hh_view v = {0};
+        sr_stream_factory fac = {hh_new, hh_data, hh_complete, &v};
+        sr_pool *pool = sr_pool_new(&fac, 4, NULL);
+        sr_options o16, o4k;
+        sr_options_init(&o16);
+        sr_options_init(&o4k);
+        o16.conflict_history = 16;
+        o4k.conflict_history = 4096;
+        sr_assembler *a16, *a4k;
+        g_assert_cmpint(sr_assembler_new(pool, &o16, &a16), ==, SR_OK);
+        g_assert_cmpint(sr_assembler_new(pool, &o4k, &a4k), ==, SR_OK);
+        for (uint32_t off = 0; off < 100; off += 10)
+            hh_feed(a16, good, off, 10, 0, false);
+        hh_feed(a4k, good, 100, 10, 0, stable);
+        unsigned st = hh_feed(a4k, good, 0, 8, 0, stable);
+        g_assert_true(st & SR_SEG_RETRANSMISSION);
+        g_assert_false(st & SR_SEG_CONFLICT);
+        st = hh_feed(a4k, good, 90, 20, 0, stable);
+        g_assert_false(st & SR_SEG_CONFLICT);
+        sr_assembler_free(a16);
+        sr_assembler_free(a4k);
+        sr_pool_free(pool);
+        g_assert_cmpint(v.bad, ==, 0);
+    }
+}
+
+/* F13: bytes 10..29 buffered, 25..29 retransmitted changed (the page is
+ * flagged), then a FIN at 20 drops 20..29: the page keeps 10..19, none of
+ * which differed, and its chunk must not be flagged SR_CHUNK_CONFLICT. A
+ * change at 15 instead keeps the flag. */
+static void test_fin_trims_conflict_flag(void)
+{
+    for (int at = 0; at < 2; at++) {
+        static uint8_t good[64], changed[64];
+        for (int i = 0; i < 64; i++)
+            good[i] = changed[i] = (uint8_t)(i + 1);
+        uint32_t c_off = at ? 15 : 25;
+        for (uint32_t i = c_off; i < c_off + 5; i++)
+            changed[i] ^= 0xff;
+        hh_view v = {0};
+        sr_stream_factory fac = {hh_new, hh_data, hh_complete, &v};
+        sr_pool *pool = sr_pool_new(&fac, 4, NULL);
+        sr_assembler *a;
+        g_assert_cmpint(sr_assembler_new(pool, NULL, &a), ==, SR_OK);
+        hh_feed(a, good, 0, 1, 0, false);
+        hh_feed(a, good, 10, 20, 0, false);
+        g_assert_true(hh_feed(a, changed, c_off, 5, 0, false) & SR_SEG_CONFLICT);
+        hh_feed(a, good, 20, 0, SR_TCP_FIN, false);
+        hh_feed(a, good, 1, 9, 0, false);
+        g_assert_cmpuint(v.edge, ==, 20);
+        g_assert_cmpint(v.conflict_chunks, ==, at ? 1 : 0);
+        sr_assembler_free(a);
+        sr_pool_free(pool);
+        g_assert_cmpint(v.bad, ==, 0);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/hunt/history/assemblers-differ", test_history_assemblers_differ);
+    g_test_add_func("/hunt/history/grown-after-loss", test_history_grown_after_loss);
+    g_test_add_func("/hunt/fin/trim-keeps-no-stale-conflict-flag", test_fin_trims_conflict_flag);
     g_test_add_func("/hunt/deferred-victim/assembler-close", test_deferred_victim_close);
     g_test_add_func("/hunt/threads/evict-nested", test_threads_evict_nested);
     g_test_add_func("/hunt/long/past-4gib", test_long_past_4gib);

@@ -15,10 +15,16 @@
  *   the streams; pages back to 0 and every stream completed after close;
  * all under the overlap policy the input picks (all six). Then the same
  * input, read again as overlapping segments of one direction with a few
- * versions of content and no limit in reach, is checked against a per-byte
- * model of the policy written from the header (differential): the stream
- * after the final flush byte for byte, holes skipped, and the conflicts
- * counted (one per segment that differs from a buffered or delivered byte).
+ * versions of content, a FIN among them, fed through one assembler or two
+ * with different conflict histories and no limit in reach, is checked
+ * against a per-byte model of the policy written from the header
+ * (differential): the stream after the final flush byte for byte, holes
+ * skipped, the conflicts counted (one per segment that differs from a
+ * buffered or a remembered delivered byte; with two histories, between
+ * what the smaller and the larger must and may remember), no chunk flagged
+ * SR_CHUNK_CONFLICT without a byte that differed while buffered; and run
+ * twice, payloads stable as the input says and all transient, it must tell
+ * the same (tests/core/FINDINGS.md F11-F13).
  *
  * Built two ways: with -DSR_LIBFUZZER as a libFuzzer target (clang
  * -fsanitize=fuzzer), and by default with a main() that replays files given
@@ -201,7 +207,8 @@ static void fz_complete(void *u, void *stream, const sr_conn_info *i, sr_close_r
 /* ---------------------------------------------------------- differential */
 
 /* One direction, segments within FZ_SPAN bytes of its start: what the
- * callbacks saw (bytes, holes as FZ_HOLE) and the model's view. */
+ * callbacks saw (bytes, holes as FZ_HOLE, the chunks flagged
+ * SR_CHUNK_CONFLICT) and the model's view. */
 #define FZ_SPAN 96
 #define FZ_HOLE 0x100
 typedef struct {
@@ -209,6 +216,8 @@ typedef struct {
     uint64_t reached;
     uint64_t conflicts;
     int completes, bad;
+    int nflagged;
+    int flagged[FZ_SPAN][2];   /* [offset, end) of each chunk flagged CONFLICT */
 } fz_view;
 
 static void *fzd_new(void *u, const sr_conn_info *i, void *ctx)
@@ -230,6 +239,10 @@ static int fzd_data(void *u, void *stream, const sr_conn_info *i, const sr_chunk
         v->got[k] = FZ_HOLE;
     for (size_t k = 0; k < c->len; k++)
         v->got[c->offset + k] = c->data[k];
+    if ((c->flags & SR_CHUNK_CONFLICT) && v->nflagged < FZ_SPAN) {
+        v->flagged[v->nflagged][0] = (int)c->offset;
+        v->flagged[v->nflagged++][1] = (int)(c->offset + c->len);
+    }
     v->reached = c->offset + c->len;
     return 0;
 }
@@ -256,13 +269,27 @@ static int fzd_new_wins(sr_overlap_policy p, int ns, int ne, int os, int oe)
     }
 }
 
-static void fz_policy_diff(const uint8_t *data, size_t size)
+/* What the model expects of one run of the program. */
+typedef struct {
+    int arrived[FZ_SPAN], copy[FZ_SPAN];
+    int cflag[FZ_SPAN];        /* differed from a later copy while buffered */
+    int top, fin;              /* fin: the FIN's offset, or -1 */
+    uint64_t must, may;        /* segments that must / may be conflicts */
+    sr_overlap_policy policy;
+    size_t page_size;
+    uint32_t isn;
+} fz_model;
+
+/* Run the program on a fresh pool; stable_ok: payloads the program marks
+ * stable are handed over so (else every payload is transient). */
+static void fz_policy_run(const uint8_t *data, size_t size, bool stable_ok, fz_view *v,
+                          fz_model *m)
 {
-    fz_view v;
-    memset(&v, 0, sizeof v);
+    memset(v, 0, sizeof *v);
+    memset(m, 0, sizeof *m);
     for (int k = 0; k < FZ_SPAN; k++)
-        v.got[k] = -1;
-    sr_stream_factory f = {fzd_new, fzd_data, fzd_complete, &v};
+        v->got[k] = -1;
+    sr_stream_factory f = {fzd_new, fzd_data, fzd_complete, v};
     sr_pool *pool = sr_pool_new(&f, 1, NULL);
     sr_options o;
     sr_options_init(&o);
@@ -273,37 +300,54 @@ static void fz_policy_diff(const uint8_t *data, size_t size)
      * so its runs are dropped and refilled. */
     static const size_t hist[8] = {4096, 4096, 0, 1, 5, 16, 23, 40};
     o.conflict_history = hist[data[2] & 7];
-    const int window = (int)o.conflict_history;
     /* Capture time moves only where an op says so, by flush_interval: the
      * next segment then first releases every buffered byte, holes skipped,
      * and the history forgets what came before the last hole. */
     o.flush_interval = 10;
     o.connection_timeout = 1000000;
-    sr_assembler *a = NULL;
-    if (!pool || sr_assembler_new(pool, &o, &a) != SR_OK)
+    /* A second assembler on the same pool, with another history (options
+     * belong to assemblers; a connection meets both): the ops choose which
+     * one feeds each segment. */
+    sr_options o2 = o;
+    const bool two = data[3] & 2;
+    o2.conflict_history = hist[(data[3] >> 2) & 7];
+    sr_assembler *as[2] = {NULL, NULL};
+    if (!pool || sr_assembler_new(pool, &o, &as[0]) != SR_OK ||
+        (two && sr_assembler_new(pool, &o2, &as[1]) != SR_OK))
         abort();
+    /* The history holds at least the last wmin delivered bytes since the
+     * last hole (less only where fewer were delivered), and never more than
+     * wmax: which it holds between the two depends on which assembler
+     * delivered what, so a conflict there may or may not be told. */
+    const int w1 = (int)o.conflict_history, w2 = two ? (int)o2.conflict_history : w1;
+    const int wmin = w1 < w2 ? w1 : w2, wmax = w1 < w2 ? w2 : w1;
+    m->policy = o.overlap_policy;
+    m->page_size = o.page_size;
     const uint32_t isn = (data[3] & 1) ? 0xFFFFFFFFu - data[0] % 128u
                                        : (uint32_t)data[0] << 24 | (uint32_t)data[3] << 8;
+    m->isn = isn;
     sr_flow fl;
     sr_flow_set_ipv4(&fl, 0x0a000001u, 1000, 0x0a0000feu, 80);
     sr_segment s;
     memset(&s, 0, sizeof s);
     s.seq = isn;
     s.flags = SR_TCP_SYN;
-    if (sr_assemble(a, &fl, &s, NULL) != SR_OK)
+    if (sr_assemble(as[0], &fl, &s, NULL) != SR_OK)
         abort();
     /* The model: per byte whether it arrived, the copy held, the extents
      * of the segment that first wrote it; the delivered edge. */
-    int arrived[FZ_SPAN] = {0}, copy[FZ_SPAN] = {0}, ws[FZ_SPAN] = {0}, we[FZ_SPAN] = {0};
-    int edge = 0, top = 0, from = 0;
-    uint64_t conflicts = 0;
+    int ws[FZ_SPAN] = {0}, we[FZ_SPAN] = {0};
+    int *arrived = m->arrived, *copy = m->copy;
+    int edge = 0, from = 0;
+    m->fin = -1;
     sr_time now = 0;
     /* A payload handed over as stable stays here, unchanged, until the
      * pool is freed; any other is overwritten by the next segment's. */
     uint8_t kept[48][16], scratch[16];
     for (size_t pos = 4, nops = 0; pos + 3 <= size && nops < 48; pos += 3, nops++) {
         const int off = data[pos] % (FZ_SPAN - 16), len = 1 + data[pos + 1] % 16;
-        const bool stable = data[pos + 2] & 4;
+        const bool stable = stable_ok && (data[pos + 2] & 4);
+        sr_assembler *a = two && (data[pos + 2] & 0x20) ? as[1] : as[0];
         if ((data[pos + 2] & 0x18) == 0x18) {
             now += o.flush_interval;
             int last = edge - 1; /* the last buffered byte */
@@ -316,6 +360,21 @@ static void fz_policy_diff(const uint8_t *data, size_t size)
             if (last >= edge)
                 edge = last + 1;
         }
+        if ((data[pos + 2] & 0xC0) == 0xC0 && data[pos + 1] % 8 == 0 && m->fin < 0 &&
+            off >= edge) {
+            /* A FIN (no data) at off: what is buffered beyond it is
+             * dropped, and nothing beyond it is stream data any more. */
+            memset(&s, 0, sizeof s);
+            s.seq = isn + 1u + (uint32_t)off;
+            s.flags = SR_TCP_FIN | SR_TCP_ACK;
+            s.timestamp = now;
+            if (sr_assemble(a, &fl, &s, NULL) != SR_OK)
+                abort();
+            m->fin = off;
+            for (int p = off; p < FZ_SPAN; p++)
+                arrived[p] = 0;
+            continue;
+        }
         uint8_t *buf = stable ? kept[nops] : scratch;
         /* Four versions of the content: copies both equal and different. */
         for (int k = 0; k < len; k++)
@@ -327,48 +386,102 @@ static void fz_policy_diff(const uint8_t *data, size_t size)
         s.timestamp = now;
         s.payload = buf;
         s.payload_len = (size_t)len;
-        if (sr_assemble(a, &fl, &s, NULL) != SR_OK)
+        sr_result rr;
+        if (sr_assemble_ex(a, &fl, &s, NULL, &rr) != SR_OK)
             abort();
-        int differs = 0;
+        if (getenv("FZT")) fprintf(stderr, "run%d op%zu asm%d off %d len %d stable %d status %x edge %d\n", !stable_ok, nops, a==as[1], off, len, stable, rr.status, edge);
+        int must = 0, may = 0;
         for (int k = 0; k < len; k++) {
             const int p = off + k;
+            if (m->fin >= 0 && p >= m->fin)
+                break; /* not stream data */
             if (p < edge) { /* delivered: never changes; told if remembered */
-                differs |= p >= from && p >= edge - window && arrived[p] && copy[p] != buf[k];
+                if (p >= from && arrived[p] && copy[p] != buf[k]) {
+                    must |= p >= edge - wmin;
+                    may |= p >= edge - wmax;
+                }
             } else if (!arrived[p]) {
                 arrived[p] = 1, copy[p] = buf[k], ws[p] = off, we[p] = off + len;
             } else if (copy[p] != buf[k]) {
-                differs = 1;
+                must = may = 1;
+                m->cflag[p] = 1;
                 if (fzd_new_wins(o.overlap_policy, off, off + len, ws[p], we[p]))
                     copy[p] = buf[k];
             }
         }
-        conflicts += (uint64_t)differs;
+        m->must += (uint64_t)must;
+        m->may += (uint64_t)may;
         while (edge < FZ_SPAN && arrived[edge])
             edge++;
-        if (off + len > top)
-            top = off + len;
+        if (off + len > m->top)
+            m->top = off + len;
     }
-    if (sr_assembler_flush_all(a, NULL, NULL) != SR_OK)
+    if (m->fin >= 0)
+        m->top = m->fin; /* the stream ends there, whatever came beyond */
+    if (sr_assembler_flush_all(as[0], NULL, NULL) != SR_OK)
         abort();
-    int bad = v.bad || v.completes != 1 || v.reached != (uint64_t)top || v.conflicts != conflicts;
-    for (int p = 0; p < top && !bad; p++)
-        bad = v.got[p] != (arrived[p] ? copy[p] : FZ_HOLE);
-    if (bad) {
-        fprintf(stderr, "fuzz: policy %s (page %zu, isn %u): the stream differs from the model "
-                "(conflicts %llu, model %llu; reached %llu of %d)\n  got:  ",
-                sr_overlap_policy_name(o.overlap_policy), o.page_size, isn,
-                (unsigned long long)v.conflicts, (unsigned long long)conflicts,
-                (unsigned long long)v.reached, top);
-        for (int p = 0; p < top; p++)
-            fprintf(stderr, v.got[p] < 0 ? "-- " : v.got[p] == FZ_HOLE ? ".. " : "%02x ", v.got[p]);
-        fprintf(stderr, "\n  want: ");
-        for (int p = 0; p < top; p++)
-            fprintf(stderr, arrived[p] ? "%02x " : ".. ", copy[p]);
-        fprintf(stderr, "\n");
-        abort();
-    }
-    sr_assembler_free(a);
+    sr_assembler_free(as[0]);
+    sr_assembler_free(as[1]);
     sr_pool_free(pool);
+}
+
+static void fz_dump(const char *what, const fz_view *v, const fz_model *m)
+{
+    fprintf(stderr, "fuzz: policy %s (page %zu, isn %u, fin %d): %s (conflicts %llu, model "
+            "%llu..%llu; reached %llu of %d)\n  got:  ",
+            sr_overlap_policy_name(m->policy), m->page_size, m->isn, m->fin, what,
+            (unsigned long long)v->conflicts, (unsigned long long)m->must,
+            (unsigned long long)m->may, (unsigned long long)v->reached, m->top);
+    for (int p = 0; p < m->top; p++)
+        fprintf(stderr, v->got[p] < 0 ? "-- " : v->got[p] == FZ_HOLE ? ".. " : "%02x ", v->got[p]);
+    fprintf(stderr, "\n  want: ");
+    for (int p = 0; p < m->top; p++)
+        fprintf(stderr, m->arrived[p] ? "%02x " : ".. ", m->copy[p]);
+    fprintf(stderr, "\n");
+}
+
+/* The program run twice: payloads stable as it says, then all transient.
+ * Each run against the model: the stream byte for byte, holes skipped, the
+ * conflicts counted (one per segment that differs from a buffered or a
+ * remembered delivered byte) and no chunk flagged SR_CHUNK_CONFLICT without
+ * a byte that differed while buffered; and the two runs alike in every
+ * byte, flag and count (stable payloads change nothing the core tells). */
+static void fz_policy_diff(const uint8_t *data, size_t size)
+{
+    static fz_view v[2];
+    static fz_model m[2];
+    for (int r = 0; r < 2; r++) {
+        fz_policy_run(data, size, r == 0, &v[r], &m[r]);
+        const fz_view *x = &v[r];
+        int bad = x->bad || x->completes != 1 || x->reached != (uint64_t)m[r].top ||
+                  x->conflicts < m[r].must || x->conflicts > m[r].may;
+        for (int p = 0; p < m[r].top && !bad; p++)
+            bad = x->got[p] != (m[r].arrived[p] ? m[r].copy[p] : FZ_HOLE);
+        if (bad) {
+            fz_dump(r ? "the stream differs from the model (transient payloads)"
+                      : "the stream differs from the model",
+                    x, &m[r]);
+            abort();
+        }
+        for (int i = 0; i < x->nflagged; i++) {
+            int any = 0;
+            for (int p = x->flagged[i][0]; p < x->flagged[i][1]; p++)
+                any |= m[r].cflag[p];
+            if (!any) {
+                fprintf(stderr, "fuzz: chunk [%d, %d) flagged SR_CHUNK_CONFLICT without a "
+                        "byte that differed while buffered\n", x->flagged[i][0], x->flagged[i][1]);
+                fz_dump("false conflict flag", x, &m[r]);
+                abort();
+            }
+        }
+    }
+    if (v[0].conflicts != v[1].conflicts || v[0].nflagged != v[1].nflagged ||
+        memcmp(v[0].got, v[1].got, sizeof v[0].got) != 0 ||
+        memcmp(v[0].flagged, v[1].flagged, sizeof v[0].flagged) != 0) {
+        fz_dump("stable payloads told something else than transient ones: stable run", &v[0], &m[0]);
+        fz_dump("transient run", &v[1], &m[1]);
+        abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
