@@ -253,11 +253,14 @@ static void hist_unref(sr__ctx *x, sr__conn *c, sr__half *h)
         n->from = r->from;
         uint64_t next = q->n ? q->e[q->n - 1].off + q->e[q->n - 1].len : r->from;
         uint64_t lo = MAX(r->from, next > n->cap ? next - n->cap : 0);
-        for (size_t i = 0; i < q->n; i++) {
+        for (size_t i = 0; i < q->n; i++) { /* at most cap bytes in all */
             const sr__href *f = &q->e[i];
-            uint64_t s = MAX(lo, f->off), e = f->off + f->len;
-            for (; s < e; s++) /* at most cap bytes in all */
-                n->data[s % n->cap] = f->p[s - f->off];
+            for (uint64_t s = MAX(lo, f->off), e = f->off + f->len; s < e;) {
+                size_t at = (size_t)(s % n->cap);
+                size_t k = (size_t)MIN(e - s, (uint64_t)(n->cap - at));
+                memcpy(n->data + at, f->p + (s - f->off), k);
+                s += k;
+            }
         }
         h->hist = n;
     }
