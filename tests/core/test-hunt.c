@@ -828,6 +828,30 @@ static unsigned hh_feed(sr_assembler *a, const uint8_t *content, uint32_t off, s
     return r.status;
 }
 
+/* A pool for one hh_view, with two assemblers: a 16-byte and a 4 KiB
+ * conflict history. */
+static sr_pool *hh_two(hh_view *v, sr_assembler **a16, sr_assembler **a4k)
+{
+    sr_stream_factory fac = {hh_new, hh_data, hh_complete, v};
+    sr_pool *pool = sr_pool_new(&fac, 4, NULL);
+    g_assert_nonnull(pool);
+    sr_options o;
+    sr_options_init(&o);
+    o.conflict_history = 16;
+    g_assert_cmpint(sr_assembler_new(pool, &o, a16), ==, SR_OK);
+    o.conflict_history = 4096;
+    g_assert_cmpint(sr_assembler_new(pool, &o, a4k), ==, SR_OK);
+    return pool;
+}
+
+static void hh_free(sr_pool *pool, sr_assembler *a, sr_assembler *b, const hh_view *v)
+{
+    sr_assembler_free(a);
+    sr_assembler_free(b);
+    sr_pool_free(pool);
+    g_assert_cmpint(v->bad, ==, 0);
+}
+
 /* F11: options are per assembler, so two assemblers of one pool may keep
  * different conflict histories, and one connection may meet both. A
  * stable payload (kept by reference) must be remembered as a copied one
@@ -844,24 +868,13 @@ static void test_history_assemblers_differ(void)
             good[i] = changed[i] = (uint8_t)(i * 7 + 1);
         changed[20] ^= 0xff;
         hh_view v = {0};
-        sr_stream_factory fac = {hh_new, hh_data, hh_complete, &v};
-        sr_pool *pool = sr_pool_new(&fac, 4, NULL);
-        sr_options o16, o4k;
-        sr_options_init(&o16);
-        sr_options_init(&o4k);
-        o16.conflict_history = 16;
-        o4k.conflict_history = 4096;
         sr_assembler *a16, *a4k;
-        g_assert_cmpint(sr_assembler_new(pool, &o16, &a16), ==, SR_OK);
-        g_assert_cmpint(sr_assembler_new(pool, &o4k, &a4k), ==, SR_OK);
+        sr_pool *pool = hh_two(&v, &a16, &a4k);
         hh_feed(a16, good, 0, 10, 0, stable);
         hh_feed(a4k, good, 10, 100, 0, stable);
         unsigned st = hh_feed(a4k, changed, 20, 5, 0, stable);
         g_assert_true(st & SR_SEG_CONFLICT);
-        sr_assembler_free(a16);
-        sr_assembler_free(a4k);
-        sr_pool_free(pool);
-        g_assert_cmpint(v.bad, ==, 0);
+        hh_free(pool, a16, a4k, &v);
     }
 }
 
@@ -878,16 +891,8 @@ static void test_history_grown_after_loss(void)
         for (int i = 0; i < 256; i++)
             good[i] = (uint8_t)(i * 13 + 5);
         hh_view v = {0};
-        sr_stream_factory fac = {hh_new, hh_data, hh_complete, &v};
-        sr_pool *pool = sr_pool_new(&fac, 4, NULL);
-        sr_options o16, o4k;
-        sr_options_init(&o16);
-        sr_options_init(&o4k);
-        o16.conflict_history = 16;
-        o4k.conflict_history = 4096;
         sr_assembler *a16, *a4k;
-        g_assert_cmpint(sr_assembler_new(pool, &o16, &a16), ==, SR_OK);
-        g_assert_cmpint(sr_assembler_new(pool, &o4k, &a4k), ==, SR_OK);
+        sr_pool *pool = hh_two(&v, &a16, &a4k);
         for (uint32_t off = 0; off < 100; off += 10)
             hh_feed(a16, good, off, 10, 0, false);
         hh_feed(a4k, good, 100, 10, 0, stable);
@@ -896,10 +901,7 @@ static void test_history_grown_after_loss(void)
         g_assert_false(st & SR_SEG_CONFLICT);
         st = hh_feed(a4k, good, 90, 20, 0, stable);
         g_assert_false(st & SR_SEG_CONFLICT);
-        sr_assembler_free(a16);
-        sr_assembler_free(a4k);
-        sr_pool_free(pool);
-        g_assert_cmpint(v.bad, ==, 0);
+        hh_free(pool, a16, a4k, &v);
     }
 }
 
@@ -928,9 +930,7 @@ static void test_fin_trims_conflict_flag(void)
         hh_feed(a, good, 1, 9, 0, false);
         g_assert_cmpuint(v.edge, ==, 20);
         g_assert_cmpint(v.conflict_chunks, ==, at ? 1 : 0);
-        sr_assembler_free(a);
-        sr_pool_free(pool);
-        g_assert_cmpint(v.bad, ==, 0);
+        hh_free(pool, a, NULL, &v);
     }
 }
 
