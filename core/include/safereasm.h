@@ -427,7 +427,9 @@ SR_API sr_pool *sr_pool_new_ex(const sr_stream_factory *factory, size_t max_conn
  * Must not be called from a callback (SR_ERR_REENTRANT). */
 SR_API sr_error sr_pool_close(sr_pool *pool);
 /* Close (if needed) and release the caller's reference. The memory goes
- * when the last assembler of the pool is freed too. NULL is a no-op. */
+ * when the last assembler of the pool is freed too. NULL is a no-op. From
+ * a callback it does nothing (the pool cannot be closed there): free it
+ * after the callback. */
 SR_API void sr_pool_free(sr_pool *pool);
 SR_API sr_error sr_pool_get_stats(const sr_pool *pool, sr_pool_stats *out);
 
@@ -495,10 +497,13 @@ SR_API sr_error sr_assembler_flush_all(sr_assembler *a, void *packet_ctx,
                                        size_t *closed);
 /* Refuse further calls (SR_ERR_ASSEMBLER_CLOSED), wait for the calls in
  * flight on this assembler, stop the background thread, and flush every
- * connection holding pages this assembler buffered.
+ * connection holding pages this assembler buffered (only those: other
+ * assemblers' connections keep waiting for their holes).
  * Idempotent. Must not be called from a callback. */
 SR_API sr_error sr_assembler_close(sr_assembler *a);
-/* Close (if needed) and free. NULL is a no-op. */
+/* Close (if needed) and free. NULL is a no-op. From a callback it does
+ * nothing but count SR_ERR_REENTRANT in the assembler's errors (the call
+ * running the callback may be this assembler's): free it after. */
 SR_API void sr_assembler_free(sr_assembler *a);
 SR_API sr_error sr_assembler_get_stats(const sr_assembler *a, sr_assembler_stats *out);
 

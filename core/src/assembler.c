@@ -150,8 +150,9 @@ static void sweep(sr_assembler *a, sr_time now, sr_time close_before, sr_time fl
 
 static void periodic_sweep(sr_assembler *a, sr_time now, void *packet_ctx)
 {
-    sweep(a, now, now - a->opt.connection_timeout, now - a->opt.flush_interval,
-          now - a->opt.closed_linger, true, packet_ctx, NULL, NULL);
+    sweep(a, now, sr__time_back(now, a->opt.connection_timeout),
+          sr__time_back(now, a->opt.flush_interval), sr__time_back(now, a->opt.closed_linger),
+          true, packet_ctx, NULL, NULL);
 }
 
 /* Run the capture-time sweep when time has moved flush_interval past the
@@ -165,7 +166,7 @@ static void maybe_sweep(sr_assembler *a, sr_time now, void *packet_ctx)
         return;
     }
     sr_time last = atomic_load(&a->last_sweep);
-    if (now - last < a->opt.flush_interval)
+    if (!sr__time_passed(last, now, a->opt.flush_interval))
         return;
     if (!atomic_compare_exchange_strong(&a->last_sweep, &last, now))
         return;
@@ -470,11 +471,13 @@ static size_t finish_one(sr__ctx *x, sr__conn *c, void *data)
 }
 
 /* Deliver the buffered pages of an open connection, gaps skipped. */
+/* Flush c if it holds pages (with `own`, NULL = any: pages charged to
+ * that accounting, i.e. buffered by that assembler). */
 static size_t flush_one(sr__ctx *x, sr__conn *c, void *data)
 {
-    (void)data;
+    const sr__acct *own = data;
     if (atomic_load(&c->state) != SR__OPEN || atomic_load(&c->detached) ||
-        atomic_load(&c->pages) == 0)
+        atomic_load(&c->pages) == 0 || (own && !sr__conn_holds_pages_of(c, own)))
         return 0;
     sr__conn_flush_pages(x, c);
     SR__COUNT(x->acct, connections_flushed, 1);
@@ -531,11 +534,13 @@ sr_error sr_assembler_close(sr_assembler *a)
     /* Release what this assembler buffered: its pages would otherwise
      * wait in the pool's connections for a timeout nobody will drive.
      * Evicted connections still queued (a nested call could not lock
-     * them) are out of the LRU list: they are completed first (F6). */
+     * them) are out of the LRU list: they are completed first (F6). Only
+     * connections holding its pages: others' streams are theirs to finish
+     * (F15). */
     if (atomic_load(&a->acct->in_use) > 0 && sr__pool_enter(a->pool)) {
         sr_time now = advance_clock(a, INT64_MIN);
         finish_pending(a, NULL, now, true);
-        visit_conns(a, INT64_MAX, false, now, NULL, flush_one, NULL);
+        visit_conns(a, INT64_MAX, false, now, NULL, flush_one, a->acct);
         sr__pool_leave(a->pool);
     }
     return SR_OK;
@@ -545,11 +550,15 @@ void sr_assembler_free(sr_assembler *a)
 {
     if (!a)
         return;
+    /* From a callback: the call that runs it (perhaps on this very
+     * assembler) still uses it, and closing would flush connections under
+     * the lock this thread holds. Refused, counted, nothing freed (F17). */
+    if (sr__thread_holds_any()) {
+        count_err(a, SR_ERR_REENTRANT);
+        return;
+    }
     (void)sr__pool_check_thread(a->pool, false, true); /* a single-thread pool: ours now */
-    if (!sr__thread_holds_any())
-        sr_assembler_close(a);
-    else
-        stop_bg(a);
+    sr_assembler_close(a);
     pthread_mutex_destroy(&a->bg_lock);
     pthread_cond_destroy(&a->bg_cond);
     sr_pool *p = a->pool;

@@ -61,6 +61,19 @@ static bool side_counts(const sr__side *sd)
     return sd->dropped || sd->dropped_segments || sd->conflicts;
 }
 
+bool sr__conn_holds_pages_of(const sr__conn *c, const sr__acct *acct)
+{
+    for (int d = 0; d < 2; d++) {
+        const sr__half *h = &c->half[d];
+        if (sr__half_npages(h) == 0)
+            continue;
+        for (GTreeNode *n = g_tree_node_first(h->side->pages); n; n = g_tree_node_next(n))
+            if (((const sr__page *)g_tree_node_value(n))->acct == acct)
+                return true;
+    }
+    return false;
+}
+
 /* Free the cold part of each direction that holds nothing any more: no
  * page, no cut tail, no alternative ISN, no count. */
 void sr__conn_trim_sides(sr__conn *c)

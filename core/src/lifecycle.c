@@ -204,14 +204,14 @@ sr__arrival sr__conn_arrive(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_
     if (st == SR__OPEN) {
         /* The sweep's checks, made now: whether a sweep ran since the last
          * segment (and on which thread) changes nothing. */
-        if (sr__conn_idle(x, c, x->now - x->opt->connection_timeout,
-                          x->now - x->opt->flush_interval) == 2)
+        if (sr__conn_idle(x, c, sr__time_back(x->now, x->opt->connection_timeout),
+                          sr__time_back(x->now, x->opt->flush_interval)) == 2)
             return SR__ARRIVE_RETRY;
         return SR__ARRIVE_TAKE;
     }
     if (st != SR__CLOSED)
         return SR__ARRIVE_RETRY;
-    if (sr__conn_forget_if_old(x, c, x->now - x->opt->closed_linger))
+    if (sr__conn_forget_if_old(x, c, sr__time_back(x->now, x->opt->closed_linger)))
         return SR__ARRIVE_RETRY;
     if (!first_attempt || !reuses_ports(c, dir, seg))
         return SR__ARRIVE_LATE;

@@ -955,6 +955,11 @@ void sr_pool_free(sr_pool *p)
 {
     if (!p)
         return;
+    /* From a callback: the pool cannot be closed under the connection
+     * lock this thread holds (sr_pool_close says SR_ERR_REENTRANT), so
+     * nothing is done; the caller frees it after the callback (F16). */
+    if (sr__thread_holds_any())
+        return;
     /* Calling free twice is a caller bug we cannot detect once the memory
      * is gone; the flag catches it while assemblers keep the pool alive. */
     if (atomic_exchange(&p->user_freed, true))

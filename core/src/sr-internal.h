@@ -182,6 +182,23 @@ static inline void sr__rwlock_writer_unlock(sr__rwlock *l)
         sr__rwlock_wake(l);
 }
 
+/* ------------------------------------------------------------ time */
+
+/* t - d for a duration d >= 0, or INT64_MIN when that is lower: capture
+ * times may use any epoch, and a subtraction near INT64_MIN must not
+ * overflow (FINDINGS F20). */
+static inline sr_time sr__time_back(sr_time t, sr_time d)
+{
+    return t < INT64_MIN + d ? INT64_MIN : t - d;
+}
+
+/* Whether `later` is at least d (>= 0) after `earlier`, without an
+ * overflow for times far apart. */
+static inline bool sr__time_passed(sr_time earlier, sr_time later, sr_time d)
+{
+    return later >= earlier && (uint64_t)later - (uint64_t)earlier >= (uint64_t)d;
+}
+
 /* ------------------------------------------------------------ allocation */
 
 void *sr__alloc(const sr_allocator *al, size_t size);
@@ -621,6 +638,8 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir,
 size_t sr__half_flush_pages(sr__ctx *x, sr__conn *c, sr_direction dir);
 /* Both directions. */
 size_t sr__conn_flush_pages(sr__ctx *x, sr__conn *c);
+/* Whether c holds a page charged to acct. */
+bool sr__conn_holds_pages_of(const sr__conn *c, const sr__acct *acct);
 /* Release buffered data of one direction that has waited since `before` or
  * earlier, with everything in front of it (holes skipped); younger data
  * behind a later hole stays. Returns the number of runs released. */

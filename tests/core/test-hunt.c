@@ -934,9 +934,156 @@ static void test_fin_trims_conflict_flag(void)
     }
 }
 
+/* ------------------------------------------------------------ API misuse, odd times */
+
+/* A recorder for F15-F17, F20: chunks per port, completions; on_data may
+ * free the pool or the assembler running it (the misuse under test). */
+typedef struct {
+    uint64_t delivered[2], skipped[2]; /* by port: 1000 -> [0], else [1] */
+    int completes, bad;
+    uint64_t edge[2];
+    sr_pool *free_pool;          /* on_data frees it (F16) */
+    sr_assembler *free_asm;      /* on_data frees it (F17) */
+} hm_world;
+
+static void *hm_new(void *ud, const sr_conn_info *info, void *pctx)
+{
+    (void)ud, (void)pctx;
+    return (void *)(uintptr_t)(info->flow.src.port == 1000 ? 1 : 2);
+}
+
+static int hm_data(void *ud, void *stream, const sr_conn_info *info, const sr_chunk *ch,
+                   void *pctx)
+{
+    (void)info, (void)pctx;
+    hm_world *w = ud;
+    int k = (int)(uintptr_t)stream - 1;
+    if (ch->offset != w->edge[k] + ch->skipped)
+        w->bad++;
+    w->edge[k] = ch->offset + ch->len;
+    w->delivered[k] += ch->len;
+    w->skipped[k] += ch->skipped;
+    if (w->free_pool) {
+        sr_pool_free(w->free_pool);
+        w->free_pool = NULL;
+    }
+    if (w->free_asm) {
+        sr_assembler_free(w->free_asm);
+        w->free_asm = NULL;
+    }
+    return 0;
+}
+
+static void hm_complete(void *ud, void *stream, const sr_conn_info *info, sr_close_reason why,
+                        void *pctx)
+{
+    (void)info, (void)why, (void)pctx;
+    hm_world *w = ud;
+    w->completes++;
+    w->edge[(uintptr_t)stream - 1] = 0; /* a later stream of the port starts anew */
+}
+
+static unsigned hm_feed(sr_assembler *a, uint16_t port, uint32_t seq, const char *data, sr_time ts)
+{
+    sr_flow f;
+    flow_port(&f, port);
+    sr_segment sg = {.seq = seq, .flags = SR_TCP_ACK, .payload = (const uint8_t *)data,
+                     .payload_len = strlen(data), .timestamp = ts};
+    sr_result r;
+    (void)sr_assemble_ex(a, &f, &sg, NULL, &r);
+    return r.status;
+}
+
+/* F15: sr_assembler_close(A) flushes the connections holding pages A
+ * buffered, and only those: B's connection, waiting for its hole, keeps
+ * waiting, and the segment that fills it is delivered whole (before the
+ * fix: B's hole was skipped and the filler came back a retransmission). */
+static void test_close_flushes_own_only(void)
+{
+    hm_world w = {0};
+    sr_stream_factory fac = {hm_new, hm_data, hm_complete, &w};
+    sr_pool *pool = sr_pool_new(&fac, 16, NULL);
+    sr_assembler *a, *b;
+    g_assert_cmpint(sr_assembler_new(pool, NULL, &a), ==, SR_OK);
+    g_assert_cmpint(sr_assembler_new(pool, NULL, &b), ==, SR_OK);
+    hm_feed(a, 1000, 100, "aaaa", 0);
+    hm_feed(a, 1000, 110, "bbbb", 0); /* a's page */
+    hm_feed(b, 3000, 500, "zzzz", 0);
+    hm_feed(b, 3000, 510, "yyyy", 0); /* b's page */
+    g_assert_cmpint(sr_assembler_close(a), ==, SR_OK);
+    g_assert_cmpuint(w.skipped[0], ==, 6); /* a's connection flushed */
+    g_assert_cmpuint(w.skipped[1], ==, 0);
+    unsigned st = hm_feed(b, 3000, 504, "xxxxxx", 1);
+    g_assert_true(st & SR_SEG_IN_ORDER);
+    g_assert_false(st & SR_SEG_RETRANSMISSION);
+    g_assert_cmpuint(w.delivered[1], ==, 14);
+    sr_assembler_free(a);
+    sr_assembler_free(b);
+    sr_pool_free(pool);
+    g_assert_cmpint(w.completes, ==, 2);
+    g_assert_cmpint(w.bad, ==, 0);
+}
+
+/* F16, F17: sr_pool_free() and sr_assembler_free() called from on_data do
+ * nothing (the second counts SR_ERR_REENTRANT): no use after free, and
+ * freed afterwards every stream completes exactly once, nothing leaks
+ * (ASan). Before the fix: the pool lost its user reference without
+ * closing, so no stream ever completed and it leaked; the assembler was
+ * freed under the call running the callback. */
+static void test_free_from_callback(void)
+{
+    for (int which = 0; which < 2; which++) {
+        hm_world w = {0};
+        sr_stream_factory fac = {hm_new, hm_data, hm_complete, &w};
+        sr_pool *pool = sr_pool_new(&fac, 16, NULL);
+        sr_assembler *a;
+        g_assert_cmpint(sr_assembler_new(pool, NULL, &a), ==, SR_OK);
+        hm_feed(a, 1000, 100, "abcd", 0);
+        if (which == 0)
+            w.free_pool = pool;
+        else
+            w.free_asm = a;
+        hm_feed(a, 2000, 100, "wxyz", 0);
+        hm_feed(a, 1000, 104, "later", 1 * SEC);
+        g_assert_cmpuint(w.delivered[0], ==, 9);
+        sr_assembler_stats as;
+        g_assert_cmpint(sr_assembler_get_stats(a, &as), ==, SR_OK);
+        g_assert_cmpuint(as.errors, ==, which == 1 ? 1 : 0);
+        sr_assembler_free(a);
+        sr_pool_free(pool);
+        g_assert_cmpint(w.completes, ==, 2);
+        g_assert_cmpint(w.bad, ==, 0);
+    }
+}
+
+/* F20: capture times at the ends of sr_time (a corrupt or hostile
+ * capture; any epoch is allowed): no overflow in the timeout, flush and
+ * linger arithmetic (UBSan), and segments a moment apart near INT64_MIN
+ * are one stream, not one connection per segment. */
+static void test_times_at_the_ends(void)
+{
+    hm_world w = {0};
+    sr_stream_factory fac = {hm_new, hm_data, hm_complete, &w};
+    sr_pool *pool = sr_pool_new(&fac, 16, NULL);
+    sr_assembler *a;
+    g_assert_cmpint(sr_assembler_new(pool, NULL, &a), ==, SR_OK);
+    hm_feed(a, 1000, 100, "aaaa", INT64_MIN + 5);
+    hm_feed(a, 1000, 104, "bbbb", INT64_MIN + 6);
+    g_assert_cmpint(w.completes, ==, 0);
+    g_assert_cmpuint(w.delivered[0], ==, 8);
+    hm_feed(a, 1000, 108, "cccc", INT64_MAX - 5); /* long idle: a new stream */
+    sr_assembler_free(a);
+    sr_pool_free(pool);
+    g_assert_cmpuint(w.delivered[0], ==, 12);
+    g_assert_cmpint(w.bad, ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/hunt/close/flushes-own-connections-only", test_close_flushes_own_only);
+    g_test_add_func("/hunt/misuse/free-from-callback", test_free_from_callback);
+    g_test_add_func("/hunt/time/at-the-ends", test_times_at_the_ends);
     g_test_add_func("/hunt/history/assemblers-differ", test_history_assemblers_differ);
     g_test_add_func("/hunt/history/grown-after-loss", test_history_grown_after_loss);
     g_test_add_func("/hunt/fin/trim-keeps-no-stale-conflict-flag", test_fin_trims_conflict_flag);
