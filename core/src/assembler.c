@@ -328,7 +328,8 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
     sr_direction dir = SR_DIR_CLIENT_TO_SERVER;
     sr_error err;
     sr__ctx x = ctx_of(a, packet_ctx, now);
-    for (int attempt = 0;; attempt++) {
+    bool first = true;
+    for (;;) {
         sr__conn *ev = NULL;
         err = sr__pool_acquire(p, flow, a->acct, &c, &frame, &created, &src_is_a, &ev);
         if (ev) {
@@ -345,7 +346,8 @@ static sr_error assemble_entered(sr_assembler *a, const sr_flow *flow, const sr_
             break;
         }
         dir = (src_is_a == c->client_is_a) ? SR_DIR_CLIENT_TO_SERVER : SR_DIR_SERVER_TO_CLIENT;
-        sr__arrival what = sr__conn_arrive(&x, c, dir, seg, attempt == 0);
+        sr__arrival what = sr__conn_arrive(&x, c, dir, seg, first);
+        first = what == SR__ARRIVE_RETRY_FIRST;
         if (what == SR__ARRIVE_TAKE)
             break;
         if (what == SR__ARRIVE_LATE) {

@@ -152,18 +152,35 @@ int sr__conn_idle(sr__ctx *x, sr__conn *c, sr_time close_before, sr_time flush_b
         return 2;
     }
     /* Data that has waited behind a hole for flush_interval is released,
-     * even when the connection keeps receiving data beyond the hole. */
+     * even when the connection keeps receiving data beyond the hole. It
+     * was due when its oldest page had waited that long. */
     int r = 0;
-    for (int d = 0; d < 2; d++) /* the npages check: a call saved per segment */
-        if (sr__half_npages(&c->half[d]) > 0 &&
-            sr__half_release_old(x, c, (sr_direction)d, flush_before))
+    sr_time due = INT64_MAX;
+    for (int d = 0; d < 2; d++) { /* the npages check: a call saved per segment */
+        const sr__half *h = &c->half[d];
+        if (sr__half_npages(h) == 0)
+            continue;
+        sr_time oldest = h->side->oldest_at;
+        if (sr__half_release_old(x, c, (sr_direction)d, flush_before)) {
             r = 1;
+            due = MIN(due, oldest);
+        }
+    }
     if (r) {
         SR__COUNT(x->acct, connections_flushed, 1);
         sr__conn_trim_sides(c);
     }
     if (c->failed) {
         sr__conn_finish(x, c, SR_CLOSE_CALLBACK_ERROR);
+        /* A callback failed on that data: the connection is remembered
+         * from when the flush was due, not from when a sweep or its own
+         * next segment happened to run it (FINDINGS F14). */
+        if (due != INT64_MAX && x->opt && atomic_load(&c->state) == SR__CLOSED) {
+            sr_time at = due > INT64_MAX - x->opt->flush_interval ? INT64_MAX
+                                                                   : due + x->opt->flush_interval;
+            if (at < c->u.closed_at)
+                c->u.closed_at = at;
+        }
         return 2;
     }
     return r;
@@ -203,10 +220,12 @@ sr__arrival sr__conn_arrive(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_
     int st = atomic_load(&c->state);
     if (st == SR__OPEN) {
         /* The sweep's checks, made now: whether a sweep ran since the last
-         * segment (and on which thread) changes nothing. */
+         * segment (and on which thread) changes nothing. Completed so, it
+         * is as if a sweep had done it before this segment came: the
+         * lookup again is this segment's first look at a closed one. */
         if (sr__conn_idle(x, c, sr__time_back(x->now, x->opt->connection_timeout),
                           sr__time_back(x->now, x->opt->flush_interval)) == 2)
-            return SR__ARRIVE_RETRY;
+            return SR__ARRIVE_RETRY_FIRST;
         return SR__ARRIVE_TAKE;
     }
     if (st != SR__CLOSED)

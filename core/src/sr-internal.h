@@ -666,6 +666,8 @@ sr_error sr__conn_open(sr__ctx *x, sr__conn *c, const sr_flow *flow, const sr_se
 typedef enum sr__arrival {
     SR__ARRIVE_TAKE,         /* open: feed it */
     SR__ARRIVE_RETRY,        /* c was completed or forgotten: look up again */
+    SR__ARRIVE_RETRY_FIRST,  /* c completed on arrival (idle): look up again,
+                                as this segment's first attempt */
     SR__ARRIVE_LATE,         /* closed and remembered: refuse it */
 } sr__arrival;
 sr__arrival sr__conn_arrive(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_segment *seg,

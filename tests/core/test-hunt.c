@@ -942,6 +942,7 @@ typedef struct {
     uint64_t delivered[2], skipped[2]; /* by port: 1000 -> [0], else [1] */
     int completes, bad;
     uint64_t edge[2];
+    bool fail_on_bang;           /* on_data fails on a chunk with '!' (F14) */
     sr_pool *free_pool;          /* on_data frees it (F16) */
     sr_assembler *free_asm;      /* on_data frees it (F17) */
 } hm_world;
@@ -971,7 +972,7 @@ static int hm_data(void *ud, void *stream, const sr_conn_info *info, const sr_ch
         sr_assembler_free(w->free_asm);
         w->free_asm = NULL;
     }
-    return 0;
+    return w->fail_on_bang && ch->len && memchr(ch->data, '!', ch->len) ? 1 : 0;
 }
 
 static void hm_complete(void *ud, void *stream, const sr_conn_info *info, sr_close_reason why,
@@ -983,15 +984,73 @@ static void hm_complete(void *ud, void *stream, const sr_conn_info *info, sr_clo
     w->edge[(uintptr_t)stream - 1] = 0; /* a later stream of the port starts anew */
 }
 
-static unsigned hm_feed(sr_assembler *a, uint16_t port, uint32_t seq, const char *data, sr_time ts)
+static sr_error hm_last_err;
+
+static unsigned hm_feed_flags(sr_assembler *a, uint16_t port, uint32_t seq, unsigned flags,
+                              const char *data, sr_time ts)
 {
     sr_flow f;
     flow_port(&f, port);
-    sr_segment sg = {.seq = seq, .flags = SR_TCP_ACK, .payload = (const uint8_t *)data,
-                     .payload_len = strlen(data), .timestamp = ts};
+    sr_segment sg = {.seq = seq, .flags = (uint8_t)flags, .payload = (const uint8_t *)data,
+                     .payload_len = data ? strlen(data) : 0, .timestamp = ts};
     sr_result r;
-    (void)sr_assemble_ex(a, &f, &sg, NULL, &r);
+    hm_last_err = sr_assemble_ex(a, &f, &sg, NULL, &r);
     return r.status;
+}
+
+static unsigned hm_feed(sr_assembler *a, uint16_t port, uint32_t seq, const char *data, sr_time ts)
+{
+    return hm_feed_flags(a, port, seq, SR_TCP_ACK, data, ts);
+}
+
+/* F14: X's page ("b!bb", whose delivery fails the callback) waits behind a
+ * hole from 0 s; flush_interval 10 s, closed_linger 5 s. Whether a sweep
+ * flushes it at 10 s (Y's segment on the same assembler) or X's own next
+ * segment does (Y on another assembler: no sweep reaches X), X is aborted
+ * as of when the flush became due, 10 s: at 16 s it is forgotten and X's
+ * segment starts a new stream; a SYN with a new ISN at 12 s reuses the
+ * ports. Before the fix, without the sweep X lingered from its own
+ * segment's time and both were refused. */
+static void test_abort_by_flush_sweep_independent(void)
+{
+    for (int syn = 0; syn < 2; syn++) {
+        unsigned status[2];
+        sr_error err[2];
+        uint64_t delivered[2];
+        for (int split = 0; split < 2; split++) {
+            hm_world w = {.fail_on_bang = true};
+            sr_stream_factory fac = {hm_new, hm_data, hm_complete, &w};
+            sr_pool *pool = sr_pool_new(&fac, 16, NULL);
+            sr_options o;
+            sr_options_init(&o);
+            o.flush_interval = 10 * SEC;
+            o.connection_timeout = 120 * SEC;
+            o.closed_linger = 5 * SEC;
+            sr_assembler *a1, *a2;
+            g_assert_cmpint(sr_assembler_new(pool, &o, &a1), ==, SR_OK);
+            g_assert_cmpint(sr_assembler_new(pool, &o, &a2), ==, SR_OK);
+            sr_assembler *ay = split ? a2 : a1;
+            hm_feed(ay, 2000, 5000, "yyyy", 0);
+            hm_feed(a1, 1000, 100, "aaaa", 0);
+            hm_feed(a1, 1000, 110, "b!bb", 0);
+            hm_feed(ay, 2000, 5004, "YYYY", 10 * SEC);
+            if (syn)
+                status[split] = hm_feed_flags(a1, 1000, 90000, SR_TCP_SYN, NULL, 12 * SEC);
+            else
+                status[split] = hm_feed(a1, 1000, 104, "cccccc", 16 * SEC);
+            err[split] = hm_last_err;
+            sr_assembler_free(a1);
+            sr_assembler_free(a2);
+            sr_pool_free(pool);
+            delivered[split] = w.delivered[0];
+            g_assert_cmpint(w.bad, ==, 0);
+        }
+        g_assert_cmpint(err[0], ==, SR_OK);
+        g_assert_true(status[0] & SR_SEG_NEW_CONNECTION);
+        g_assert_cmpint(err[1], ==, err[0]);
+        g_assert_cmpuint(status[1], ==, status[0]);
+        g_assert_cmpuint(delivered[1], ==, delivered[0]);
+    }
 }
 
 /* F15: sr_assembler_close(A) flushes the connections holding pages A
@@ -1082,6 +1141,8 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/hunt/close/flushes-own-connections-only", test_close_flushes_own_only);
+    g_test_add_func("/hunt/sweep/abort-by-flush-independent",
+                    test_abort_by_flush_sweep_independent);
     g_test_add_func("/hunt/misuse/free-from-callback", test_free_from_callback);
     g_test_add_func("/hunt/time/at-the-ends", test_times_at_the_ends);
     g_test_add_func("/hunt/history/assemblers-differ", test_history_assemblers_differ);
