@@ -472,9 +472,9 @@ static size_t finish_one(sr__ctx *x, sr__conn *c, void *data)
     return 1;
 }
 
-/* Deliver the buffered pages of an open connection, gaps skipped. */
-/* Flush c if it holds pages (with `own`, NULL = any: pages charged to
- * that accounting, i.e. buffered by that assembler). */
+/* Deliver the buffered pages of an open connection, gaps skipped, if it
+ * holds pages (with `own`, NULL = any: pages charged to that accounting,
+ * i.e. buffered by that assembler). */
 static size_t flush_one(sr__ctx *x, sr__conn *c, void *data)
 {
     const sr__acct *own = data;
