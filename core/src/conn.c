@@ -149,6 +149,16 @@ static size_t hist_max(const sr__ctx *x, size_t cap)
  * those were 5 % of the run). It remembers [max(from, next - cap), next).
  * If an allocation fails, the ring stays as it is (or none: conflicts
  * against delivered data then go undetected) and no_memory counts it. */
+/* Bytes of offsets [o, o + n) into a ring of bytes, each at o % cap
+ * (n <= cap: at most one wrap). */
+static void ring_write(sr__ring *r, uint64_t o, const uint8_t *src, size_t n)
+{
+    size_t at = (size_t)(o % r->cap);
+    size_t first = MIN(n, r->cap - at);
+    memcpy(r->data + at, src, first);
+    memcpy(r->data, src + first, n - first);
+}
+
 static void hist_copy(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, size_t len,
                       uint64_t offset)
 {
@@ -181,12 +191,7 @@ static void hist_copy(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data,
         }
     }
     size_t n = MIN(len, cap);
-    uint64_t o = offset + len - n;
-    const uint8_t *src = data + len - n;
-    size_t at = (size_t)(o % cap);
-    size_t first = MIN(n, cap - at);
-    memcpy(r->data + at, src, first);
-    memcpy(r->data, src + first, n - first);
+    ring_write(r, offset + len - n, data + len - n, n);
 }
 
 static sr__hrefs *hrefs(sr__ring *r)
@@ -268,12 +273,9 @@ static void hist_unref(sr__ctx *x, sr__conn *c, sr__half *h)
         uint64_t lo = MAX(r->from, next > n->cap ? next - n->cap : 0);
         for (size_t i = 0; i < q->n; i++) { /* at most cap bytes in all */
             const sr__href *f = &q->e[i];
-            for (uint64_t s = MAX(lo, f->off), e = f->off + f->len; s < e;) {
-                size_t at = (size_t)(s % n->cap);
-                size_t k = (size_t)MIN(e - s, (uint64_t)(n->cap - at));
-                memcpy(n->data + at, f->p + (s - f->off), k);
-                s += k;
-            }
+            uint64_t s = MAX(lo, f->off), e = f->off + f->len;
+            if (s < e)
+                ring_write(n, s, f->p + (s - f->off), (size_t)(e - s));
         }
         h->hist = n;
     }
@@ -587,6 +589,20 @@ static bool new_wins(const sr__ctx *x, const sr__page *p)
     }
 }
 
+/* A later copy differs from the page's bytes at old (new: its copy, which
+ * does differ somewhere): the page is flagged, and where its lowest
+ * differing byte is kept (trim_beyond_fin). */
+static void page_conflict(sr__page *p, const uint8_t *old, const uint8_t *neu)
+{
+    size_t k = 0;
+    while (old[k] == neu[k])
+        k++;
+    uint32_t at = (uint32_t)((size_t)(old - p->data) + k);
+    if (!(p->flags & SR_CHUNK_CONFLICT) || at < p->conflict_at)
+        p->conflict_at = at;
+    p->flags |= SR_CHUNK_CONFLICT;
+}
+
 /* Walk [s, e) against the buffered pages of h.
  *
  *   pages:      [====A====]      [==B==]        [===C===]
@@ -602,20 +618,6 @@ static bool new_wins(const sr__ctx *x, const sr__page *p)
  * extents the policy compares with). The count pass and the fill pass take
  * identical steps, so the count is exact. Returns the number of new pages;
  * *nomem if the allocator failed. */
-/* A later copy differs from the page's bytes at old (new: its copy, which
- * does differ somewhere): the page is flagged, and where its lowest
- * differing byte is kept (trim_beyond_fin). */
-static void page_conflict(sr__page *p, const uint8_t *old, const uint8_t *neu)
-{
-    size_t k = 0;
-    while (old[k] == neu[k])
-        k++;
-    uint32_t at = (uint32_t)((size_t)(old - p->data) + k);
-    if (!(p->flags & SR_CHUNK_CONFLICT) || at < p->conflict_at)
-        p->conflict_at = at;
-    p->flags |= SR_CHUNK_CONFLICT;
-}
-
 static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, uint64_t s,
                    uint64_t e, bool fill, bool *overlap, bool *conflict, bool *nomem,
                    bool *fresh, uint64_t *new_bytes, bool *replace)
