@@ -51,6 +51,26 @@ trap 'exit 130' INT TERM
 plugdir=$home/.local/lib/wireshark/plugins/$abi/epan
 mkdir -p "$plugdir" "$home/.config/wireshark"
 [ "$SR_PLUGIN" = none ] || cp -f "$SR_PLUGIN" "$plugdir/"
+# A safereasm.so in the global plugin folder (setup.sh run as root, the
+# .deb) would be loaded instead of this one: with the same file name in
+# both folders the global copy wins. Then the program gets a private global
+# folder (WIRESHARK_PLUGIN_DIR, which an unprivileged run honours): the
+# installed one's plugins, linked, without safereasm.so.
+globaldir=
+if [ "$SR_PLUGIN" != none ]; then
+    for g in /usr/lib/*/wireshark/plugins /usr/lib/wireshark/plugins; do
+        [ -e "$g/$abi/epan/safereasm.so" ] || continue
+        globaldir=$home/global-plugins
+        for sub in "$g/$abi"/*/; do
+            kind=$(basename "$sub")
+            mkdir -p "$globaldir/$abi/$kind"
+            for f in "$sub"*; do
+                [ "$(basename "$f")" = safereasm.so ] || ln -sf "$f" "$globaldir/$abi/$kind/"
+            done
+        done
+        break
+    done
+fi
 chmod -R a+rX "$home"
 
 set +e
@@ -60,11 +80,11 @@ if [ "$(id -u)" = 0 ]; then
     setpriv --reuid="$uid" --regid="$gid" --clear-groups \
         env -u WIRESHARK_PLUGIN_DIR -u WIRESHARK_CONFIG_DIR \
         HOME="$home" XDG_CONFIG_HOME="$home/.config" \
-        "$program" "$@"
+        ${globaldir:+WIRESHARK_PLUGIN_DIR="$globaldir"} "$program" "$@"
 else
     env -u WIRESHARK_PLUGIN_DIR -u WIRESHARK_CONFIG_DIR \
         HOME="$home" XDG_CONFIG_HOME="$home/.config" \
-        "$program" "$@"
+        ${globaldir:+WIRESHARK_PLUGIN_DIR="$globaldir"} "$program" "$@"
 fi
 rc=$?
 set -e

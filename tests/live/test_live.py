@@ -57,6 +57,7 @@ SR_LIVE_KEEP=DIR (keep the capture and logs there), SR_LIVE_CONN_TIMEOUT
 accept them only where the capture shows the gap).
 """
 
+import glob
 import json
 import os
 import re
@@ -186,6 +187,7 @@ def user_home(work, name, plugin):
     os.makedirs(os.path.join(home, ".config", "wireshark"))
     if plugin:
         shutil.copy(PLUGIN, plugdir)
+    shadow_global(home)
     for d, dirs, files in os.walk(home):
         for x in dirs + files:
             os.chown(os.path.join(d, x), UID, UID)
@@ -193,13 +195,52 @@ def user_home(work, name, plugin):
     return home
 
 
+def shadow_global(home):
+    """A safereasm.so in the global plugin folder would be loaded instead of
+    the one under test (as tests/lib/tshark-as-user.sh explains): then the
+    user's programs get a private global folder, the installed plugins
+    linked without safereasm.so (WIRESHARK_PLUGIN_DIR, set by as_user); so for the
+    baseline too, which must run without it."""
+    for g in glob.glob("/usr/lib/*/wireshark/plugins") + ["/usr/lib/wireshark/plugins"]:
+        if not os.path.exists(os.path.join(g, ABI, "epan", "safereasm.so")):
+            continue
+        for kind in os.listdir(os.path.join(g, ABI)):
+            d = os.path.join(home, "global-plugins", ABI, kind)
+            os.makedirs(d)
+            for f in os.listdir(os.path.join(g, ABI, kind)):
+                if f != "safereasm.so":
+                    os.symlink(os.path.join(g, ABI, kind, f), os.path.join(d, f))
+        return
+
+
+def check_loaded(home, base_home):
+    """The plugin under test is the one tshark loads, and only with it: a
+    safereasm.so installed system-wide would be loaded first and shadow it
+    (the test would then check the installed build, not this one)."""
+    def listed(h):
+        out = subprocess.run(as_user(h) + ["tshark", "-G", "plugins"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=120).stdout.decode()
+        return [l.split("\t")[-1].strip() for l in out.splitlines()
+                if l.startswith("safereasm.so")]
+    got, base = listed(home), listed(base_home)
+    want = os.path.join(home, ".local", "lib", "wireshark", "plugins", ABI, "epan",
+                        "safereasm.so")
+    if got != [want] or base:
+        print("FAIL: tshark loads safereasm from %s (the build under test is copied to %s; "
+              "without it: %s)" % (got, want, base))
+        cleanup()
+        sys.exit(1)
+
+
 def as_user(home, caps=False):
     """The command prefix that runs a Wireshark program as the test user."""
     c = ["setpriv", "--reuid=%d" % UID, "--regid=%d" % UID, "--clear-groups"]
     if caps:
         c += ["--inh-caps=+net_raw,+net_admin", "--ambient-caps=+net_raw,+net_admin"]
-    return c + ["env", "-u", "WIRESHARK_PLUGIN_DIR", "-u", "WIRESHARK_CONFIG_DIR",
-                "HOME=" + home, "XDG_CONFIG_HOME=" + os.path.join(home, ".config")]
+    c += ["env", "-u", "WIRESHARK_PLUGIN_DIR", "-u", "WIRESHARK_CONFIG_DIR",
+          "HOME=" + home, "XDG_CONFIG_HOME=" + os.path.join(home, ".config")]
+    shadow = os.path.join(home, "global-plugins")
+    return c + (["WIRESHARK_PLUGIN_DIR=" + shadow] if os.path.isdir(shadow) else [])
 
 
 def pref_args():
@@ -291,6 +332,7 @@ def run(work, p, duration):
 
     live_home = user_home(work, "home-plugin", True)
     base_home = user_home(work, "home-base", False)
+    check_loaded(live_home, base_home)
     common = ["-n", "-l", "-i", p + "s0", "-f", "tcp", "-P"]
     live = start(as_user(live_home, True) + ["tshark"] + common +
                  ["-w", f("live.pcapng")] + pref_args() + field_args() +
