@@ -222,8 +222,11 @@ enum {
 
 typedef struct sr_segment {
     uint32_t seq;             /* raw sequence number */
-    uint32_t ack;             /* raw acknowledgement number, 0 if unknown; used
-                                 only to judge an RST from a silent side */
+    uint32_t ack;             /* raw acknowledgement number, 0 if unknown.
+                                 A SYN-ACK's says where the other direction
+                                 starts when its SYN was not seen; it also
+                                 judges an RST from a silent side and picks
+                                 between two SYN-ACKs with different ISNs */
     uint8_t flags;            /* SR_TCP_* */
     /* false (what zero-initialization gives): payload is read only during
      * the call. true: the caller promises that the payload bytes stay
@@ -263,7 +266,9 @@ typedef enum sr_close_reason {
 SR_API const char *sr_close_reason_name(sr_close_reason r); /* "FIN", ... */
 
 enum {
-    SR_CHUNK_START = 0x01,     /* first bytes of a direction whose SYN was seen */
+    SR_CHUNK_START = 0x01,     /* first bytes of a direction whose start is
+                                  known: its SYN was seen, or the other
+                                  side's SYN-ACK acknowledged it */
     SR_CHUNK_END = 0x02,       /* the direction's FIN has been reached */
     SR_CHUNK_CONFLICT = 0x04,  /* some of these bytes were retransmitted
                                   with different content (which copy is kept

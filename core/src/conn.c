@@ -1069,6 +1069,15 @@ sr_error sr__conn_segment(sr__ctx *x, sr__conn *c, sr_direction dir, const sr_se
         }
         goto after_data;
     }
+    if (syn && (seg->flags & SR_TCP_ACK) && seg->ack != 0 && !o->started) {
+        /* A SYN-ACK acknowledges the other side's ISN + 1: where that
+         * side's stream starts, though its SYN was not seen (lost, before
+         * the capture, or in a connection that timed out). Started at its
+         * first data segment instead, the direction would drop the earlier
+         * bytes that reordering brings after it. */
+        o->started = o->start_pending = true;
+        o->base_seq = seg->ack;
+    }
     if (syn && !h->started) {
         h->started = h->syn_seen = h->start_pending = true;
         h->base_seq = data_seq;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "safereasm.h"
+#include "sr-test-util.h"
 
 #define SEC SR_USEC_PER_SEC
 
@@ -776,6 +777,66 @@ static void test_fin_cut_tail(void)
     }
 }
 
+/* ------------------------------------------------------------ SYN-ACK start */
+
+/* F22, as the live test met it: SYN, SYN-ACK, the connection times out,
+ * the server retransmits the SYN-ACK (a new connection, without the SYN),
+ * and the client's second segment comes before its first. The SYN-ACK's
+ * acknowledgement number says where the client's stream starts: both
+ * segments are delivered, nothing dropped, the first chunk has
+ * SR_CHUNK_START. With ack 0 ("unknown") the direction starts at its first
+ * data segment, as before, and the earlier bytes are dropped (counted). */
+static void feed_ack(srt_env *e, bool b_to_a, uint32_t seq, uint32_t ack, uint8_t flags,
+                     const char *data, sr_time ts)
+{
+    sr_flow fl;
+    srt_flow_ab(&fl, 1, b_to_a);
+    sr_segment seg = srt_seg(seq, flags, data, data ? strlen(data) : 0, ts);
+    seg.ack = ack;
+    g_assert_cmpint(sr_assemble_ex(e->a, &fl, &seg, NULL, &e->last), ==, SR_OK);
+    srt_check_result(&e->rec, &e->last);
+}
+
+static void test_synack_starts_other_side(void)
+{
+    static const uint32_t isns[] = {1000, 0xfffffff0u, 0xfffffffeu};
+    for (size_t ii = 0; ii < G_N_ELEMENTS(isns); ii++)
+    for (int with_ack = 0; with_ack < 2; with_ack++) {
+        const uint32_t ia = isns[ii], ib = 77777;
+        srt_env e;
+        sr_options o;
+        sr_options_init(&o);
+        srt_env_open(&e, &o, 4);
+        const sr_time t0 = 1000 * SEC, t1 = t0 + o.connection_timeout + SEC;
+        const uint32_t ack = with_ack ? ia + 1u : 0;
+        feed_ack(&e, false, ia, 0, SR_TCP_SYN, NULL, t0);
+        feed_ack(&e, true, ib, ack, SR_TCP_SYN | SR_TCP_ACK, NULL, t0 + 1);
+        feed_ack(&e, true, ib, ack, SR_TCP_SYN | SR_TCP_ACK, NULL, t1); /* retransmitted */
+        g_assert_true(e.last.status & SR_SEG_NEW_CONNECTION);
+        const uint64_t id = e.last.conn_id;
+        feed_ack(&e, false, ia + 6u, ib + 1u, SR_TCP_ACK, "world", t1 + 1);
+        feed_ack(&e, false, ia + 1u, ib + 1u, SR_TCP_ACK, "hello", t1 + 2);
+        g_assert_cmpuint(e.last.status & SR_SEG_BEFORE_START, ==,
+                         with_ack ? 0 : SR_SEG_BEFORE_START);
+        feed_ack(&e, false, ia + 11u, ib + 1u, SR_TCP_ACK | SR_TCP_FIN, NULL, t1 + 3);
+        feed_ack(&e, true, ib + 1u, ia + 12u, SR_TCP_ACK | SR_TCP_FIN, NULL, t1 + 4);
+        g_assert_true(e.last.status & SR_SEG_CLOSED);
+        srt_stream *st = srt_env_stream(&e, id);
+        g_test_message("isn %u ack %u: delivered %" PRIu64 " dropped %" PRIu64, ia, ack,
+                       st->final_info.delivered[0], st->final_info.dropped[0]);
+        if (with_ack) {
+            srt_assert_dir(&st->dir[0], "helloworld", "client, started by the SYN-ACK");
+            g_assert_cmpuint(st->final_info.dropped[0], ==, 0);
+            g_assert_cmpuint(st->dir[0].flags_or & SR_CHUNK_START, ==, SR_CHUNK_START);
+        } else {
+            srt_assert_dir(&st->dir[0], "world", "client, started at its first data");
+            g_assert_cmpuint(st->final_info.dropped[0], ==, 5);
+            g_assert_cmpuint(st->dir[0].flags_or & SR_CHUNK_START, ==, 0);
+        }
+        srt_env_close(&e);
+    }
+}
+
 /* ------------------------------------------------------------ history */
 
 /* F11-F13 (a second hunt, on the conflict history kept by reference): one
@@ -1152,5 +1213,6 @@ int main(int argc, char **argv)
     g_test_add_func("/hunt/threads/evict-nested", test_threads_evict_nested);
     g_test_add_func("/hunt/long/past-4gib", test_long_past_4gib);
     g_test_add_func("/hunt/fin/cut-tail-beyond-late-fin", test_fin_cut_tail);
+    g_test_add_func("/hunt/synack/starts-the-other-side", test_synack_starts_other_side);
     return g_test_run();
 }

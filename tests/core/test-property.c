@@ -15,6 +15,12 @@
  *   next segment arrives, which then starts a new one);
  * - on_data returning nonzero at a random chunk, or during the final flush;
  * - port reuse: a SYN with a far ISN after completion;
+ * - the client's SYN lost from the capture: the SYN-ACK comes first and
+ *   its acknowledgement number says where the client's stream starts, so
+ *   the client's bytes are placed from there in whatever order they come
+ *   (the live test found the core starting such a direction at its first
+ *   data segment and dropping the earlier bytes that came after it); all
+ *   SYN-ACKs carry that acknowledgement number;
  * - a random overlap_policy (all six; issue 9), and retransmissions shaped
  *   around an earlier segment (starting before, at or after it, ending
  *   before, at or beyond it) with many different bytes, so that overlaps
@@ -22,14 +28,15 @@
  * At least 100,000 cases per run (SR_PROPERTY_CASES), seeded from SR_SEED
  * (printed; a fixed default); SR_CASE=n runs case n only;
  * SR_PROPERTY_FEATURES=late,reorder,bogus,back,flushjump,timeout,cbfail,
- * cbflush,reuse,policy,shapes (or "none", or "all", the default) picks the
+ * cbflush,reuse,policy,shapes,synlost (or "none", or "all", the default) picks the
  * new situations, to tell which one a failure needs (without "policy" every
  * case runs the default policy, first); SR_PROPERTY_POLICY=name runs every
  * case under one policy; SR_PROPERTY_DUMP=1 prints each case.
  *
  * The reference model is written from the contract (safereasm.h and issue
  * 7 and 9), not from the code: per connection and sending endpoint it
- * tracks the stream start (ISN+1, or the first data or FIN segment seen),
+ * tracks the stream start (ISN+1, or what the other side's SYN-ACK
+ * acknowledges, or the first data or FIN segment seen),
  * which bytes arrived at or after it, the copy each holds now and the
  * extents of the segment that first wrote it (the header's "segment that
  * wrote the buffered bytes", as it arrived: a copy that wins later does not
@@ -110,11 +117,12 @@ enum {
     F_REUSE = 1 << 8,
     F_POLICY = 1 << 9,
     F_SHAPES = 1 << 10,
-    F_ALL = (1 << 11) - 1,
+    F_SYNLOST = 1 << 11,
+    F_ALL = (1 << 12) - 1,
 };
 static const char *const feature_names[] = {"late",   "reorder", "bogus", "back",
                                             "flushjump", "timeout", "cbfail", "cbflush",
-                                            "reuse",  "policy",  "shapes"};
+                                            "reuse",  "policy",  "shapes", "synlost"};
 
 typedef struct pseg {
     uint8_t ep;       /* 0 = A, 1 = B */
@@ -127,6 +135,7 @@ typedef struct pseg {
 
 typedef struct model_dir {
     bool started, syn_seen;
+    bool start_known;       /* started by the other side's SYN-ACK */
     bool bogus;             /* started by the bogus SYN-ACK, real ISN not yet acked */
     uint32_t base;          /* original offset of stream offset 0 */
     bool arrived[MAXL];
@@ -179,6 +188,7 @@ typedef struct pcase {
                                how far its own timestamp lies in the past */
     unsigned norder;
     bool lost_any, conflicts_made, bogus, cbflush;
+    bool synlost;           /* A's SYN never fed (F_SYNLOST) */
     sr_overlap_policy policy;
     unsigned cb_fail_at;
     size_t page_size, per, total;
@@ -306,7 +316,7 @@ static void generate(pcase *c, srt_rng *r)
 {
     const unsigned F = c->features;
     c->nsegs = 0;
-    c->lost_any = c->conflicts_made = c->bogus = c->cbflush = false;
+    c->lost_any = c->conflicts_made = c->bogus = c->cbflush = c->synlost = false;
     c->cb_fail_at = 0;
     bool drop_mode = srt_below(r, 3) == 0;
     bool conflict_mode = srt_below(r, 4) == 0;
@@ -439,6 +449,7 @@ static void generate(pcase *c, srt_rng *r)
      * data the core cannot place yet is not this test's business). */
     if (c->bogus && c->segs[natural_start[1]].len > 0)
         c->bogus = false;
+    c->synlost = (F & F_SYNLOST) && c->syn[0] && c->syn[1] && !c->bogus && srt_below(r, 3) == 0;
     /* Exact duplicates of random segments (SYNs and FINs included). */
     unsigned ndup = srt_below(r, 5);
     for (unsigned i = 0; i < ndup && c->nsegs; i++)
@@ -492,6 +503,15 @@ static void generate(pcase *c, srt_rng *r)
         emitted[start_of[0]] = emitted[start_of[1]] = true;
         started[0] = started[1] = true;
         prefix = 4;
+    } else if (c->synlost) {
+        /* A's SYN is lost (its data with it); B's SYN-ACK comes first, and
+         * A's segments in any order after it. */
+        emitted[natural_start[0]] = true;
+        c->lost_any |= c->segs[natural_start[0]].len > 0;
+        put(c, (unsigned)start_of[1]);
+        emitted[start_of[1]] = true;
+        started[0] = started[1] = true;
+        prefix = 1;
     } else if (c->syn[0] && !c->syn[1]) {
         put(c, (unsigned)start_of[0]);
         emitted[start_of[0]] = true;
@@ -637,6 +657,19 @@ static uint32_t model_take(pcase *c, mconn *mc, const pseg *s, int e, uint32_t p
 {
     model_dir *m = &mc->m[e];
     const bool syn = flags & SR_TCP_SYN;
+    if ((flags & (SR_TCP_SYN | SR_TCP_ACK)) == (SR_TCP_SYN | SR_TCP_ACK) &&
+        !mc->m[1 - e].started && seq_of(c, 1 - e, 0) != 0) {
+        /* The SYN-ACK acknowledges the other side's ISN + 1: that side's
+         * stream starts there (original offset 0), SYN seen or not. An
+         * acknowledgement number of 0 means "not known" (safereasm.h). */
+        model_dir *o = &mc->m[1 - e];
+        o->started = o->start_known = true;
+        o->base = o->edge = 0;
+        if (!c->first_base_known[1 - e]) {
+            c->first_base_known[1 - e] = true;
+            c->first_base[1 - e] = 0;
+        }
+    }
     switch (s->kind) {
     case K_BOGUS:
         if (!m->started)
@@ -800,7 +833,7 @@ static int fail_hook(srt_recorder *r, srt_stream *s, const sr_conn_info *info, c
 
 /* ------------------------------------------------------------ one case */
 
-static unsigned stat_limit_cases, stat_lost_cases, stat_conflict_cases, stat_fin_cases;
+static unsigned stat_limit_cases, stat_lost_cases, stat_conflict_cases, stat_fin_cases, stat_synlost;
 static unsigned stat_late_nosyn, stat_after_close, stat_before, stat_bogus, stat_cbfail,
     stat_cbflush, stat_timeout, stat_flushj, stat_back, stat_reuse, stat_multi, stat_reorder;
 
@@ -950,6 +983,8 @@ static void run_case(pcase *c, uint64_t case_seed)
         sr_segment seg = srt_seg(seq, flags, s->len ? s->data : NULL, s->len, ts);
         if (s->kind == K_ISN_ACK)
             seg.ack = c->isn[1] + 1u;
+        else if ((flags & (SR_TCP_SYN | SR_TCP_ACK)) == (SR_TCP_SYN | SR_TCP_ACK))
+            seg.ack = seq_of(c, 1 - e, 0); /* the other side's ISN + 1 */
         if (dump)
             g_printerr("# %3u %c %-13s off %3u len %3u seq %10u flags 0x%02x ts %+.6f%s%s -> %s\n",
                        k, e ? 'B' : 'A', kind_name(s->kind), pos, s->len, seq, flags,
@@ -1199,8 +1234,9 @@ static void run_case(pcase *c, uint64_t case_seed)
                 disc_lost += m->disc_lost;
                 owner_sens += m->owner_sens;
             }
-            /* START: only on a SYN direction, then on its first real bytes. */
-            if (!m->syn_seen) {
+            /* START: only on a direction whose start is known (its SYN, or
+             * the other side's SYN-ACK), then on its first real bytes. */
+            if (!m->syn_seen && !m->start_known) {
                 g_assert_cmpuint(dr->flags_or & SR_CHUNK_START, ==, 0);
             } else if (dr->chunks->len && !failed) {
                 srt_chunk_rec *c0 = &g_array_index(dr->chunks, srt_chunk_rec, 0);
@@ -1236,6 +1272,7 @@ static void run_case(pcase *c, uint64_t case_seed)
 
     stat_limit_cases += hits > 0;
     stat_lost_cases += c->lost_any;
+    stat_synlost += c->synlost;
     stat_conflict_cases += nconflicts > 0;
     stat_pol_cases[c->policy]++;
     stat_pol_disc[c->policy] += disc_won + disc_lost > 0;
@@ -1306,10 +1343,10 @@ static void test_property(void)
                    "cases with bytes before the start %u, reordered starts %u, ISN switches "
                    "with server data %u, callback errors %u (at the final flush %u), "
                    "timeouts %u, connections with flush jumps %u, cases with time going back %u, "
-                   "port reuse %u, cases with several connections %u",
+                   "port reuse %u, cases with several connections %u, client SYN lost %u",
                    stat_after_close, stat_late_nosyn, stat_before, stat_reorder, stat_bogus,
                    stat_cbfail, stat_cbflush, stat_timeout, stat_flushj, stat_back, stat_reuse,
-                   stat_multi);
+                   stat_multi, stat_synlost);
     for (int p = 0; p < SR_POLICY_COUNT_; p++)
         g_test_message("policy %-9s cases %6u, with overlaps the policies resolve differently "
                        "%6u (new copy won %7u, lost %7u bytes), decided by the writer's extents "
