@@ -18,10 +18,13 @@ else
     prefix=$HOME/.local
     plugindir=$HOME/.local/lib/wireshark/plugins/$wsabi/epan
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$prefix" \
+# Its own build folder: test.sh builds into build/ and the others, and a
+# cache that installs the plugin into the global folder must not be theirs
+# (their install tests would write there).
+cmake -S . -B build-setup -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$prefix" \
       -DSR_PLUGIN_INSTALL_DIR="$plugindir"
-cmake --build build -j"$(nproc)"
-cmake --install build
+cmake --build build-setup -j"$(nproc)"
+cmake --install build-setup
 [ "$(id -u)" -ne 0 ] || ldconfig
 echo
 echo "setup.sh: installed libsafereasm, safereasm.h and safereasm-pcap under $prefix"

@@ -1208,7 +1208,7 @@ srp_proto_register(void)
         { &hf_chunk_flags, { "Run flags", "safereasm.chunk.flags", FT_UINT8, BASE_HEX, NULL, 0x0,
             "The core's SR_CHUNK_* bits of this run", HFILL } },
         FLAG_BIT(hf_chunk_flag_start, "Start", "safereasm.chunk.flags.start", SR_CHUNK_START,
-                 "First bytes of a direction whose SYN was seen"),
+                 "First bytes of a direction whose start is known (its SYN, or the SYN-ACK acknowledging it)"),
         FLAG_BIT(hf_chunk_flag_end, "End", "safereasm.chunk.flags.end", SR_CHUNK_END,
                  "The direction's FIN has been reached"),
         FLAG_BIT(hf_chunk_flag_conflict, "Conflict", "safereasm.chunk.flags.conflict",

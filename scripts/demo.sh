@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 cap=${1:-captures/fidelity/zeek/tcp/reassembly.pcap}
 # The build's plugin folder is named after the Wireshark major.minor.
 wsabi=$(pkg-config --modversion wireshark 2>/dev/null | cut -d. -f1,2)
-plugin=$PWD/build/plugins/${wsabi:-4.0}/epan/safereasm.so
+plugin=$PWD/build-setup/plugins/${wsabi:-4.0}/epan/safereasm.so # setup.sh's build
+[ -e "$plugin" ] || plugin=$PWD/build/plugins/${wsabi:-4.0}/epan/safereasm.so
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -62,10 +62,11 @@ if [ "$SR_PLUGIN" != none ]; then
         [ -e "$g/$abi/epan/safereasm.so" ] || continue
         globaldir=$home/global-plugins
         for sub in "$g/$abi"/*/; do
-            kind=$(basename "$sub")
+            kind=${sub%/}
+            kind=${kind##*/}
             mkdir -p "$globaldir/$abi/$kind"
             for f in "$sub"*; do
-                [ "$(basename "$f")" = safereasm.so ] || ln -sf "$f" "$globaldir/$abi/$kind/"
+                [ "${f##*/}" = safereasm.so ] || ln -sf "$f" "$globaldir/$abi/$kind/"
             done
         done
         break
