@@ -28,6 +28,18 @@ for p in $pkgs; do
         exit 1
     fi
 done
+# Nor over an installation made without packages (setup.sh as root,
+# cmake --install): the packages would overwrite its plugin, the purge
+# delete it, and the consumers below find its /usr/local copy first.
+global=$(pkg-config --variable=plugindir wireshark)/epan
+for f in "$global/safereasm.so" /usr/local/lib/libsafereasm.so.0 \
+         /usr/local/lib/*/libsafereasm.so.0 /usr/local/bin/safereasm-pcap; do
+    if [ -e "$f" ] && ! dpkg -S "$f" > /dev/null 2>&1; then
+        echo "packaging/deb: $f is installed, not by a package (setup.sh? uninstall:" \
+             "xargs rm -f < build-setup/install_manifest.txt); not touching this machine"
+        exit 1
+    fi
+done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sr-pkg-deb.XXXXXX")
 chmod 755 "$tmp"
 installed=0
@@ -66,7 +78,6 @@ installed=1
 t2=$(date +%s)
 ok "apt-get install ./*.deb"
 
-global=$(pkg-config --variable=plugindir wireshark)/epan
 dpkg -L safereasm-wireshark-plugin | grep -qx "$global/safereasm.so" \
     && ok "plugin installed as $global/safereasm.so" || bad "plugin not in $global"
 multi=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
