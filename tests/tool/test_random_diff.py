@@ -12,9 +12,12 @@ Each capture (written with struct, raw IP, valid lengths) holds many
 connections, with: SYN/SYN-ACK or none, data in random segments, reordering,
 duplicated frames, loss, late and duplicated SYN, FIN and RST, RSTs at
 random sequence numbers, port reuse (a new SYN on the same 4-tuple after a
-close), frames cut by the snapshot length (orig_len > incl_len), and the
+close), frames cut by the snapshot length (orig_len > incl_len), the
 capture clock jumping back and forward past --flush-interval and
---connection-timeout. No cap is in reach in the first set of runs, so the
+--connection-timeout, IPv6 connections beside IPv4 ones, and frames the
+decoder refuses (cut or malformed headers, other protocols), whose
+messages and counters must be those of --threads 1 under every walk (the
+indexed walk hands IPv6 flows and decoder messages apart from IPv4 ones). No cap is in reach in the first set of runs, so the
 thread count must not change anything. A second set with --max-connections
 and --max-pages-total small enough to be hit compares, per thread count, the
 three walks with each other (the docs: the same N gives the same output) and
@@ -42,6 +45,24 @@ SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
 tcp, ipv4 = T.tcp, T.ipv4
 
 
+def ipv6(src, dst, body):
+    return struct.pack(">IHBB16s16s", 6 << 28, len(body), 6, 64, bytes(src), bytes(dst)) + body
+
+
+def junk(rng):
+    """A frame the decoder refuses, and why: each kind has its message."""
+    k = rng.randrange(5)
+    if k == 0:  # IPv4 header cut
+        return ipv4([10, 9, 9, 9], [10, 9, 9, 8], b"")[:rng.randrange(1, 20)]
+    if k == 1:  # TCP header cut
+        return ipv4([10, 9, 9, 9], [10, 9, 9, 8], tcp(1, 2, 3, 4, ACK))[:20 + rng.randrange(1, 20)]
+    if k == 2:  # not IP at all
+        return bytes([0x20 + rng.randrange(0x20)]) + bytes(rng.randrange(40))
+    if k == 3:  # UDP: not TCP, counted only
+        return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, 17, 0, bytes(4), bytes(4)) + bytes(8)
+    return ipv6([0] * 16, [0] * 16, b"")[:rng.randrange(1, 40)]  # IPv6 header cut
+
+
 def write_pcap(path, frames):
     """frames: (time in microseconds, bytes, cut) - cut: bytes captured
     (None = all); orig_len stays the frame's length."""
@@ -57,8 +78,12 @@ def gen_capture(rng, path):
     nconn = rng.randint(5, 60)
     per_conn = []
     for k in range(nconn):
-        a = [10, 0, k // 250, k % 250 + 1]
-        b = [10, 1, 0, 1 + rng.randrange(3)]
+        if rng.random() < 0.25:  # IPv6: the same shapes
+            a = [0x20, 1, 0xd, 0xb8] + [0] * 10 + [k // 250, k % 250 + 1]
+            b = [0x20, 1, 0xd, 0xb8, 1] + [0] * 10 + [1 + rng.randrange(3)]
+        else:
+            a = [10, 0, k // 250, k % 250 + 1]
+            b = [10, 1, 0, 1 + rng.randrange(3)]
         sport = 1024 + rng.randrange(6)  # few ports: 4-tuples are reused
         dport = 80
         evs = []
@@ -140,11 +165,13 @@ def gen_capture(rng, path):
         else:
             t += rng.randrange(20000)
         src, dst, sp, dp = (a, b, sport, dport) if d == 0 else (b, a, dport, sport)
-        fr = ipv4(src, dst, tcp(sp, dp, seq, ack, flags, data))
+        fr = (ipv6 if len(src) == 16 else ipv4)(src, dst, tcp(sp, dp, seq, ack, flags, data))
         cut = None
         if data and rng.random() < 0.04:
             cut = rng.randrange(20, len(fr))  # snaplen: headers only, or part
         frames.append((t, fr, cut))
+        if rng.random() < 0.02:
+            frames.append((t, junk(rng), None))
     write_pcap(path, frames)
     return len(frames)
 
@@ -205,6 +232,14 @@ def main():
                     diff = sorted(set(got) ^ set(ref))[:6]
                     ok &= c.need(False, "%s --threads %d walk %s differs from --threads 1: %s" %
                                  (path, n, walk, diff))
+                # The decoder's messages and counters: those of one reader.
+                dec = {k: v for k, v in st.items() if k.startswith(("decode.", "frames"))}
+                dec2 = {k: v for k, v in st2.items() if k.startswith(("decode.", "frames"))}
+                ok &= c.need(dec2 == dec and len(dec) > 2,
+                             "%s --threads %d walk %s: decoder counters %s, one thread %s" %
+                             (path, n, walk, dec2, dec))
+                ok &= c.need(err2 == err, "%s --threads %d walk %s: messages differ:\n%s\n---\n%s" %
+                             (path, n, walk, err2[:600], err[:600]))
         for n in (1, 2, 3):
             first = None
             for walk in ((None,) if n == 1 else ("always", "each", "never")):
