@@ -76,11 +76,18 @@ prepare() {
         say "root ready at $ROOT"
         return 0
     fi
-    command -v debootstrap >/dev/null || {
-        say "installing debootstrap"
-        echo debootstrap >"$ROOTS/.debootstrap-list"
-        "$SRC/scripts/install-packages.sh" "$ROOTS/.debootstrap-list"
-    }
+    # test.sh prepares the suites at once: on a machine without debootstrap
+    # both went to install it, and the second found apt's lock held (a
+    # clean-clone CI run, 2026-12-02). One installs; the other waits for
+    # the lock and finds it there.
+    {
+        flock 9
+        command -v debootstrap >/dev/null || {
+            say "installing debootstrap"
+            echo debootstrap >"$ROOTS/.debootstrap-list"
+            "$SRC/scripts/install-packages.sh" "$ROOTS/.debootstrap-list"
+        }
+    } 9>"$ROOTS/.host-apt.lock"
     M=$(mirror)
     say "debootstrap $SUITE from $M into $ROOT"
     rm -rf "$ROOT"
