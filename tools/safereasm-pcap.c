@@ -89,6 +89,7 @@
 #define SP_MSG_LIMIT 10 /* messages of one kind before we only count */
 #define SP_SYNC_FRAMES 4096 /* every worker gets a batch this often (output order) */
 #define SP_RELEASE_STEP (1u << 20) /* one thread: mapped pages given back this often */
+#define SP_POPULATE_AHEAD ((size_t)2 << 20) /* one thread: mapped pages mapped ahead */
 #define SP_POLICIES SR_POLICY_COUNT_
 /* --policy all: bytes of conflict-flagged chunks kept per direction and
  * policy, and for the whole process, to find the first differing offset. */
@@ -375,6 +376,7 @@ typedef struct idx_walk {
     uint64_t before;   /* records before it */
     uint64_t consumed[SP_MAX_THREADS]; /* chunks each worker has fed */
     size_t released;   /* the mapping's pages before this are given back */
+    size_t populated;  /* ... and before this mapped (map_populate) */
 } idx_walk;
 
 /* The walk's sizes (walk_sizes_set): its chunks, syncs and look-ahead. */
@@ -1834,6 +1836,7 @@ typedef struct input {
     size_t map_len, off; /* the mapping, and the next record's offset */
     size_t cur;          /* offset of the record returned last */
     size_t released;     /* bytes before this are given back */
+    size_t populated;    /* pages before this are mapped (map_populate) */
     uint64_t recs;       /* records returned from the mapping */
     bool swapped, nano;
     uint32_t snap;       /* largest caplen taken from the mapping */
@@ -1920,6 +1923,7 @@ static void input_map(input *in, const char *path)
     in->map_len = len;
     in->off = 24;
     in->released = 0;
+    in->populated = 0;
     in->swapped = sw;
     in->nano = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
     /* Within what libpcap returns unchanged for any link type. */
@@ -1944,6 +1948,37 @@ static void map_give_back(const input *in, size_t from, size_t to)
 {
     if (to > from)
         madvise((void *)(uintptr_t)(in->map + from), to - from, MADV_DONTNEED);
+}
+
+/* Map the mapping's pages [from, to) into the page table now, in one
+ * call, instead of a page fault at the first touch of every 16 pages:
+ * on this project's VMs (2 CPUs) a fault costs microseconds, and in the
+ * indexed walk they fell on the chain every worker waits for. Only a
+ * hint: a kernel without MADV_POPULATE_READ (before 5.14), or a file cut
+ * short meanwhile (EFAULT, where a touch would raise SIGBUS), leaves the
+ * pages to be faulted in as before. Pages not read yet are read from the
+ * file here, as the first touch would. */
+static void map_populate(const input *in, size_t from, size_t to)
+{
+#ifdef MADV_POPULATE_READ
+    from = page_floor(from);
+    to = MIN(to, in->map_len);
+    if (to > from)
+        madvise((void *)(uintptr_t)(in->map + from), to - from, MADV_POPULATE_READ);
+#else
+    (void)in, (void)from, (void)to;
+#endif
+}
+
+/* Reading from a mapping at offset off: its pages up to SP_POPULATE_AHEAD
+ * bytes ahead are mapped, a step at a time. */
+static void input_populate(input *in, size_t off)
+{
+    if (in->populated < off + SP_POPULATE_AHEAD / 2) {
+        size_t from = MAX(in->populated, off);
+        in->populated = off + SP_POPULATE_AHEAD;
+        map_populate(in, from, in->populated);
+    }
 }
 
 /* Give back the pages before offset upto (they are read no more). */
@@ -2656,6 +2691,17 @@ static void idx_build(worker *w, uint64_t x)
         sl->ready = x + 1;
     }
     pthread_cond_broadcast(&iw->cv);
+    /* The pages of the two chunks after the next one are mapped now, while
+     * another worker indexes the next one (mapped by an indexer before):
+     * the chain then takes no page faults (2 workers on many-100000 1.14x
+     * faster; one thread, which maps ahead in its loop, 1.09x). */
+    if (i > 0 && iw->populated < off + 2 * ap->wz.bytes) {
+        size_t from = MAX(iw->populated, off);
+        size_t to = iw->populated = off + 2 * ap->wz.bytes;
+        pthread_mutex_unlock(&iw->lock);
+        map_populate(in, from, to);
+        pthread_mutex_lock(&iw->lock);
+    }
 }
 
 /* Worker w before it feeds chunk c: it indexes the chain's next chunks
@@ -2828,6 +2874,8 @@ static bool idx_prepare(app *ap, const input *in)
     iw->next = off;
     iw->before = 0;
     iw->released = in->released;
+    iw->populated = off + 2 * ap->wz.bytes;
+    map_populate(in, off, iw->populated);
     return true;
 }
 
@@ -3007,8 +3055,11 @@ static void run_file(app *ap, const char *path, bool show_progress)
         dispatch(ap, w, &s.flow, &seg, frame);
         if (one)
             in.headers_only = !payload_wanted(w);
-        if (ap->threads == 1 && in.map && in.off - in.released >= SP_RELEASE_STEP)
-            input_release(&in, in.off);
+        if (ap->threads == 1 && in.map) {
+            input_populate(&in, in.off);
+            if (in.off - in.released >= SP_RELEASE_STEP)
+                input_release(&in, in.off);
+        }
     }
     if (show_progress)
         progress(path, n, in.size, in.size, true);
