@@ -29,6 +29,7 @@ A failing capture is kept in the temporary directory named in the output.
 
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -176,10 +177,11 @@ def gen_capture(rng, path):
     return len(frames)
 
 
-def run(path, threads, walk, extra, stdin=False):
+def run(path, threads, walk, extra, stdin=False, more_env=None):
     """stdin: the capture is read from standard input, by libpcap: payloads
     the core must copy, where a mapped file's are kept by reference."""
     env = dict(os.environ)
+    env.update(more_env or {})
     if walk:
         env["SR_PCAP_WALK"] = walk
     else:
@@ -240,6 +242,40 @@ def main():
                              (path, n, walk, dec2, dec))
                 ok &= c.need(err2 == err, "%s --threads %d walk %s: messages differ:\n%s\n---\n%s" %
                              (path, n, walk, err2[:600], err[:600]))
+        # How a mapped file's records are read (file_read into a buffer, or
+        # the mapping) changes nothing, counters included, against a run of
+        # the same thread count; nor does the reading failing part-way (as
+        # when the file shrinks while read: libpcap reads on from there).
+        # One reader, and the indexed walk in chunks of 64 records.
+        # SR_PCAP_READ_REPORT says how many records each way read.
+        size = os.path.getsize(path)
+        tiny = {"SR_PCAP_WALK_SIZES": "tiny", "SR_PCAP_READ_REPORT": "1"}
+        for n in (1, 2):
+            walk = "always" if n > 1 else None
+            base = None
+            for name, env, want in (
+                    ("records read with file_read", {},
+                     lambda f, m, p, w: f > 0 and p == 0 and w == (f + m if n > 1 else 0)),
+                    ("records from the mapping", {"SR_PCAP_READ_MEAN_MAX": "0"},
+                     lambda f, m, p, w: m > 0 and p == 0 and w == (f + m if n > 1 else 0))) + tuple(
+                    ("reading failing at byte %d" % at, {"SR_PCAP_READ_FAIL_AT": str(at)},
+                     lambda f, m, p, w: p > 0)
+                    for at in sorted(rng.randrange(24, size) for _ in range(2))):
+                rc5, got5, st5, err5 = run(path, n, walk, opts, more_env=dict(tiny, **env))
+                runs += 1
+                rep = re.search(r"records read: file (\d+), mapping (\d+), libpcap (\d+), by the indexed walk (\d+)\n", err5)
+                err5 = err5.replace(rep.group(0), "") if rep else err5
+                how = tuple(int(x) for x in rep.groups()) if rep else None
+                if base is None:
+                    base = (got5, st5, err5)
+                    ok &= c.need(got5 == ref, "%s --threads %d, %s: lines %s"
+                                 % (path, n, name, sorted(set(got5) ^ set(ref))[:6]))
+                ok &= c.need(rc5 == 0 and (got5, st5, err5) == base and how and want(*how),
+                             "%s --threads %d, %s: exit %d, records read (file, mapping, "
+                             "libpcap, walked) %s, lines %s, counters %s, messages %r" %
+                             (path, n, name, rc5, how, sorted(set(got5) ^ set(base[0]))[:6],
+                              {k: (v, base[1].get(k)) for k, v in st5.items()
+                               if base[1].get(k) != v}, err5[:300]))
         for n in (1, 2, 3):
             first = None
             for walk in ((None,) if n == 1 else ("always", "each", "never")):
