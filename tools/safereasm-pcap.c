@@ -2097,10 +2097,12 @@ static bool map_record(const input *in, size_t off, struct pcap_pkthdr *h)
  * holds `to`; false if the file ended or failed first (*have says what
  * was read). The indexed walk and one reader read a mapped file's bytes
  * this way, in steps, into a buffer they reuse, instead of through the
- * mapping: on this project's VMs every 4 KiB page of a mapping cost a
- * walk of the page tables at its first touch by a CPU (touching 4 lines
- * of every page of a mapped 487 MB file took 0.16 s; read(2) of it into
- * one reused buffer 0.035 s). The mapping stays what the payloads are
+ * mapping: on this project's VMs the first touch of a mapped 4 KiB page
+ * by a CPU is at times slow (touching 4 lines of every page of a mapped
+ * 487 MB file took 0.15-0.17 s at such times, 0.025-0.03 s at others;
+ * read(2) of it into one reused buffer 0.024-0.054 s either way). Small
+ * records only (input_next and idx_build choose): for large ones the
+ * copy of their payloads costs more than it saves. The mapping stays what the payloads are
  * read from (stable for the core: sr_segment.payload_stable), so a
  * record is read from the file and its payload used from the mapping:
  * a file changed while it is read is not supported (one that shrinks
@@ -2750,8 +2752,9 @@ static void idx_build(worker *w, uint64_t x)
      * reads the chunk's bytes into its own buffer (rbuf, the same lines
      * every chunk, in this CPU's caches and TLB) with file_read, in
      * steps, and decodes them there; the entries point at the payloads in
-     * the mapping (file_read says why). Through the mapping, two workers
-     * on many-100000 took 1.6x the CPU time (0.616 s against 0.370 s).
+     * the mapping (file_read says why). Through the mapping, at a time
+     * when its pages were slow, two workers on many-100000 took 1.6x the
+     * CPU time (0.616 s against 0.370 s).
      *
      * The entries go first to this worker's scratch, in frame order (its
      * lines stay in this CPU's cache), then each worker's together into
