@@ -2141,8 +2141,10 @@ static const uint8_t *input_fill(input *in, size_t *avail)
 /* A payload in the read buffer: the same bytes in the mapping. */
 static const uint8_t *input_stable(const input *in, const uint8_t *p)
 {
-    if (p && p >= in->rb && p <= in->rb + in->rb_len)
-        return in->map + in->rb_from + (size_t)(p - in->rb);
+    /* As integers: p may point into the mapping, another object. */
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)in->rb;
+    if (p && a >= lo && a - lo <= in->rb_len)
+        return in->map + in->rb_from + (a - lo);
     return p; /* in the mapping already (via_map) */
 }
 
