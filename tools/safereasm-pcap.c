@@ -350,20 +350,33 @@ enum { SP_IDX_V4, SP_IDX_WIDE, SP_IDX_SAY };
 typedef struct idx_link {
     size_t start, end;
     uint32_t recs;
-    uint64_t before; /* records of the walk before it */
+    uint64_t before; /* records of the walk before it (set when it is chained) */
 } idx_link;
 
-/* A chunk's index: written by the worker that indexes it, then read by
- * every worker (hand-off under idx_walk.lock). */
+/* A slot's state (under idx_walk.lock). */
+enum { SP_SLOT_FREE, SP_SLOT_BUILDING, SP_SLOT_BUILT };
+
+/* A chunk's index: written by the worker that builds it, then read by
+ * every worker once it is chained (hand-off under idx_walk.lock). */
 typedef struct idx_slot {
-    uint64_t ready;         /* under idx_walk.lock: chunk number + 1 once indexed */
+    uint64_t ready;         /* under idx_walk.lock: chunk number + 1 once chained */
+    uint64_t chunk;         /* under idx_walk.lock: the chunk built or being built, + 1 */
+    uint8_t state;          /* under idx_walk.lock: SP_SLOT_* */
+    bool stopped;           /* its records end at one libpcap must read, or at the end */
+    bool via_map;           /* read in the mapping, else with file_read */
+    bool guessed;           /* built from a guessed start (idx_guess) */
     idx_entry *e;           /* SP_IDX_RECS: the entries, by worker, then frame */
     sr_flow *wide;          /* SP_IDX_RECS: SP_IDX_WIDE entries' flows, by record */
     uint32_t first[SP_MAX_THREADS + 1]; /* worker t's: e[first[t] .. first[t + 1]) */
     uint64_t count[SP_DEC_COUNT_], filtered; /* the chunk's counters */
     sr_time cmax;           /* the highest frame time in the chunk */
-    idx_link link;          /* its records */
+    idx_link link;          /* its records (start SIZE_MAX: no start found) */
 } idx_slot;
+
+/* Chunk y's records start in the byte range [range(y), range(y + 1)),
+ * or from where the chunk before ended, if that is later or earlier (see
+ * idx_build); the ranges are fixed ahead, so chunks are built at once. */
+#define SP_IDX_RING (SP_MAX_THREADS + 16) /* > the chunks ahead of the chain */
 
 typedef struct idx_walk {
     /* The hand-offs: a handful per chunk (pthread: ThreadSanitizer sees them). */
@@ -371,18 +384,21 @@ typedef struct idx_walk {
     pthread_cond_t cv;
     idx_slot *slot;    /* nslots, made at the first indexed walk */
     idx_entry *scratch[SP_MAX_THREADS]; /* SP_IDX_RECS each: a chunk in frame order */
-    uint8_t *rbuf[SP_MAX_THREADS]; /* idx_rbuf_size each: the chunk's bytes, read */
+    uint8_t *rbuf[SP_MAX_THREADS]; /* SP_IDX_RBUF each: the file's bytes, read */
     unsigned nslots, ahead;
     /* Under lock: */
-    uint64_t chained;  /* chunks indexed: where chunk `chained` starts is known */
-    bool building;     /* a worker indexes chunk `chained` */
+    uint64_t chained;  /* chunks chained: where chunk `chained` starts is known */
     uint64_t nchunks;  /* chunks of the walk; UINT64_MAX until its end is found */
     size_t next;       /* where chunk `chained` starts */
     uint64_t before;   /* records before it */
     uint64_t consumed[SP_MAX_THREADS]; /* chunks each worker has fed */
     size_t released;   /* the mapping's pages before this are given back */
     size_t populated;  /* ... and before this mapped (map_populate) */
-    bool via_map;      /* chunk `chained` is read from the mapping (idx_build) */
+    bool via_map;      /* chunks are read from the mapping (idx_build) */
+    size_t range[SP_IDX_RING]; /* range(y) at y % SP_IDX_RING, for y < assigned */
+    uint64_t assigned;
+    size_t span;       /* the next ranges' length (idx_chain) */
+    uint32_t ref_sec;  /* a frame time of the walk (idx_plausible) */
 } idx_walk;
 
 /* The walk's sizes (walk_sizes_set): its chunks, syncs and look-ahead. */
@@ -1890,6 +1906,10 @@ static void catch_sigbus(void)
     done = true;
 }
 
+/* The indexed walk builds every chunk after the first from a guess
+ * first, even the chain's next (idx_ready); SR_PCAP_IDX_GUESS=all (the
+ * tests) sets it, in input_map. */
+static bool sp_idx_guess_all;
 /* file_read fails from this byte on (SR_PCAP_READ_FAIL_AT, the tests);
  * input_map sets it, in the main thread, before any worker reads. */
 static size_t sp_read_fail_at = SIZE_MAX;
@@ -1954,6 +1974,8 @@ static void input_map(input *in, const char *path)
      * where the reading stopped, and the output is that of any run. */
     const char *fail = getenv("SR_PCAP_READ_FAIL_AT");
     sp_read_fail_at = fail && *fail ? (size_t)g_ascii_strtoull(fail, NULL, 10) : SIZE_MAX;
+    const char *guess = getenv("SR_PCAP_IDX_GUESS");
+    sp_idx_guess_all = guess && strcmp(guess, "all") == 0;
     const char *mean = getenv("SR_PCAP_READ_MEAN_MAX");
     sp_read_mean_max = mean && *mean ? (size_t)g_ascii_strtoull(mean, NULL, 10) : 1024;
     const char *sizes = getenv("SR_PCAP_WALK_SIZES");
@@ -2700,17 +2722,129 @@ static void walk_file(worker *w)
 _Static_assert(SP_IDX_RECS <= 65536, "idx_entry.rec holds record numbers in 16 bits");
 _Static_assert(SP_MAX_THREADS <= 256, "owners are kept in 8 bits");
 
-/* A worker's read buffer: a chunk starts its records within wz.bytes, and
- * the last one is at most 16 + SP_SNAP_MAX bytes. */
-static size_t idx_rbuf_size(const app *ap)
+/* The indexed walk's read buffers (one per worker): a window onto the
+ * file that moves on (idx_at), room for a record's length twice (where a
+ * guess is looked for, idx_guess, and the record there) and a read
+ * step. Kept small so its lines stay in the CPU's caches: a buffer of a
+ * whole chunk (4.5 MiB) was 1.6x the copying's time. */
+#define SP_IDX_RBUF (2 * (16 + (size_t)SP_SNAP_MAX) + SP_IDX_READ)
+
+/* A chunk's bytes as its builder sees them: the mapping's, or those read
+ * with file_read into the builder's buffer, as far as asked for. */
+typedef struct idx_src {
+    const input *in;
+    uint8_t *rb;        /* NULL: the mapping */
+    const uint8_t *buf; /* the file's bytes from `base` on, `have` of them */
+    size_t base, have;
+    size_t lim;         /* none from here on: the end, or where reading failed */
+} idx_src;
+
+/* The file's bytes from pos on, *avail of them at hand: at least len
+ * unless the file ends (or reading fails) first. From the buffer, pos
+ * is where the last call's bytes were or after them, and they are read
+ * as far as a read step further, the bytes from pos on moved to the
+ * buffer's front first when the buffer would not hold them. The pointer
+ * holds until the next call. */
+static const uint8_t *idx_at(idx_src *s, size_t pos, size_t len, size_t *avail)
 {
-    return ap->wz.bytes + 16 + SP_SNAP_MAX;
+    if (s->rb && pos + len > s->base + s->have && s->base + s->have < s->lim) {
+        if (pos >= s->base + s->have || pos < s->base) {
+            s->base = pos;
+            s->have = 0;
+        } else if (pos + len > s->base + SP_IDX_RBUF) {
+            s->have -= pos - s->base;
+            memmove(s->rb, s->rb + (pos - s->base), s->have);
+            s->base = pos;
+        }
+        size_t to = MIN(MIN(SP_IDX_RBUF, s->lim - s->base), pos + len + SP_IDX_READ - s->base);
+        if (!file_read(s->in->fd, s->rb, s->base, &s->have, to))
+            s->lim = s->base + s->have; /* an error, or the file shrank: no more */
+    }
+    *avail = pos >= s->base && pos < s->base + s->have ? s->base + s->have - pos : 0;
+    return s->buf + (pos - s->base);
 }
 
-/* Worker w indexes chunk x, the next of the chain, into its slot (whose
- * chunk before, x - nslots, every worker has fed); called and returning
- * with iw->lock held, which it lets go of while it works. */
-static void idx_build(worker *w, uint64_t x)
+/* Chunks built from a guessed start (idx_guess): where the guess is
+ * that a run of records starts. */
+#define SP_IDX_GUESS_HOPS 4
+#define SP_IDX_GUESS_SECONDS 86400u
+
+/* Whether records plausibly start at the file's byte pos: SP_IDX_GUESS_HOPS
+ * headers in a row, each where the one before says the next is, that
+ * rec_header would take, of a frame of one byte or more, at most 2^24
+ * long, stamped within SP_IDX_GUESS_SECONDS of ref_sec; or fewer, then
+ * the end of the file (or of what src can hold at once) exactly. Stricter
+ * than rec_header, so zero-filled payloads do not pass, and a guess only:
+ * a chunk built from it is fed from only if the chain reaches it there
+ * (idx_chain). */
+static bool idx_plausible(idx_src *s, size_t pos, uint32_t ref_sec)
+{
+    const input *in = s->in;
+    size_t first = pos;
+    for (int k = 0; k < SP_IDX_GUESS_HOPS; k++) {
+        if (pos >= in->map_len)
+            return k > 0 && pos == in->map_len;
+        if (s->rb && pos + 16 > first + SP_IDX_RBUF / 2)
+            return k > 0; /* beyond what the buffer holds with the first */
+        size_t avail;
+        const uint8_t *r = idx_at(s, pos, 16, &avail);
+        if (avail < 16)
+            return k > 0;
+        uint32_t sec = rd32(r, in->swapped), frac = rd32(r + 4, in->swapped);
+        uint32_t caplen = rd32(r + 8, in->swapped), len = rd32(r + 12, in->swapped);
+        uint32_t apart = sec > ref_sec ? sec - ref_sec : ref_sec - sec;
+        if (caplen == 0 || caplen > in->snap || caplen > len || len >= (1u << 24) ||
+            frac >= (in->nano ? 1000000000u : 1000000u) || apart > SP_IDX_GUESS_SECONDS)
+            return false;
+        pos += 16 + (size_t)caplen;
+    }
+    return true;
+}
+
+/* Where records plausibly start first from the file's byte `from` on,
+ * within a record's length of it (idx_plausible); SIZE_MAX if nowhere. */
+static size_t idx_guess(idx_src *s, size_t from, uint32_t ref_sec)
+{
+    for (size_t o = from; o <= from + 16 + SP_SNAP_MAX && o < s->in->map_len; o++)
+        if (idx_plausible(s, o, ref_sec))
+            return o;
+    return SIZE_MAX;
+}
+
+/* Test-only counters (SR_PCAP_READ_REPORT): chunks chained built from
+ * the chain's end, built from a guess, and guesses the chain did not
+ * reach (built again). Under idx_walk.lock. */
+enum { SP_IDX_KNOWN, SP_IDX_GUESSED, SP_IDX_WRONG };
+static uint64_t sp_idx_count[3];
+
+/* Under iw->lock: range(y) assigned (idx_chain starts them). */
+static bool idx_range(idx_walk *iw, uint64_t y)
+{
+    if (iw->assigned == 0)
+        return false;
+    for (; iw->assigned <= y; iw->assigned++)
+        iw->range[iw->assigned % SP_IDX_RING] =
+            iw->range[(iw->assigned - 1) % SP_IDX_RING] + iw->span;
+    return true;
+}
+
+/* Worker w builds chunk x's index into its slot, from where the chain
+ * has got to (known: x is `chained`) or from a guess in x's byte range
+ * (idx_guess); the slot's chunk before (x - nslots) every worker has fed.
+ * Called and returning with iw->lock held, which it lets go of while it
+ * works.
+ *
+ * A chunk's records are those from its start on that start before
+ * range(x + 1) (or to the walk's end: SIZE_MAX), at most wz.recs of them
+ * and within wz.bytes of the first. Chunk x + 1 starts where x's records
+ * end: at range(x + 1) or just after, unless x stopped early (wz.recs);
+ * one that starts before range(x + 1) is then built again from there.
+ * So with the guess right, which it is unless records are smaller than
+ * the ranges were measured for, or the bytes lie, the chunks are built
+ * at once by both workers, not one after another (a record's start is
+ * known only from the one before, and finding them all is a walk over
+ * every line of the file). */
+static void idx_build(worker *w, uint64_t x, bool known)
 {
     app *ap = w->app;
     idx_walk *iw = &ap->idx;
@@ -2731,10 +2865,15 @@ static void idx_build(worker *w, uint64_t x)
             rel_to = iw->released = end;
         }
     }
-    size_t start = iw->next;
-    uint64_t before = iw->before;
+    if (sl->chunk == x + 1)
+        sp_idx_count[SP_IDX_WRONG]++; /* built from a guess the chain did not reach */
+    size_t from = known ? iw->next : iw->range[x % SP_IDX_RING];
+    size_t to = idx_range(iw, x + 1) ? iw->range[(x + 1) % SP_IDX_RING] : SIZE_MAX;
     bool via_map = iw->via_map;
-    iw->building = true;
+    uint32_t ref_sec = iw->ref_sec;
+    sl->chunk = x + 1;
+    sl->state = SP_SLOT_BUILDING;
+    sl->ready = 0;
     pthread_mutex_unlock(&iw->lock);
     map_give_back(in, rel_from, rel_to);
     uint8_t owner_of[SP_IDX_RECS]; /* the worker of each entry in tmp */
@@ -2745,14 +2884,14 @@ static void idx_build(worker *w, uint64_t x)
     sl->filtered = 0;
     sr_time cmax = 0;
     struct pcap_pkthdr h;
-    /* Each header says where the next one is, so the indexing is a chain
-     * of loads, and each chunk's waits for the one before: the indexer
-     * reads the chunk's bytes into its own buffer (rbuf, the same lines
-     * every chunk, in this CPU's caches and TLB) with file_read, in
-     * steps, and decodes them there; the entries point at the payloads in
-     * the mapping (file_read says why). Through the mapping, at a time
-     * when its pages were slow, two workers on many-100000 took 1.6x the
-     * CPU time (0.616 s against 0.370 s).
+    /* The indexer reads the chunk's bytes into its own buffer (rbuf, the
+     * same lines every chunk, in this CPU's caches and TLB) with
+     * file_read, in steps, and decodes them there; the entries point at
+     * the payloads in the mapping (file_read says why). Through the
+     * mapping, at a time when its pages were slow, two workers on
+     * many-100000 took 1.6x the CPU time (0.616 s against 0.370 s).
+     * Records of sp_read_mean_max bytes or fewer on average in the last
+     * chunk chained are read so, larger ones in the mapping.
      *
      * The entries go first to this worker's scratch, in frame order (its
      * lines stay in this CPU's cache), then each worker's together into
@@ -2761,23 +2900,32 @@ static void idx_build(worker *w, uint64_t x)
      * slot, whose lines the other CPU read last, every entry waited for
      * its lines to come over, and the loads of the decoded fields behind
      * those stores with it (a third of the indexing's time). */
-    /* Records of sp_read_mean_max bytes or fewer on average in the chunk
-     * before are read with file_read, larger ones from the mapping. */
-    uint8_t *rb = via_map ? NULL : iw->rbuf[w->index];
-    const uint8_t *buf = rb ? rb : in->map + start;
-    size_t want = MIN(idx_rbuf_size(ap), in->map_len - start), off = 0, pf = 0;
-    size_t have = rb ? 0 : want;
-    for (; i < ap->wz.recs && off < ap->wz.bytes; i++) {
-        if (!rb)
-            for (; pf < off + SP_IDX_PREFETCH && pf < have; pf += 64)
-                __builtin_prefetch(buf + pf, 0, 0);
-        if (rb && have < want && have - off < 16 + SP_SNAP_MAX &&
-            !file_read(in->fd, rb, start, &have, MIN(want, off + 16 + SP_SNAP_MAX + SP_IDX_READ)))
-            want = have; /* an error, or the file shrank: no more */
-        if (!rec_header(in, buf + off, have - off, &h))
-            break; /* a record libpcap must read, or the end */
-        const u_char *data = buf + off + 16;
-        off += 16 + (size_t)h.caplen;
+    idx_src src = {in, via_map ? NULL : iw->rbuf[w->index], NULL, 0, 0, in->map_len};
+    if (src.rb) {
+        src.buf = src.rb;
+        src.base = from;
+    } else {
+        src.buf = in->map;
+        src.have = in->map_len;
+    }
+    size_t first = known ? from : idx_guess(&src, from, ref_sec);
+    size_t pos = first == SIZE_MAX ? from : first, pf = pos;
+    bool stopped = false;
+    for (; first != SIZE_MAX && i < ap->wz.recs && pos - first < ap->wz.bytes && pos < to; i++) {
+        if (!src.rb)
+            for (; pf < pos + SP_IDX_PREFETCH && pf < in->map_len; pf += 64)
+                __builtin_prefetch(in->map + pf, 0, 0);
+        size_t avail;
+        const uint8_t *r = idx_at(&src, pos, 16, &avail);
+        uint32_t caplen = avail >= 16 ? MIN(rd32(r + 8, in->swapped), SP_SNAP_MAX) : 0;
+        r = idx_at(&src, pos, 16 + (size_t)caplen, &avail);
+        if (!rec_header(in, r, avail, &h)) {
+            stopped = true; /* a record libpcap must read, or the end */
+            break;
+        }
+        const u_char *data = r + 16;
+        size_t at = pos; /* the record's place in the mapping */
+        pos += 16 + (size_t)h.caplen;
         sr_time ts = (sr_time)h.ts.tv_sec * SR_USEC_PER_SEC + h.ts.tv_usec;
         if (i == 0 || ts > cmax)
             cmax = ts;
@@ -2790,7 +2938,7 @@ static void idx_build(worker *w, uint64_t x)
         if (what == SP_DEC_tcp) {
             owner = flow_owner(&s.flow, nt);
             /* the same bytes in the mapping */
-            e->p.payload = s.payload ? in->map + start + (size_t)(s.payload - buf) : NULL;
+            e->p.payload = s.payload ? in->map + at + (size_t)(s.payload - r) : NULL;
             e->ts = cmax; /* the chunk's clock so far */
             e->seq = s.seq;
             e->ack = s.ack;
@@ -2828,49 +2976,97 @@ static void idx_build(worker *w, uint64_t x)
     for (uint32_t k = 0; k < n; k++)
         sl->e[per[owner_of[k]]++] = tmp[k];
     sl->cmax = cmax;
-    off += start;
-    sl->link = (idx_link){start, off, i, before};
+    sl->stopped = stopped;
+    sl->via_map = via_map;
+    sl->guessed = !known;
+    sl->link = (idx_link){first, pos, i, 0};
+    size_t end = pos;
     pthread_mutex_lock(&iw->lock);
-    iw->building = false;
-    if (i == 0) {
-        iw->nchunks = x; /* the walk ends before chunk x */
-    } else {
-        iw->next = off;
-        iw->via_map = (off - start) / i > sp_read_mean_max;
-        sp_read_count[via_map ? SP_READ_MAP : SP_READ_FILE] += i;
-        sp_read_count[SP_READ_WALKED] += i;
-        iw->before += i;
-        iw->chained = x + 1;
-        sl->ready = x + 1;
-    }
+    sl->state = SP_SLOT_BUILT;
     pthread_cond_broadcast(&iw->cv);
-    /* When the next chunk is read in the mapping or payloads are read
+    /* When chunks are read in the mapping or payloads are read
      * (payload_wanted: this worker's, standing for all), the mapping's
-     * pages of the two chunks after the next one are mapped now, in one
-     * call, while another worker indexes the next one, not faulted in one
-     * by one (a prefetch of a page not mapped is dropped). While faults were
-     * slow on this project's VM, 2 workers on many-100000 reading in the
-     * mapping were 1.14x faster for it, one thread 1.09x; while they were
-     * fast, both the same as before. */
-    if (i > 0 && (payload_wanted(w) || iw->via_map) && iw->populated < off + 2 * ap->wz.bytes) {
-        size_t from = MAX(iw->populated, off);
-        size_t to = iw->populated = off + 2 * ap->wz.bytes;
+     * pages of the two chunks after this one are mapped now, in one
+     * call, not faulted in one by one (a prefetch of a page not mapped
+     * is dropped). While faults were slow on this project's VM, 2
+     * workers on many-100000 reading in the mapping were 1.14x faster
+     * for it, one thread 1.09x; while they were fast, both the same as
+     * before. */
+    if (i > 0 && (payload_wanted(w) || iw->via_map) && iw->populated < end + 2 * ap->wz.bytes) {
+        size_t pfrom = MAX(iw->populated, end);
+        size_t pto = iw->populated = end + 2 * ap->wz.bytes;
         pthread_mutex_unlock(&iw->lock);
-        map_populate(in, from, to);
+        map_populate(in, pfrom, pto);
         pthread_mutex_lock(&iw->lock);
     }
 }
 
-/* Worker w before it feeds chunk c: it indexes the chain's next chunks
- * while no other worker does, the chain is less than SP_IDX_AHEAD chunks
- * ahead of c and the next chunk's slot is free; then, or when it cannot,
- * it waits for chunk c. Any worker indexes any chunk: one that is not
- * ready to feed (its chunk not indexed yet) does the indexing, one that
- * is does it when nobody else is, and none waits for another to come
- * round to its turn (with each chunk's indexer fixed, a worker waited
- * for the other to finish feeding a chunk before it could index the next
- * one, 7 to 19 % of the wall time on many-100000). False: the walk ends
- * before chunk c. */
+/* Under iw->lock: the chunks built from where the chain has got to are
+ * chained, in order: each is fed from once it starts where the chunk
+ * before ended. The first one chained sets the ranges going: range(1) is
+ * where it ends, the next ones `span` bytes apart, measured on the last
+ * chunk chained (3/4 of wz.recs records of its mean size, so a chunk
+ * rarely fills up before its range ends). */
+static void idx_chain(app *ap)
+{
+    idx_walk *iw = &ap->idx;
+    bool moved = false;
+    while (iw->nchunks == UINT64_MAX) {
+        uint64_t x = iw->chained;
+        idx_slot *sl = &iw->slot[x % iw->nslots];
+        if (sl->chunk != x + 1 || sl->state != SP_SLOT_BUILT || sl->link.start != iw->next)
+            break;
+        idx_link *l = &sl->link;
+        l->before = iw->before;
+        sl->ready = x + 1;
+        sp_read_count[sl->via_map ? SP_READ_MAP : SP_READ_FILE] += l->recs;
+        sp_read_count[SP_READ_WALKED] += l->recs;
+        sp_idx_count[sl->guessed ? SP_IDX_GUESSED : SP_IDX_KNOWN]++;
+        iw->before += l->recs;
+        iw->next = l->end;
+        iw->chained = x + 1;
+        if (l->recs > 0) {
+            size_t mean = (l->end - l->start) / l->recs;
+            iw->via_map = mean > sp_read_mean_max;
+            iw->span = MIN(ap->wz.bytes, MAX(mean, 16) * ap->wz.recs * 3 / 4);
+            iw->ref_sec = (uint32_t)(sl->cmax / SR_USEC_PER_SEC);
+        }
+        if (iw->assigned <= x + 1) {
+            iw->range[(x + 1) % SP_IDX_RING] = l->end;
+            iw->assigned = x + 2;
+        }
+        if (sl->stopped)
+            iw->nchunks = x + 1; /* the walk ends with chunk x */
+        moved = true;
+    }
+    if (moved)
+        pthread_cond_broadcast(&iw->cv);
+}
+
+/* Under iw->lock: whether chunk y may take its slot: every worker has fed
+ * the chunk the slot held before it (y - nslots). */
+static bool idx_slot_free(const app *ap, uint64_t y)
+{
+    const idx_walk *iw = &ap->idx;
+    if (y < iw->nslots)
+        return true;
+    uint64_t low = UINT64_MAX;
+    for (unsigned t = 0; t < ap->threads; t++)
+        low = MIN(low, iw->consumed[t]);
+    return low > y - iw->nslots;
+}
+
+/* Worker w before it feeds chunk c: it builds chunks while there are any
+ * to build less than SP_IDX_AHEAD chunks past c whose slots are free:
+ * first the chain's next one, from where it starts, if nobody has built
+ * it from there or is building it; else the first one nobody has built,
+ * from a guess. Then, or when it cannot, it waits for chunk c to be
+ * chained. Any worker builds any chunk: one that is not ready to feed
+ * does it, one that is does it first, and none waits for another to
+ * come round to its turn (with each chunk's indexer fixed, a worker
+ * waited for the other to finish feeding a chunk before it could index
+ * the next one, 7 to 19 % of the wall time on many-100000). False: the
+ * walk ends before chunk c. */
 static bool idx_ready(worker *w, uint64_t c)
 {
     app *ap = w->app;
@@ -2879,18 +3075,37 @@ static bool idx_ready(worker *w, uint64_t c)
     bool have;
     pthread_mutex_lock(&iw->lock);
     for (;;) {
-        uint64_t x = iw->chained;
-        if (!iw->building && iw->nchunks == UINT64_MAX && x < c + iw->ahead) {
-            uint64_t low = UINT64_MAX; /* the slot's chunk before, fed by all */
-            for (unsigned t = 0; t < ap->threads; t++)
-                low = MIN(low, iw->consumed[t]);
-            if (x < iw->nslots || low > x - iw->nslots) {
-                idx_build(w, x);
+        idx_chain(ap);
+        have = sl->ready == c + 1;
+        if (!have && iw->nchunks <= c)
+            break;
+        if (iw->nchunks == UINT64_MAX) {
+            uint64_t x = iw->chained;
+            const idx_slot *xs = &iw->slot[x % iw->nslots];
+            bool built = xs->chunk == x + 1;
+            bool guess_x = sp_idx_guess_all && !built && idx_slot_free(ap, x) &&
+                           idx_range(iw, x + 1) &&
+                           iw->range[x % SP_IDX_RING] < ap->walk.in->map_len;
+            if (x < c + iw->ahead && !guess_x &&
+                (built ? xs->state == SP_SLOT_BUILT : idx_slot_free(ap, x))) {
+                idx_build(w, x, true);
+                continue;
+            }
+            uint64_t y = guess_x ? x : x + 1;
+            for (; y < c + iw->ahead; y++) {
+                if (iw->slot[y % iw->nslots].chunk == y + 1)
+                    continue; /* built or being built */
+                if (!idx_slot_free(ap, y) || !idx_range(iw, y + 1) ||
+                    iw->range[y % SP_IDX_RING] >= ap->walk.in->map_len)
+                    y = UINT64_MAX - 1;
+                break;
+            }
+            if (y < c + iw->ahead) {
+                idx_build(w, y, false);
                 continue;
             }
         }
-        have = sl->ready == c + 1;
-        if (have || iw->nchunks <= c)
+        if (have)
             break;
         pthread_cond_wait(&iw->cv, &iw->lock);
     }
@@ -2959,9 +3174,10 @@ static void walk_indexed(worker *w)
             };
             feed(w, &fl, &seg, frame + e->rec + 1);
         }
-        if (!clock_set || sl->cmax > clock)
+        if (l.recs > 0 && (!clock_set || sl->cmax > clock)) {
             clock = sl->cmax;
-        clock_set = true;
+            clock_set = true;
+        }
         frame += l.recs;
         n += l.recs;
         recs += l.recs;
@@ -3019,17 +3235,23 @@ static bool idx_prepare(app *ap, const input *in)
                  (iw->slot[s].wide = g_try_new(sr_flow, SP_IDX_RECS));
         for (unsigned t = 0; ok && t < ap->threads; t++)
             ok = (iw->scratch[t] = g_try_new(idx_entry, SP_IDX_RECS)) &&
-                 (iw->rbuf[t] = g_try_malloc(idx_rbuf_size(ap)));
+                 (iw->rbuf[t] = g_try_malloc(SP_IDX_RBUF));
         if (!ok) {
             idx_free(ap);
             return false;
         }
     }
-    for (unsigned s = 0; s < iw->nslots; s++)
+    for (unsigned s = 0; s < iw->nslots; s++) {
         iw->slot[s].ready = 0;
+        iw->slot[s].chunk = 0;
+        iw->slot[s].state = SP_SLOT_FREE;
+    }
     for (unsigned t = 0; t < ap->threads; t++)
         iw->consumed[t] = 0;
     iw->chained = 0;
+    iw->assigned = 0; /* until the first chunk is chained */
+    iw->span = ap->wz.bytes;
+    iw->ref_sec = 0;
     iw->via_map = true; /* the first chunk: its buffer is fresh memory, which costs
                            (1-3 ms per MiB here); the chunk says which way after it */
     iw->nchunks = UINT64_MAX;
@@ -4163,9 +4385,13 @@ int main(int argc, char **argv)
         print_stats(ap, &as, &ps, verified, violations->len);
     if (getenv("SR_PCAP_READ_REPORT"))
         fprintf(stderr, "safereasm-pcap: records read: file %" PRIu64 ", mapping %" PRIu64
-                ", libpcap %" PRIu64 ", by the indexed walk %" PRIu64 "\n",
+                ", libpcap %" PRIu64 ", by the indexed walk %" PRIu64 "; chunks chained: "
+                "built from the chain %" PRIu64 ", from a guess %" PRIu64
+                ", guesses built again %" PRIu64 "\n",
                 sp_read_count[SP_READ_FILE], sp_read_count[SP_READ_MAP],
-                sp_read_count[SP_READ_PCAP], sp_read_count[SP_READ_WALKED]);
+                sp_read_count[SP_READ_PCAP], sp_read_count[SP_READ_WALKED],
+                sp_idx_count[SP_IDX_KNOWN], sp_idx_count[SP_IDX_GUESSED],
+                sp_idx_count[SP_IDX_WRONG]);
     for (unsigned t = 0; t < ap->threads; t++)
         worker_free(&ap->w[t]);
     idx_free(ap);

@@ -45,6 +45,12 @@ SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
 
 tcp, ipv4 = T.tcp, T.ipv4
 
+# Payload bytes that look like pcap records (a header of this capture's
+# time and an 8-byte frame, over and over): where the indexed walk guesses
+# that records start, it finds these first at times, and must then build
+# the chunk again from where the one before it really ended.
+FAKE = struct.pack("<IIII", 1_000_500, 0, 8, 8) + bytes(8)
+
 
 def ipv6(src, dst, body):
     return struct.pack(">IHBB16s16s", 6 << 28, len(body), 6, 64, bytes(src), bytes(dst)) + body
@@ -101,10 +107,14 @@ def gen_capture(rng, path):
             base = [isn[0] + (1 if syn else 0), isn[1] + (1 if syn else 0)]
             pos = [0, 0]
             mss = rng.choice([3, 7, 100, 536, 1460])
+            fake = rng.random() < 0.3
             while pos[0] < lens[0] or pos[1] < lens[1]:
                 d = rng.randrange(2) if pos[0] < lens[0] and pos[1] < lens[1] else (0 if pos[0] < lens[0] else 1)
                 n = min(lens[d] - pos[d], rng.randint(1, mss))
-                data = bytes((k * 7 + d * 13 + life * 3 + i) % 251 for i in range(pos[d], pos[d] + n))
+                if fake:  # pcap record headers, as the indexed walk's guesses look for
+                    data = bytes(FAKE[i % len(FAKE)] for i in range(pos[d], pos[d] + n))
+                else:
+                    data = bytes((k * 7 + d * 13 + life * 3 + i) % 251 for i in range(pos[d], pos[d] + n))
                 segs.append((d, base[d] + pos[d], base[1 - d] + pos[1 - d], ACK | PSH, data))
                 pos[d] += n
             end = rng.random()
@@ -205,6 +215,7 @@ def main():
                    "--max-pages-per-connection", "6", "--page-size", "200"]
     runs = 0
     frames = 0
+    guesses_wrong = 0
     for i in range(N):
         path = os.path.join(tmp, "random-%d-%d.pcap" % (SEED, i))
         frames += gen_capture(rng, path)
@@ -245,34 +256,52 @@ def main():
         # How a mapped file's records are read (file_read into a buffer, or
         # the mapping) changes nothing, counters included, against a run of
         # the same thread count; nor does the reading failing part-way (as
-        # when the file shrinks while read: libpcap reads on from there).
-        # One reader, and the indexed walk in chunks of 64 records.
-        # SR_PCAP_READ_REPORT says how many records each way read.
+        # when the file shrinks while read: libpcap reads on from there);
+        # nor, in the indexed walk (chunks of 64 records), building every
+        # chunk after the first from a guess of where its records start
+        # (SR_PCAP_IDX_GUESS=all), right or wrong. SR_PCAP_READ_REPORT
+        # says how many records each way read, and how many chunks were
+        # chained built from the chain's end, from a guess, and how many
+        # guesses were built again.
         size = os.path.getsize(path)
         tiny = {"SR_PCAP_WALK_SIZES": "tiny", "SR_PCAP_READ_REPORT": "1"}
         for n in (1, 2):
             walk = "always" if n > 1 else None
+            walked = (lambda f, m, w: w == f + m) if n > 1 else (lambda f, m, w: w == 0)
             base = None
             for name, env, want in (
                     ("records read with file_read", {},
-                     lambda f, m, p, w: f > 0 and p == 0 and w == (f + m if n > 1 else 0)),
+                     lambda f, m, p, w, *_: f > 0 and p == 0 and walked(f, m, w)),
                     ("records from the mapping", {"SR_PCAP_READ_MEAN_MAX": "0"},
-                     lambda f, m, p, w: m > 0 and p == 0 and w == (f + m if n > 1 else 0))) + tuple(
+                     lambda f, m, p, w, *_: m > 0 and p == 0 and walked(f, m, w))) + ((
+                    ("chunks built from guesses", {"SR_PCAP_IDX_GUESS": "all"},
+                     lambda f, m, p, w, known, guessed, again:
+                     p == 0 and walked(f, m, w) and guessed > 0),
+                    ("chunks built from guesses, from the mapping",
+                     {"SR_PCAP_IDX_GUESS": "all", "SR_PCAP_READ_MEAN_MAX": "0"},
+                     lambda f, m, p, w, known, guessed, again:
+                     m > 0 and p == 0 and walked(f, m, w) and guessed > 0))
+                    if n > 1 else ()) + tuple(
                     ("reading failing at byte %d" % at, {"SR_PCAP_READ_FAIL_AT": str(at)},
-                     lambda f, m, p, w: p > 0)
+                     lambda f, m, p, w, *_: p > 0)
                     for at in sorted(rng.randrange(24, size) for _ in range(2))):
                 rc5, got5, st5, err5 = run(path, n, walk, opts, more_env=dict(tiny, **env))
                 runs += 1
-                rep = re.search(r"records read: file (\d+), mapping (\d+), libpcap (\d+), by the indexed walk (\d+)\n", err5)
+                rep = re.search(r"records read: file (\d+), mapping (\d+), libpcap (\d+), by the indexed "
+                                r"walk (\d+); chunks chained: built from the chain (\d+), from a guess "
+                                r"(\d+), guesses built again (\d+)\n", err5)
                 err5 = err5.replace(rep.group(0), "") if rep else err5
                 how = tuple(int(x) for x in rep.groups()) if rep else None
+                if how and "IDX_GUESS" in str(env):
+                    guesses_wrong += how[6]
                 if base is None:
                     base = (got5, st5, err5)
                     ok &= c.need(got5 == ref, "%s --threads %d, %s: lines %s"
                                  % (path, n, name, sorted(set(got5) ^ set(ref))[:6]))
                 ok &= c.need(rc5 == 0 and (got5, st5, err5) == base and how and want(*how),
                              "%s --threads %d, %s: exit %d, records read (file, mapping, "
-                             "libpcap, walked) %s, lines %s, counters %s, messages %r" %
+                             "libpcap, walked; chunks from the chain, from a guess, guesses "
+                             "built again) %s, lines %s, counters %s, messages %r" %
                              (path, n, name, rc5, how, sorted(set(got5) ^ set(base[0]))[:6],
                               {k: (v, base[1].get(k)) for k, v in st5.items()
                                if base[1].get(k) != v}, err5[:300]))
@@ -291,10 +320,13 @@ def main():
                                  % (path, n, walk, diff))
         if ok:
             os.unlink(path)
+    # The payloads that look like records (FAKE) lead guesses astray.
+    c.need(guesses_wrong > 0, "no guess of the indexed walk was wrong in any run: "
+           "the path that builds a chunk again went untried")
     if not c.fails:
         os.rmdir(tmp)
-    return c.done("random captures: %d (%d frames), %d runs, seed %d%s" %
-                  (N, frames, runs, SEED, "; kept in " + tmp if c.fails else ""))
+    return c.done("random captures: %d (%d frames), %d runs, %d guesses built again, seed %d%s" %
+                  (N, frames, runs, guesses_wrong, SEED, "; kept in " + tmp if c.fails else ""))
 
 
 if __name__ == "__main__":
