@@ -29,7 +29,8 @@ there are -- as long as no cap is hit (the caps are split N ways).
                (500 connections) and one real capture at 1..4 threads, RUNS
                (default 2) runs each; and tiny (below).
   tiny         every plain pcap under captures/ walked by 2 and 3 workers
-               (SR_PCAP_WALK=always, and each) with the walk's sizes made
+               (SR_PCAP_WALK=always, with and without SR_PCAP_IDX_GUESS=all,
+               and each) with the walk's sizes made
                tiny (SR_PCAP_WALK_SIZES=tiny: chunks of 64 records, a
                look-ahead of 256 frames), so that on these small files the
                workers wait for each other and for the main thread and the
@@ -149,12 +150,12 @@ def test_tiny(c, runs):
             c.need(ref[0] == one[0] and
                    sorted(l for l in ref[1].split("\n") if not l.startswith(SUMMED)) == one_lines,
                    "tiny: %s --threads %d (reader): not the lines of --threads 1" % (T.rel(path), t))
-            for mode in ("always", "each"):
+            for mode, more in (("always", {}), ("always", {"SR_PCAP_IDX_GUESS": "all"}), ("each", {})):
                 for r in range(runs):
-                    got = tool(path, t, SR_PCAP_WALK=mode, SR_PCAP_WALK_SIZES="tiny")
+                    got = tool(path, t, SR_PCAP_WALK=mode, SR_PCAP_WALK_SIZES="tiny", **more)
                     c.need(got == ref,
-                           "tiny: %s --threads %d SR_PCAP_WALK=%s: exit %d/%d, stdout %s, stderr %r"
-                           % (T.rel(path), t, mode, got[0], ref[0],
+                           "tiny: %s --threads %d SR_PCAP_WALK=%s %s: exit %d/%d, stdout %s, stderr %r"
+                           % (T.rel(path), t, mode, more, got[0], ref[0],
                               "same" if got[1] == ref[1] else "differs", got[2][-300:]))
                     walked += 1
     print("tiny: %d plain pcap captures, %d walks with tiny sizes at 2 and 3 threads" % (len(caps), walked))
