@@ -493,7 +493,7 @@ def test_walk(c, tmp):
     b = write(os.path.join(tmp, "w-b.pcap"), frames[third:2 * third])
     # A record longer than the snapshot length in the middle of the last file.
     cc = write(os.path.join(tmp, "w-c.pcap"), frames[2 * third:], snap=2000, long_at=third // 2)
-    c.need(len(frames) > 3 * 4096, "walk: %d frames" % len(frames))
+    c.need(len(frames) > 8193, "walk: %d frames" % len(frames))
     for threads in ("1", "2", "3"):
         for extra in ((), ("--json",), ("--filter", "not tcp port 20077")):
             walk = {"SR_PCAP_WALK": "always"}
@@ -513,7 +513,7 @@ def test_walk(c, tmp):
                       e1[:300], e2[:300]))
     print("walk: %d frames in 3 files, mapped and walked as libpcap reads them" % len(frames))
 
-    # The indexed walk cuts a file into chunks of 4096 records or 4 MiB:
+    # The indexed walk cuts a file into chunks of 8192 records or 4 MiB:
     # files of fewer records than one chunk, of exactly one chunk, of one
     # chunk and one record, of chunks ended by their size (20 kB segments),
     # and of none; with refused frames and a filter, read alone and after
@@ -523,7 +523,7 @@ def test_walk(c, tmp):
     big = [f for i in range(12)
            for f in conn(30000 + i, 80, [(k * 20000, bytes([65 + (i + k) % 26]) * 20000)
                                          for k in range(20)])]
-    sizes = {"few": frames[:300], "one": frames[:4096], "one1": frames[:4097], "big": big,
+    sizes = {"few": frames[:300], "one": frames[:8192], "one1": frames[:8193], "big": big,
              "none": []}
     files = {k: write(os.path.join(tmp, "k-%s.pcap" % k), v) for k, v in sizes.items()}
     sets = [["few"], ["one"], ["one1"], ["big"], ["none"], ["few", "big", "one", "none", "one1"]]
