@@ -2768,24 +2768,23 @@ typedef struct idx_src {
 } idx_src;
 
 /* The file's bytes from pos on, *avail of them at hand: at least len
- * unless the file ends (or reading fails) first. From the buffer, pos
- * is where the last call's bytes were or after them, and they are read
- * as far as a read step further, the bytes from pos on moved to the
- * buffer's front first when the buffer would not hold them. The pointer
- * holds until the next call. */
+ * unless the file ends (or reading fails) first. From the buffer, read as
+ * far as a read step past them; the window moves to start at pos when
+ * they would not fit in it (the bytes it holds from pos on moved to its
+ * front). The pointer holds until the next call. */
 static const uint8_t *idx_at(idx_src *s, size_t pos, size_t len, size_t *avail)
 {
-    if (s->rb && pos + len > s->base + s->have && s->base + s->have < s->lim) {
-        if (pos >= s->base + s->have || pos < s->base) {
+    if (s->rb && (pos < s->base || (pos + len > s->base + s->have && s->base + s->have < s->lim))) {
+        if (pos < s->base || pos + len > s->base + SP_IDX_RBUF) {
+            size_t keep = pos >= s->base && pos < s->base + s->have ? s->base + s->have - pos : 0;
+            if (keep)
+                memmove(s->rb, s->rb + (pos - s->base), keep);
             s->base = pos;
-            s->have = 0;
-        } else if (pos + len > s->base + SP_IDX_RBUF) {
-            s->have -= pos - s->base;
-            memmove(s->rb, s->rb + (pos - s->base), s->have);
-            s->base = pos;
+            s->have = keep;
         }
-        size_t to = MIN(MIN(SP_IDX_RBUF, s->lim - s->base), pos + len + SP_IDX_READ - s->base);
-        if (!file_read(s->in->fd, s->rb, s->base, &s->have, to))
+        size_t room = s->lim > s->base ? MIN(SP_IDX_RBUF, s->lim - s->base) : 0;
+        if (s->have < room &&
+            !file_read(s->in->fd, s->rb, s->base, &s->have, MIN(room, pos + len + SP_IDX_READ - s->base)))
             s->lim = s->base + s->have; /* an error, or the file shrank: no more */
     }
     *avail = pos >= s->base && pos < s->base + s->have ? s->base + s->have - pos : 0;
