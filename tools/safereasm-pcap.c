@@ -2753,8 +2753,9 @@ _Static_assert(SP_MAX_THREADS <= 256, "owners are kept in 8 bits");
 /* The indexed walk's read buffers (one per worker): a window onto the
  * file that moves on (idx_at), room for a record's length twice (where a
  * guess is looked for, idx_guess, and the record there) and a read
- * step. Kept small so its lines stay in the CPU's caches: a buffer of a
- * whole chunk (4.5 MiB) was 1.6x the copying's time. */
+ * step. Kept small so its lines stay in the CPU's caches: with a buffer
+ * of a whole chunk (4.5 MiB) the copy was 11.7 % of the samples of two
+ * workers on many-100000, with this window about 9 %. */
 #define SP_IDX_RBUF (2 * (16 + (size_t)SP_SNAP_MAX) + SP_IDX_READ)
 
 /* A chunk's bytes as its builder sees them: the mapping's, or those read
