@@ -350,7 +350,6 @@ enum { SP_IDX_V4, SP_IDX_WIDE, SP_IDX_SAY };
 typedef struct idx_link {
     size_t start, end;
     uint32_t recs;
-    uint64_t before; /* records of the walk before it (set when it is chained) */
 } idx_link;
 
 /* A slot's state (under idx_walk.lock). */
@@ -390,7 +389,6 @@ typedef struct idx_walk {
     uint64_t chained;  /* chunks chained: where chunk `chained` starts is known */
     uint64_t nchunks;  /* chunks of the walk; UINT64_MAX until its end is found */
     size_t next;       /* where chunk `chained` starts */
-    uint64_t before;   /* records before it */
     uint64_t consumed[SP_MAX_THREADS]; /* chunks each worker has fed */
     size_t released;   /* the mapping's pages before this are given back */
     size_t populated;  /* ... and before this mapped (map_populate) */
@@ -3007,7 +3005,7 @@ static void idx_build(worker *w, uint64_t x, bool known)
     sl->stopped = stopped;
     sl->via_map = via_map;
     sl->guessed = !known;
-    sl->link = (idx_link){first, pos, i, 0};
+    sl->link = (idx_link){first, pos, i};
     size_t end = pos;
     pthread_mutex_lock(&iw->lock);
     sl->state = SP_SLOT_BUILT;
@@ -3044,13 +3042,11 @@ static void idx_chain(app *ap)
         idx_slot *sl = &iw->slot[x % iw->nslots];
         if (sl->chunk != x + 1 || sl->state != SP_SLOT_BUILT || sl->link.start != iw->next)
             break;
-        idx_link *l = &sl->link;
-        l->before = iw->before;
+        const idx_link *l = &sl->link;
         sl->ready = x + 1;
         sp_read_count[sl->via_map ? SP_READ_MAP : SP_READ_FILE] += l->recs;
         sp_read_count[SP_READ_WALKED] += l->recs;
         sp_idx_count[sl->guessed ? SP_IDX_GUESSED : SP_IDX_KNOWN]++;
-        iw->before += l->recs;
         iw->next = l->end;
         iw->chained = x + 1;
         if (l->recs > 0) {
@@ -3284,7 +3280,6 @@ static bool idx_prepare(app *ap, const input *in)
                            (1-3 ms per MiB here); the chunk says which way after it */
     iw->nchunks = UINT64_MAX;
     iw->next = off;
-    iw->before = 0;
     iw->released = in->released;
     iw->populated = off;
     return true;
