@@ -2093,21 +2093,29 @@ static void sync_release(app *ap, uint64_t stamp, uint64_t limit)
     }
 }
 
+/* The 16-byte record header at r, if it is one libpcap returns
+ * unchanged: its seconds, fraction, caplen and len. */
+static bool rec_fields(const input *in, const uint8_t *r, uint32_t *sec, uint32_t *frac,
+                       uint32_t *caplen, uint32_t *len)
+{
+    *sec = rd32(r, in->swapped);
+    *frac = rd32(r + 4, in->swapped);
+    *caplen = rd32(r + 8, in->swapped);
+    *len = rd32(r + 12, in->swapped);
+    return *caplen <= in->snap && *caplen <= *len &&
+           *frac < (in->nano ? 1000000000u : 1000000u);
+}
+
 /* The record at r, of which avail bytes are at hand, into h, if it is
  * one libpcap returns unchanged (false if it is not all at hand). */
 static bool rec_header(const input *in, const uint8_t *r, size_t avail, struct pcap_pkthdr *h)
 {
-    if (avail < 16)
-        return false;
-    uint32_t sec = rd32(r, in->swapped), frac = rd32(r + 4, in->swapped);
-    uint32_t caplen = rd32(r + 8, in->swapped), len = rd32(r + 12, in->swapped);
-    if (caplen > in->snap || caplen > len || frac >= (in->nano ? 1000000000u : 1000000u) ||
-        avail - 16 < caplen)
+    uint32_t sec, frac;
+    if (avail < 16 || !rec_fields(in, r, &sec, &frac, &h->caplen, &h->len) ||
+        avail - 16 < h->caplen)
         return false;
     h->ts.tv_sec = (time_t)sec;
     h->ts.tv_usec = (suseconds_t)(in->nano ? frac / 1000 : frac);
-    h->caplen = caplen;
-    h->len = len;
     return true;
 }
 
@@ -2816,11 +2824,10 @@ static bool idx_plausible(idx_src *s, size_t pos, uint32_t ref_sec)
         const uint8_t *r = idx_at(s, pos, 16, &avail);
         if (avail < 16)
             return k > 0;
-        uint32_t sec = rd32(r, in->swapped), frac = rd32(r + 4, in->swapped);
-        uint32_t caplen = rd32(r + 8, in->swapped), len = rd32(r + 12, in->swapped);
-        uint32_t apart = sec > ref_sec ? sec - ref_sec : ref_sec - sec;
-        if (caplen == 0 || caplen > in->snap || caplen > len || len >= (1u << 24) ||
-            frac >= (in->nano ? 1000000000u : 1000000u) || apart > SP_IDX_GUESS_SECONDS)
+        uint32_t sec, frac, caplen, len;
+        if (!rec_fields(in, r, &sec, &frac, &caplen, &len) || caplen == 0 ||
+            len >= (1u << 24) ||
+            (sec > ref_sec ? sec - ref_sec : ref_sec - sec) > SP_IDX_GUESS_SECONDS)
             return false;
         pos += 16 + (size_t)caplen;
     }
