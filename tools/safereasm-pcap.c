@@ -3087,6 +3087,16 @@ static bool idx_slot_free(const app *ap, uint64_t y)
     return low > y - iw->nslots;
 }
 
+/* Under iw->lock: whether chunk y may be built from a guess now: its
+ * slot is free, its range and the next one's are known (idx_range), and
+ * its range starts within the file. */
+static bool idx_guessable(app *ap, uint64_t y)
+{
+    idx_walk *iw = &ap->idx;
+    return idx_slot_free(ap, y) && idx_range(iw, y + 1) &&
+           iw->range[y % SP_IDX_RING] < ap->walk.in->map_len;
+}
+
 /* Worker w before it feeds chunk c: it builds chunks while there are any
  * to build less than SP_IDX_AHEAD chunks past c whose slots are free:
  * first the chain's next one, from where it starts, if nobody has built
@@ -3114,9 +3124,7 @@ static bool idx_ready(worker *w, uint64_t c)
             uint64_t x = iw->chained;
             const idx_slot *xs = &iw->slot[x % iw->nslots];
             bool built = xs->chunk == x + 1;
-            bool guess_x = sp_idx_guess_all && !built && idx_slot_free(ap, x) &&
-                           idx_range(iw, x + 1) &&
-                           iw->range[x % SP_IDX_RING] < ap->walk.in->map_len;
+            bool guess_x = sp_idx_guess_all && !built && idx_guessable(ap, x);
             if (x < c + iw->ahead && !guess_x &&
                 (built ? xs->state == SP_SLOT_BUILT : idx_slot_free(ap, x))) {
                 idx_build(w, x, true);
@@ -3126,8 +3134,7 @@ static bool idx_ready(worker *w, uint64_t c)
             for (; y < c + iw->ahead; y++) {
                 if (iw->slot[y % iw->nslots].chunk == y + 1)
                     continue; /* built or being built */
-                if (!idx_slot_free(ap, y) || !idx_range(iw, y + 1) ||
-                    iw->range[y % SP_IDX_RING] >= ap->walk.in->map_len)
+                if (!idx_guessable(ap, y))
                     y = UINT64_MAX - 1;
                 break;
             }
