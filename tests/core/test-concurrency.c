@@ -339,7 +339,7 @@ typedef struct monitor {
     int na;
     size_t max_pages, max_conns;
     gint stop;
-    unsigned samples;
+    gint samples;
 } monitor;
 
 static void *monitor_thread(void *p)
@@ -359,7 +359,7 @@ static void *monitor_thread(void *p)
         if (sr_pool_get_stats(m->pool, &ps) == SR_OK && ps.active_connections > m->max_conns)
             g_error("active_connections %" G_GUINT64_FORMAT " above max %zu",
                     ps.active_connections, m->max_conns);
-        m->samples++;
+        g_atomic_int_inc(&m->samples);
     }
     return NULL;
 }
@@ -438,6 +438,11 @@ static void run_many(bool shared, size_t max_conns, bool verify_all)
     pthread_t mt, th[MAXT];
     mconn_arg args[MAXT];
     pthread_create(&mt, NULL, monitor_thread, &m);
+    /* The feeders start once the monitor has read the counters once: on a
+     * loaded machine it might otherwise get no CPU before they are done
+     * (the check below failed so, 1 run in ~300 with two at once). */
+    while (g_atomic_int_get(&m.samples) == 0)
+        g_usleep(100);
     for (int t = 0; t < nt; t++) {
         args[t] = (mconn_arg){&e, as[t], 1 + (uint32_t)t * per_thread, per_thread,
                               (uint64_t)t + 17, max_conns < nt * per_thread};
@@ -447,7 +452,7 @@ static void run_many(bool shared, size_t max_conns, bool verify_all)
         pthread_join(th[t], NULL);
     g_atomic_int_set(&m.stop, 1);
     pthread_join(mt, NULL);
-    g_assert_cmpuint(m.samples, >, 0);
+    g_assert_cmpint(g_atomic_int_get(&m.samples), >, 0);
     for (int t = 0; t < m.na; t++) {
         g_assert_cmpint(sr_assembler_flush_all(as[t], NULL, NULL), ==, SR_OK);
         g_assert_cmpuint(srt_asm_stats(as[t]).pages_in_use, ==, 0);
