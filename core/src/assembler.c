@@ -81,14 +81,15 @@ static sr_time advance_clock(sr_assembler *a, sr_time ts)
 
 /* Visit the pool's connections whose last segment is older than `before`
  * (all of them: INT64_MAX), oldest first, each under its own lock with a
- * context for this assembler. Returns the sum of what fn returns. */
+ * context for this assembler; with open_only, none that has completed
+ * (sr__pool_collect). Returns the sum of what fn returns. */
 typedef size_t (*conn_visit_fn)(sr__ctx *x, sr__conn *c, void *data);
 
-static size_t visit_conns(sr_assembler *a, sr_time before, bool with_pages, sr_time now,
-                          void *packet_ctx, conn_visit_fn fn, void *data)
+static size_t visit_conns(sr_assembler *a, sr_time before, bool with_pages, bool open_only,
+                          sr_time now, void *packet_ctx, conn_visit_fn fn, void *data)
 {
     size_t n = 0;
-    GPtrArray *list = sr__pool_collect(a->pool, before, with_pages);
+    GPtrArray *list = sr__pool_collect(a->pool, before, with_pages, open_only);
     for (guint i = 0; i < list->len; i++) {
         sr__conn *c = list->pdata[i];
         sr__held frame;
@@ -138,7 +139,7 @@ static void sweep(sr_assembler *a, sr_time now, sr_time close_before, sr_time fl
                   size_t *closed)
 {
     sweep_args w = {close_before, flush_before, linger_before, own_only ? a->acct : NULL, 0, 0};
-    visit_conns(a, MAX(close_before, linger_before), true, now, packet_ctx, sweep_one, &w);
+    visit_conns(a, MAX(close_before, linger_before), true, false, now, packet_ctx, sweep_one, &w);
     if (flushed)
         *flushed = w.flushed;
     if (closed)
@@ -496,7 +497,7 @@ sr_error sr_assembler_flush_all(sr_assembler *a, void *packet_ctx, size_t *close
     if (!sr__pool_enter(a->pool))
         return count_err(a, SR_ERR_POOL_CLOSED);
     sr_time now = advance_clock(a, INT64_MIN);
-    size_t n = visit_conns(a, INT64_MAX, false, now, packet_ctx, finish_one, NULL);
+    size_t n = visit_conns(a, INT64_MAX, false, true, now, packet_ctx, finish_one, NULL);
     finish_pending(a, packet_ctx, now, true);
     sr__pool_leave(a->pool);
     if (closed)
@@ -542,7 +543,7 @@ sr_error sr_assembler_close(sr_assembler *a)
     if (atomic_load(&a->acct->in_use) > 0 && sr__pool_enter(a->pool)) {
         sr_time now = advance_clock(a, INT64_MIN);
         finish_pending(a, NULL, now, true);
-        visit_conns(a, INT64_MAX, false, now, NULL, flush_one, a->acct);
+        visit_conns(a, INT64_MAX, false, true, now, NULL, flush_one, a->acct);
         sr__pool_leave(a->pool);
     }
     return SR_OK;

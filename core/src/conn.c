@@ -416,7 +416,7 @@ static void drop_page(sr__conn *c, sr__half *h, sr__page *p)
 {
     g_tree_remove(h->side->pages, &p->offset);
     h->side->npages--;
-    atomic_fetch_sub(&c->pages, 1);
+    sr__pool_pages_add(c, -1);
     sr__page_put(p);
 }
 
@@ -429,7 +429,7 @@ static void deliver_page(sr__ctx *x, sr__conn *c, sr_direction dir, sr__page *p,
     uint64_t gap_end = p->gap_end;
     g_tree_remove(h->side->pages, &p->offset);
     h->side->npages--;
-    atomic_fetch_sub(&c->pages, 1);
+    sr__pool_pages_add(c, -1);
     emit(x, c, dir, p->data, p->len, p->offset, skipped, flags | SR_CHUNK_BUFFERED | p->flags,
          false);
     sr__page_put(p);
@@ -678,7 +678,7 @@ static size_t walk(sr__ctx *x, sr__conn *c, sr__half *h, const uint8_t *data, ui
             memcpy(p->data, data + (cur - s), take);
             g_tree_insert(t, &p->offset, p);
             h->side->npages++;
-            atomic_fetch_add(&c->pages, 1);
+            sr__pool_pages_add(c, 1);
         }
         need++;
         *new_bytes += take;

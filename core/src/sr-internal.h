@@ -49,6 +49,16 @@ static inline void sr__mutex_clear(sr__mutex *l)
     pthread_cond_destroy(&l->cv);
 }
 
+/* A hint that *p will be written soon (nothing without GCC or Clang). */
+static inline void sr__prefetch(const void *p)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 1);
+#else
+    (void)p;
+#endif
+}
+
 static inline void sr__mutex_lock(sr__mutex *l)
 {
     if (l->single)
@@ -545,6 +555,13 @@ struct sr_pool {
     sr__mutex lru_lock;
     sr__conn *lru_head;      /* most recently used */
     sr__conn *lru_tail;
+    /* Under lru_lock: the connections in the list that hold pages; whether
+     * a connection was ever touched with a last_seen earlier than one
+     * touched before it (else the list is in last_seen order, as with one
+     * assembler's clock), and the latest last_seen touched. */
+    size_t lru_paged;
+    bool lru_disordered;
+    sr_time lru_newest;
     sr__mutex cache_lock;       /* free-connection cache, ring cache and
                                    pending list */
     sr__conn *conn_cache;
@@ -607,10 +624,14 @@ sr_error sr__pool_acquire(sr_pool *p, const sr_flow *flow, sr__acct *acct, sr__c
 /* Take c out of the table and LRU (idempotent). Caller holds c's lock. */
 void sr__pool_unlink(sr_pool *p, sr__conn *c);
 void sr__pool_touch(sr_pool *p, sr__conn *c);
+/* c->pages += delta; c is locked (or unreferenced): its one writer. */
+void sr__pool_pages_add(sr__conn *c, int delta);
 /* Snapshot of the connections of the LRU whose last segment is older than
  * `before` (all when before == INT64_MAX), or that hold pages when
- * with_pages, oldest first, each referenced. */
-GPtrArray *sr__pool_collect(sr_pool *p, sr_time before, bool with_pages);
+ * with_pages, oldest first, each referenced; with open_only, none that
+ * has completed (CLOSED or DEAD: states no connection leaves) unless a
+ * thread holds it. */
+GPtrArray *sr__pool_collect(sr_pool *p, sr_time before, bool with_pages, bool open_only);
 void sr__pool_shrink_cache(sr_pool *p);
 
 /* ------------------------------------------------------------ delivery */

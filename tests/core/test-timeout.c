@@ -133,6 +133,63 @@ static void test_flush_waiting_data(void)
     srt_env_close(&e);
 }
 
+/* The sweep walks the recently used connections only as far as the last
+ * one holding pages: a busy connection whose data waits, in the middle of
+ * the list with busy ones around it and none with pages after it, is still
+ * found and flushed (the count of connections with pages must be right). */
+static void test_flush_waiting_among_busy(void)
+{
+    sr_options o = timing(100 * SEC, 10 * SEC);
+    srt_env e;
+    srt_env_open(&e, &o, 64);
+    for (uint32_t c = 1; c <= 20; c++)
+        g_assert_cmpint(srt_feed(&e, c, false, 1, ACK, "a", T0 + 1 * SEC, NULL), ==, SR_OK);
+    uint64_t id = open_with_hole(&e, 30, T0 + 1 * SEC);
+    srt_stream *s = srt_env_stream(&e, id);
+    for (uint32_t c = 1; c <= 20; c++)
+        g_assert_cmpint(srt_feed(&e, c, false, 2, ACK, "b", T0 + 5 * SEC, NULL), ==, SR_OK);
+    /* The other direction keeps it busy: recent, its data still waiting. */
+    g_assert_cmpint(srt_feed(&e, 30, true, 1, ACK, "r", T0 + 6 * SEC, NULL), ==, SR_OK);
+    for (uint32_t c = 40; c < 60; c++)
+        g_assert_cmpint(srt_feed(&e, c, false, 1, ACK, "c", T0 + 7 * SEC, NULL), ==, SR_OK);
+    g_assert_cmpuint(srt_asm_stats(e.a).pages_in_use, >=, 1);
+    srt_assert_dir(&s->dir[0], "abc", "before the sweep");
+    /* 11 s after the first segment: the sweep; the page waits since T0 + 1 s. */
+    g_assert_cmpint(srt_feed(&e, 99, false, 1, ACK, "tick", T0 + 12 * SEC, NULL), ==, SR_OK);
+    g_assert_cmpint(s->completes, ==, 0);
+    srt_assert_dir(&s->dir[0], "abc<3>xyz", "flushed by the sweep");
+    g_assert_true(s->dir[0].flags_or & SR_CHUNK_FLUSHED);
+    g_assert_cmpuint(srt_asm_stats(e.a).pages_in_use, ==, 0);
+    srt_env_close(&e);
+}
+
+/* Two assemblers on one pool, each with its own clock: the list is not in
+ * last_seen order, so an idle connection touched after a recent one is
+ * still found by a walk that meets the recent one first. */
+static void test_flush_older_than_two_clocks(void)
+{
+    sr_options o = timing(1000 * SEC, 1000 * SEC); /* no sweep of their own */
+    srt_env e;
+    srt_env_open(&e, &o, 16);
+    sr_assembler *x = e.a, *y = NULL;
+    g_assert_cmpint(sr_assembler_new(e.pool, &o, &y), ==, SR_OK);
+    g_assert_cmpint(srt_feed(&e, 1, false, 1, ACK, "recent", T0 + 180 * SEC, NULL), ==, SR_OK);
+    uint64_t recent = e.last.conn_id;
+    e.a = y; /* its clock is still at T0 */
+    g_assert_cmpint(srt_feed(&e, 2, false, 1, ACK, "idle", T0, NULL), ==, SR_OK);
+    uint64_t idle = e.last.conn_id;
+    e.a = x;
+    size_t flushed = 0, closed = 0;
+    g_assert_cmpint(sr_assembler_flush_older_than(x, T0 + 150 * SEC, NULL, &flushed, &closed), ==,
+                    SR_OK);
+    g_assert_cmpuint(closed, ==, 1);
+    g_assert_cmpint(srt_env_stream(&e, idle)->completes, ==, 1);
+    g_assert_cmpint(srt_env_stream(&e, idle)->close_reason, ==, SR_CLOSE_TIMEOUT);
+    g_assert_cmpint(srt_env_stream(&e, recent)->completes, ==, 0);
+    sr_assembler_free(y);
+    srt_env_close(&e);
+}
+
 static void test_flush_older_than(void)
 {
     sr_options o = timing(1000 * SEC, 1000 * SEC); /* no sweep of its own */
@@ -255,7 +312,9 @@ int main(int argc, char **argv)
     g_test_add_func("/time/timeout/boundary", test_timeout_boundary);
     g_test_add_func("/time/sweep/interval", test_sweep_interval);
     g_test_add_func("/time/sweep/flush-waiting-data", test_flush_waiting_data);
+    g_test_add_func("/time/sweep/flush-waiting-among-busy", test_flush_waiting_among_busy);
     g_test_add_func("/time/flush-older-than", test_flush_older_than);
+    g_test_add_func("/time/flush-older-than/two-clocks", test_flush_older_than_two_clocks);
     g_test_add_func("/time/flush-all", test_flush_all);
     g_test_add_func("/time/pool-close-flushes", test_pool_close_flushes);
     g_test_add_func("/time/backwards", test_time_backwards);
