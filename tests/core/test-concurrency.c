@@ -440,7 +440,7 @@ static void run_many(bool shared, size_t max_conns, bool verify_all)
     pthread_create(&mt, NULL, monitor_thread, &m);
     /* The feeders start once the monitor has read the counters once: on a
      * loaded machine it might otherwise get no CPU before they are done
-     * (the check below failed so, 1 run in ~300 with two at once). */
+     * (the check below failed so, about 1 run in 100 with two at once). */
     while (g_atomic_int_get(&m.samples) == 0)
         g_usleep(100);
     for (int t = 0; t < nt; t++) {
