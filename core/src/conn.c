@@ -412,11 +412,17 @@ static void skip_to(sr__ctx *x, sr__conn *c, sr_direction dir, uint64_t target, 
     emit(x, c, dir, NULL, 0, target, gap, flags, false);
 }
 
-static void drop_page(sr__conn *c, sr__half *h, sr__page *p)
+/* Take a page out of its side's tree and the counts (the page itself stays). */
+static void unlink_page(sr__conn *c, sr__half *h, sr__page *p)
 {
     g_tree_remove(h->side->pages, &p->offset);
     h->side->npages--;
     sr__pool_pages_add(c, -1);
+}
+
+static void drop_page(sr__conn *c, sr__half *h, sr__page *p)
+{
+    unlink_page(c, h, p);
     sr__page_put(p);
 }
 
@@ -427,9 +433,7 @@ static void deliver_page(sr__ctx *x, sr__conn *c, sr_direction dir, sr__page *p,
     sr__half *h = &c->half[dir];
     h->next = p->offset + p->len;
     uint64_t gap_end = p->gap_end;
-    g_tree_remove(h->side->pages, &p->offset);
-    h->side->npages--;
-    sr__pool_pages_add(c, -1);
+    unlink_page(c, h, p);
     emit(x, c, dir, p->data, p->len, p->offset, skipped, flags | SR_CHUNK_BUFFERED | p->flags,
          false);
     sr__page_put(p);
