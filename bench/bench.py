@@ -136,8 +136,8 @@ def programs(name, spec, a):
     gop_opts = ["-pages-total", "50000", "-pages-conn", "1000", "-timeout", "120s"]
     P = []
 
-    def add(label, argv, out="none", env=None, plugin=None, write=None, digest=False):
-        P.append(dict(label=label, argv=argv, out=out, env=env, plugin=plugin, write=write, digest=digest))
+    def add(label, argv, **kw):
+        P.append(program(label, argv, **kw))
 
     add("read floor (libpcap)", [a.floor, "{cap}"])
     if kind in ("main", "real") and a.floor_sha:
@@ -184,6 +184,17 @@ def programs(name, spec, a):
     return P
 
 
+def program(label, argv, out="none", env=None, plugin=None, write=None, digest=False):
+    """One row of a capture's table: every row has every field (a row made
+    without one broke the summary at the end of a 30-minute run)."""
+    return dict(label=label, argv=argv, out=out, env=env, plugin=plugin, write=write, digest=digest)
+
+
+def digest_labels(P):
+    """The labels of the rows that SHA-256 every byte (summarise)."""
+    return {p["label"] for p in P if p["digest"]}
+
+
 def plugin_rows(a):
     if a.no_plugin or a.no_tshark:
         return []
@@ -192,8 +203,8 @@ def plugin_rows(a):
     for label, plugin, args in (("plugin: tshark -z safereasm,tree", a.plugin, ["-z", "safereasm,tree"]),
                                 ("tshark -Y tcp.payload (no plugin)", "none", ["-Y", "tcp.payload"]),
                                 ("tshark -z conv,tcp (no plugin)", "none", ["-z", "conv,tcp"])):
-        rows.append(dict(label=label, argv=[wrap, "-n", "-q", "-r", "{cap}"] + args, out="none",
-                         env={"SR_PLUGIN": plugin}, plugin=plugin, write=None))
+        rows.append(program(label, [wrap, "-n", "-q", "-r", "{cap}"] + args,
+                            env={"SR_PLUGIN": plugin}, plugin=plugin))
     return rows
 
 
@@ -447,7 +458,7 @@ def main():
                 outs = {}
         summary["captures"][c] = dict(desc=spec["desc"], file=spec["file"], kind=spec["kind"],
                                       nconns=spec.get("nconns"), repeats=reps, agreement=agreement,
-                                      rows=summarise(per, meta, {p["label"] for p in P if p["digest"]}),
+                                      rows=summarise(per, meta, digest_labels(P)),
                                       **meta)
         json.dump(summary, open(os.path.join(res_dir, "partial.json"), "w"), indent=1)
     summary["load_end"] = os.getloadavg()
