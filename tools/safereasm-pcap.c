@@ -1925,6 +1925,12 @@ static size_t sp_read_fail_at = SIZE_MAX;
 /* Records larger than this on average are read from the mapping (input_next,
  * idx_build); SR_PCAP_READ_MEAN_MAX=N (the tests) sets it, 0: always. */
 static size_t sp_read_mean_max = 1024;
+/* The rule both readers follow: read from the mapping when the records of
+ * the last stretch (bytes over recs of them) were larger than that. */
+static bool read_via_map(size_t bytes, uint64_t recs)
+{
+    return bytes / MAX(recs, 1) > sp_read_mean_max;
+}
 /* One reader chooses how to read this often (bytes); SR_PCAP_WALK_SIZES=tiny
  * makes it 16 KiB. */
 static size_t sp_rb_window = (size_t)1 << 20;
@@ -2213,8 +2219,7 @@ static int input_next(input *in, struct pcap_pkthdr **h, const u_char **data)
      * fewer on average are read with file_read, larger ones from the
      * mapping (reading them copies every payload byte to find a header). */
     if (in->off - in->win_from >= sp_rb_window) {
-        size_t mean = (in->off - in->win_from) / MAX(in->recs - in->win_recs, 1);
-        in->via_map = mean > sp_read_mean_max;
+        in->via_map = read_via_map(in->off - in->win_from, in->recs - in->win_recs);
         in->win_from = in->off;
         in->win_recs = in->recs;
     }
@@ -3069,7 +3074,7 @@ static void idx_chain(app *ap)
         iw->chained = x + 1;
         if (l->recs > 0) {
             size_t mean = (l->end - l->start) / l->recs;
-            iw->via_map = mean > sp_read_mean_max;
+            iw->via_map = read_via_map(l->end - l->start, l->recs);
             iw->span = MIN(ap->wz.bytes, MAX(mean, 16) * ap->wz.recs * 3 / 4);
             iw->ref_sec = (uint32_t)(sl->cmax / SR_USEC_PER_SEC);
         }
