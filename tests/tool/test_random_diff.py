@@ -289,7 +289,7 @@ def main():
                 runs += 1
                 rep = re.search(r"records read: file (\d+), mapping (\d+), libpcap (\d+), by the indexed "
                                 r"walk (\d+); chunks chained: built from the chain (\d+), from a guess "
-                                r"(\d+), guesses built again (\d+)\n", err5)
+                                r"(\d+), guesses built again (\d+); mappings resident at the end \d+ KiB\n", err5)
                 err5 = err5.replace(rep.group(0), "") if rep else err5
                 how = tuple(int(x) for x in rep.groups()) if rep else None
                 if how and "IDX_GUESS" in str(env):
