@@ -229,6 +229,17 @@ def peak_rss_kb(args, **env):
     return int(rc), int(kb)
 
 
+# One thread, and two threads under every way of reading a mapped file.
+RESIDENT_MODES = ((["--threads", "1"], {}),
+                  (["--threads", "2"], {"SR_PCAP_WALK": "always"}),
+                  (["--threads", "2"], {"SR_PCAP_WALK": "each"}),
+                  (["--threads", "2"], {"SR_PCAP_WALK": "never"}))
+
+
+def mode_name(args, env):
+    return "%s %s" % (" ".join(args), " ".join("%s=%s" % kv for kv in env.items()))
+
+
 def test_resident(c):
     tmp = tempfile.mkdtemp(prefix="sr-resident-")
     try:
@@ -236,14 +247,11 @@ def test_resident(c):
         write_bulk(small, 100)
         write_bulk(big, 160 * 1024)  # 160k segments of 1448 bytes: 226 MiB
         size_mb = os.path.getsize(big) / 2**20
-        for args, env in ((["--threads", "1"], {}),
-                          (["--threads", "2"], {"SR_PCAP_WALK": "always"}),
-                          (["--threads", "2"], {"SR_PCAP_WALK": "each"}),
-                          (["--threads", "2"], {"SR_PCAP_WALK": "never"})):
+        for args, env in RESIDENT_MODES:
             rc0, base = peak_rss_kb(args + [small], **env)
             rc, kb = peak_rss_kb(args + [big], **env)
             above = (kb - base) / 1024
-            what = "%s %s" % (" ".join(args), " ".join("%s=%s" % kv for kv in env.items()))
+            what = mode_name(args, env)
             c.need(rc0 == 0 and rc == 0, "resident: %s: exit %d / %d" % (what, rc0, rc))
             c.need(above < 96,
                    "resident: %s: peak RSS %.0f MiB above the small capture's on a %.0f MiB "
@@ -256,11 +264,8 @@ def test_resident(c):
         # pages the history read were about 7 MiB of this file.
         inter = os.path.join(tmp, "interleaved.pcap")
         write_interleaved(inter, 20000, 8)
-        for args, env in ((["--threads", "1"], {}),
-                          (["--threads", "2"], {"SR_PCAP_WALK": "always"}),
-                          (["--threads", "2"], {"SR_PCAP_WALK": "each"}),
-                          (["--threads", "2"], {"SR_PCAP_WALK": "never"})):
-            what = "%s %s" % (" ".join(args), " ".join("%s=%s" % kv for kv in env.items()))
+        for args, env in RESIDENT_MODES:
+            what = mode_name(args, env)
             p = subprocess.run([T.TOOL, "--no-progress", "--conflict-history", "64", "--connection-timeout",
                                 "1000000", "--max-connections", "30000"] + args + [inter],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600,
