@@ -85,7 +85,8 @@ SR_API const char *sr_err_name(sr_error err);
 
 /* ------------------------------------------------------------------ time */
 
-typedef int64_t sr_time;            /* microseconds, any epoch */
+typedef int64_t sr_time;            /* microseconds, any epoch (Unix time
+                                        with sr_options.background_flush) */
 #define SR_USEC_PER_SEC ((sr_time)1000000)
 
 /* ------------------------------------------------------------------ options */
@@ -159,7 +160,11 @@ typedef struct sr_options {
      * nonsense sequence numbers). */
     uint32_t max_window;                      /* default 1 GiB, 1..2^31-1 */
     /* Run the idle flush on the wall clock in a background thread too
-     * (live capture). */
+     * (live capture). The thread's sweeps take the wall clock (Unix time
+     * in microseconds) as the capture time, which moves the assembler's
+     * clock: with this option, segment timestamps must be Unix time too,
+     * or every connection times out at the first sweep and later
+     * timestamps count as the wall clock's. */
     bool background_flush;                    /* default false */
     /* Bytes of recently delivered data remembered per direction, so a
      * retransmission of already delivered bytes with different content is
@@ -492,7 +497,10 @@ SR_API sr_error sr_assemble_ex(sr_assembler *a, const sr_flow *flow,
  * *closed (may be NULL) gets the number completed. sr_assemble() runs the
  * same sweep itself (see sr_options.flush_interval). `flushed` (may be NULL)
  * gets the number of other connections whose buffered data was flushed
- * because it had waited longer than flush_interval. */
+ * because it had waited longer than flush_interval. What it completes is
+ * completed at the assembler's capture time (its latest segment's, or
+ * older_than before any): a connection a failing callback aborts here is
+ * remembered for closed_linger from then. */
 SR_API sr_error sr_assembler_flush_older_than(sr_assembler *a, sr_time older_than,
                                               void *packet_ctx, size_t *flushed,
                                               size_t *closed);

@@ -122,10 +122,11 @@ static size_t sweep_one(sr__ctx *x, sr__conn *c, void *data)
      * in that assembler's thread. */
     if (w->own && c->acct != w->own && !(c->acct && atomic_load(&c->acct->orphan)))
         return 0;
-    bool had_pages = atomic_load(&c->pages) > 0;
     int r = sr__conn_idle(x, c, w->close_before, w->flush_before);
+    /* A connection completed here counts as closed only (its pages went
+     * with it): `flushed` is the other connections (F19). */
     w->closed += r == 2;
-    w->flushed += r == 1 || (r == 2 && had_pages);
+    w->flushed += r == 1;
     if (r == 0 && !sr__conn_forget_if_old(x, c, w->linger_before))
         sr__conn_trim_sides(c); /* cold parts left empty (conn.c) */
     return 0;
@@ -457,7 +458,14 @@ sr_error sr_assembler_flush_older_than(sr_assembler *a, sr_time older_than, void
         return a && e != SR_ERR_WRONG_THREAD ? count_err(a, e) : e;
     if (!sr__pool_enter(a->pool))
         return count_err(a, SR_ERR_POOL_CLOSED);
-    sweep(a, older_than, older_than, older_than, older_than, false, packet_ctx, flushed, closed);
+    /* What it completes is completed at the assembler's capture time (its
+     * latest segment's), as a sweep of sr_assemble() would: a connection
+     * a failing callback aborts here lingers from then, not from
+     * older_than (F19). Before any segment: older_than. */
+    sr_time now = atomic_load(&a->clock);
+    if (now == INT64_MIN)
+        now = older_than;
+    sweep(a, now, older_than, older_than, older_than, false, packet_ctx, flushed, closed);
     sr__pool_leave(a->pool);
     return SR_OK;
 }

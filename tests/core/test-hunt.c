@@ -1114,6 +1114,47 @@ static void test_abort_by_flush_sweep_independent(void)
     }
 }
 
+/* F19: X's page ("b!bb", whose delivery fails the callback) waits behind a
+ * hole from 0 s; Y's segment moves the capture clock to 50 s (flush_interval
+ * 100 s: no sweep of its own). sr_assembler_flush_older_than(1 s) completes
+ * X, whose callback fails on the flush: X is aborted at the capture time,
+ * 50 s, and remembered closed_linger (5 s) from then, so X's segment at
+ * 53 s is a late one (refused, not a new stream); before the fix X lingered
+ * from `older_than`, 1 s, and that segment opened a new stream. The
+ * connection is counted as closed, not also as flushed. */
+static void test_abort_in_flush_older_than(void)
+{
+    hm_world w = {.fail_on_bang = true};
+    sr_stream_factory fac = {hm_new, hm_data, hm_complete, &w};
+    sr_pool *pool = sr_pool_new(&fac, 16, NULL);
+    sr_options o;
+    sr_options_init(&o);
+    o.flush_interval = 100 * SEC;
+    o.connection_timeout = 120 * SEC;
+    o.closed_linger = 5 * SEC;
+    sr_assembler *a;
+    g_assert_cmpint(sr_assembler_new(pool, &o, &a), ==, SR_OK);
+    hm_feed(a, 1000, 100, "aaaa", 0);
+    hm_feed(a, 1000, 110, "b!bb", 0);
+    hm_feed(a, 2000, 5000, "yyyy", 50 * SEC);
+    size_t flushed = 99, closed = 99;
+    g_assert_cmpint(sr_assembler_flush_older_than(a, 1 * SEC, NULL, &flushed, &closed), ==, SR_OK);
+    g_assert_cmpuint(closed, ==, 1);
+    g_assert_cmpuint(flushed, ==, 0);
+    g_assert_cmpint(w.completes, ==, 1);
+    unsigned st = hm_feed(a, 1000, 114, "cccc", 53 * SEC);
+    g_assert_cmpstr(sr_err_name(hm_last_err), ==, "SR_ERR_CONNECTION_CLOSED");
+    g_assert_true(st & SR_SEG_AFTER_CLOSE);
+    g_assert_false(st & SR_SEG_NEW_CONNECTION);
+    /* Past the linger from 50 s: forgotten, a new stream. */
+    st = hm_feed(a, 1000, 118, "dddd", 56 * SEC);
+    g_assert_cmpstr(sr_err_name(hm_last_err), ==, "SR_OK");
+    g_assert_true(st & SR_SEG_NEW_CONNECTION);
+    sr_assembler_free(a);
+    sr_pool_free(pool);
+    g_assert_cmpint(w.bad, ==, 0);
+}
+
 /* F15: sr_assembler_close(A) flushes the connections holding pages A
  * buffered, and only those: B's connection, waiting for its hole, keeps
  * waiting, and the segment that fills it is delivered whole (before the
@@ -1205,6 +1246,8 @@ int main(int argc, char **argv)
     g_test_add_func("/hunt/sweep/abort-by-flush-independent",
                     test_abort_by_flush_sweep_independent);
     g_test_add_func("/hunt/misuse/free-from-callback", test_free_from_callback);
+    g_test_add_func("/hunt/flush-older-than/abort-lingers-from-clock",
+                    test_abort_in_flush_older_than);
     g_test_add_func("/hunt/time/at-the-ends", test_times_at_the_ends);
     g_test_add_func("/hunt/history/assemblers-differ", test_history_assemblers_differ);
     g_test_add_func("/hunt/history/grown-after-loss", test_history_grown_after_loss);
