@@ -1960,6 +1960,10 @@ static bool read_via_map(size_t bytes, uint64_t recs)
 /* One reader chooses how to read this often (bytes); SR_PCAP_WALK_SIZES=tiny
  * makes it 16 KiB. */
 static size_t sp_rb_window = (size_t)1 << 20;
+/* One reader reads the file this much at a time (input_fill);
+ * SR_PCAP_WALK_SIZES=tiny makes it 4 KiB, so records cut by a chunk's end
+ * are common in the tests. At most SP_RB_SIZE - 16 - SP_SNAP_MAX. */
+static size_t sp_rb_chunk = (size_t)1 << 20;
 /* map_give_back gives back all again this often (bytes); SR_PCAP_WALK_SIZES=tiny
  * makes it 1 MiB. */
 static size_t sp_regive_step = SP_REGIVE_STEP;
@@ -2035,6 +2039,7 @@ static void input_map(input *in, const char *path)
     const char *sizes = getenv("SR_PCAP_WALK_SIZES");
     bool tiny = sizes && strcmp(sizes, "tiny") == 0;
     sp_rb_window = tiny ? 16384 : (size_t)1 << 20;
+    sp_rb_chunk = tiny ? 4096 : (size_t)1 << 20;
     sp_regive_step = tiny ? (size_t)1 << 20 : SP_REGIVE_STEP;
     in->rb = g_try_malloc(SP_RB_SIZE);
     if (!in->rb) {
@@ -2217,20 +2222,24 @@ static bool file_read(int fd, uint8_t *buf, size_t start, size_t *have, size_t t
     return !cut;
 }
 
-/* The read buffer of a mapped input (one reader): the next record's
- * bytes, at least 16 + SP_SNAP_MAX of them unless the file ends first,
- * are read into it; the record at in->off is at the returned pointer,
- * *avail bytes of it at hand. */
-static const uint8_t *input_fill(input *in, size_t *avail)
+/* The read buffer of a mapped input (one reader): the record at in->off
+ * is at the returned pointer, *avail bytes of it at hand, at least len
+ * (16 for its header, 16 + caplen for all of it) unless the file ends
+ * first. When they are not at hand, what is left of the buffer (part of
+ * one record) moves to its start and the file is read on, sp_rb_chunk
+ * bytes or the record's length: the buffer is refilled once per chunk, and
+ * only a record cut by the chunk's end is moved (before, every refill
+ * kept room for the largest record and moved up to 256 KiB). */
+static const uint8_t *input_fill(input *in, size_t len, size_t *avail)
 {
     size_t off = in->off, end = in->rb_from + in->rb_len;
-    size_t need = MIN(in->map_len, off + 16 + SP_SNAP_MAX);
+    size_t need = MIN(in->map_len, off + len);
     if (off < in->rb_from || need > end) {
         size_t keep = off >= in->rb_from && off < end ? end - off : 0;
         memmove(in->rb, in->rb + (end - keep - in->rb_from), keep);
         in->rb_from = off;
         in->rb_len = keep;
-        file_read(in->fd, in->rb, off, &in->rb_len, MIN(in->map_len - off, SP_RB_SIZE));
+        file_read(in->fd, in->rb, off, &in->rb_len, MIN(in->map_len - off, MAX(len, sp_rb_chunk)));
     }
     *avail = in->rb_from + in->rb_len - off;
     return in->rb + (off - in->rb_from);
@@ -2267,7 +2276,13 @@ static int input_next(input *in, struct pcap_pkthdr **h, const u_char **data)
         in->win_recs = in->recs;
     }
     size_t avail = in->map_len - in->off;
-    const uint8_t *r = in->via_map ? in->map + in->off : input_fill(in, &avail);
+    const uint8_t *r = in->via_map ? in->map + in->off : input_fill(in, 16, &avail);
+    if (!in->via_map && avail >= 16) {
+        /* The whole record at hand (rec_header checks the length). */
+        uint32_t caplen = rd32(r + 8, in->swapped);
+        if (caplen <= SP_SNAP_MAX && avail - 16 < caplen)
+            r = input_fill(in, 16 + (size_t)caplen, &avail);
+    }
     if (rec_header(in, r, avail, &in->hdr)) {
         if (in->payload_ahead || in->via_map) {
             /* Every line of the mapping up to SP_READ_PREFETCH bytes
