@@ -1962,7 +1962,8 @@ static bool read_via_map(size_t bytes, uint64_t recs)
 static size_t sp_rb_window = (size_t)1 << 20;
 /* One reader reads the file this much at a time (input_fill);
  * SR_PCAP_WALK_SIZES=tiny makes it 4 KiB, so records cut by a chunk's end
- * are common in the tests. At most SP_RB_SIZE - 16 - SP_SNAP_MAX. */
+ * are common in the tests. At most SP_RB_SIZE (a read is this or one
+ * record, 16 + SP_SNAP_MAX bytes at most, whichever is larger). */
 static size_t sp_rb_chunk = (size_t)1 << 20;
 /* map_give_back gives back all again this often (bytes); SR_PCAP_WALK_SIZES=tiny
  * makes it 1 MiB. */
