@@ -1064,6 +1064,17 @@ static unsigned hm_feed(sr_assembler *a, uint16_t port, uint32_t seq, const char
     return hm_feed_flags(a, port, seq, SR_TCP_ACK, data, ts);
 }
 
+/* The options of the F14 and F19 cases: a 120 s timeout, a 5 s linger. */
+static sr_options hm_options(sr_time flush_interval)
+{
+    sr_options o;
+    sr_options_init(&o);
+    o.flush_interval = flush_interval;
+    o.connection_timeout = 120 * SEC;
+    o.closed_linger = 5 * SEC;
+    return o;
+}
+
 /* F14: X's page ("b!bb", whose delivery fails the callback) waits behind a
  * hole from 0 s; flush_interval 10 s, closed_linger 5 s. Whether a sweep
  * flushes it at 10 s (Y's segment on the same assembler) or X's own next
@@ -1082,11 +1093,7 @@ static void test_abort_by_flush_sweep_independent(void)
             hm_world w = {.fail_on_bang = true};
             sr_stream_factory fac = {hm_new, hm_data, hm_complete, &w};
             sr_pool *pool = sr_pool_new(&fac, 16, NULL);
-            sr_options o;
-            sr_options_init(&o);
-            o.flush_interval = 10 * SEC;
-            o.connection_timeout = 120 * SEC;
-            o.closed_linger = 5 * SEC;
+            sr_options o = hm_options(10 * SEC);
             sr_assembler *a1, *a2;
             g_assert_cmpint(sr_assembler_new(pool, &o, &a1), ==, SR_OK);
             g_assert_cmpint(sr_assembler_new(pool, &o, &a2), ==, SR_OK);
@@ -1127,11 +1134,7 @@ static void test_abort_in_flush_older_than(void)
     hm_world w = {.fail_on_bang = true};
     sr_stream_factory fac = {hm_new, hm_data, hm_complete, &w};
     sr_pool *pool = sr_pool_new(&fac, 16, NULL);
-    sr_options o;
-    sr_options_init(&o);
-    o.flush_interval = 100 * SEC;
-    o.connection_timeout = 120 * SEC;
-    o.closed_linger = 5 * SEC;
+    sr_options o = hm_options(100 * SEC);
     sr_assembler *a;
     g_assert_cmpint(sr_assembler_new(pool, &o, &a), ==, SR_OK);
     hm_feed(a, 1000, 100, "aaaa", 0);
