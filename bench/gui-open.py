@@ -15,10 +15,12 @@ median of the per-round ratios. Needs wireshark-qt and xvfb.
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,7 +69,7 @@ def one_run(cap, plugin, display, idle, timeout):
         pid = child_of(p.pid, t0 + 10)
         if pid is None:
             raise RuntimeError("wireshark did not start")
-        last_cpu, last_change, hwm = -1.0, t0, 0
+        last_cpu, last_change = -1.0, t0
         while True:
             now = time.monotonic()
             if now - t0 > timeout:
@@ -107,11 +109,9 @@ def main():
         sys.exit("gui-open.py: no plugin at %s (build first, or --plugin)" % a.plugin)
     cap = os.path.abspath(a.capture)
     # The unprivileged user must read it: a copy in a folder anyone can read.
-    work = subprocess.run(["mktemp", "-d", "/tmp/sr-gui-open.XXXXXX"], stdout=subprocess.PIPE,
-                          text=True, check=True).stdout.strip()
+    work = tempfile.mkdtemp(prefix="sr-gui-open.")
     os.chmod(work, 0o755)
-    copy = os.path.join(work, os.path.basename(cap))
-    subprocess.run(["cp", cap, copy], check=True)
+    copy = shutil.copy(cap, work)
     os.chmod(copy, 0o644)
     xvfb = subprocess.Popen(["Xvfb", a.display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -130,7 +130,7 @@ def main():
     finally:
         xvfb.terminate()
         xvfb.wait()
-        subprocess.run(["rm", "-rf", work])
+        shutil.rmtree(work, ignore_errors=True)
     print("\n| | wall to idle | CPU | peak RSS |\n|---|---|---|---|")
     for label in ("none", "plugin"):
         rs = runs[label]
