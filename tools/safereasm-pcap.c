@@ -2849,26 +2849,34 @@ typedef struct idx_src {
     size_t lim;         /* none from here on: the end, or where reading failed */
 } idx_src;
 
-/* The file's bytes from pos on, *avail of them at hand: at least len
- * unless the file ends (or reading fails) first. From the buffer, read as
- * far as a read step past them; the window moves to start at pos when
- * they would not fit in it (the bytes it holds from pos on moved to its
- * front). The pointer holds until the next call. */
-static const uint8_t *idx_at(idx_src *s, size_t pos, size_t len, size_t *avail)
+/* idx_at's slow part: the buffer does not hold len bytes from pos on.
+ * Read as far as a read step past them; the window moves to start at pos
+ * when they would not fit in it (the bytes it holds from pos on moved to
+ * its front). */
+static G_GNUC_NO_INLINE void idx_read(idx_src *s, size_t pos, size_t len)
 {
-    if (s->rb && (pos < s->base || (pos + len > s->base + s->have && s->base + s->have < s->lim))) {
-        if (pos < s->base || pos + len > s->base + SP_IDX_RBUF) {
-            size_t keep = pos >= s->base && pos < s->base + s->have ? s->base + s->have - pos : 0;
-            if (keep)
-                memmove(s->rb, s->rb + (pos - s->base), keep);
-            s->base = pos;
-            s->have = keep;
-        }
-        size_t room = s->lim > s->base ? MIN(SP_IDX_RBUF, s->lim - s->base) : 0;
-        if (s->have < room &&
-            !file_read(s->in->fd, s->rb, s->base, &s->have, MIN(room, pos + len + SP_IDX_READ - s->base)))
-            s->lim = s->base + s->have; /* an error, or the file shrank: no more */
+    if (pos < s->base || pos + len > s->base + SP_IDX_RBUF) {
+        size_t keep = pos >= s->base && pos < s->base + s->have ? s->base + s->have - pos : 0;
+        if (keep)
+            memmove(s->rb, s->rb + (pos - s->base), keep);
+        s->base = pos;
+        s->have = keep;
     }
+    size_t room = s->lim > s->base ? MIN(SP_IDX_RBUF, s->lim - s->base) : 0;
+    if (s->have < room &&
+        !file_read(s->in->fd, s->rb, s->base, &s->have, MIN(room, pos + len + SP_IDX_READ - s->base)))
+        s->lim = s->base + s->have; /* an error, or the file shrank: no more */
+}
+
+/* The file's bytes from pos on, *avail of them at hand: at least len
+ * unless the file ends (or reading fails) first; from the buffer (idx_read
+ * fills it) or the mapping. The pointer holds until the next call. Inline:
+ * it is asked for every record, and the bytes are almost always at hand
+ * (out of line it was 3.5 % of the instructions of two workers). */
+static inline const uint8_t *idx_at(idx_src *s, size_t pos, size_t len, size_t *avail)
+{
+    if (s->rb && (pos < s->base || (pos + len > s->base + s->have && s->base + s->have < s->lim)))
+        idx_read(s, pos, len);
     *avail = pos >= s->base && pos < s->base + s->have ? s->base + s->have - pos : 0;
     return s->buf + (pos - s->base);
 }
@@ -3026,7 +3034,8 @@ static void idx_build(worker *w, uint64_t x, bool known)
         size_t avail;
         const uint8_t *r = idx_at(&src, pos, 16, &avail);
         uint32_t caplen = avail >= 16 ? MIN(rd32(r + 8, in->swapped), SP_SNAP_MAX) : 0;
-        r = idx_at(&src, pos, 16 + (size_t)caplen, &avail);
+        if (avail < 16 + (size_t)caplen) /* else the same bytes again */
+            r = idx_at(&src, pos, 16 + (size_t)caplen, &avail);
         if (!rec_header(in, r, avail, &h)) {
             stopped = true; /* a record libpcap must read, or the end */
             break;
