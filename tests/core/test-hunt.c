@@ -107,7 +107,7 @@ static int h_data(void *ud, void *stream, const sr_conn_info *info, const sr_chu
          * holds. */
         sr_flow fy;
         flow_port(&fy, 3000);
-        static const uint8_t py[4] = "yyyy";
+        static const uint8_t py[4] = {'y', 'y', 'y', 'y'};
         sr_segment sy = {.seq = 9000, .flags = SR_TCP_ACK, .payload = py, .payload_len = 4,
                          .timestamp = 1 * SEC};
         sr_result r;
