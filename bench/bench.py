@@ -375,6 +375,11 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller bulk/many/scale captures")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--scale-repeats", type=int, default=0, help="repeats for the scaling captures (default: --repeats)")
+    # many: our runs take 0.15-0.3 s, and on a shared VM two runs a few
+    # seconds apart differ by up to 1.5x; with 5 repeats the quartiles of
+    # --threads 2's per-repeat speed-up were 1.27-2.33x (2026-12-03 15:47).
+    ap.add_argument("--many-repeats", type=int, default=15,
+                    help="repeats for many (at least --repeats; 0: --repeats)")
     ap.add_argument("--captures", default="bulk,many,scale-10k,scale-100k,scale-1M,ooo-rev,ooo-ran,real,plugin-synth")
     ap.add_argument("--bulk-mb", type=int, default=0)
     ap.add_argument("--many-conns", type=int, default=0)
@@ -433,6 +438,8 @@ def main():
         spec = specs[c]
         P = programs(c, spec, a)
         reps = a.scale_repeats if (spec["kind"] == "scale" and a.scale_repeats) else a.repeats
+        if c == "many":
+            reps = max(reps, a.many_repeats)
         log("bench: %s: %s, %d frames, %d programs x %d repeats" % (c, human(meta["bytes"]), meta["frames"],
                                                                      len(P), reps))
         outs = {}
