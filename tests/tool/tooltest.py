@@ -105,10 +105,12 @@ def ipv4(src, dst, body):
     return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0, 64, 6, 0, bytes(src), bytes(dst)) + body
 
 
-def pcap(path, frames, t0=1000):
-    """frames: any iterable of raw IP frames, one second apart from t0."""
+def pcap(path, frames, t0=1000, step_us=1000000):
+    """frames: any iterable of raw IP frames, step_us microseconds apart
+    (one second unless told) from t0 seconds."""
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))  # raw IP
         for i, fr in enumerate(frames):
-            f.write(struct.pack("<IIII", t0 + i, 0, len(fr), len(fr)))
+            t = t0 * 1000000 + i * step_us
+            f.write(struct.pack("<IIII", t // 1000000, t % 1000000, len(fr), len(fr)))
             f.write(fr)
